@@ -1,0 +1,144 @@
+# qf - top-level Makefile
+#
+#   make              build lib/ into build/libqf.a and tools/*.c into build/bin/
+#   make check        install missing Debian packages, run every test
+#                     (normal build, then the ASan+UBSan build)
+#   make demo         install missing Debian packages, run the default study
+#   make bench        benchmarks (not tests); figures in docs/benchmarks.md
+#   make install PREFIX=/usr/local [DESTDIR=...]
+#   make deps         install missing Debian packages (as root), else print
+#                     the apt-get line
+#   make san          the sanitizer build into build/san/
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DELETE_ON_ERROR:
+export LC_ALL := C
+
+VERSION := 0.1.0
+PREFIX ?= /usr/local
+DESTDIR ?=
+BUILD ?= build
+
+CC ?= gcc
+CFLAGS ?= -O2 -g
+SAN ?=
+ifeq ($(SAN),1)
+  CFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  LDFLAGS += -fsanitize=address,undefined
+endif
+
+PKGS := libzstd libarchive
+QF_CPPFLAGS := -Ilib -D_GNU_SOURCE
+QF_CFLAGS := -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -pthread
+LDLIBS := -lzstd -larchive -lm -pthread
+
+# Debian packages qf needs to build, test and run its studies.
+DEBS := gcc make pkg-config libc6-dev \
+	libarchive-dev libzstd-dev zstd libopenblas-dev liblapacke-dev \
+	libgsl-dev parallel bats bats-assert bats-support bats-file \
+	python3 python3-numpy
+
+LIB_SRC := $(wildcard lib/*.c)
+LIB_OBJ := $(patsubst lib/%.c,$(BUILD)/lib/%.o,$(LIB_SRC))
+TOOL_SRC := $(wildcard tools/*.c)
+TOOLS := $(patsubst tools/%.c,$(BUILD)/bin/%,$(TOOL_SRC))
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNITS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRC))
+BENCH_SRC := $(wildcard tests/bench/*.c)
+BENCHES := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+MANS := $(wildcard docs/man/*.1)
+
+.PHONY: all deps check check-normal check-san san demo bench install \
+	uninstall clean units benches
+
+all: $(BUILD)/libqf.a $(TOOLS) $(BUILD)/qf.pc
+
+$(BUILD)/lib/%.o: lib/%.c lib/qf.h $(wildcard lib/*_impl.h) | $(BUILD)/lib
+	$(CC) $(QF_CPPFLAGS) $(QF_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/libqf.a: $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/bin/%: tools/%.c $(BUILD)/libqf.a lib/qf.h | $(BUILD)/bin
+	$(CC) $(QF_CPPFLAGS) $(QF_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libqf.a $(LDLIBS)
+
+$(BUILD)/unit/%: tests/unit/%.c tests/unit/unit.h $(BUILD)/libqf.a | $(BUILD)/unit
+	$(CC) $(QF_CPPFLAGS) $(QF_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libqf.a $(LDLIBS)
+
+$(BUILD)/bench/%: tests/bench/%.c $(BUILD)/libqf.a | $(BUILD)/bench
+	$(CC) $(QF_CPPFLAGS) $(QF_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libqf.a $(LDLIBS)
+
+$(BUILD)/qf.pc: Makefile | $(BUILD)
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' \
+	  'includedir=$${prefix}/include' '' 'Name: qf' \
+	  'Description: tensor streams and tools for quantization studies' \
+	  'Version: $(VERSION)' 'Requires.private: libzstd libarchive' \
+	  'Libs: -L$${libdir} -lqf' 'Libs.private: -lm -pthread' \
+	  'Cflags: -I$${includedir}' > $@
+
+$(BUILD) $(BUILD)/lib $(BUILD)/bin $(BUILD)/unit $(BUILD)/bench:
+	mkdir -p $@
+
+units: $(UNITS)
+benches: $(BENCHES)
+
+deps:
+	@missing=""; \
+	for p in $(DEBS); do \
+	  dpkg-query -W -f='$${Status}\n' "$$p" 2>/dev/null | grep -q '^install ok installed$$' \
+	    || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+	  echo "make deps: installing$$missing" >&2; \
+	  apt-get update -qq; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	else \
+	  echo "make deps: missing Debian packages; as root run:" >&2; \
+	  echo "apt-get install -y$$missing"; \
+	  exit 1; \
+	fi
+
+# Every test: the normal build, then the same tests under ASan + UBSan.
+check:
+	$(MAKE) --no-print-directory deps
+	$(MAKE) --no-print-directory all units
+	$(MAKE) --no-print-directory BUILD=$(BUILD)/san SAN=1 all units
+	tests/run $(BUILD) $(BUILD)/san
+
+check-normal: all units
+	tests/run $(BUILD)
+
+check-san: san
+	tests/run $(BUILD)/san
+
+san:
+	$(MAKE) --no-print-directory BUILD=$(BUILD)/san SAN=1 all units
+
+demo:
+	$(MAKE) --no-print-directory deps
+	$(MAKE) --no-print-directory all
+	$(MAKE) --no-print-directory -f pipelines/demo.mk BIN=$(CURDIR)/$(BUILD)/bin
+
+bench: all benches
+	tests/bench/run $(BUILD)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+	  $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 $(BUILD)/libqf.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 lib/qf.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(BUILD)/qf.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	$(if $(MANS),install -m 644 $(MANS) $(DESTDIR)$(PREFIX)/share/man/man1/)
+
+uninstall:
+	rm -f $(patsubst tools/%.c,$(DESTDIR)$(PREFIX)/bin/%,$(TOOL_SRC)) \
+	  $(DESTDIR)$(PREFIX)/lib/libqf.a $(DESTDIR)$(PREFIX)/include/qf.h \
+	  $(DESTDIR)$(PREFIX)/lib/pkgconfig/qf.pc \
+	  $(patsubst docs/man/%,$(DESTDIR)$(PREFIX)/share/man/man1/%,$(MANS))
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,285 @@
+/*
+ * qf.h - the qf library: tensor streams, dtypes, numpy files, tool support.
+ *
+ * qf 0.1.0.  One public header; tools/ include nothing else from lib/.
+ *
+ * Error model.  Every fallible function takes a `qf_err *` as its last
+ * argument and returns 0 (or a count, or a pointer) on success and -1 (or
+ * NULL) on failure, with a one-line message in err->msg of the form
+ *
+ *     FILE: record NAME: what is wrong
+ *
+ * (the "record NAME: " part only where a record is concerned).  The library
+ * never prints and never exits; the qf_tool_* functions at the end of this
+ * header are the one exception: they are the tools' shared front end and
+ * write to stderr by design.
+ *
+ * The stream format itself is specified in formats/stream.md.
+ */
+#ifndef QF_H
+#define QF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define QF_VERSION_STRING "0.1.0"
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "qf assumes a little-endian host (the stream format is little-endian)"
+#endif
+
+/* ---------------------------------------------------------------- errors */
+
+#define QF_ERR_MAX 1024
+typedef struct qf_err {
+	char msg[QF_ERR_MAX];
+} qf_err;
+
+/* Format a message into err (printf-style).  Always returns -1, so that
+ * `return qf_err_set(e, ...);` reads naturally.  err may be NULL. */
+int qf_err_set(qf_err *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* ---------------------------------------------------------------- dtypes */
+
+/* Codes are part of the on-disk format: never renumber. */
+typedef enum qf_dtype {
+	QF_F32 = 1, QF_F64 = 2, QF_F16 = 3, QF_BF16 = 4,
+	QF_I8 = 5, QF_U8 = 6, QF_I16 = 7, QF_I32 = 8, QF_I64 = 9,
+	QF_U16 = 10, QF_U32 = 11, QF_U64 = 12, QF_BOOL = 13,
+} qf_dtype;
+#define QF_DTYPE_MAX 13
+
+/* Size of one element in bytes; 0 for an unknown code. */
+size_t qf_dtype_size(int dtype);
+/* Short name ("f32", "bf16", "i64", "bool"); NULL for an unknown code. */
+const char *qf_dtype_name(int dtype);
+/* Parse a short name; returns the code or 0 when unknown. */
+int qf_dtype_parse(const char *name);
+int qf_dtype_is_float(int dtype);
+
+/* Convert n elements from src (of type st) to dst (of type dt).
+ * Float to float rounds to nearest, ties to even (f16/bf16 included,
+ * NaN stays NaN, overflow gives infinity).  Integer to float rounds to
+ * nearest.  Anything to an integer type or bool must be exact: a value
+ * that is not integral or is out of range is an error naming its index.
+ * dst and src must not overlap unless they are the same pointer and the
+ * types have the same size. */
+int qf_convert(int dt, void *dst, int st, const void *src, size_t n,
+	       qf_err *err);
+
+/* Scalar helpers, exact IEEE binary16 / bfloat16 conversions. */
+float qf_f16_to_f32(uint16_t h);
+uint16_t qf_f32_to_f16(float f);
+float qf_bf16_to_f32(uint16_t b);
+uint16_t qf_f32_to_bf16(float f);
+
+/* ---------------------------------------------------------------- records */
+
+#define QF_MAX_DIMS 8
+/* Limits of the format (formats/stream.md, "Limits"). */
+#define QF_MAX_NAME 4096            /* bytes of a record name */
+#define QF_MAX_KEY 256              /* bytes of an attribute key */
+#define QF_MAX_VALUE (1u << 20)     /* bytes of an attribute value */
+#define QF_MAX_ATTRS 4096           /* attributes per record */
+#define QF_MAX_HEADER (16u << 20)   /* bytes of a record header */
+#define QF_MAX_PAYLOAD (1ull << 48) /* bytes of a record payload */
+#define QF_MAX_CHUNK (64u << 20)    /* raw bytes of one payload chunk */
+
+typedef struct qf_attr {
+	char *key;
+	char *val;
+} qf_attr;
+
+/* The header of one record: a named tensor.  The payload (the tensor's
+ * elements, row-major, little-endian) travels separately. */
+typedef struct qf_rec {
+	char *name;
+	int dtype;
+	int ndim;
+	uint64_t dims[QF_MAX_DIMS];
+	size_t nattr;
+	qf_attr *attr;
+	size_t attr_cap;
+} qf_rec;
+
+/* A zeroed qf_rec is a valid empty record; qf_rec_free returns it to that
+ * state. */
+void qf_rec_init(qf_rec *rec);
+void qf_rec_free(qf_rec *rec);
+int qf_rec_copy(qf_rec *dst, const qf_rec *src, qf_err *err);
+int qf_rec_set_name(qf_rec *rec, const char *name, qf_err *err);
+/* Set dtype and shape; checks dims and the payload size against limits. */
+int qf_rec_set_shape(qf_rec *rec, int dtype, int ndim, const uint64_t *dims,
+		     qf_err *err);
+/* Elements and payload bytes (0 for an empty tensor; 1 element for 0-d). */
+uint64_t qf_rec_numel(const qf_rec *rec);
+uint64_t qf_rec_nbytes(const qf_rec *rec);
+/* Attributes: an ordered list of unique UTF-8 key=value pairs.  Keys are
+ * non-empty and hold no '=', NUL or control characters. */
+const char *qf_rec_get(const qf_rec *rec, const char *key);
+int qf_rec_set(qf_rec *rec, const char *key, const char *val, qf_err *err);
+int qf_rec_setf(qf_rec *rec, qf_err *err, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+int qf_rec_del(qf_rec *rec, const char *key);
+/* Validate a whole header against the format's rules and limits. */
+int qf_rec_check(const qf_rec *rec, qf_err *err);
+/* "[3, 4]" style shape text into buf; returns buf. */
+char *qf_rec_shape_str(const qf_rec *rec, char *buf, size_t len);
+
+/* ---------------------------------------------------------------- streams */
+
+typedef struct qf_reader qf_reader;
+typedef struct qf_writer qf_writer;
+
+/* Open a stream for reading.  path "-" or NULL is standard input; the
+ * name used in messages is path ("-" shows as "<stdin>"). */
+qf_reader *qf_reader_open(const char *path, qf_err *err);
+/* Read from an open FILE; the reader does not close it. */
+qf_reader *qf_reader_fopen(FILE *f, const char *name, qf_err *err);
+/* Next record header into rec (replacing what it held).  An unread or
+ * partly read payload of the previous record is skipped first.
+ * Returns 1 for a record, 0 at a clean end of input, -1 on error
+ * (truncation, corruption, limits).  After an error the reader is dead. */
+int qf_reader_next(qf_reader *r, qf_rec *rec, qf_err *err);
+/* Read up to n payload bytes of the current record; returns the number
+ * read, which is less than n only at the end of the payload, or -1. */
+int64_t qf_reader_read(qf_reader *r, void *buf, size_t n, qf_err *err);
+/* The whole payload of the current record into a new buffer (malloc'd;
+ * the caller frees it).  For a payload of zero bytes *buf is NULL. */
+int qf_reader_read_all(qf_reader *r, void **buf, qf_err *err);
+/* Read the payload converted to dtype `dt`, into a new buffer. */
+int qf_reader_read_as(qf_reader *r, int dt, void **buf, qf_err *err);
+/* Skip the rest of the current payload without decompressing it. */
+int qf_reader_skip(qf_reader *r, qf_err *err);
+/* Records seen so far, and the name used in messages. */
+uint64_t qf_reader_count(const qf_reader *r);
+const char *qf_reader_name(const qf_reader *r);
+void qf_reader_close(qf_reader *r);
+
+typedef struct qf_wopts {
+	int level;     /* zstd level; 0 means QF_DEFAULT_LEVEL */
+	int shuffle;   /* 1: byte-shuffle filter on multi-byte dtypes */
+	int threads;   /* zstd worker threads; 0 or 1: none */
+	size_t chunk;  /* raw bytes per payload chunk; 0 means the default */
+} qf_wopts;
+#define QF_DEFAULT_LEVEL 3
+#define QF_DEFAULT_CHUNK (1u << 20)
+
+/* Open a stream for writing.  path "-" or NULL is standard output;
+ * otherwise the stream goes to a temporary file beside path that
+ * qf_writer_close renames into place (qf_out_*).  opts may be NULL. */
+qf_writer *qf_writer_open(const char *path, const qf_wopts *opts, qf_err *err);
+/* Write to an open FILE (not closed by the writer). */
+qf_writer *qf_writer_fopen(FILE *f, const char *name, const qf_wopts *opts,
+			   qf_err *err);
+/* Start a record; then write exactly qf_rec_nbytes(rec) payload bytes in
+ * any number of qf_writer_write calls; then qf_writer_end. */
+int qf_writer_begin(qf_writer *w, const qf_rec *rec, qf_err *err);
+int qf_writer_write(qf_writer *w, const void *buf, size_t n, qf_err *err);
+int qf_writer_end(qf_writer *w, qf_err *err);
+/* begin + write + end in one call. */
+int qf_writer_put(qf_writer *w, const qf_rec *rec, const void *data,
+		  qf_err *err);
+/* Write the end marker, flush, check for write errors and (for a path)
+ * rename the temporary file into place.  Frees w in every case. */
+int qf_writer_close(qf_writer *w, qf_err *err);
+/* Drop everything: remove the temporary file, free w. */
+void qf_writer_abort(qf_writer *w);
+uint64_t qf_writer_count(const qf_writer *w);
+
+/* ---------------------------------------------------------------- output files */
+
+/* Atomic output: a temporary file in the destination's directory, renamed
+ * over the destination by qf_out_commit and removed by qf_out_abort or,
+ * if the process is interrupted, by the signal handler that qf_tool_init
+ * installs.  path "-" or NULL gives standard output (commit then only
+ * flushes and checks it). */
+typedef struct qf_out qf_out;
+qf_out *qf_out_open(const char *path, qf_err *err);
+FILE *qf_out_file(qf_out *o);
+const char *qf_out_name(const qf_out *o);
+int qf_out_commit(qf_out *o, qf_err *err);   /* frees o */
+void qf_out_abort(qf_out *o);                /* frees o */
+/* Remove every temporary file still open (async-signal-safe). */
+void qf_out_cleanup_all(void);
+
+/* ---------------------------------------------------------------- numpy */
+
+/* .npy: read one array (versions 1.0, 2.0, 3.0; dtypes <f2 <f4 <f8 |i1 |u1
+ * <i2 <u2 <i4 <u4 <i8 <u8 |b1, C or Fortran order; big-endian forms are
+ * converted) into rec (dtype and shape; the name is left as it is) and a
+ * malloc'd C-order buffer. */
+int qf_npy_read(FILE *f, const char *name, qf_rec *rec, void **data,
+		qf_err *err);
+/* Write rec's payload as .npy version 1.0 (2.0 if the header needs it).
+ * bf16, which numpy lacks, must be converted by the caller. */
+int qf_npy_write(FILE *f, const char *name, const qf_rec *rec,
+		 const void *data, qf_err *err);
+/* Size in bytes of the .npy file qf_npy_write would produce. */
+uint64_t qf_npy_size(const qf_rec *rec);
+
+/* .npz: a zip archive of .npy members.  Reading yields one record per
+ * member, named after the member without ".npy".  The reader holds one
+ * array at a time. */
+typedef struct qf_npz_reader qf_npz_reader;
+qf_npz_reader *qf_npz_open(const char *path, qf_err *err);
+/* 1: a record in rec/data (data malloc'd), 0: end, -1: error. */
+int qf_npz_next(qf_npz_reader *z, qf_rec *rec, void **data, qf_err *err);
+void qf_npz_close(qf_npz_reader *z);
+
+typedef struct qf_npz_writer qf_npz_writer;
+/* Stored (uncompressed) members, as numpy.savez writes them. */
+qf_npz_writer *qf_npz_create(FILE *f, const char *name, qf_err *err);
+int qf_npz_add(qf_npz_writer *z, const char *member, const qf_rec *rec,
+	       const void *data, qf_err *err);
+int qf_npz_finish(qf_npz_writer *z, qf_err *err); /* frees z */
+
+/* ---------------------------------------------------------------- tool support */
+
+/* The tools' common front end (docs/conventions.md).  These print to
+ * stderr and may exit; nothing else in lib/ does. */
+
+/* Exit statuses. */
+#define QF_EXIT_OK 0
+#define QF_EXIT_DATA 1
+#define QF_EXIT_USAGE 2
+
+/* Record the program name for messages, ignore SIGPIPE (write errors are
+ * then reported as EPIPE and end the tool quietly), and install handlers
+ * that remove temporary output files on SIGINT, SIGTERM and SIGHUP. */
+void qf_tool_init(const char *progname);
+const char *qf_tool_name(void);
+/* "progname: message" on stderr, then exit with the given status. */
+void qf_tool_die(int status, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3), noreturn));
+/* Print err->msg as above and exit 1; if the error was a broken pipe on
+ * standard output, exit quietly with status 141 instead. */
+void qf_tool_fail(const qf_err *err) __attribute__((noreturn));
+/* Misuse: "progname: message" plus "Try 'progname --help'.", exit 2. */
+void qf_tool_usage_error(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2), noreturn));
+/* Flush and close standard output, checking for errors; exits 1 (or
+ * quietly 141 for a closed pipe) when writing failed.  Tools call it last. */
+void qf_tool_close_stdout(void);
+/* Threads: the -j value if given (> 0), else QF_THREADS, else the number
+ * of online CPUs.  Returns -1 with a message for a malformed value. */
+int qf_tool_threads(const char *jopt, qf_err *err);
+/* Parse a non-negative integer option value strictly (no sign, no junk). */
+int qf_parse_u64(const char *s, uint64_t max, uint64_t *out, qf_err *err);
+int qf_parse_double(const char *s, double *out, qf_err *err);
+
+/* Progress on stderr, only when stderr is a terminal; at most a few
+ * updates a second. */
+typedef struct qf_progress {
+	int on;
+	double last;
+	double start;
+	const char *what;
+} qf_progress;
+void qf_progress_start(qf_progress *p, const char *what);
+void qf_progress_update(qf_progress *p, uint64_t done, uint64_t total);
+void qf_progress_end(qf_progress *p);
+
+#endif
