@@ -54,7 +54,7 @@ MANS := $(wildcard docs/man/*.1)
 
 all: $(BUILD)/libqf.a $(TOOLS) $(BUILD)/qf.pc
 
-$(BUILD)/lib/%.o: lib/%.c lib/qf.h $(wildcard lib/*_impl.h) | $(BUILD)/lib
+$(BUILD)/lib/%.o: lib/%.c lib/qf.h lib/internal.h | $(BUILD)/lib
 	$(CC) $(QF_CPPFLAGS) $(QF_CFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/libqf.a: $(LIB_OBJ)

@@ -128,6 +128,25 @@ int qf_rec_check(const qf_rec *rec, qf_err *err);
 /* "[3, 4]" style shape text into buf; returns buf. */
 char *qf_rec_shape_str(const qf_rec *rec, char *buf, size_t len);
 
+/* ---------------------------------------------------------------- statistics */
+
+/* Running statistics over elements of any dtype, fed chunk by chunk
+ * (Welford's method in double precision).  NaNs are counted apart and
+ * left out of the other figures; std is the population deviation. */
+typedef struct qf_stats {
+	uint64_t n, nan;
+	double mean, m2, min, max;
+} qf_stats;
+void qf_stats_init(qf_stats *s);
+int qf_stats_add(qf_stats *s, int dtype, const void *buf, size_t n,
+		 qf_err *err);
+double qf_stats_std(const qf_stats *s);
+
+/* One element as text: floats with enough digits to read back exactly
+ * (f32 %.9g, f64 %.17g, f16 %.5g, bf16 %.4g), integers in decimal.
+ * Returns what snprintf returns. */
+int qf_format_elem(char *buf, size_t len, int dtype, const void *p);
+
 /* ---------------------------------------------------------------- streams */
 
 typedef struct qf_reader qf_reader;
@@ -204,6 +223,10 @@ int qf_out_commit(qf_out *o, qf_err *err);   /* frees o */
 void qf_out_abort(qf_out *o);                /* frees o */
 /* Remove every temporary file still open (async-signal-safe). */
 void qf_out_cleanup_all(void);
+/* Flush f and check its error indicator.  Returns 0, or -1 with errno
+ * set to the cause: EPIPE (and qf_epipe_seen set) when f is a pipe whose
+ * reader has gone, 0 when the cause of an earlier failure is unknown. */
+int qf_out_flush_check(FILE *f);
 
 /* ---------------------------------------------------------------- numpy */
 
@@ -245,6 +268,11 @@ int qf_npz_finish(qf_npz_writer *z, qf_err *err); /* frees z */
 #define QF_EXIT_OK 0
 #define QF_EXIT_DATA 1
 #define QF_EXIT_USAGE 2
+
+/* Set to 1 by lib/ when a write fails with EPIPE (a closed pipe
+ * downstream); qf_tool_fail then ends the tool quietly.  Code that reports
+ * a failed write should set it when errno == EPIPE. */
+extern int qf_epipe_seen;
 
 /* Record the program name for messages, ignore SIGPIPE (write errors are
  * then reported as EPIPE and end the tool quietly), and install handlers

@@ -1,0 +1,699 @@
+/*
+ * qf-cat - view, select, concatenate and convert qf tensor streams.
+ *
+ * Reads each input (streams, or .npy/.npz files with --from) in turn,
+ * keeps the records that match the selection, and writes them as a
+ * stream, a listing, TSV, .npy or .npz.  Memory: one payload chunk for
+ * stream, listing and TSV output; one whole record for .npy/.npz input or
+ * output.  See docs/man/qf-cat.1.
+ */
+#include <errno.h>
+#include <fnmatch.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "qf.h"
+
+static const char usage[] =
+	"Usage: qf-cat [OPTION]... [FILE]...\n"
+	"View, select, concatenate and convert qf tensor streams.\n"
+	"With no FILE, or when FILE is -, read standard input.\n"
+	"\n"
+	"Modes (default: write the selected records as one stream):\n"
+	"  -l, --list             list records: name, dtype, shape, bytes, attributes\n"
+	"  -s, --stats            list with mean, std, min, max (and NaN count)\n"
+	"      --to FORMAT        write qft (default), npy (exactly one record),\n"
+	"                         npz, or tsv\n"
+	"      --from FORMAT      inputs are qft (default), npy or npz\n"
+	"Selection (a record is kept when all given criteria hold):\n"
+	"  -n, --name PATTERN     name matches a glob PATTERN (repeatable: any)\n"
+	"  -x, --exclude PATTERN  name matches no such PATTERN (repeatable)\n"
+	"  -a, --attr KEY=PATTERN attribute KEY matches PATTERN; KEY alone: present\n"
+	"                         (repeatable: all)\n"
+	"Changes:\n"
+	"  -t, --dtype TYPE       convert payloads to TYPE (f32 f64 f16 bf16 i8 u8\n"
+	"                         i16 u16 i32 u32 i64 u64 bool; to an integer type\n"
+	"                         values must be exact)\n"
+	"      --set KEY=VALUE    set an attribute on every record (repeatable)\n"
+	"      --rename NAME      rename the record (input must hold exactly one)\n"
+	"Output:\n"
+	"  -o, --output FILE      write FILE atomically instead of standard output\n"
+	"      --level N          zstd level for stream output (default 3)\n"
+	"      --shuffle          byte-shuffle filter for stream output\n"
+	"  -j, --threads N        zstd worker threads (default QF_THREADS, else 1)\n"
+	"  -h, --help             show this help and exit\n"
+	"      --version          show the version and exit\n"
+	"\n"
+	"Examples:\n"
+	"  qf-cat -l weights.qft\n"
+	"  cat a.qft b.qft | qf-cat -n 'h.*.attn.*' -o attn.qft\n"
+	"  qf-cat -a lang=fin -a layer=9 --to npz -o fin9.npz states.qft\n"
+	"  qf-cat --from npy --rename x -o x.qft x.npy\n";
+
+enum fmt { F_QFT, F_NPY, F_NPZ, F_TSV };
+enum mode { M_WRITE, M_LIST };
+
+struct opts {
+	enum mode mode;
+	int stats;
+	enum fmt to, from;
+	char **names, **excludes, **attrs, **sets;
+	int nnames, nexcludes, nattrs, nsets;
+	int dtype;
+	const char *rename;
+	const char *output;
+	qf_wopts w;
+};
+
+/* One input: a stream, or .npy/.npz arrays held whole. */
+struct src {
+	const char *path;
+	enum fmt fmt;
+	qf_reader *r;
+	qf_npz_reader *z;
+	FILE *f;
+	int npy_done;
+	void *data;
+	uint64_t pos, len;
+};
+
+/* The output side. */
+struct sink {
+	struct opts *o;
+	qf_writer *w;
+	qf_out *out;
+	FILE *f;
+	qf_npz_writer *z;
+	uint64_t written;
+	/* npy output: the one record, held until the input ends */
+	qf_rec held;
+	void *held_data;
+	int have_held;
+};
+
+static enum fmt parse_fmt(const char *s, int allow_tsv)
+{
+	if (strcmp(s, "qft") == 0)
+		return F_QFT;
+	if (strcmp(s, "npy") == 0)
+		return F_NPY;
+	if (strcmp(s, "npz") == 0)
+		return F_NPZ;
+	if (allow_tsv && strcmp(s, "tsv") == 0)
+		return F_TSV;
+	qf_tool_usage_error("unknown format '%s'", s);
+}
+
+static void push(char ***list, int *n, const char *s)
+{
+	*list = realloc(*list, (size_t)(*n + 1) * sizeof **list);
+	if (!*list)
+		qf_tool_die(1, "out of memory");
+	(*list)[(*n)++] = (char *)s;
+}
+
+static void parse_args(int argc, char **argv, struct opts *o)
+{
+	enum { O_TO = 256, O_FROM, O_SET, O_RENAME, O_LEVEL, O_SHUFFLE,
+	       O_VERSION };
+	static const struct option longs[] = {
+		{ "list", no_argument, 0, 'l' },
+		{ "stats", no_argument, 0, 's' },
+		{ "to", required_argument, 0, O_TO },
+		{ "from", required_argument, 0, O_FROM },
+		{ "name", required_argument, 0, 'n' },
+		{ "exclude", required_argument, 0, 'x' },
+		{ "attr", required_argument, 0, 'a' },
+		{ "dtype", required_argument, 0, 't' },
+		{ "set", required_argument, 0, O_SET },
+		{ "rename", required_argument, 0, O_RENAME },
+		{ "output", required_argument, 0, 'o' },
+		{ "level", required_argument, 0, O_LEVEL },
+		{ "shuffle", no_argument, 0, O_SHUFFLE },
+		{ "help", no_argument, 0, 'h' },
+		{ "version", no_argument, 0, O_VERSION },
+		{ 0, 0, 0, 0 },
+	};
+	qf_err e;
+	int c;
+	uint64_t v;
+
+	while ((c = getopt_long(argc, argv, "lsn:x:a:t:o:h", longs, NULL)) != -1) {
+		switch (c) {
+		case 'l': o->mode = M_LIST; break;
+		case 's': o->mode = M_LIST; o->stats = 1; break;
+		case O_TO: o->to = parse_fmt(optarg, 1); break;
+		case O_FROM: o->from = parse_fmt(optarg, 0); break;
+		case 'n': push(&o->names, &o->nnames, optarg); break;
+		case 'x': push(&o->excludes, &o->nexcludes, optarg); break;
+		case 'a': push(&o->attrs, &o->nattrs, optarg); break;
+		case O_SET:
+			if (!strchr(optarg, '='))
+				qf_tool_usage_error("--set wants KEY=VALUE, not '%s'", optarg);
+			push(&o->sets, &o->nsets, optarg);
+			break;
+		case 't':
+			o->dtype = qf_dtype_parse(optarg);
+			if (!o->dtype)
+				qf_tool_usage_error("unknown dtype '%s'", optarg);
+			break;
+		case O_RENAME: o->rename = optarg; break;
+		case 'o': o->output = optarg; break;
+		case O_LEVEL:
+			if (qf_parse_u64(optarg, 22, &v, &e) < 0 || v == 0)
+				qf_tool_usage_error("--level: %s", v == 0 ? "must be 1..22" : e.msg);
+			o->w.level = (int)v;
+			break;
+		case O_SHUFFLE: o->w.shuffle = 1; break;
+		case 'h':
+			fputs(usage, stdout);
+			qf_tool_close_stdout();
+			exit(0);
+		case O_VERSION:
+			printf("qf-cat (qf) %s\n", QF_VERSION_STRING);
+			qf_tool_close_stdout();
+			exit(0);
+		default:
+			qf_tool_usage_error("invalid option");
+		}
+	}
+	if (o->mode == M_LIST && o->to != F_QFT)
+		qf_tool_usage_error("--list and --stats write text; drop --to");
+}
+
+/* ------------------------------------------------------------ inputs */
+
+static int src_open(struct src *s, const char *path, enum fmt fmt, qf_err *e)
+{
+	memset(s, 0, sizeof *s);
+	s->path = path;
+	s->fmt = fmt;
+	if (fmt == F_QFT) {
+		s->r = qf_reader_open(path, e);
+		return s->r ? 0 : -1;
+	}
+	if (fmt == F_NPZ) {
+		s->z = qf_npz_open(path, e);
+		return s->z ? 0 : -1;
+	}
+	if (strcmp(path, "-") == 0) {
+		s->f = stdin;
+		return 0;
+	}
+	s->f = fopen(path, "rb");
+	if (!s->f)
+		return qf_err_set(e, "%s: %s", path, strerror(errno));
+	return 0;
+}
+
+static void src_close(struct src *s)
+{
+	qf_reader_close(s->r);
+	qf_npz_close(s->z);
+	if (s->f && s->f != stdin)
+		fclose(s->f);
+	free(s->data);
+}
+
+/* The record name of an .npy file: its base name without ".npy". */
+static int npy_name(qf_rec *rec, const char *path, qf_err *e)
+{
+	char *copy = strdup(strcmp(path, "-") == 0 ? "array" : path), *b, *dot;
+	int rc;
+
+	if (!copy)
+		return qf_err_set(e, "out of memory");
+	b = basename(copy);
+	dot = strrchr(b, '.');
+	if (dot && dot != b && strcmp(dot, ".npy") == 0)
+		*dot = 0;
+	rc = qf_rec_set_name(rec, b, e);
+	free(copy);
+	return rc;
+}
+
+static int src_next(struct src *s, qf_rec *rec, qf_err *e)
+{
+	const char *name = strcmp(s->path, "-") == 0 ? "<stdin>" : s->path;
+	qf_err e2;
+	int rc;
+
+	free(s->data);
+	s->data = NULL;
+	s->pos = 0;
+	if (s->fmt == F_QFT)
+		return qf_reader_next(s->r, rec, e);
+	if (s->fmt == F_NPZ) {
+		rc = qf_npz_next(s->z, rec, &s->data, e);
+	} else {
+		if (s->npy_done)
+			return 0;
+		s->npy_done = 1;
+		qf_rec_free(rec);
+		if (qf_npy_read(s->f, name, rec, &s->data, e) < 0)
+			return -1;
+		if (npy_name(rec, s->path, &e2) < 0)
+			return qf_err_set(e, "%s: %s", name, e2.msg);
+		rc = 1;
+	}
+	if (rc == 1)
+		s->len = qf_rec_nbytes(rec);
+	return rc;
+}
+
+static int64_t src_read(struct src *s, void *buf, size_t n, qf_err *e)
+{
+	if (s->fmt == F_QFT)
+		return qf_reader_read(s->r, buf, n, e);
+	if (n > s->len - s->pos)
+		n = (size_t)(s->len - s->pos);
+	if (n)
+		memcpy(buf, (char *)s->data + s->pos, n);
+	s->pos += n;
+	return (int64_t)n;
+}
+
+/* ------------------------------------------------------------ selection */
+
+static int selected(const struct opts *o, const qf_rec *rec)
+{
+	int any = o->nnames == 0;
+
+	for (int i = 0; i < o->nnames && !any; i++)
+		any = fnmatch(o->names[i], rec->name, 0) == 0;
+	if (!any)
+		return 0;
+	for (int i = 0; i < o->nexcludes; i++)
+		if (fnmatch(o->excludes[i], rec->name, 0) == 0)
+			return 0;
+	for (int i = 0; i < o->nattrs; i++) {
+		const char *eq = strchr(o->attrs[i], '=');
+		size_t kl = eq ? (size_t)(eq - o->attrs[i]) : strlen(o->attrs[i]);
+		char key[QF_MAX_KEY + 1];
+		const char *v;
+
+		if (kl > QF_MAX_KEY)
+			return 0;
+		memcpy(key, o->attrs[i], kl);
+		key[kl] = 0;
+		v = qf_rec_get(rec, key);
+		if (!v || (eq && fnmatch(eq + 1, v, 0) != 0))
+			return 0;
+	}
+	return 1;
+}
+
+/* ------------------------------------------------------------ output */
+
+/* Payload chunk buffer: whole elements of both dtypes. */
+#define CHUNK_ELEMS (1u << 16)
+static unsigned char inbuf[CHUNK_ELEMS * 8], outbuf[CHUNK_ELEMS * 8];
+
+/* Apply --set and --rename and the output dtype to a record header. */
+static int transform(const struct opts *o, qf_rec *rec, int *dt, qf_err *e)
+{
+	for (int i = 0; i < o->nsets; i++) {
+		char key[QF_MAX_KEY + 1];
+		const char *eq = strchr(o->sets[i], '=');
+		size_t kl = (size_t)(eq - o->sets[i]);
+		if (kl > QF_MAX_KEY)
+			return qf_err_set(e, "--set: key too long");
+		memcpy(key, o->sets[i], kl);
+		key[kl] = 0;
+		if (qf_rec_set(rec, key, eq + 1, e) < 0)
+			return -1;
+	}
+	if (o->rename && qf_rec_set_name(rec, o->rename, e) < 0)
+		return -1;
+	*dt = o->dtype ? o->dtype : rec->dtype;
+	/* numpy has no bfloat16: .npy/.npz output widens it to f32. */
+	if (!o->dtype && *dt == QF_BF16 && (o->to == F_NPY || o->to == F_NPZ))
+		*dt = QF_F32;
+	return 0;
+}
+
+/* Stream the payload of the current record through fn, chunk by chunk,
+ * converted to dtype dt. */
+typedef int (*chunk_fn)(struct sink *k, int dt, const void *buf, size_t n,
+			qf_err *e);
+
+static int pump(struct src *s, struct sink *k, const qf_rec *in, int dt,
+		chunk_fn fn, qf_err *e)
+{
+	size_t ies = qf_dtype_size(in->dtype);
+	uint64_t left = qf_rec_numel(in);
+	qf_err e2;
+
+	while (left > 0) {
+		size_t n = left < CHUNK_ELEMS ? (size_t)left : CHUNK_ELEMS;
+		int64_t got = src_read(s, inbuf, n * ies, e);
+		if (got < 0)
+			return -1;
+		if ((size_t)got != n * ies)
+			return qf_err_set(e, "%s: record %s: payload ends early",
+					  s->path, in->name);
+		const void *p = inbuf;
+		if (dt != in->dtype) {
+			if (qf_convert(dt, outbuf, in->dtype, inbuf, n, &e2) < 0)
+				return qf_err_set(e, "%s: record %s: %s", s->path,
+						  in->name, e2.msg);
+			p = outbuf;
+		}
+		if (fn(k, dt, p, n, e) < 0)
+			return -1;
+		left -= n;
+	}
+	return 0;
+}
+
+static int to_writer(struct sink *k, int dt, const void *buf, size_t n,
+		     qf_err *e)
+{
+	return qf_writer_write(k->w, buf, n * qf_dtype_size(dt), e);
+}
+
+struct tsv_state {
+	uint64_t col, ncol;
+};
+static struct tsv_state tsv;
+
+static int to_tsv(struct sink *k, int dt, const void *buf, size_t n,
+		  qf_err *e)
+{
+	size_t es = qf_dtype_size(dt);
+	char t[64];
+
+	(void)e;
+	for (size_t i = 0; i < n; i++) {
+		qf_format_elem(t, sizeof t, dt, (const char *)buf + i * es);
+		fputs(t, k->f);
+		if (++tsv.col == tsv.ncol) {
+			putc('\n', k->f);
+			tsv.col = 0;
+		} else {
+			putc('\t', k->f);
+		}
+	}
+	return 0;
+}
+
+static qf_stats stats;
+
+static int to_stats(struct sink *k, int dt, const void *buf, size_t n,
+		    qf_err *e)
+{
+	(void)k;
+	return qf_stats_add(&stats, dt, buf, n, e);
+}
+
+static void print_attrs(FILE *f, const qf_rec *rec)
+{
+	for (size_t i = 0; i < rec->nattr; i++)
+		fprintf(f, "%s%s=%s", i ? " " : "", rec->attr[i].key,
+			rec->attr[i].val);
+}
+
+static void print_header_line(FILE *f, const qf_rec *rec, int dt)
+{
+	char shape[256];
+
+	fprintf(f, "%s\t%s\t%s\t%" PRIu64 "\t", rec->name, qf_dtype_name(dt),
+		qf_rec_shape_str(rec, shape, sizeof shape),
+		qf_rec_numel(rec) * qf_dtype_size(dt));
+	print_attrs(f, rec);
+}
+
+static int emit_list(struct src *s, struct sink *k, qf_rec *rec, int dt,
+		     qf_err *e)
+{
+	print_header_line(k->f, rec, dt);
+	if (k->o->stats) {
+		qf_stats_init(&stats);
+		if (pump(s, k, rec, rec->dtype, to_stats, e) < 0)
+			return -1;
+		fprintf(k->f, "\t%.9g\t%.9g\t%.9g\t%.9g\t%" PRIu64,
+			stats.n ? stats.mean : NAN, qf_stats_std(&stats),
+			stats.n ? stats.min : NAN, stats.n ? stats.max : NAN,
+			stats.nan);
+	}
+	putc('\n', k->f);
+	return 0;
+}
+
+static int emit_tsv(struct src *s, struct sink *k, qf_rec *rec, int dt,
+		    qf_err *e)
+{
+	fputs("# ", k->f);
+	print_header_line(k->f, rec, dt);
+	putc('\n', k->f);
+	tsv.col = 0;
+	tsv.ncol = rec->ndim >= 2 ? rec->dims[rec->ndim - 1] : 1;
+	return pump(s, k, rec, dt, to_tsv, e);
+}
+
+static int emit_qft(struct src *s, struct sink *k, qf_rec *rec, int dt,
+		    qf_err *e)
+{
+	qf_rec out;
+	int rc;
+
+	qf_rec_init(&out);
+	rc = qf_rec_copy(&out, rec, e);
+	if (rc == 0)
+		rc = qf_rec_set_shape(&out, dt, rec->ndim, rec->dims, e);
+	if (rc == 0)
+		rc = qf_writer_begin(k->w, &out, e);
+	if (rc == 0)
+		rc = pump(s, k, rec, dt, to_writer, e);
+	if (rc == 0)
+		rc = qf_writer_end(k->w, e);
+	qf_rec_free(&out);
+	return rc;
+}
+
+/* Whole record, converted, for .npy/.npz. */
+static int whole(struct src *s, const qf_rec *rec, int dt, qf_rec *out,
+		 void **data, qf_err *e)
+{
+	uint64_t n = qf_rec_numel(rec);
+	size_t es = qf_dtype_size(dt);
+	void *in = NULL;
+
+	*data = NULL;
+	if (qf_rec_copy(out, rec, e) < 0 ||
+	    qf_rec_set_shape(out, dt, rec->ndim, rec->dims, e) < 0)
+		return -1;
+	if (n == 0)
+		return 0;
+	if (n > SIZE_MAX / 8 || !(in = malloc((size_t)n * qf_dtype_size(rec->dtype))))
+		return qf_err_set(e, "%s: record %s: out of memory", s->path, rec->name);
+	if (src_read(s, in, (size_t)n * qf_dtype_size(rec->dtype), e) < 0) {
+		free(in);
+		return -1;
+	}
+	if (dt == rec->dtype) {
+		*data = in;
+		return 0;
+	}
+	*data = malloc((size_t)n * es);
+	qf_err e2;
+	if (!*data || qf_convert(dt, *data, rec->dtype, in, (size_t)n, &e2) < 0) {
+		free(in);
+		free(*data);
+		*data = NULL;
+		return qf_err_set(e, "%s: record %s: %s", s->path, rec->name,
+				  *data ? e2.msg : "out of memory");
+	}
+	free(in);
+	return 0;
+}
+
+static int emit_npz(struct src *s, struct sink *k, qf_rec *rec, int dt,
+		    qf_err *e)
+{
+	qf_rec out;
+	void *data;
+	char member[QF_MAX_NAME + 8];
+	int rc;
+
+	qf_rec_init(&out);
+	rc = whole(s, rec, dt, &out, &data, e);
+	snprintf(member, sizeof member, "%s.npy", out.name);
+	if (rc == 0)
+		rc = qf_npz_add(k->z, member, &out, data, e);
+	free(data);
+	qf_rec_free(&out);
+	return rc;
+}
+
+static int emit_npy(struct src *s, struct sink *k, qf_rec *rec, int dt,
+		    qf_err *e)
+{
+	if (k->have_held)
+		return qf_err_set(e, "%s: record %s: --to npy takes exactly one "
+				  "record; select one with -n or -a", s->path,
+				  rec->name);
+	k->have_held = 1;
+	qf_rec_init(&k->held);
+	return whole(s, rec, dt, &k->held, &k->held_data, e);
+}
+
+static int emit(struct src *s, struct sink *k, qf_rec *rec, qf_err *e)
+{
+	int dt = 0;
+
+	if (transform(k->o, rec, &dt, e) < 0)
+		return -1;
+	k->written++;
+	if (k->o->rename && k->written > 1)
+		return qf_err_set(e, "--rename: the input holds more than one "
+				  "selected record");
+	if (k->o->mode == M_LIST)
+		return emit_list(s, k, rec, dt, e);
+	switch (k->o->to) {
+	case F_TSV: return emit_tsv(s, k, rec, dt, e);
+	case F_NPZ: return emit_npz(s, k, rec, dt, e);
+	case F_NPY: return emit_npy(s, k, rec, dt, e);
+	default: return emit_qft(s, k, rec, dt, e);
+	}
+}
+
+static int sink_open(struct sink *k, struct opts *o, qf_err *e)
+{
+	memset(k, 0, sizeof *k);
+	k->o = o;
+	k->out = qf_out_open(o->output, e);
+	if (!k->out)
+		return -1;
+	k->f = qf_out_file(k->out);
+	if (o->mode == M_WRITE && o->to == F_QFT) {
+		k->w = qf_writer_fopen(k->f, qf_out_name(k->out), &o->w, e);
+		return k->w ? 0 : -1;
+	}
+	if (o->mode == M_WRITE && o->to == F_NPZ) {
+		k->z = qf_npz_create(k->f, qf_out_name(k->out), e);
+		return k->z ? 0 : -1;
+	}
+	return 0;
+}
+
+static int sink_close(struct sink *k, qf_err *e)
+{
+	int rc = 0;
+
+	if (k->w) {
+		rc = qf_writer_close(k->w, e);
+		k->w = NULL;
+	}
+	if (rc == 0 && k->z) {
+		rc = qf_npz_finish(k->z, e);
+		k->z = NULL;
+	}
+	if (rc == 0 && k->o->mode == M_WRITE && k->o->to == F_NPY) {
+		if (!k->have_held)
+			rc = qf_err_set(e, "%s: --to npy: no record selected",
+					qf_out_name(k->out));
+		else
+			rc = qf_npy_write(k->f, qf_out_name(k->out), &k->held,
+					  k->held_data, e);
+	}
+	if (k->have_held) {
+		qf_rec_free(&k->held);
+		free(k->held_data);
+	}
+	if (rc == 0)
+		return qf_out_commit(k->out, e);
+	qf_out_abort(k->out);
+	return -1;
+}
+
+static void sink_abort(struct sink *k)
+{
+	if (k->w)
+		qf_writer_abort(k->w);
+	if (k->z) {
+		qf_err e;
+		qf_npz_finish(k->z, &e);
+	}
+	if (k->have_held) {
+		qf_rec_free(&k->held);
+		free(k->held_data);
+	}
+	qf_out_abort(k->out);
+}
+
+static int cat_one(const char *path, struct sink *k, qf_err *e)
+{
+	struct src s;
+	qf_rec rec;
+	int rc;
+
+	if (src_open(&s, path, k->o->from, e) < 0)
+		return -1;
+	qf_rec_init(&rec);
+	while ((rc = src_next(&s, &rec, e)) == 1) {
+		if (!selected(k->o, &rec))
+			continue;
+		if (emit(&s, k, &rec, e) < 0) {
+			rc = -1;
+			break;
+		}
+	}
+	qf_rec_free(&rec);
+	src_close(&s);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = { 0 };
+	struct sink k;
+	qf_err e;
+	char *stdin_only[] = { "-" };
+	char **inputs = argv;
+	int ninputs, failed = 0;
+
+	qf_tool_init("qf-cat");
+	parse_args(argc, argv, &o);
+	inputs = argv + optind;
+	ninputs = argc - optind;
+	if (ninputs == 0) {
+		inputs = stdin_only;
+		ninputs = 1;
+	}
+	if (o.from == F_NPZ || o.from == F_NPY) {
+		int nstdin = 0;
+		for (int i = 0; i < ninputs; i++)
+			nstdin += strcmp(inputs[i], "-") == 0;
+		if (nstdin > 1)
+			qf_tool_usage_error("standard input given twice");
+	}
+	if (sink_open(&k, &o, &e) < 0)
+		qf_tool_fail(&e);
+	for (int i = 0; i < ninputs; i++) {
+		if (cat_one(inputs[i], &k, &e) < 0) {
+			/* A listing goes on with the other inputs; an output
+			 * file is all or nothing. */
+			if (o.mode == M_LIST) {
+				fflush(k.f);
+				fprintf(stderr, "%s: %s\n", qf_tool_name(), e.msg);
+				failed = 1;
+				continue;
+			}
+			sink_abort(&k);
+			qf_tool_fail(&e);
+		}
+	}
+	if (sink_close(&k, &e) < 0)
+		qf_tool_fail(&e);
+	free(o.names);
+	free(o.excludes);
+	free(o.attrs);
+	free(o.sets);
+	qf_tool_close_stdout();
+	return failed ? QF_EXIT_DATA : QF_EXIT_OK;
+}
