@@ -255,6 +255,7 @@ void qf_npz_close(qf_npz_reader *z);
 typedef struct qf_npz_writer qf_npz_writer;
 /* Stored (uncompressed) members, as numpy.savez writes them. */
 qf_npz_writer *qf_npz_create(FILE *f, const char *name, qf_err *err);
+/* member: the record name; ".npy" is appended. */
 int qf_npz_add(qf_npz_writer *z, const char *member, const qf_rec *rec,
 	       const void *data, qf_err *err);
 int qf_npz_finish(qf_npz_writer *z, qf_err *err); /* frees z */

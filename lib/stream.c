@@ -249,10 +249,20 @@ static int grow(unsigned char **buf, size_t *cap, size_t need)
 static int read_segment_header(qf_reader *r, qf_err *err)
 {
 	unsigned char h[SEG_HEADER_SIZE];
-	int rc = rread(r, h, sizeof h, "stream header", err);
+	size_t got = fread(h, 1, sizeof h, r->f);
 
-	if (rc <= 0)
-		return rc;
+	r->offset += got;
+	if (ferror(r->f))
+		return rfail(r, err, "read error: %s", strerror(errno));
+	if (got == 0)
+		return 0;
+	/* Say "not a stream" rather than "truncated" for short junk. */
+	if (memcmp(h, MAGIC, got < sizeof MAGIC ? got : sizeof MAGIC) != 0)
+		return rfail(r, err, "not a qf stream (bad magic at offset %" PRIu64 ")",
+			     r->offset - got);
+	if (got < sizeof h)
+		return rfail(r, err, "truncated stream header at offset %" PRIu64,
+			     r->offset);
 	if (memcmp(h, MAGIC, sizeof MAGIC) != 0)
 		return rfail(r, err, "not a qf stream (bad magic at offset %" PRIu64 ")",
 			     r->offset - sizeof h);

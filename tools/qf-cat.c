@@ -435,7 +435,7 @@ static int emit_list(struct src *s, struct sink *k, qf_rec *rec, int dt,
 		qf_stats_init(&stats);
 		if (pump(s, k, rec, rec->dtype, to_stats, e) < 0)
 			return -1;
-		fprintf(k->f, "\t%.9g\t%.9g\t%.9g\t%.9g\t%" PRIu64,
+		fprintf(k->f, "\t%.17g\t%.17g\t%.17g\t%.17g\t%" PRIu64,
 			stats.n ? stats.mean : NAN, qf_stats_std(&stats),
 			stats.n ? stats.min : NAN, stats.n ? stats.max : NAN,
 			stats.nan);
@@ -517,14 +517,12 @@ static int emit_npz(struct src *s, struct sink *k, qf_rec *rec, int dt,
 {
 	qf_rec out;
 	void *data;
-	char member[QF_MAX_NAME + 8];
 	int rc;
 
 	qf_rec_init(&out);
 	rc = whole(s, rec, dt, &out, &data, e);
-	snprintf(member, sizeof member, "%s.npy", out.name);
 	if (rc == 0)
-		rc = qf_npz_add(k->z, member, &out, data, e);
+		rc = qf_npz_add(k->z, out.name, &out, data, e);
 	free(data);
 	qf_rec_free(&out);
 	return rc;

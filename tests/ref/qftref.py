@@ -203,7 +203,7 @@ def main(argv):
         for key in z.files:
             if key.endswith(".attrs"):
                 continue
-            a = np.ascontiguousarray(z[key])
+            a = np.array(z[key], order="C")
             attrs = []
             if key + ".attrs" in z.files:
                 kv = [str(x) for x in z[key + ".attrs"]]

@@ -1,0 +1,28 @@
+# common.bash - loaded by every Bats suite.
+#
+# QF_BIN is the directory of the binaries under test (tests/run sets it);
+# PY is Debian's python3, which has numpy (the python3 first on PATH may
+# be another one without it).
+
+bats_require_minimum_version 1.5.0
+bats_load_library bats-support
+bats_load_library bats-assert
+
+TESTS_DIR=$(cd "$(dirname "${BATS_TEST_FILENAME}")" && pwd)
+QF_BIN=${QF_BIN:-$TESTS_DIR/../build/bin}
+PATH=$QF_BIN:$PATH
+PY=/usr/bin/python3
+REF="$PY $TESTS_DIR/ref/qftref.py"
+SHARED=${QF_SHARED:-$TESTS_DIR/../../shared}
+export LC_ALL=C
+
+# Skip a test unless ../shared/fixtures/NAME exists (a user's clone has
+# no shared folder).
+need_shared() {
+	[ -e "$SHARED/fixtures/$1" ] || skip "no shared fixture $1"
+}
+
+# Run a Python snippet with numpy; arguments follow the code.
+py() {
+	"$PY" -c "$@"
+}
