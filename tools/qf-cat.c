@@ -142,7 +142,8 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	int c;
 	uint64_t v;
 
-	while ((c = getopt_long(argc, argv, "lsn:x:a:t:o:h", longs, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":lsn:x:a:t:o:h", longs, NULL)) != -1) {
 		switch (c) {
 		case 'l': o->mode = M_LIST; break;
 		case 's': o->mode = M_LIST; o->stats = 1; break;
@@ -164,8 +165,10 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		case O_RENAME: o->rename = optarg; break;
 		case 'o': o->output = optarg; break;
 		case O_LEVEL:
-			if (qf_parse_u64(optarg, 22, &v, &e) < 0 || v == 0)
-				qf_tool_usage_error("--level: %s", v == 0 ? "must be 1..22" : e.msg);
+			if (qf_parse_u64(optarg, 22, &v, &e) < 0)
+				qf_tool_usage_error("--level: %s", e.msg);
+			if (v == 0)
+				qf_tool_usage_error("--level: must be 1..22");
 			o->w.level = (int)v;
 			break;
 		case O_SHUFFLE: o->w.shuffle = 1; break;
@@ -177,8 +180,14 @@ static void parse_args(int argc, char **argv, struct opts *o)
 			printf("qf-cat (qf) %s\n", QF_VERSION_STRING);
 			qf_tool_close_stdout();
 			exit(0);
+		case ':':
+			if (optopt)
+				qf_tool_usage_error("option '-%c' needs a value", optopt);
+			qf_tool_usage_error("option '%s' needs a value", argv[optind - 1]);
 		default:
-			qf_tool_usage_error("invalid option");
+			if (optopt)
+				qf_tool_usage_error("unknown option '-%c'", optopt);
+			qf_tool_usage_error("unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (o->mode == M_LIST && o->to != F_QFT)

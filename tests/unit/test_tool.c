@@ -1,0 +1,973 @@
+/* test_tool.c - tool support (lib/tool.c) and atomic output (lib/out.c) */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "qf.h"
+#include "unit.h"
+
+/* ------------------------------------------------------------ helpers */
+
+static char g_dir[4096];	/* scratch directory of the current test */
+
+static void scratch_new(void)
+{
+	const char *t = getenv("TMPDIR");
+
+	snprintf(g_dir, sizeof g_dir, "%s/qf-test-tool.XXXXXX",
+		 t && *t ? t : "/tmp");
+	if (!mkdtemp(g_dir)) {
+		perror(g_dir);
+		exit(1);
+	}
+}
+
+static void rm_tree(const char *dir)
+{
+	char p[8192];
+	struct dirent *d;
+	struct stat st;
+	DIR *dp = opendir(dir);
+
+	while (dp && (d = readdir(dp))) {
+		if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, ".."))
+			continue;
+		snprintf(p, sizeof p, "%s/%s", dir, d->d_name);
+		if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
+			chmod(p, 0700);
+			rm_tree(p);
+		} else {
+			unlink(p);
+		}
+	}
+	if (dp)
+		closedir(dp);
+	rmdir(dir);
+}
+
+static void scratch_rm(void)
+{
+	rm_tree(g_dir);
+}
+
+static const char *in_dir(const char *name)
+{
+	static char p[2][8192];
+	static int k;
+
+	k ^= 1;
+	snprintf(p[k], sizeof p[k], "%s/%s", g_dir, name);
+	return p[k];
+}
+
+/* Entries of dir (without . and ..); the name of one of them into first. */
+static int dir_count(const char *dir, char *first, size_t n)
+{
+	struct dirent *d;
+	DIR *dp = opendir(dir);
+	int count = 0;
+
+	if (first && n)
+		first[0] = '\0';
+	while (dp && (d = readdir(dp))) {
+		if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, ".."))
+			continue;
+		if (count++ == 0 && first)
+			snprintf(first, n, "%s", d->d_name);
+	}
+	if (dp)
+		closedir(dp);
+	return count;
+}
+
+static const char *slurp(const char *path)
+{
+	static char buf[65536];
+	FILE *f = fopen(path, "rb");
+	size_t n = 0;
+
+	if (f) {
+		n = fread(buf, 1, sizeof buf - 1, f);
+		fclose(f);
+	}
+	buf[n] = '\0';
+	return f ? buf : NULL;
+}
+
+static void put_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "wb");
+
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+	}
+}
+
+static mode_t file_mode(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? st.st_mode & 07777 : (mode_t)-1;
+}
+
+/* A child process: fork with stdout on outfd (unless -1) and stderr
+ * captured; fn's return value is the exit status. */
+struct child {
+	pid_t pid;
+	FILE *errf;
+	int status;
+	char err[4096];
+};
+
+static void child_start(struct child *c, int outfd)
+{
+	fflush(NULL);
+	c->errf = tmpfile();
+	c->pid = fork();
+	if (c->pid != 0)
+		return;
+	if (outfd >= 0)
+		dup2(outfd, STDOUT_FILENO);
+	if (c->errf)
+		dup2(fileno(c->errf), STDERR_FILENO);
+	alarm(20);
+}
+
+static void child_wait(struct child *c)
+{
+	size_t n = 0;
+
+	c->status = -1;
+	if (c->pid > 0)
+		waitpid(c->pid, &c->status, 0);
+	if (c->errf) {
+		rewind(c->errf);
+		n = fread(c->err, 1, sizeof c->err - 1, c->errf);
+		fclose(c->errf);
+	}
+	c->err[n] = '\0';
+}
+
+static void run_child(struct child *c, int outfd, int (*fn)(void))
+{
+	child_start(c, outfd);
+	if (c->pid == 0)
+		_exit(fn());
+	child_wait(c);
+}
+
+static int exited(const struct child *c, int code)
+{
+	return WIFEXITED(c->status) && WEXITSTATUS(c->status) == code;
+}
+
+static int killed_by(const struct child *c, int sig)
+{
+	return WIFSIGNALED(c->status) && WTERMSIG(c->status) == sig;
+}
+
+static int prefix(const char *s, const char *p)
+{
+	return strncmp(s, p, strlen(p)) == 0;
+}
+
+static void write_lots(FILE *f)
+{
+	static char block[65536];
+
+	memset(block, 'x', sizeof block);
+	for (int i = 0; i < 64; i++)
+		fwrite(block, 1, sizeof block, f);
+}
+
+/* ------------------------------------------------------------ parsing */
+
+static void test_parse_u64(void)
+{
+	uint64_t v = 7;
+	qf_err e;
+
+	CHECK(qf_parse_u64("0", 10, &v, &e) == 0 && v == 0);
+	CHECK(qf_parse_u64("10", 10, &v, &e) == 0 && v == 10);
+	CHECK(qf_parse_u64("007", 10, &v, &e) == 0 && v == 7);
+	CHECK(qf_parse_u64("18446744073709551615", UINT64_MAX, &v, &e) == 0 &&
+	      v == UINT64_MAX);
+
+	v = 42;
+	CHECK(qf_parse_u64("11", 10, &v, &e) == -1 && v == 42);
+	CHECK_STR(e.msg, "'11' is larger than 10");
+	CHECK(qf_parse_u64("18446744073709551616", UINT64_MAX, &v, &e) == -1);
+	CHECK_STR(e.msg, "'18446744073709551616' is larger than "
+		  "18446744073709551615");
+	CHECK(qf_parse_u64("99999999999999999999999", 100, &v, &e) == -1);
+	CHECK_STR(e.msg, "'99999999999999999999999' is larger than 100");
+
+	static const char *bad[] = {
+		"", "-1", "+1", " 1", "1 ", "1x", "0x10", "1.0", "1e3", "٣",
+		"99999999999999999999x",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		char want[128];
+
+		snprintf(want, sizeof want, "invalid number '%s'", bad[i]);
+		CHECKF(qf_parse_u64(bad[i], UINT64_MAX, &v, &e) == -1,
+		       "'%s'", bad[i]);
+		CHECK_STR(e.msg, want);
+	}
+	CHECK(v == 42);
+	CHECK(qf_parse_u64(NULL, 10, &v, &e) == -1);
+	CHECK_STR(e.msg, "invalid number ''");
+	CHECK(qf_parse_u64("x", 10, &v, NULL) == -1);
+}
+
+static void test_parse_double(void)
+{
+	double d = 0;
+	qf_err e;
+
+	CHECK(qf_parse_double("1.5", &d, &e) == 0 && d == 1.5);
+	CHECK(qf_parse_double("-2", &d, &e) == 0 && d == -2);
+	CHECK(qf_parse_double("+0.25", &d, &e) == 0 && d == 0.25);
+	CHECK(qf_parse_double("1e3", &d, &e) == 0 && d == 1000);
+	CHECK(qf_parse_double(".5", &d, &e) == 0 && d == 0.5);
+	CHECK(qf_parse_double("1e-310", &d, &e) == 0 && d > 0);
+
+	d = 9;
+	static const char *bad[] = {
+		"", " 1", "1 ", "1.5x", "abc", "inf", "-inf", "nan", "1e999",
+		"-1e999", "1,5", "e3",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		char want[128];
+
+		snprintf(want, sizeof want, "invalid number '%s'", bad[i]);
+		CHECKF(qf_parse_double(bad[i], &d, &e) == -1, "'%s'", bad[i]);
+		CHECK_STR(e.msg, want);
+	}
+	CHECK(d == 9);
+	CHECK(qf_parse_double(NULL, &d, &e) == -1);
+}
+
+static void test_threads(void)
+{
+	char *saved = getenv("QF_THREADS");
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	qf_err e;
+
+	saved = saved ? strdup(saved) : NULL;
+	unsetenv("QF_THREADS");
+	CHECK(qf_tool_threads("4", &e) == 4);
+	CHECK(qf_tool_threads("1", &e) == 1);
+	CHECK(qf_tool_threads("1024", &e) == 1024);
+	CHECK(qf_tool_threads("0", &e) == -1);
+	CHECK_STR(e.msg, "invalid thread count '0'");
+	CHECK(qf_tool_threads("1025", &e) == -1);
+	CHECK_STR(e.msg, "invalid thread count '1025'");
+	CHECK(qf_tool_threads("-2", &e) == -1);
+	CHECK(qf_tool_threads("", &e) == -1);
+	CHECK_STR(e.msg, "invalid thread count ''");
+	CHECK(qf_tool_threads(NULL, &e) == (ncpu > 1024 ? 1024 : ncpu));
+
+	setenv("QF_THREADS", "3", 1);
+	CHECK(qf_tool_threads(NULL, &e) == 3);
+	CHECK(qf_tool_threads("5", &e) == 5);	/* -j wins */
+	setenv("QF_THREADS", "abc", 1);
+	CHECK(qf_tool_threads(NULL, &e) == -1);
+	CHECK_STR(e.msg, "invalid thread count 'abc' (from QF_THREADS)");
+	CHECK(qf_tool_threads("2", &e) == 2);	/* not even looked at */
+	setenv("QF_THREADS", "0", 1);
+	CHECK(qf_tool_threads(NULL, &e) == -1);
+	CHECK_STR(e.msg, "invalid thread count '0' (from QF_THREADS)");
+	setenv("QF_THREADS", " 8", 1);
+	CHECK(qf_tool_threads(NULL, &e) == -1);
+	setenv("QF_THREADS", "", 1);	/* empty: as if unset */
+	CHECK(qf_tool_threads(NULL, &e) == (ncpu > 1024 ? 1024 : ncpu));
+
+	if (saved)
+		setenv("QF_THREADS", saved, 1);
+	else
+		unsetenv("QF_THREADS");
+	free(saved);
+}
+
+/* ------------------------------------------------------------ output files */
+
+static void test_out_commit(void)
+{
+	char name[1024], tmp[8192], cwd[4096];
+	mode_t old = umask(022);
+	qf_err e;
+	qf_out *o;
+
+	scratch_new();
+	o = qf_out_open(in_dir("a.qf"), &e);
+	CHECK(o != NULL);
+	if (!o)
+		goto out;
+	CHECK_STR(qf_out_name(o), in_dir("a.qf"));
+	CHECK(fputs("hello\n", qf_out_file(o)) >= 0);
+	/* before the commit: only the temporary file, beside the target */
+	CHECK(dir_count(g_dir, name, sizeof name) == 1);
+	CHECKF(prefix(name, ".a.qf.tmp.") && strlen(name) == 16, "%s", name);
+	snprintf(tmp, sizeof tmp, "%s/%s", g_dir, name);
+	CHECK(file_mode(tmp) == 0644);
+	CHECK(qf_out_commit(o, &e) == 0);
+	CHECK(dir_count(g_dir, name, sizeof name) == 1);
+	CHECK_STR(name, "a.qf");
+	CHECK_STR(slurp(in_dir("a.qf")), "hello\n");
+	CHECK(file_mode(in_dir("a.qf")) == 0644);
+
+	/* replacing an existing file; the umask is honoured */
+	umask(077);
+	o = qf_out_open(in_dir("a.qf"), &e);
+	CHECK(o != NULL);
+	if (o) {
+		fputs("bye\n", qf_out_file(o));
+		CHECK_STR(slurp(in_dir("a.qf")), "hello\n");
+		CHECK(qf_out_commit(o, &e) == 0);
+	}
+	CHECK_STR(slurp(in_dir("a.qf")), "bye\n");
+	CHECK(file_mode(in_dir("a.qf")) == 0600);
+	CHECK(dir_count(g_dir, NULL, 0) == 1);
+
+	/* a relative path: the temporary file goes beside it, in "." */
+	CHECK(getcwd(cwd, sizeof cwd) != NULL);
+	CHECK(chdir(g_dir) == 0);
+	o = qf_out_open("b.qf", &e);
+	CHECK(o != NULL);
+	if (o) {
+		CHECK(dir_count(".", NULL, 0) == 2);
+		CHECK(qf_out_commit(o, &e) == 0);
+	}
+	CHECK(slurp("b.qf") && !*slurp("b.qf"));
+	CHECK(dir_count(".", NULL, 0) == 2);
+	CHECK(chdir(cwd) == 0);
+out:
+	umask(old);
+	scratch_rm();
+}
+
+static void test_out_abort(void)
+{
+	qf_err e;
+	qf_out *o;
+
+	scratch_new();
+	put_file(in_dir("a.qf"), "keep\n");
+	o = qf_out_open(in_dir("a.qf"), &e);
+	CHECK(o != NULL);
+	if (o) {
+		fputs("lost\n", qf_out_file(o));
+		CHECK(dir_count(g_dir, NULL, 0) == 2);
+		qf_out_abort(o);
+	}
+	CHECK_STR(slurp(in_dir("a.qf")), "keep\n");
+	CHECK(dir_count(g_dir, NULL, 0) == 1);
+
+	o = qf_out_open(in_dir("new.qf"), &e);
+	CHECK(o != NULL);
+	qf_out_abort(o);
+	CHECK(dir_count(g_dir, NULL, 0) == 1);
+	qf_out_abort(NULL);
+	CHECK(qf_out_commit(NULL, &e) == 0);
+	scratch_rm();
+}
+
+static void test_out_open_errors(void)
+{
+	char want[8192];
+	qf_err e;
+
+	scratch_new();
+	CHECK(qf_out_open(in_dir("nodir/x.qf"), &e) == NULL);
+	snprintf(want, sizeof want,
+		 "%s/nodir/x.qf: cannot create: No such file or directory",
+		 g_dir);
+	CHECK_STR(e.msg, want);
+
+	CHECK(qf_out_open(g_dir, &e) == NULL);
+	snprintf(want, sizeof want, "%s: cannot create: Is a directory",
+		 g_dir);
+	CHECK_STR(e.msg, want);
+
+	CHECK(qf_out_open(in_dir("new/"), &e) == NULL);
+	snprintf(want, sizeof want, "%s/new/: cannot create: Is a directory",
+		 g_dir);
+	CHECK_STR(e.msg, want);
+
+	CHECK(qf_out_open("", &e) == NULL);
+	CHECK_STR(e.msg, "empty output file name");
+
+	if (geteuid() != 0) {
+		CHECK(mkdir(in_dir("ro"), 0555) == 0);
+		CHECK(qf_out_open(in_dir("ro/x.qf"), &e) == NULL);
+		snprintf(want, sizeof want,
+			 "%s/ro/x.qf: cannot create: Permission denied", g_dir);
+		CHECK_STR(e.msg, want);
+		CHECK(dir_count(in_dir("ro"), NULL, 0) == 0);
+	}
+	CHECK(dir_count(g_dir, NULL, 0) == (geteuid() != 0));
+	scratch_rm();
+}
+
+/* A name of NAME_MAX bytes: the temporary name is shortened to fit. */
+static void test_out_long_name(void)
+{
+	char base[256];
+	qf_err e;
+	qf_out *o;
+
+	scratch_new();
+	memset(base, 'n', 255);
+	base[255] = '\0';
+	o = qf_out_open(in_dir(base), &e);
+	CHECKF(o != NULL, "%s", e.msg);
+	if (o) {
+		fputs("long\n", qf_out_file(o));
+		CHECK(qf_out_commit(o, &e) == 0);
+	}
+	CHECK_STR(slurp(in_dir(base)), "long\n");
+	CHECK(dir_count(g_dir, NULL, 0) == 1);
+	scratch_rm();
+}
+
+/* Commit failures: the data could not be written, or not renamed. */
+static void test_out_commit_errors(void)
+{
+	char want[8192];
+	struct stat st;
+	qf_err e;
+	qf_out *o;
+
+	/* a device is written in place, never replaced */
+	o = qf_out_open("/dev/null", &e);
+	CHECK(o != NULL);
+	if (o) {
+		CHECK_STR(qf_out_name(o), "/dev/null");
+		fputs("gone\n", qf_out_file(o));
+		CHECK(qf_out_commit(o, &e) == 0);
+	}
+	CHECK(stat("/dev/null", &st) == 0 && S_ISCHR(st.st_mode));
+
+	o = qf_out_open("/dev/full", &e);
+	CHECK(o != NULL);
+	if (o) {
+		fputs("small\n", qf_out_file(o));
+		CHECK(qf_out_commit(o, &e) == -1);
+		CHECK_STR(e.msg, "/dev/full: write error: "
+			  "No space left on device");
+	}
+	o = qf_out_open("/dev/full", &e);
+	CHECK(o != NULL);
+	if (o) {
+		write_lots(qf_out_file(o));	/* fails early, unchecked */
+		CHECK(qf_out_commit(o, &e) == -1);
+		CHECK_STR(e.msg, "/dev/full: write error");
+	}
+
+	/* the rename fails: the target became a non-empty directory */
+	scratch_new();
+	o = qf_out_open(in_dir("d"), &e);
+	CHECK(o != NULL);
+	if (o) {
+		fputs("data\n", qf_out_file(o));
+		CHECK(mkdir(in_dir("d"), 0777) == 0);
+		put_file(in_dir("d/f"), "x");
+		CHECK(qf_out_commit(o, &e) == -1);
+		snprintf(want, sizeof want, "%s/d: cannot rename temporary "
+			 "file: Is a directory", g_dir);
+		CHECK_STR(e.msg, want);
+	}
+	CHECK(dir_count(g_dir, NULL, 0) == 1);
+	scratch_rm();
+}
+
+static int child_stdout_commit(void)
+{
+	qf_err e;
+	qf_out *o = qf_out_open("-", &e);
+
+	if (!o || qf_out_file(o) != stdout || strcmp(qf_out_name(o), "<stdout>"))
+		return 10;
+	fputs("to stdout\n", qf_out_file(o));
+	if (qf_out_commit(o, &e) != 0)
+		return 11;
+	/* standard output is still open */
+	if (fputs("more\n", stdout) < 0 || fflush(stdout) != 0)
+		return 12;
+	o = qf_out_open(NULL, &e);
+	if (!o || qf_out_file(o) != stdout)
+		return 13;
+	qf_out_abort(o);
+	return 0;
+}
+
+static void test_out_stdout(void)
+{
+	struct child c;
+	FILE *f = tmpfile();
+	char buf[64] = "";
+	size_t n;
+
+	if (!f) {
+		CHECK(f != NULL);
+		return;
+	}
+	run_child(&c, fileno(f), child_stdout_commit);
+	CHECKF(exited(&c, 0), "status %#x", c.status);
+	rewind(f);
+	n = fread(buf, 1, sizeof buf - 1, f);
+	buf[n] = '\0';
+	CHECK_STR(buf, "to stdout\nmore\n");
+	CHECK_STR(c.err, "");
+	fclose(f);
+}
+
+static void test_out_cleanup_all(void)
+{
+	qf_out *a, *b;
+	qf_err e;
+
+	scratch_new();
+	a = qf_out_open(in_dir("a"), &e);
+	b = qf_out_open(in_dir("b"), &e);
+	CHECK(a && b);
+	CHECK(dir_count(g_dir, NULL, 0) == 2);
+	qf_out_cleanup_all();
+	CHECK(dir_count(g_dir, NULL, 0) == 0);
+	qf_out_abort(a);
+	qf_out_abort(b);
+	CHECK(dir_count(g_dir, NULL, 0) == 0);
+	scratch_rm();
+}
+
+/* The registry of temporary files has 64 places. */
+static void test_out_many(void)
+{
+	qf_out *o[65];
+	char name[32];
+	qf_err e;
+	int n = 0;
+
+	scratch_new();
+	for (n = 0; n < 64; n++) {
+		snprintf(name, sizeof name, "f%d", n);
+		o[n] = qf_out_open(in_dir(name), &e);
+		if (!o[n])
+			break;
+	}
+	CHECKF(n == 64, "%d: %s", n, e.msg);
+	CHECK(qf_out_open(in_dir("one-more"), &e) == NULL);
+	CHECK(strstr(e.msg, "one-more: cannot create: too many open "
+		     "output files") != NULL);
+	while (n > 0)
+		qf_out_abort(o[--n]);
+	CHECK(dir_count(g_dir, NULL, 0) == 0);
+	o[0] = qf_out_open(in_dir("again"), &e);
+	CHECK(o[0] != NULL);
+	CHECK(qf_out_commit(o[0], &e) == 0);
+	CHECK(dir_count(g_dir, NULL, 0) == 1);
+	scratch_rm();
+}
+
+/* ------------------------------------------------------------ tool exits */
+
+static int child_name(void)
+{
+	if (strcmp(qf_tool_name(), "qf"))
+		return 10;
+	qf_tool_init("/usr/local/bin/qf-cat");
+	if (strcmp(qf_tool_name(), "qf-cat"))
+		return 11;
+	qf_tool_init("qf-test");
+	return strcmp(qf_tool_name(), "qf-test") ? 12 : 0;
+}
+
+static void test_tool_name(void)
+{
+	struct child c;
+
+	run_child(&c, -1, child_name);
+	CHECKF(exited(&c, 0), "status %#x", c.status);
+}
+
+static qf_out *volatile g_out;	/* kept reachable for the leak checker */
+
+static int child_fail(void)
+{
+	qf_err e;
+
+	qf_tool_init("qf-test");
+	g_out = qf_out_open(in_dir("f.qf"), &e);
+	if (!g_out)
+		return 10;
+	fputs("partial\n", qf_out_file(g_out));
+	qf_err_set(&e, "in.qf: record w: unknown dtype 99");
+	qf_tool_fail(&e);
+}
+
+static int child_die(void)
+{
+	qf_tool_init("qf-test");
+	qf_tool_die(3, "cannot %s %d", "do", 5);
+}
+
+static int child_usage(void)
+{
+	qf_tool_init("qf-test");
+	qf_tool_usage_error("unknown option '%s'", "-q");
+}
+
+static void test_tool_exits(void)
+{
+	struct child c;
+
+	scratch_new();
+	run_child(&c, -1, child_fail);
+	CHECKF(exited(&c, 1), "status %#x", c.status);
+	CHECK_STR(c.err, "qf-test: in.qf: record w: unknown dtype 99\n");
+	CHECK(dir_count(g_dir, NULL, 0) == 0);	/* temporary file removed */
+
+	run_child(&c, -1, child_die);
+	CHECKF(exited(&c, 3), "status %#x", c.status);
+	CHECK_STR(c.err, "qf-test: cannot do 5\n");
+
+	run_child(&c, -1, child_usage);
+	CHECKF(exited(&c, 2), "status %#x", c.status);
+	CHECK_STR(c.err, "qf-test: unknown option '-q'\n"
+		  "Try 'qf-test --help' for more information.\n");
+	scratch_rm();
+}
+
+static int child_print_close(void)
+{
+	qf_tool_init("qf-test");
+	printf("hello\n");
+	qf_tool_close_stdout();
+	return 0;
+}
+
+static int child_lots_close(void)
+{
+	qf_tool_init("qf-test");
+	write_lots(stdout);
+	qf_tool_close_stdout();
+	return 0;
+}
+
+/* Write errors on standard output are found when it is closed. */
+static void test_close_stdout(void)
+{
+	struct child c;
+	int full = open("/dev/full", O_WRONLY);
+	FILE *f = tmpfile();
+
+	CHECK(full >= 0 && f);
+	if (full < 0 || !f)
+		return;
+	run_child(&c, fileno(f), child_print_close);
+	CHECKF(exited(&c, 0), "status %#x", c.status);
+	CHECK_STR(c.err, "");
+	CHECK(fseek(f, 0, SEEK_END) == 0 && ftell(f) == 6);
+
+	run_child(&c, full, child_print_close);
+	CHECKF(exited(&c, 1), "status %#x", c.status);
+	CHECK_STR(c.err, "qf-test: write error: No space left on device\n");
+
+	run_child(&c, full, child_lots_close);
+	CHECKF(exited(&c, 1), "status %#x", c.status);
+	CHECKF(prefix(c.err, "qf-test: write error"), "%s", c.err);
+	close(full);
+	fclose(f);
+}
+
+/* ------------------------------------------------------------ broken pipe */
+
+static int child_commit_fail(void)
+{
+	qf_err e;
+	qf_out *o;
+
+	qf_tool_init("qf-test");
+	o = qf_out_open("-", &e);
+	if (!o)
+		return 10;
+	write_lots(qf_out_file(o));
+	if (qf_out_commit(o, &e) != -1 || !qf_epipe_seen)
+		return 11;
+	if (strcmp(e.msg, "<stdout>: write error: Broken pipe"))
+		return 12;
+	qf_tool_fail(&e);
+}
+
+/* No flag: a message ending in strerror(EPIPE) is enough. */
+static int child_msg_fail(void)
+{
+	qf_err e;
+
+	qf_tool_init("qf-test");
+	qf_epipe_seen = 0;
+	qf_err_set(&e, "<stdout>: record x: write error: %s", strerror(EPIPE));
+	qf_tool_fail(&e);
+}
+
+/* A failed write that is not a broken pipe still speaks. */
+static int child_other_fail(void)
+{
+	qf_err e;
+
+	qf_tool_init("qf-test");
+	qf_epipe_seen = 0;
+	qf_err_set(&e, "x.qf: write error: %s", strerror(ENOSPC));
+	qf_tool_fail(&e);
+}
+
+static void test_broken_pipe(void)
+{
+	int (*fns[])(void) = {
+		child_print_close, child_lots_close, child_commit_fail,
+		child_msg_fail,
+	};
+	struct child c;
+	int p[2];
+
+	for (size_t i = 0; i < sizeof fns / sizeof *fns; i++) {
+		if (pipe(p) != 0) {
+			CHECK(!"pipe");
+			return;
+		}
+		close(p[0]);	/* nobody reads */
+		run_child(&c, p[1], fns[i]);
+		close(p[1]);
+		CHECKF(exited(&c, 141), "child %zu: status %#x", i, c.status);
+		CHECKF(c.err[0] == '\0', "child %zu: %s", i, c.err);
+	}
+	run_child(&c, -1, child_other_fail);
+	CHECKF(exited(&c, 1), "status %#x", c.status);
+	CHECK_STR(c.err, "qf-test: x.qf: write error: No space left on device\n");
+}
+
+/* ------------------------------------------------------------ signals */
+
+/* Open an output, tell the parent, wait to be killed. */
+static void child_wait_for_signal(int ready, int self)
+{
+	qf_err e;
+	qf_out *o;
+
+	qf_tool_init("qf-test");
+	o = qf_out_open(in_dir("s.qf"), &e);
+	if (!o)
+		_exit(10);
+	fputs("pending\n", qf_out_file(o));
+	fflush(qf_out_file(o));
+	if (self)
+		raise(self);
+	if (write(ready, "r", 1) != 1)
+		_exit(11);
+	for (;;)
+		pause();
+}
+
+static void signal_case(int sig, int self)
+{
+	struct child c;
+	char ch;
+	int p[2];
+
+	CHECK(pipe(p) == 0);
+	child_start(&c, -1);
+	if (c.pid == 0) {
+		close(p[0]);
+		child_wait_for_signal(p[1], self);
+	}
+	close(p[1]);
+	if (!self) {
+		CHECK(read(p[0], &ch, 1) == 1);
+		CHECK(dir_count(g_dir, NULL, 0) == 1);
+		kill(c.pid, sig);
+	}
+	close(p[0]);
+	child_wait(&c);
+	CHECKF(killed_by(&c, sig), "signal %d: status %#x", sig, c.status);
+	CHECKF(dir_count(g_dir, NULL, 0) == 0, "signal %d", sig);
+	CHECK_STR(c.err, "");
+}
+
+static void test_signal_cleanup(void)
+{
+	scratch_new();
+	signal_case(SIGTERM, SIGTERM);
+	signal_case(SIGTERM, 0);
+	signal_case(SIGINT, 0);
+	signal_case(SIGHUP, 0);
+	scratch_rm();
+}
+
+/* A signal ignored at start (nohup) stays ignored. */
+static int child_nohup(void)
+{
+	qf_err e;
+	qf_out *o;
+
+	signal(SIGHUP, SIG_IGN);
+	qf_tool_init("qf-test");
+	o = qf_out_open(in_dir("h.qf"), &e);
+	if (!o)
+		return 10;
+	raise(SIGHUP);
+	return qf_out_commit(o, &e) == 0 ? 7 : 11;
+}
+
+static void test_signal_ignored(void)
+{
+	struct child c;
+
+	scratch_new();
+	run_child(&c, -1, child_nohup);
+	CHECKF(exited(&c, 7), "status %#x", c.status);
+	CHECK(dir_count(g_dir, NULL, 0) == 1);
+	scratch_rm();
+}
+
+/* ------------------------------------------------------------ progress */
+
+static double seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void spin_progress(qf_progress *p, double secs, uint64_t total)
+{
+	double t0 = seconds();
+	uint64_t i = 0;
+
+	while (seconds() - t0 < secs)
+		qf_progress_update(p, ++i % 1000, total);
+}
+
+static int child_progress(void)
+{
+	qf_progress p;
+
+	/* too quick to show anything */
+	qf_progress_start(&p, "quick");
+	qf_progress_update(&p, 1, 2);
+	qf_progress_end(&p);
+	fputs("A", stderr);
+	qf_progress_start(&p, "reading");
+	spin_progress(&p, 0.5, 1000);
+	qf_progress_end(&p);
+	fputs("B", stderr);
+	qf_progress_start(&p, "counting");
+	spin_progress(&p, 0.3, 0);
+	qf_progress_end(&p);
+	return 0;
+}
+
+static int count_str(const char *s, const char *sub)
+{
+	int n = 0;
+
+	while ((s = strstr(s, sub))) {
+		n++;
+		s += strlen(sub);
+	}
+	return n;
+}
+
+static void test_progress_notty(void)
+{
+	struct child c;
+
+	run_child(&c, -1, child_progress);
+	CHECKF(exited(&c, 0), "status %#x", c.status);
+	CHECK_STR(c.err, "AB");
+}
+
+static void test_progress_tty(void)
+{
+	static char out[65536];
+	struct child c;
+	char *b;
+	size_t n = 0;
+	ssize_t r;
+	int m, s;
+
+	m = posix_openpt(O_RDWR | O_NOCTTY);
+	if (m < 0 || grantpt(m) != 0 || unlockpt(m) != 0) {
+		printf("# no pseudo-terminal: progress on a tty not tested\n");
+		if (m >= 0)
+			close(m);
+		return;
+	}
+	child_start(&c, -1);
+	if (c.pid == 0) {
+		s = open(ptsname(m), O_RDWR | O_NOCTTY);
+		if (s < 0)
+			_exit(10);
+		close(m);
+		dup2(s, STDERR_FILENO);
+		_exit(child_progress());
+	}
+	while (n < sizeof out - 1 &&
+	       (r = read(m, out + n, sizeof out - 1 - n)) > 0)
+		n += (size_t)r;
+	out[n] = '\0';
+	close(m);
+	child_wait(&c);
+	CHECKF(exited(&c, 0), "status %#x", c.status);
+
+	CHECKF(out[0] == 'A', "%.40s", out);	/* "quick" printed nothing */
+	b = strchr(out, 'B');
+	CHECK(b != NULL);
+	if (!b)
+		return;
+	*b = '\0';
+	/* 0.5 s at most 5 times a second, first after 0.2 s */
+	CHECKF(count_str(out, "\rreading: ") >= 1 &&
+	       count_str(out, "\rreading: ") <= 3, "%d",
+	       count_str(out, "\rreading: "));
+	CHECK(strstr(out, "/1000) elapsed 0.") != NULL);
+	CHECK(strstr(out, "% (") != NULL);
+	CHECK(strstr(out, " s\033[K") != NULL);
+	CHECK(n > 0 && prefix(b - 4, "\r\033[K"));	/* line cleared */
+	CHECK(count_str(b + 1, "\rcounting: ") >= 1);
+	CHECK(strstr(b + 1, "% (") == NULL);	/* no total: a count */
+	CHECK(strstr(b + 1, " elapsed 0.") != NULL);
+	CHECK(prefix(out + n - 4, "\r\033[K"));
+}
+
+int main(void)
+{
+	RUN(test_parse_u64);
+	RUN(test_parse_double);
+	RUN(test_threads);
+	RUN(test_out_commit);
+	RUN(test_out_abort);
+	RUN(test_out_open_errors);
+	RUN(test_out_long_name);
+	RUN(test_out_commit_errors);
+	RUN(test_out_stdout);
+	RUN(test_out_cleanup_all);
+	RUN(test_out_many);
+	RUN(test_tool_name);
+	RUN(test_tool_exits);
+	RUN(test_close_stdout);
+	RUN(test_broken_pipe);
+	RUN(test_signal_cleanup);
+	RUN(test_signal_ignored);
+	RUN(test_progress_notty);
+	RUN(test_progress_tty);
+	return unit_done();
+}
