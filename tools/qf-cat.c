@@ -321,6 +321,8 @@ static int selected(const struct opts *o, const qf_rec *rec)
 /* Payload chunk buffer: whole elements of both dtypes. */
 #define CHUNK_ELEMS (1u << 16)
 static unsigned char inbuf[CHUNK_ELEMS * 8], outbuf[CHUNK_ELEMS * 8];
+static qf_progress progress;	/* MiB of payload read, on a terminal */
+static uint64_t bytes_read;
 
 /* Apply --set and --rename and the output dtype to a record header. */
 static int transform(const struct opts *o, qf_rec *rec, int *dt, qf_err *e)
@@ -365,6 +367,8 @@ static int pump(struct src *s, struct sink *k, const qf_rec *in, int dt,
 		if ((size_t)got != n * ies)
 			return qf_err_set(e, "%s: record %s: payload ends early",
 					  s->path, in->name);
+		bytes_read += (uint64_t)got;
+		qf_progress_update(&progress, bytes_read >> 20, 0);
 		const void *p = inbuf;
 		if (dt != in->dtype) {
 			if (qf_convert(dt, outbuf, in->dtype, inbuf, n, &e2) < 0)
@@ -681,6 +685,7 @@ int main(int argc, char **argv)
 	}
 	if (sink_open(&k, &o, &e) < 0)
 		qf_tool_fail(&e);
+	qf_progress_start(&progress, "qf-cat: MiB read");
 	for (int i = 0; i < ninputs; i++) {
 		if (cat_one(inputs[i], &k, &e) < 0) {
 			/* A listing goes on with the other inputs; an output
@@ -695,6 +700,7 @@ int main(int argc, char **argv)
 			qf_tool_fail(&e);
 		}
 	}
+	qf_progress_end(&progress);
 	if (sink_close(&k, &e) < 0)
 		qf_tool_fail(&e);
 	free(o.names);
