@@ -9,6 +9,8 @@
 #   make deps         install missing Debian packages (as root), else print
 #                     the apt-get line
 #   make san          the sanitizer build into build/san/
+#   make fuzz         libFuzzer on every parser for FUZZ_SECONDS each (clang);
+#                     crashers land in tests/fuzz/crashers/
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -45,12 +47,16 @@ TOOL_SRC := $(wildcard tools/*.c)
 TOOLS := $(patsubst tools/%.c,$(BUILD)/bin/%,$(TOOL_SRC))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNITS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRC))
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+REPLAYS := $(patsubst tests/fuzz/fuzz_%.c,$(BUILD)/unit/replay_%,$(FUZZ_SRC))
+FUZZERS := $(patsubst tests/fuzz/fuzz_%.c,$(BUILD)/fuzz/fuzz_%,$(FUZZ_SRC))
+FUZZ_SECONDS ?= 60
 BENCH_SRC := $(wildcard tests/bench/*.c)
 BENCHES := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 MANS := $(wildcard docs/man/*.1)
 
 .PHONY: all deps check check-normal check-san san demo bench install \
-	uninstall clean units benches
+	uninstall clean units benches fuzz
 
 all: $(BUILD)/libqf.a $(TOOLS) $(BUILD)/qf.pc
 
@@ -67,6 +73,23 @@ $(BUILD)/bin/%: tools/%.c $(BUILD)/libqf.a lib/qf.h | $(BUILD)/bin
 $(BUILD)/unit/%: tests/unit/%.c tests/unit/unit.h $(BUILD)/libqf.a | $(BUILD)/unit
 	$(CC) $(QF_CPPFLAGS) $(QF_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libqf.a $(LDLIBS)
 
+# Fuzz harnesses: replayed over their corpus by the tests (gcc build), and
+# fuzzed by libFuzzer with `make fuzz` (clang).
+$(BUILD)/unit/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(BUILD)/libqf.a | $(BUILD)/unit
+	$(CC) $(QF_CPPFLAGS) $(QF_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(BUILD)/libqf.a $(LDLIBS)
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRC) lib/qf.h | $(BUILD)/fuzz
+	clang $(QF_CPPFLAGS) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
+	  -o $@ $< $(LIB_SRC) $(LDLIBS)
+
+fuzz: $(FUZZERS)
+	@for f in $(FUZZERS); do n=$${f##*/fuzz_}; \
+	  mkdir -p tests/fuzz/corpus/$$n $(BUILD)/fuzz/new-$$n; \
+	  echo "fuzz: $$n for $(FUZZ_SECONDS) s"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=tests/fuzz/crashers/$$n- \
+	    $(BUILD)/fuzz/new-$$n tests/fuzz/corpus/$$n || exit 1; \
+	done
+
 $(BUILD)/bench/%: tests/bench/%.c $(BUILD)/libqf.a | $(BUILD)/bench
 	$(CC) $(QF_CPPFLAGS) $(QF_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libqf.a $(LDLIBS)
 
@@ -78,10 +101,10 @@ $(BUILD)/qf.pc: Makefile | $(BUILD)
 	  'Libs: -L$${libdir} -lqf' 'Libs.private: -lm -pthread' \
 	  'Cflags: -I$${includedir}' > $@
 
-$(BUILD) $(BUILD)/lib $(BUILD)/bin $(BUILD)/unit $(BUILD)/bench:
+$(BUILD) $(BUILD)/lib $(BUILD)/bin $(BUILD)/unit $(BUILD)/bench $(BUILD)/fuzz:
 	mkdir -p $@
 
-units: $(UNITS)
+units: $(UNITS) $(REPLAYS)
 benches: $(BENCHES)
 
 deps:

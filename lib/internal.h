@@ -53,4 +53,8 @@ static inline uint64_t qf_get_u64(const unsigned char *p)
 /* Valid UTF-8 (no overlongs, surrogates or code points past U+10FFFF). */
 int qf_utf8_valid(const char *s, size_t n);
 
+/* A whole (text) file of at most max bytes, NUL-terminated, malloc'd. */
+int qf_read_text_file(const char *path, size_t max, char **text, size_t *len,
+		      qf_err *err);
+
 #endif

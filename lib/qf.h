@@ -260,6 +260,42 @@ int qf_npz_add(qf_npz_writer *z, const char *member, const qf_rec *rec,
 	       const void *data, qf_err *err);
 int qf_npz_finish(qf_npz_writer *z, qf_err *err); /* frees z */
 
+/* ---------------------------------------------------------------- checkpoints */
+
+/* A model checkpoint opened for reading: its tensors' headers are read
+ * at open (fast, whatever the file's size), their data one at a time. */
+typedef struct qf_ckpt_tensor {
+	char *name;		/* as stored in the file */
+	int dtype;		/* qf dtype that qf_ckpt_read delivers */
+	int ndim;
+	uint64_t dims[QF_MAX_DIMS];	/* row-major, outermost first */
+	char *src_type;		/* stored type in the format's words: "F16",
+				 * "Q4_0", "torch.HalfStorage", "<f4" */
+	char *file;		/* file (shard) or zip member holding the data */
+	uint64_t offset;	/* byte offset of the data in that file */
+	uint64_t nbytes;	/* stored bytes (block formats: blocks) */
+} qf_ckpt_tensor;
+
+typedef struct qf_ckpt qf_ckpt;
+/* Open a Hugging Face model directory (config.json with model.safetensors,
+ * a sharded model.safetensors.index.json, or pytorch_model.bin), a
+ * .safetensors file, a torch.save zip checkpoint, a GGUF file, or an
+ * .npy/.npz file.  The format is recognised by content, not by name.  A
+ * config.json beside a file is read too. */
+qf_ckpt *qf_ckpt_open(const char *path, qf_err *err);
+/* "safetensors", "torch", "gguf", "npy" or "npz". */
+const char *qf_ckpt_format(const qf_ckpt *c);
+size_t qf_ckpt_count(const qf_ckpt *c);
+const qf_ckpt_tensor *qf_ckpt_tensor_at(const qf_ckpt *c, size_t i);
+/* Tensor i's elements, row-major, as its dtype (block-quantized GGUF
+ * types dequantized to f32), into dst (numel x dtype size bytes). */
+int qf_ckpt_read(qf_ckpt *c, size_t i, void *dst, qf_err *err);
+/* Metadata as attributes of a header-only record: the top-level scalars
+ * of config.json, GGUF key/values (scalars; arrays as their length under
+ * "KEY.length"), safetensors "__metadata__" strings. */
+const qf_rec *qf_ckpt_meta(const qf_ckpt *c);
+void qf_ckpt_close(qf_ckpt *c);
+
 /* ---------------------------------------------------------------- JSON */
 
 /* A strict JSON (RFC 8259) tree: for safetensors headers, config.json,
