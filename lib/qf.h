@@ -296,6 +296,41 @@ int qf_ckpt_read(qf_ckpt *c, size_t i, void *dst, qf_err *err);
 const qf_rec *qf_ckpt_meta(const qf_ckpt *c);
 void qf_ckpt_close(qf_ckpt *c);
 
+/* ---------------------------------------------------------------- weights */
+
+/* A checkpoint mapped to qf's canonical naming (formats/weights.md): a
+ * plan of the records to write, in canonical order, each with its header
+ * (canonical name; attributes kind, module, param, layer, orig, src_type)
+ * and where its data comes from.  Planning reads headers only. */
+typedef struct qf_wplan_item {
+	size_t src;		/* tensor index in the checkpoint */
+	int transpose;		/* 2-d data stored [in, out] (HF Conv1D) */
+	qf_rec rec;		/* header as it will be written */
+} qf_wplan_item;
+
+typedef struct qf_wplan {
+	qf_rec config;		/* the "config" record (arch, n_layer, ...) */
+	qf_wplan_item *items;
+	size_t n;
+	size_t skipped;		/* mask buffers and tied heads left out */
+} qf_wplan;
+
+/* GPT-2 checkpoints as found in the wild: HF names with or without the
+ * "transformer." prefix (Conv1D weights transposed to [out, in]), GGUF
+ * names; attn.bias / attn.masked_bias mask buffers skipped; a head that
+ * shares the token embedding's storage (or is absent) is tied.  Every
+ * other tensor, a missing tensor or a shape that contradicts the config
+ * is an error. */
+int qf_wplan_gpt2(const qf_ckpt *c, qf_wplan *p, qf_err *err);
+/* Every tensor as it is, named as in the file ("--raw"). */
+int qf_wplan_raw(const qf_ckpt *c, qf_wplan *p, qf_err *err);
+/* Change the planned dtype of floating-point items to dt (f32 ...). */
+int qf_wplan_set_float_dtype(qf_wplan *p, int dt, qf_err *err);
+/* Item i's payload in canonical layout and the planned dtype, malloc'd. */
+int qf_wplan_read(qf_ckpt *c, const qf_wplan *p, size_t i, void **data,
+		  qf_err *err);
+void qf_wplan_free(qf_wplan *p);
+
 /* ---------------------------------------------------------------- text */
 
 /* Corpora: plain UTF-8 files, directories, archives (tar, tar.gz, tar.zst,
