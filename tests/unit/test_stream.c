@@ -113,7 +113,7 @@ static int read_all(const void *buf, size_t len, int skip, qf_err *e,
 			break;
 		}
 		uint64_t nb = qf_rec_nbytes(&rec);
-		if (out && *outlen + nb < 65536)
+		if (out && nb && *outlen + nb < 65536)
 			memcpy(out + *outlen, p, nb);
 		*outlen += nb;
 		free(p);
