@@ -58,7 +58,7 @@ MANS := $(wildcard docs/man/*.1)
 .PHONY: all deps check check-normal check-san san demo bench install \
 	uninstall clean units benches fuzz
 
-all: $(BUILD)/libqf.a $(TOOLS) $(BUILD)/qf.pc
+all: $(BUILD)/libqf.a $(TOOLS)
 
 $(BUILD)/lib/%.o: lib/%.c lib/qf.h lib/internal.h | $(BUILD)/lib
 	$(CC) $(QF_CPPFLAGS) $(QF_CFLAGS) $(CFLAGS) -c -o $@ $<
@@ -93,13 +93,21 @@ fuzz: $(FUZZERS)
 $(BUILD)/bench/%: tests/bench/%.c $(BUILD)/libqf.a | $(BUILD)/bench
 	$(CC) $(QF_CPPFLAGS) $(QF_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libqf.a $(LDLIBS)
 
-$(BUILD)/qf.pc: Makefile | $(BUILD)
-	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' \
-	  'includedir=$${prefix}/include' '' 'Name: qf' \
-	  'Description: tensor streams and tools for quantization studies' \
-	  'Version: $(VERSION)' 'Requires.private: libzstd libarchive' \
-	  'Libs: -L$${libdir} -lqf' 'Libs.private: -lm -pthread' \
-	  'Cflags: -I$${includedir}' > $@
+# pkg-config file for the install PREFIX (written by `make install`).
+define QF_PC
+prefix=$(PREFIX)
+libdir=$${prefix}/lib
+includedir=$${prefix}/include
+
+Name: qf
+Description: tensor streams and tools for quantization studies
+Version: $(VERSION)
+Requires.private: libzstd libarchive
+Libs: -L$${libdir} -lqf
+Libs.private: -lm -pthread
+Cflags: -I$${includedir}
+endef
+export QF_PC
 
 $(BUILD) $(BUILD)/lib $(BUILD)/bin $(BUILD)/unit $(BUILD)/bench $(BUILD)/fuzz:
 	mkdir -p $@
@@ -154,7 +162,7 @@ install: all
 	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(BUILD)/libqf.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 lib/qf.h $(DESTDIR)$(PREFIX)/include/
-	install -m 644 $(BUILD)/qf.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	printf '%s\n' "$$QF_PC" > $(DESTDIR)$(PREFIX)/lib/pkgconfig/qf.pc
 	$(if $(MANS),install -m 644 $(MANS) $(DESTDIR)$(PREFIX)/share/man/man1/)
 
 uninstall:

@@ -1,0 +1,73 @@
+#!/usr/bin/env bats
+# The build: make install lays out binaries, man pages, the header, the
+# library and a pkg-config file that a program can build against.
+
+load common
+
+setup() {
+	TOP=$(cd "$TESTS_DIR/.." && pwd)
+	BUILD_DIR=$(cd "$QF_BIN/.." && pwd)
+	case $BUILD_DIR in */san) skip "install is checked on the normal build" ;; esac
+}
+
+@test "make install PREFIX=... installs everything and pkg-config finds it" {
+	prefix=$BATS_TEST_TMPDIR/prefix
+	run make -s -C "$TOP" install PREFIX="$prefix" BUILD="$BUILD_DIR"
+	assert_success
+	[ -x "$prefix/bin/qf-cat" ]
+	[ -f "$prefix/share/man/man1/qf-cat.1" ]
+	[ -f "$prefix/include/qf.h" ]
+	[ -f "$prefix/lib/libqf.a" ]
+	[ -f "$prefix/lib/pkgconfig/qf.pc" ]
+	cat > "$BATS_TEST_TMPDIR/prog.c" <<'C'
+#include <qf.h>
+int main(void)
+{
+	qf_err e;
+	qf_writer *w = qf_writer_open("-", NULL, &e);
+	qf_rec r;
+	float x[2] = { 1.5f, -2.0f };
+	uint64_t d[1] = { 2 };
+
+	qf_rec_init(&r);
+	if (!w || qf_rec_set_name(&r, "x", &e) < 0 ||
+	    qf_rec_set_shape(&r, QF_F32, 1, d, &e) < 0 ||
+	    qf_writer_put(w, &r, x, &e) < 0 || qf_writer_close(w, &e) < 0) {
+		fprintf(stderr, "%s\n", e.msg);
+		return 1;
+	}
+	qf_rec_free(&r);
+	return 0;
+}
+C
+	export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
+	run pkg-config --modversion qf
+	assert_output --regexp '^[0-9]+\.[0-9]+\.[0-9]+$'
+	cc -std=c11 -o "$BATS_TEST_TMPDIR/prog" "$BATS_TEST_TMPDIR/prog.c" \
+		$(pkg-config --cflags --libs --static qf)
+	run bash -c "'$BATS_TEST_TMPDIR/prog' | '$prefix/bin/qf-cat' -l"
+	assert_success
+	assert_output $'x\tf32\t[2]\t8\t'
+	run make -s -C "$TOP" uninstall PREFIX="$prefix" BUILD="$BUILD_DIR"
+	assert_success
+	[ ! -e "$prefix/bin/qf-cat" ]
+}
+
+@test "make deps does nothing when everything is installed" {
+	command -v dpkg-query > /dev/null || skip "not a Debian system"
+	run make -s -C "$TOP" deps
+	assert_success
+	assert_output ""
+}
+
+@test "every tool has --help, --version and a man page" {
+	for src in "$TOP"/tools/*.c; do
+		t=$(basename "$src" .c)
+		run "$QF_BIN/$t" --help
+		assert_success
+		assert_line --index 0 --partial "Usage: $t"
+		run "$QF_BIN/$t" --version
+		assert_success
+		[ -f "$TOP/docs/man/$t.1" ]
+	done
+}
