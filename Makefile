@@ -102,9 +102,8 @@ includedir=$${prefix}/include
 Name: qf
 Description: tensor streams and tools for quantization studies
 Version: $(VERSION)
-Requires.private: libzstd libarchive
-Libs: -L$${libdir} -lqf
-Libs.private: -lm -pthread
+Requires: libzstd libarchive
+Libs: -L$${libdir} -lqf -lm -pthread
 Cflags: -I$${includedir}
 endef
 export QF_PC

@@ -44,7 +44,7 @@ C
 	run pkg-config --modversion qf
 	assert_output --regexp '^[0-9]+\.[0-9]+\.[0-9]+$'
 	cc -std=c11 -o "$BATS_TEST_TMPDIR/prog" "$BATS_TEST_TMPDIR/prog.c" \
-		$(pkg-config --cflags --libs --static qf)
+		$(pkg-config --cflags --libs qf)
 	run bash -c "'$BATS_TEST_TMPDIR/prog' | '$prefix/bin/qf-cat' -l"
 	assert_success
 	assert_output $'x\tf32\t[2]\t8\t'
