@@ -39,7 +39,7 @@ LDLIBS := -lzstd -larchive -lm -pthread
 DEBS := gcc make pkg-config libc6-dev \
 	libarchive-dev libzstd-dev zstd libopenblas-dev liblapacke-dev \
 	libgsl-dev parallel bats bats-assert bats-support bats-file \
-	python3 python3-numpy python3-zstandard
+	python3 python3-numpy python3-zstandard python3-torch
 
 LIB_SRC := $(wildcard lib/*.c)
 LIB_OBJ := $(patsubst lib/%.c,$(BUILD)/lib/%.o,$(LIB_SRC))
@@ -60,7 +60,7 @@ MANS := $(wildcard docs/man/*.1)
 
 all: $(BUILD)/libqf.a $(TOOLS)
 
-$(BUILD)/lib/%.o: lib/%.c lib/qf.h lib/internal.h | $(BUILD)/lib
+$(BUILD)/lib/%.o: lib/%.c $(wildcard lib/*.h) | $(BUILD)/lib
 	$(CC) $(QF_CPPFLAGS) $(QF_CFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/libqf.a: $(LIB_OBJ)

@@ -39,6 +39,45 @@ int qf_pread_all(int fd, void *buf, size_t n, uint64_t offset,
 	return 0;
 }
 
+static uint64_t name_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;	/* FNV-1a */
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ull;
+	return h;
+}
+
+/* The index set of tensor names: open addressing, slots hold index + 1. */
+static int names_insert(qf_ckpt *c, size_t idx, const char *name)
+{
+	if (2 * (c->n + 1) > c->hcap) {
+		size_t cap = c->hcap ? c->hcap * 2 : 128;
+		size_t *h = calloc(cap, sizeof *h);
+		if (!h)
+			return -1;
+		for (size_t i = 0; i < c->hcap; i++) {
+			if (!c->hash[i])
+				continue;
+			size_t k = name_hash(c->t[c->hash[i] - 1].name) & (cap - 1);
+			while (h[k])
+				k = (k + 1) & (cap - 1);
+			h[k] = c->hash[i];
+		}
+		free(c->hash);
+		c->hash = h;
+		c->hcap = cap;
+	}
+	size_t k = name_hash(name) & (c->hcap - 1);
+	while (c->hash[k]) {
+		if (strcmp(c->t[c->hash[k] - 1].name, name) == 0)
+			return 1;
+		k = (k + 1) & (c->hcap - 1);
+	}
+	c->hash[k] = idx + 1;
+	return 0;
+}
+
 int qf_ckpt_add(qf_ckpt *c, const qf_ckpt_tensor *t, qf_err *err)
 {
 	qf_ckpt_tensor *d;
@@ -57,10 +96,6 @@ int qf_ckpt_add(qf_ckpt *c, const qf_ckpt_tensor *t, qf_err *err)
 	if (rc < 0)
 		return qf_err_set(err, "%s: tensor %s: %s", c->path, t->name,
 				  e2.msg);
-	for (size_t i = 0; i < c->n; i++)
-		if (strcmp(c->t[i].name, t->name) == 0)
-			return qf_err_set(err, "%s: tensor %s appears twice",
-					  c->path, t->name);
 	if (c->n == c->cap) {
 		size_t cap = c->cap ? c->cap * 2 : 64;
 		d = realloc(c->t, cap * sizeof *d);
@@ -80,8 +115,20 @@ int qf_ckpt_add(qf_ckpt *c, const qf_ckpt_tensor *t, qf_err *err)
 		free(d->file);
 		return qf_err_set(err, "%s: out of memory", c->path);
 	}
-	c->n++;
-	return 0;
+	switch (names_insert(c, c->n, d->name)) {
+	case 0:
+		c->n++;
+		return 0;
+	case 1:
+		qf_err_set(err, "%s: tensor %s appears twice", c->path, t->name);
+		break;
+	default:
+		qf_err_set(err, "%s: out of memory", c->path);
+	}
+	free(d->name);
+	free(d->src_type);
+	free(d->file);
+	return -1;
 }
 
 static int cmp_offset(const void *a, const void *b)
@@ -96,6 +143,7 @@ int qf_ckpt_check_ranges(qf_ckpt *c, const char *file, uint64_t lo,
 			 uint64_t hi, qf_err *err)
 {
 	qf_ckpt_tensor **v = malloc((c->n ? c->n : 1) * sizeof *v);
+	const qf_ckpt_tensor *prev = NULL;
 	size_t m = 0;
 	int rc = 0;
 
@@ -113,10 +161,14 @@ int qf_ckpt_check_ranges(qf_ckpt *c, const char *file, uint64_t lo,
 					"[%" PRIu64 ", %" PRIu64 ")",
 					file ? file : c->path, t->name, t->offset,
 					t->offset + t->nbytes, lo, hi);
-		else if (i > 0 && v[i - 1]->offset + v[i - 1]->nbytes > t->offset)
+		else if (t->nbytes > 0 && prev &&
+			 prev->offset + prev->nbytes > t->offset)
 			rc = qf_err_set(err, "%s: tensors %s and %s overlap",
-					file ? file : c->path, v[i - 1]->name,
+					file ? file : c->path, prev->name,
 					t->name);
+		/* empty tensors may share an offset with anything */
+		if (t->nbytes > 0)
+			prev = t;
 	}
 	free(v);
 	return rc;
@@ -405,6 +457,12 @@ static enum kind sniff(const char *path, qf_err *err)
 	/* safetensors: u64 header length, then the JSON header's '{' */
 	if (n == 9 && h[8] == '{')
 		return K_SAFETENSORS;
+	/* torch.save before 1.6: a pickle starting with its magic number */
+	if (n == 9 && memcmp(h, "\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9", 9) == 0) {
+		qf_err_set(err, "%s: legacy torch.save format (torch < 1.6): re-save "
+			   "it with torch >= 1.6", path);
+		return K_UNKNOWN;
+	}
 	qf_err_set(err, "%s: not a checkpoint qf reads (safetensors, torch zip, "
 		   "GGUF, npy, npz)", path);
 	return K_UNKNOWN;
@@ -436,8 +494,17 @@ static int zip_is_torch(const char *path)
 	return torch;
 }
 
+static int ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), k = strlen(suffix);
+
+	return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
 static int load_file(qf_ckpt *c, const char *path, qf_err *err)
 {
+	if (ends_with(path, ".safetensors.index.json"))
+		return qf_safetensors_load_index(c, path, err);
 	switch (sniff(path, err)) {
 	case K_GGUF: return qf_gguf_load(c, path, err);
 	case K_SAFETENSORS: return qf_safetensors_load(c, path, err);
@@ -553,6 +620,7 @@ void qf_ckpt_close(qf_ckpt *c)
 		free(c->t[i].file);
 	}
 	free(c->t);
+	free(c->hash);
 	qf_rec_free(&c->meta);
 	free(c->path);
 	free(c);

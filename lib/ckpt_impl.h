@@ -21,6 +21,7 @@ struct qf_ckpt {
 	void *impl;
 	qf_ckpt_tensor *t;
 	size_t n, cap;
+	size_t *hash, hcap;	/* name set: slots hold index + 1 */
 	qf_rec meta;
 };
 

@@ -379,8 +379,10 @@ int qf_wplan_gpt2(const qf_ckpt *c, qf_wplan *p, qf_err *err)
 	}
 	for (size_t k = 0; k < NBLOCK; k++)
 		if (!f.block[k]) {
-			qf_err_set(err, "%s: missing tensor for layer 0 %s",
-				   c->path, block_params[k].canon);
+			qf_err_set(err, "%s: missing tensor for layer 0 %s (%s%s)",
+				   c->path, block_params[k].canon,
+				   f.gguf ? "blk.N." : "h.N.",
+				   f.gguf ? block_params[k].gguf : block_params[k].hf);
 			goto out;
 		}
 	if (tensor(c, f.block[8])->ndim != 2) {

