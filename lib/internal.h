@@ -57,4 +57,10 @@ int qf_utf8_valid(const char *s, size_t n);
 int qf_read_text_file(const char *path, size_t max, char **text, size_t *len,
 		      qf_err *err);
 
+/* Unicode classes for GPT-2's pre-tokenizer (lib/unicode_class.c,
+ * generated): 0 other, 1 letter, 2 number, 3 White_Space; and the
+ * Unicode version of the table. */
+int qf_uni_class(uint32_t cp);
+const char *qf_uni_version(void);
+
 #endif

@@ -29,7 +29,6 @@
 #include "internal.h"
 
 /* lib/unicode_class.c (generated): 0 other, 1 \p{L}, 2 \p{N}, 3 White_Space */
-int qf_uni_class(uint32_t cp);
 enum { C_OTHER, C_LETTER, C_NUMBER, C_SPACE };
 
 enum { TOK_BYTES, TOK_BPE };
@@ -1180,7 +1179,8 @@ static int hf_merges(struct loader *l, const qf_json *m)
 		snprintf(place, sizeof place, "model.merges[%zu]", i);
 		if (json_is(e, QF_JSON_STRING)) {
 			const char *sp = memchr(e->str, ' ', e->len);
-			if (!sp || memchr(sp + 1, ' ', e->len - (size_t)(sp + 1 - e->str)))
+			size_t rest = sp ? e->len - (size_t)(sp + 1 - e->str) : 0;
+			if (!sp || memchr(sp + 1, ' ', rest))
 				return qf_err_set(l->err, "%s: %s: \"%s\" is "
 						  "not two symbols separated by "
 						  "one space", l->path, place,
