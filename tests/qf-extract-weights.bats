@@ -189,3 +189,19 @@ assert all(k.endswith("attn.c_attn.bias") or k.endswith("attn.bias") for k in mi
 	qf-extract --help | sed -n 's/^  \(qf-extract .*\)$/\1/p' > help.sh
 	while read -r line; do grep -qxF -- "$line" examples.sh; done < help.sh
 }
+
+@test "listing a 4 GiB checkpoint reads only its header" {
+	py '
+import json, struct
+h = json.dumps({"big": {"dtype": "F32", "shape": [1024, 1048576],
+                        "data_offsets": [0, 4 << 30]}}).encode()
+h += b" " * (-len(h) % 8)
+with open("big.safetensors", "wb") as f:
+    f.write(struct.pack("<Q", len(h)) + h)
+    f.truncate(8 + len(h) + (4 << 30))   # sparse: no data written
+'
+	run timeout 20 qf-extract weights --raw -l big.safetensors
+	assert_success
+	assert_line --index 1 $'big\tf32\t[1024, 1048576]\t4294967296\tsrc_type=F32'
+	rm -f big.safetensors
+}
