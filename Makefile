@@ -33,7 +33,7 @@ endif
 PKGS := libzstd libarchive
 QF_CPPFLAGS := -Ilib -D_GNU_SOURCE
 QF_CFLAGS := -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -pthread
-LDLIBS := -lzstd -larchive -lm -pthread
+LDLIBS := -Wl,--as-needed -lopenblas -lzstd -larchive -lm -pthread
 
 # Debian packages qf needs to build, test and run its studies.
 DEBS := gcc make pkg-config libc6-dev \
@@ -103,7 +103,7 @@ Name: qf
 Description: tensor streams and tools for quantization studies
 Version: $(VERSION)
 Requires: libzstd libarchive
-Libs: -L$${libdir} -lqf -lm -pthread
+Libs: -L$${libdir} -lqf -lopenblas -lm -pthread
 Cflags: -I$${includedir}
 endef
 export QF_PC
