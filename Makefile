@@ -75,10 +75,10 @@ $(BUILD)/unit/%: tests/unit/%.c tests/unit/unit.h $(BUILD)/libqf.a | $(BUILD)/un
 
 # Fuzz harnesses: replayed over their corpus by the tests (gcc build), and
 # fuzzed by libFuzzer with `make fuzz` (clang).
-$(BUILD)/unit/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(BUILD)/libqf.a | $(BUILD)/unit
+$(BUILD)/unit/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(wildcard tests/fuzz/*.h) $(BUILD)/libqf.a | $(BUILD)/unit
 	$(CC) $(QF_CPPFLAGS) $(QF_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(BUILD)/libqf.a $(LDLIBS)
 
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRC) lib/qf.h | $(BUILD)/fuzz
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h) $(LIB_SRC) lib/qf.h | $(BUILD)/fuzz
 	clang $(QF_CPPFLAGS) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
 	  -o $@ $< $(LIB_SRC) $(LDLIBS)
 
