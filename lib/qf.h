@@ -179,11 +179,18 @@ void qf_reader_close(qf_reader *r);
 
 typedef struct qf_wopts {
 	int level;     /* zstd level; 0 means QF_DEFAULT_LEVEL */
-	int shuffle;   /* 1: byte-shuffle filter on multi-byte dtypes */
+	int shuffle;   /* byte-shuffle filter: QF_SHUFFLE_AUTO (0) on float
+			* dtypes, QF_SHUFFLE_ON on every multi-byte dtype,
+			* QF_SHUFFLE_OFF never */
 	int threads;   /* zstd worker threads; 0 or 1: none */
 	size_t chunk;  /* raw bytes per payload chunk; 0 means the default */
 } qf_wopts;
-#define QF_DEFAULT_LEVEL 3
+#define QF_SHUFFLE_AUTO 0
+#define QF_SHUFFLE_ON 1
+#define QF_SHUFFLE_OFF (-1)
+/* Level 1 with shuffled floats: the smallest and fastest of the levels
+ * measured on weights (docs/benchmarks.md). */
+#define QF_DEFAULT_LEVEL 1
 #define QF_DEFAULT_CHUNK (1u << 20)
 
 /* Open a stream for writing.  path "-" or NULL is standard output;
@@ -450,6 +457,126 @@ extern const float qf_nf4_values[16];
 /* FP4 E2M1 magnitudes for codes 0..7; code | 8 is the negative. */
 extern const float qf_e2m1_values[8];
 
+/* What qf-quantize does to each record of a weight stream
+ * (docs/quantize.md): which tensors to quantize (by kind or name), which
+ * to keep in full precision (protection), the INT bits per layer, and
+ * what to do about NaN and infinity.  A record's "kind" and "layer"
+ * attributes (formats/weights.md) classify it. */
+#define QF_QMAX_LAYERS 4096
+#define QF_QKINDS 10		/* tok_emb, pos_emb, ln_weight, ln_bias,
+				 * attn_qkv, attn_out, mlp_in, mlp_out,
+				 * bias, head: bit k of a kind set */
+#define QF_QKINDS_LINEAR 0x0f0u	/* attn_qkv, attn_out, mlp_in, mlp_out */
+#define QF_QKINDS_WEIGHTS 0x2f7u	/* the linears, tok/pos_emb, ln_weight,
+					 * head */
+enum qf_qnonfinite {
+	QF_QNF_ERROR,		/* NaN or infinity is an error */
+	QF_QNF_ZERO,		/* they become 0 */
+	QF_QNF_KEEP,		/* such a tensor stays in full precision */
+};
+/* A record is passed through (not a float tensor with elements),
+ * quantized, protected (selected but kept), or kept (not selected). */
+enum qf_qstatus { QF_QST_PASS, QF_QST_QUANT, QF_QST_PROTECTED, QF_QST_KEPT };
+
+typedef struct qf_qplan {
+	qf_qspec q;
+	int compat;		/* select every "*weight" (QF_QS_COMPAT) */
+	unsigned include;	/* kinds to quantize */
+	const char **names;	/* and tensors whose name matches a glob */
+	int nnames;
+	/* protection, with how many tensors each item matched */
+	unsigned char prot_layer[QF_QMAX_LAYERS];
+	uint64_t prot_layer_hits[QF_QMAX_LAYERS];
+	int prot_layers_max;	/* highest protected layer + 1 */
+	unsigned prot_kind;
+	uint64_t prot_kind_hits[QF_QKINDS];
+	const char **pnames;
+	int npnames;
+	uint64_t *pname_hits;
+	/* INT bits per layer (0: q.bits) */
+	int bits_of[QF_QMAX_LAYERS];
+	int bits_map_max;	/* highest mapped layer + 1 */
+	int map_default;	/* "default=" of the map; 0 if none */
+	int nonfinite;		/* enum qf_qnonfinite */
+	int emit_codes;		/* also NAME.codes, .scales, .zeros records */
+	int threads;
+} qf_qplan;
+
+/* A zeroed plan selects nothing; qf_qplan_free releases the name lists. */
+void qf_qplan_init(qf_qplan *p);
+void qf_qplan_free(qf_qplan *p);
+/* Option values.  Messages start with the option: "--bits: ...". */
+/* "attn_qkv,mlp_in" (or "all") as a kind set; 0 on error. */
+unsigned qf_qkinds_parse(const char *opt, const char *s, qf_err *err);
+/* INT bits 2..8, or -1. */
+int qf_qbits_parse(const char *opt, const char *s, qf_err *err);
+/* Add a glob of names to quantize, or (protect) to keep. */
+int qf_qplan_add_name(qf_qplan *p, int protect, const char *glob,
+		      qf_err *err);
+/* --protect-layers "0,9,11". */
+int qf_qplan_protect_layers(qf_qplan *p, const char *list, qf_err *err);
+/* --bits-map "default=4,0=8,11=8" (commas or newlines, '#' comments), or
+ * "@FILE" holding the same. */
+int qf_qplan_bits_map(qf_qplan *p, const char *map, qf_err *err);
+
+/* The layer attribute as a number below QF_QMAX_LAYERS, or -1. */
+int qf_qrec_layer(const qf_rec *rec);
+/* n_layer of a config record (kind or name "config"), or -1. */
+int qf_qconfig_layers(const qf_rec *rec);
+/* Layers named by --protect-layers or --bits-map that a model of n_layer
+ * layers lacks ("... (SRC has N layers)"). */
+int qf_qplan_check_layers(const qf_qplan *p, int n_layer,
+			  const char *src, qf_err *err);
+/* After the stream: every protection item must have matched a tensor. */
+int qf_qplan_check_matches(const qf_qplan *p, qf_err *err);
+/* What becomes of rec (enum qf_qstatus); counts protection matches. */
+int qf_qplan_status(qf_qplan *p, const qf_rec *rec);
+
+/* Statistics of a quantization run: per-tensor rows written as they come,
+ * per-layer and total rows at the end, as TSV (docs/quantize.md). */
+typedef struct qf_qstats qf_qstats;
+typedef struct qf_qtotals {
+	uint64_t ntensors, nquant;	/* tensors considered; quantized */
+	uint64_t numel_quant, numel_fp;	/* parameters quantized; kept */
+	uint64_t bytes_in, bytes_out;	/* as read; as stored quantized */
+	uint64_t bytes_fp;		/* of bytes_out, in full precision */
+} qf_qtotals;
+/* tsv NULL: totals only (no weight statistics are computed).  Writes the
+ * TSV header. */
+qf_qstats *qf_qstats_new(FILE *tsv, qf_err *err);
+/* Highest layer seen + 1. */
+int qf_qstats_layers(const qf_qstats *s);
+void qf_qstats_totals(const qf_qstats *s, qf_qtotals *t);
+/* The layer rows and the total row. */
+void qf_qstats_finish(qf_qstats *s);
+void qf_qstats_free(qf_qstats *s);
+
+/* The records one input record becomes, in order: the record, or the
+ * fake-quantized tensor followed by its codes, scales and zero points. */
+#define QF_WBATCH_MAX 4
+typedef struct qf_wbatch {
+	int n;
+	qf_rec rec[QF_WBATCH_MAX];
+	void *data[QF_WBATCH_MAX];	/* malloc'd payloads */
+} qf_wbatch;
+qf_wbatch *qf_wbatch_new(qf_err *err);
+void qf_wbatch_free(qf_wbatch *b);	/* the records, payloads and b */
+
+/* Read the payload of rec (the reader's current record) and plan it into
+ * out: quantized as p says, or passed through unchanged; statistics into
+ * s.  Errors name the input and the record. */
+int qf_qplan_apply(qf_qplan *p, qf_reader *r, const qf_rec *rec,
+		   qf_wbatch *out, qf_qstats *s, qf_err *err);
+
+/* Write batches to w in order, from a thread of its own if threaded (and
+ * a thread can be made), else at once.  put takes b over (freed in any
+ * case); after a write error it fails with that error.  finish waits for
+ * what is pending and frees t, not w. */
+typedef struct qf_wthread qf_wthread;
+qf_wthread *qf_wthread_start(qf_writer *w, int threaded, qf_err *err);
+int qf_wthread_put(qf_wthread *t, qf_wbatch *b, qf_err *err);
+int qf_wthread_finish(qf_wthread *t, qf_err *err);
+
 /* ---------------------------------------------------------------- ACIQ */
 
 /* Expected squared error of clipping at +-alpha and quantizing [-alpha,
@@ -604,6 +731,17 @@ int qf_tool_threads(const char *jopt, qf_err *err);
 /* Parse a non-negative integer option value strictly (no sign, no junk). */
 int qf_parse_u64(const char *s, uint64_t max, uint64_t *out, qf_err *err);
 int qf_parse_double(const char *s, double *out, qf_err *err);
+/* Options every tool has, for a getopt_long loop run with opterr = 0 and
+ * an optstring starting with ':'.  Give --help the value 'h' and
+ * --version QF_OPT_VERSION, and pass what the loop does not handle
+ * itself: 'h' prints usage on standard output and exits 0, QF_OPT_VERSION
+ * prints "NAME (qf) VERSION" and exits 0, ':' (a missing value) and
+ * anything else (an unknown option) are usage errors naming the option. */
+#define QF_OPT_VERSION 0x1000
+void qf_tool_common_option(int c, const char *usage, char **argv)
+	__attribute__((noreturn));
+/* A --level value, 1..22; a usage error otherwise. */
+int qf_tool_parse_level(const char *arg);
 
 /* Progress on stderr, only when stderr is a terminal; at most a few
  * updates a second. */

@@ -1015,7 +1015,10 @@ int qf_writer_begin(qf_writer *w, const qf_rec *rec, qf_err *err)
 	if (!w->rname)
 		return wfail(w, err, "out of memory");
 	w->esize = qf_dtype_size(rec->dtype);
-	w->filter = w->o.shuffle && w->esize > 1 ? FILTER_SHUFFLE : FILTER_NONE;
+	w->filter = w->esize > 1 && (w->o.shuffle == QF_SHUFFLE_ON ||
+				     (w->o.shuffle == QF_SHUFFLE_AUTO &&
+				      qf_dtype_is_float(rec->dtype))) ?
+		FILTER_SHUFFLE : FILTER_NONE;
 	w->chunk = w->o.chunk / w->esize * w->esize;
 	if (w->chunk == 0)
 		w->chunk = w->esize;
