@@ -607,6 +607,194 @@ void qf_wstats_merge(qf_wstats *a, const qf_wstats *b);
 double qf_wstats_var(const qf_wstats *s);	/* population variance */
 double qf_wstats_kurtosis(const qf_wstats *s);	/* excess (Fisher) */
 
+/* ---------------------------------------------------------------- models */
+
+/* Running a language model: loading from a weight stream
+ * (formats/weights.md), the forward pass with hooks, windowed evaluation,
+ * OpenBLAS set-up.  docs/runtime.md describes the runtime. */
+
+/* Architectures, the config record's "arch".  Only GPT-2 so far; the
+ * loader and the forward pass dispatch on it per layer, so that another
+ * family (LLaMA) adds its own tensors and block, not a new runtime. */
+enum { QF_ARCH_GPT2 = 1 };
+
+typedef struct qf_model_config {
+	int arch;		/* QF_ARCH_* */
+	int n_layer;
+	int n_embd;		/* d: width of the residual stream */
+	int n_head;
+	int n_kv_head;		/* key/value heads (GPT-2: n_head) */
+	int head_dim;		/* n_embd / n_head */
+	int n_ctx;		/* positions */
+	int n_inner;		/* width of the MLP's hidden layer */
+	int vocab_size;
+	float norm_eps;		/* layer_norm_epsilon */
+	int tied;		/* the head is the token embedding */
+} qf_model_config;
+
+typedef struct qf_model qf_model;
+
+/* Load a weight stream (formats/weights.md): the config record first,
+ * then every tensor the config calls for, each once, in any order and any
+ * floating-point dtype (converted to f32).  A missing or incomplete
+ * config, a missing, repeated or unknown record, a wrong shape or a
+ * non-float dtype is an error naming the record, e.g.
+ *     w.qft: record config: attribute n_head missing
+ *     w.qft: record layers.1.mlp.in.weight: shape [64, 32], expected [128, 32]
+ *     w.qft: record layers.3.ln2.bias: missing
+ * Unknown records are errors rather than ignored: a stream with tensors
+ * the runtime does not use is not the model it claims to be.  The
+ * model's threads start at OpenBLAS's count (all CPUs unless
+ * OPENBLAS_NUM_THREADS says otherwise). */
+qf_model *qf_model_load(const char *path, qf_err *err);
+/* The same from an open reader positioned before the config record. */
+qf_model *qf_model_read(qf_reader *r, qf_err *err);
+const qf_model_config *qf_model_cfg(const qf_model *m);
+/* "gpt2"; NULL for an unknown code. */
+const char *qf_arch_name(int arch);
+/* Threads for the forward pass: OpenBLAS's (a process-wide setting) and
+ * the model's own, for attention and element-wise work.  n >= 1. */
+int qf_model_set_threads(qf_model *m, int n, qf_err *err);
+void qf_model_free(qf_model *m);
+
+/* ---------------------------------------------------------------- hooks */
+
+/* Sites: where a hook sees (and may overwrite) activations.  In block L:
+ *
+ *   resid_pre  [T, d]   the residual stream entering the block (layer 0:
+ *                       token + position embeddings)
+ *   ln1_out    [T, d]   LayerNorm 1's output, the attention's input
+ *   attn_z     [T, d]   the heads' outputs concatenated, before the
+ *                       output projection (head h: columns h·head_dim ..)
+ *   attn_out   [T, d]   the attention's output, projected, with bias
+ *   resid_mid  [T, d]   resid_pre + attn_out
+ *   ln2_out    [T, d]   LayerNorm 2's output, the MLP's input
+ *   mlp_act    [T, n_inner]  the MLP's hidden activations (after GELU)
+ *   mlp_out    [T, d]   the MLP's output
+ *   resid_post [T, d]   resid_mid + mlp_out (= resid_pre of block L+1)
+ *
+ * and final_norm [T, d] (layer = n_layer): the final LayerNorm's output,
+ * the head's input.  Each site is the buffer the next step reads, so
+ * whatever a hook writes there is what the model uses from then on
+ * (patching); resid_post of block L and resid_pre of block L+1 are the
+ * same buffer, passed to both hooks in that order. */
+enum qf_site {
+	QF_SITE_RESID_PRE, QF_SITE_LN1_OUT, QF_SITE_ATTN_Z, QF_SITE_ATTN_OUT,
+	QF_SITE_RESID_MID, QF_SITE_LN2_OUT, QF_SITE_MLP_ACT, QF_SITE_MLP_OUT,
+	QF_SITE_RESID_POST, QF_SITE_FINAL_NORM, QF_SITE_COUNT
+};
+#define QF_SITES_ALL ((1u << QF_SITE_COUNT) - 1)
+/* "resid_pre", ...; NULL for an unknown code. */
+const char *qf_site_name(int site);
+/* The code of a site name, or -1. */
+int qf_site_parse(const char *name);
+
+/* What a hook is told about the activations it gets. */
+typedef struct qf_site_info {
+	int layer;		/* block; n_layer for final_norm */
+	int site;		/* QF_SITE_*; -1 for attention probabilities */
+	int T;			/* rows: the tokens of this pass */
+	int d;			/* columns */
+	int64_t pos;		/* position in the document of row 0 */
+	int first_new;		/* rows [first_new, T) are seen for the first
+				 * time (windows, docs/runtime.md): dumping
+				 * those rows of every pass gives each token
+				 * of a document exactly once */
+	qf_err *err;		/* a failing hook may put its message here */
+} qf_site_info;
+
+/* A site hook: x is the [T, d] activation, row-major, to read or
+ * overwrite in place.  Return 0 to go on, 1 to stop this pass (later
+ * sites, logits and NLL of the pass are not computed; the pass returns
+ * 1), -1 for an error (the pass fails with the hook's message, or
+ * "hook failed at layer L site S"). */
+typedef int (*qf_hook_fn)(void *ctx, const qf_site_info *s, float *x);
+/* An attention hook: p is one layer's probabilities [n_head, T, T]
+ * (p[h][i][j], zero for j > i), computed and handed over before they are
+ * applied to the values, so a hook may also overwrite them (attention
+ * knock-out).  Called once per layer with s->site = -1, s->d = n_head;
+ * returns as a site hook does.  Only one layer's [n_head, T, T] is held at
+ * a time, and only when this hook is set. */
+typedef int (*qf_attn_fn)(void *ctx, const qf_site_info *s, float *p);
+
+typedef struct qf_hooks {
+	qf_hook_fn fn;		/* NULL: no site hooks */
+	unsigned sites;		/* which: bits 1u << QF_SITE_* */
+	qf_attn_fn attn;	/* NULL: none */
+	void *ctx;		/* passed to both */
+} qf_hooks;
+
+/* Per query row of one head's probabilities p [T, T]: the entropy in
+ * nats and the mass on the first token (each array [T]; either may be
+ * NULL).  For an attention hook; p as handed to it plus h·T·T. */
+void qf_attn_row_stats(const float *p, int T, float *entropy, float *first);
+
+/* ---------------------------------------------------------------- running */
+
+/* One forward pass over tok[0..T), at positions 0..T-1, 1 <= T <= n_ctx.
+ * logits [T, vocab_size] and nll [T-1] (nll[i] = -log p(tok[i+1] |
+ * tok[0..i]), natural log) may each be NULL; h may be NULL.  Returns 0,
+ * 1 when a hook stopped the pass, -1 on error:
+ *     empty document
+ *     token id 300 at position 17 out of range (vocab_size 300)
+ *     document of 80 tokens longer than n_ctx 64
+ * A qf_model runs one pass at a time (it holds the activations). */
+int qf_model_forward(qf_model *m, const int32_t *tok, int T,
+		     const qf_hooks *h, float *logits, float *nll, qf_err *err);
+
+/* Windows over a document of n tokens (docs/runtime.md): window k covers
+ * tokens [begin, end) with begin = k·stride, end = min(begin + window,
+ * n), and scores the targets [first, end) that no earlier window scored
+ * (the first window: from 1); the window that reaches n is the last.
+ * Every target is scored once, with at least window - stride tokens of
+ * context (the first window's: all before it). */
+typedef struct qf_window {
+	uint64_t begin, end, first;
+} qf_window;
+/* The number of windows; fills w[] when w is not NULL.  window >= 1,
+ * 1 <= stride <= window; n = 0 gives none. */
+uint64_t qf_windows(uint64_t n, int window, int stride, qf_window *w);
+
+/* Per-token NLL of a document: nll[p-1] = -log p(tok[p] | context) for
+ * p = 1 .. n-1, by windows of `window` tokens (0: n_ctx) advancing by
+ * `stride` (0: window / 2, at least 1).  Hooks see every pass, with pos
+ * and first_new set.  A pass stopped by a hook leaves its NLL entries
+ * NaN and the document goes on.  Token ids are checked before anything
+ * is computed.  nll may be NULL (hooks only).  Returns 0 or -1. */
+int qf_model_nll(qf_model *m, const int32_t *tok, uint64_t n, int window,
+		 int stride, const qf_hooks *h, float *nll, qf_err *err);
+
+/* ---------------------------------------------------------------- OpenBLAS */
+
+/* Debian 12's OpenBLAS (0.3.21) does not know recent Xeons and falls
+ * back to its generic "Prescott" kernels, several times slower than the
+ * SkylakeX or Haswell ones the CPU can run.  It reads OPENBLAS_CORETYPE
+ * only when the library loads, so the fix is to run the program again
+ * with it set.  Tools call qf_blas_init first thing in main: when
+ * OpenBLAS runs a generic core on a CPU with AVX-512 (or AVX2 and FMA)
+ * and the user has not set OPENBLAS_CORETYPE, it re-executes the program
+ * (/proc/self/exe, same argv) with OPENBLAS_CORETYPE set and a guard
+ * variable, QF_OPENBLAS_REEXEC, so that this happens at most once.  A
+ * value the user set is never overridden.  With verbose it says on
+ * stderr what it found and did.  Returns 0 (nothing to do), 1 (running
+ * with the core qf chose) or -1 (the re-execution failed; the program
+ * goes on with the generic kernels). */
+int qf_blas_init(int argc, char **argv, int verbose);
+
+/* CPU features that matter for the choice. */
+#define QF_CPU_AVX2 1u		/* AVX2 and FMA */
+#define QF_CPU_AVX512 2u	/* AVX-512 F, CD, BW, DQ, VL */
+unsigned qf_cpu_features(void);
+/* The decision as a pure function: the core type to set, or NULL to
+ * leave OpenBLAS alone.  corename: what OpenBLAS runs
+ * (openblas_get_corename()); env_coretype, env_guard: the values of
+ * OPENBLAS_CORETYPE and QF_OPENBLAS_REEXEC (NULL when unset). */
+const char *qf_blas_core_choice(const char *corename, unsigned cpu,
+				const char *env_coretype,
+				const char *env_guard);
+/* The core OpenBLAS runs ("SkylakeX", "Prescott", ...). */
+const char *qf_blas_corename(void);
+
 /* ---------------------------------------------------------------- text */
 
 /* Corpora: plain UTF-8 files, directories, archives (tar, tar.gz, tar.zst,

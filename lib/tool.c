@@ -1,6 +1,7 @@
 /* tool.c - the tools' common front end: messages, exits, signals, options */
 #include <ctype.h>
 #include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
 #include <signal.h>
@@ -202,6 +203,55 @@ int qf_tool_threads(const char *jopt, qf_err *err)
 	if (n < 1)
 		return 1;
 	return n > THREADS_MAX ? THREADS_MAX : (int)n;
+}
+
+static int is_long(const char *arg)
+{
+	return strncmp(arg, "--", 2) == 0;
+}
+
+/* "--name" of "--name=value" */
+static int long_len(const char *arg)
+{
+	return (int)strcspn(arg, "=");
+}
+
+void qf_tool_common_option(int c, const char *usage, char **argv)
+{
+	switch (c) {
+	case 'h':
+		fputs(usage, stdout);
+		qf_tool_close_stdout();
+		exit(QF_EXIT_OK);
+	case QF_OPT_VERSION:
+		printf("%s (qf) %s\n", tool_name, QF_VERSION_STRING);
+		qf_tool_close_stdout();
+		exit(QF_EXIT_OK);
+	case ':':
+		if (is_long(argv[optind - 1]) || !optopt)
+			qf_tool_usage_error("option '%.*s' needs a value",
+					    long_len(argv[optind - 1]),
+					    argv[optind - 1]);
+		qf_tool_usage_error("option '-%c' needs a value", optopt);
+	default:
+		if (is_long(argv[optind - 1]) || !optopt)
+			qf_tool_usage_error("unknown option '%.*s'",
+					    long_len(argv[optind - 1]),
+					    argv[optind - 1]);
+		qf_tool_usage_error("unknown option '-%c'", optopt);
+	}
+}
+
+int qf_tool_parse_level(const char *arg)
+{
+	qf_err e;
+	uint64_t v;
+
+	if (qf_parse_u64(arg, 22, &v, &e) < 0)
+		qf_tool_usage_error("--level: %s", e.msg);
+	if (v == 0)
+		qf_tool_usage_error("--level: must be 1..22");
+	return (int)v;
 }
 
 /* ------------------------------------------------------------ progress */

@@ -42,9 +42,9 @@ static const char usage[] =
 	"      --rename NAME      rename the record (input must hold exactly one)\n"
 	"Output:\n"
 	"  -o, --output FILE      write FILE atomically instead of standard output\n"
-	"      --level N          zstd level for stream output (default 3)\n"
-	"      --shuffle          byte-shuffle filter for stream output\n"
-	"  -j, --threads N        zstd worker threads (default QF_THREADS, else 1)\n"
+	"      --level N          zstd level for stream output (default 1)\n"
+	"      --shuffle          byte-shuffle every multi-byte dtype (default: floats)\n"
+	"      --no-shuffle       no byte shuffle\n"
 	"  -h, --help             show this help and exit\n"
 	"      --version          show the version and exit\n"
 	"\n"
@@ -118,8 +118,7 @@ static void push(char ***list, int *n, const char *s)
 
 static void parse_args(int argc, char **argv, struct opts *o)
 {
-	enum { O_TO = 256, O_FROM, O_SET, O_RENAME, O_LEVEL, O_SHUFFLE,
-	       O_VERSION };
+	enum { O_TO = 256, O_FROM, O_SET, O_RENAME, O_LEVEL, O_SHUFFLE, O_NO_SHUFFLE };
 	static const struct option longs[] = {
 		{ "list", no_argument, 0, 'l' },
 		{ "stats", no_argument, 0, 's' },
@@ -134,13 +133,12 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		{ "output", required_argument, 0, 'o' },
 		{ "level", required_argument, 0, O_LEVEL },
 		{ "shuffle", no_argument, 0, O_SHUFFLE },
+		{ "no-shuffle", no_argument, 0, O_NO_SHUFFLE },
 		{ "help", no_argument, 0, 'h' },
-		{ "version", no_argument, 0, O_VERSION },
+		{ "version", no_argument, 0, QF_OPT_VERSION },
 		{ 0, 0, 0, 0 },
 	};
-	qf_err e;
 	int c;
-	uint64_t v;
 
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":lsn:x:a:t:o:h", longs, NULL)) != -1) {
@@ -164,30 +162,10 @@ static void parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case O_RENAME: o->rename = optarg; break;
 		case 'o': o->output = optarg; break;
-		case O_LEVEL:
-			if (qf_parse_u64(optarg, 22, &v, &e) < 0)
-				qf_tool_usage_error("--level: %s", e.msg);
-			if (v == 0)
-				qf_tool_usage_error("--level: must be 1..22");
-			o->w.level = (int)v;
-			break;
-		case O_SHUFFLE: o->w.shuffle = 1; break;
-		case 'h':
-			fputs(usage, stdout);
-			qf_tool_close_stdout();
-			exit(0);
-		case O_VERSION:
-			printf("qf-cat (qf) %s\n", QF_VERSION_STRING);
-			qf_tool_close_stdout();
-			exit(0);
-		case ':':
-			if (optopt)
-				qf_tool_usage_error("option '-%c' needs a value", optopt);
-			qf_tool_usage_error("option '%s' needs a value", argv[optind - 1]);
-		default:
-			if (optopt)
-				qf_tool_usage_error("unknown option '-%c'", optopt);
-			qf_tool_usage_error("unknown option '%s'", argv[optind - 1]);
+		case O_LEVEL: o->w.level = qf_tool_parse_level(optarg); break;
+		case O_SHUFFLE: o->w.shuffle = QF_SHUFFLE_ON; break;
+		case O_NO_SHUFFLE: o->w.shuffle = QF_SHUFFLE_OFF; break;
+		default: qf_tool_common_option(c, usage, argv);
 		}
 	}
 	if (o->mode == M_LIST && o->to != F_QFT)

@@ -42,8 +42,9 @@ static const char usage[] =
 	"\n"
 	"Common:\n"
 	"  -o, --output FILE      write FILE atomically instead of standard output\n"
-	"      --level N          zstd level (default 3)\n"
-	"      --shuffle          byte-shuffle filter\n"
+	"      --level N          zstd level (default 1)\n"
+	"      --shuffle          byte-shuffle every multi-byte dtype (default: floats)\n"
+	"      --no-shuffle       no byte shuffle\n"
 	"  -v, --verbose          say what was skipped or inferred, on stderr\n"
 	"  -h, --help             show this help and exit\n"
 	"      --version          show the version and exit\n"
@@ -66,7 +67,7 @@ struct opts {
 static void parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { O_RAW = 256, O_ENC, O_VOCAB, O_TOKJSON, O_LANG, O_FORMAT, O_UNIT,
-	       O_REPLACE, O_LEVEL, O_SHUFFLE, O_VERSION };
+	       O_REPLACE, O_LEVEL, O_SHUFFLE, O_NO_SHUFFLE };
 	static const struct option longs[] = {
 		{ "list", no_argument, 0, 'l' },
 		{ "raw", no_argument, 0, O_RAW },
@@ -83,13 +84,12 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		{ "output", required_argument, 0, 'o' },
 		{ "level", required_argument, 0, O_LEVEL },
 		{ "shuffle", no_argument, 0, O_SHUFFLE },
+		{ "no-shuffle", no_argument, 0, O_NO_SHUFFLE },
 		{ "verbose", no_argument, 0, 'v' },
 		{ "help", no_argument, 0, 'h' },
-		{ "version", no_argument, 0, O_VERSION },
+		{ "version", no_argument, 0, QF_OPT_VERSION },
 		{ 0, 0, 0, 0 },
 	};
-	qf_err e;
-	uint64_t v;
 	int c;
 
 	opterr = 0;
@@ -129,31 +129,11 @@ static void parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case O_REPLACE: o->text.replace_invalid = 1; break;
 		case 'o': o->output = optarg; break;
-		case O_LEVEL:
-			if (qf_parse_u64(optarg, 22, &v, &e) < 0)
-				qf_tool_usage_error("--level: %s", e.msg);
-			if (v == 0)
-				qf_tool_usage_error("--level: must be 1..22");
-			o->w.level = (int)v;
-			break;
-		case O_SHUFFLE: o->w.shuffle = 1; break;
+		case O_LEVEL: o->w.level = qf_tool_parse_level(optarg); break;
+		case O_SHUFFLE: o->w.shuffle = QF_SHUFFLE_ON; break;
+		case O_NO_SHUFFLE: o->w.shuffle = QF_SHUFFLE_OFF; break;
 		case 'v': o->verbose = 1; break;
-		case 'h':
-			fputs(usage, stdout);
-			qf_tool_close_stdout();
-			exit(0);
-		case O_VERSION:
-			printf("qf-extract (qf) %s\n", QF_VERSION_STRING);
-			qf_tool_close_stdout();
-			exit(0);
-		case ':':
-			if (optopt)
-				qf_tool_usage_error("option '-%c' needs a value", optopt);
-			qf_tool_usage_error("option '%s' needs a value", argv[optind - 1]);
-		default:
-			if (optopt)
-				qf_tool_usage_error("unknown option '-%c'", optopt);
-			qf_tool_usage_error("unknown option '%s'", argv[optind - 1]);
+		default: qf_tool_common_option(c, usage, argv);
 		}
 	}
 }

@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -646,6 +647,117 @@ static void test_tool_exits(void)
 	scratch_rm();
 }
 
+/* ------------------------------------------------------------ common options */
+
+static const char *g_level;	/* the --level value of child_level */
+static char *g_argv[3];		/* "qf-test", the option, NULL */
+
+/* A tool's option loop over g_argv; returns 20 if it falls through. */
+static int child_options(void)
+{
+	static const struct option longs[] = {
+		{ "out", required_argument, 0, 'o' },
+		{ "help", no_argument, 0, 'h' },
+		{ "version", no_argument, 0, QF_OPT_VERSION },
+		{ 0, 0, 0, 0 },
+	};
+	int c;
+
+	qf_tool_init("qf-test");
+	opterr = 0;
+	while ((c = getopt_long(2, g_argv, ":o:h", longs, NULL)) != -1)
+		if (c != 'o')
+			qf_tool_common_option(c, "Usage: qf-test\n", g_argv);
+	return 20;
+}
+
+static int child_level(void)
+{
+	qf_tool_init("qf-test");
+	return qf_tool_parse_level(g_level);
+}
+
+/* Run child_options with one option; its standard output into out. */
+static void run_option(struct child *c, const char *opt, char *out, size_t len)
+{
+	FILE *f = tmpfile();
+	size_t n = 0;
+
+	g_argv[0] = "qf-test";
+	g_argv[1] = (char *)opt;
+	g_argv[2] = NULL;
+	run_child(c, f ? fileno(f) : -1, child_options);
+	if (f) {
+		rewind(f);
+		n = fread(out, 1, len - 1, f);
+		fclose(f);
+	}
+	out[n] = '\0';
+}
+
+static void test_common_options(void)
+{
+	static const struct {
+		const char *opt, *err;
+	} bad[] = {
+		{ "-x", "qf-test: unknown option '-x'\n" },
+		{ "--bogus", "qf-test: unknown option '--bogus'\n" },
+		{ "-o", "qf-test: option '-o' needs a value\n" },
+		/* a long option is named as typed, not by its short twin */
+		{ "--out", "qf-test: option '--out' needs a value\n" },
+	};
+	struct child c;
+	char out[256], want[512];
+
+	run_option(&c, "--help", out, sizeof out);
+	CHECKF(exited(&c, 0), "status %#x", c.status);
+	CHECK_STR(out, "Usage: qf-test\n");
+	CHECK_STR(c.err, "");
+	run_option(&c, "-h", out, sizeof out);
+	CHECK_STR(out, "Usage: qf-test\n");
+	run_option(&c, "--version", out, sizeof out);
+	CHECKF(exited(&c, 0), "status %#x", c.status);
+	CHECK_STR(out, "qf-test (qf) " QF_VERSION_STRING "\n");
+	run_option(&c, "-oX", out, sizeof out);
+	CHECKF(exited(&c, 20), "status %#x", c.status);
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		run_option(&c, bad[i].opt, out, sizeof out);
+		CHECKF(exited(&c, 2), "%s: status %#x", bad[i].opt, c.status);
+		snprintf(want, sizeof want, "%sTry 'qf-test --help' for more "
+			 "information.\n", bad[i].err);
+		CHECK_STR(c.err, want);
+		CHECK_STR(out, "");
+	}
+}
+
+static void test_parse_level(void)
+{
+	static const struct {
+		const char *arg, *err;
+	} bad[] = {
+		{ "0", "qf-test: --level: must be 1..22\n" },
+		{ "23", "qf-test: --level: '23' is larger than 22\n" },
+		{ "-1", "qf-test: --level: invalid number '-1'\n" },
+		{ "", "qf-test: --level: invalid number ''\n" },
+	};
+	struct child c;
+	char want[512];
+
+	CHECK(qf_tool_parse_level("1") == 1);
+	CHECK(qf_tool_parse_level("22") == 22);
+	g_level = "19";
+	run_child(&c, -1, child_level);
+	CHECKF(exited(&c, 19), "status %#x", c.status);
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		g_level = bad[i].arg;
+		run_child(&c, -1, child_level);
+		CHECKF(exited(&c, 2), "'%s': status %#x", bad[i].arg, c.status);
+		snprintf(want, sizeof want, "%sTry 'qf-test --help' for more "
+			 "information.\n", bad[i].err);
+		CHECK_STR(c.err, want);
+	}
+}
+
 static int child_print_close(void)
 {
 	qf_tool_init("qf-test");
@@ -963,6 +1075,8 @@ int main(void)
 	RUN(test_out_many);
 	RUN(test_tool_name);
 	RUN(test_tool_exits);
+	RUN(test_common_options);
+	RUN(test_parse_level);
 	RUN(test_close_stdout);
 	RUN(test_broken_pipe);
 	RUN(test_signal_cleanup);

@@ -1,0 +1,411 @@
+/*
+ * blas.c - the model runtime's linear algebra: sgemm (OpenBLAS) for
+ * linear layers and attention, a thread pool for what OpenBLAS does not
+ * cover, and the choice of OpenBLAS's core type.
+ *
+ * Threads.  Matrix products with many rows (linear layers, the head) use
+ * OpenBLAS's own threads.  Attention is many small products, one per head
+ * and block of query rows; those run as tasks on the pool, each calling a
+ * single-threaded sgemm (OpenBLAS is set to one thread meanwhile, so the
+ * two kinds of threads never compete).  The element-wise kernels
+ * (softmax here, LayerNorm and GELU in gpt2.c, log-sum-exp in model.c) run
+ * on the pool by rows.
+ */
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <cblas.h>
+
+#include "model_impl.h"
+
+/* OpenBLAS's extensions, declared here too in case cblas.h is another
+ * implementation's (Debian's alternatives); the library is OpenBLAS. */
+char *openblas_get_corename(void);
+void openblas_set_num_threads(int num_threads);
+int openblas_get_num_threads(void);
+
+#define REEXEC_GUARD "QF_OPENBLAS_REEXEC"
+
+/* ------------------------------------------------------------ thread pool */
+
+struct qf_pool {
+	int n;			/* threads, counting the caller */
+	pthread_t *th;
+	pthread_mutex_t mu;
+	pthread_cond_t go;	/* a new job, or stop */
+	pthread_cond_t done;	/* the last worker finished the job */
+	unsigned long gen;	/* job number */
+	int busy;		/* workers not yet through the job */
+	int stop;
+	qf_task_fn fn;
+	void *ctx;
+	int ntask;
+	atomic_int next;	/* next task to hand out */
+};
+
+struct worker_arg {
+	qf_pool *p;
+	int tid;
+};
+
+static void run_tasks(qf_pool *p, int tid)
+{
+	int i;
+
+	while ((i = atomic_fetch_add(&p->next, 1)) < p->ntask)
+		p->fn(p->ctx, i, tid);
+}
+
+static void *worker(void *arg)
+{
+	struct worker_arg *wa = arg;
+	qf_pool *p = wa->p;
+	int tid = wa->tid;
+	unsigned long seen = 0;
+
+	free(wa);
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (!p->stop && p->gen == seen)
+			pthread_cond_wait(&p->go, &p->mu);
+		if (p->stop)
+			break;
+		seen = p->gen;
+		pthread_mutex_unlock(&p->mu);
+		run_tasks(p, tid);
+		pthread_mutex_lock(&p->mu);
+		if (--p->busy == 0)
+			pthread_cond_signal(&p->done);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+qf_pool *qf_pool_new(int n, qf_err *err)
+{
+	qf_pool *p = calloc(1, sizeof *p);
+	int i, rc;
+
+	if (n < 1)
+		n = 1;
+	if (!p || !(p->th = calloc((size_t)n, sizeof *p->th))) {
+		free(p);
+		qf_err_set(err, "out of memory");
+		return NULL;
+	}
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->go, NULL);
+	pthread_cond_init(&p->done, NULL);
+	p->n = 1;
+	for (i = 1; i < n; i++) {
+		struct worker_arg *wa = malloc(sizeof *wa);
+
+		if (!wa) {
+			qf_pool_free(p);
+			qf_err_set(err, "out of memory");
+			return NULL;
+		}
+		wa->p = p;
+		wa->tid = i;
+		rc = pthread_create(&p->th[i], NULL, worker, wa);
+		if (rc) {
+			free(wa);
+			qf_pool_free(p);
+			qf_err_set(err, "cannot start a thread: %s", strerror(rc));
+			return NULL;
+		}
+		p->n++;
+	}
+	return p;
+}
+
+int qf_pool_size(const qf_pool *p)
+{
+	return p ? p->n : 1;
+}
+
+void qf_pool_run(qf_pool *p, int ntask, qf_task_fn fn, void *ctx)
+{
+	if (ntask <= 0)
+		return;
+	if (!p || p->n == 1 || ntask == 1) {
+		for (int i = 0; i < ntask; i++)
+			fn(ctx, i, 0);
+		return;
+	}
+	pthread_mutex_lock(&p->mu);
+	p->fn = fn;
+	p->ctx = ctx;
+	p->ntask = ntask;
+	atomic_store(&p->next, 0);
+	p->busy = p->n - 1;
+	p->gen++;
+	pthread_cond_broadcast(&p->go);
+	pthread_mutex_unlock(&p->mu);
+	run_tasks(p, 0);
+	pthread_mutex_lock(&p->mu);
+	while (p->busy)
+		pthread_cond_wait(&p->done, &p->mu);
+	pthread_mutex_unlock(&p->mu);
+}
+
+void qf_pool_free(qf_pool *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->stop = 1;
+	pthread_cond_broadcast(&p->go);
+	pthread_mutex_unlock(&p->mu);
+	for (int i = 1; i < p->n; i++)
+		pthread_join(p->th[i], NULL);
+	pthread_mutex_destroy(&p->mu);
+	pthread_cond_destroy(&p->go);
+	pthread_cond_destroy(&p->done);
+	free(p->th);
+	free(p);
+}
+
+void qf_blas_set_threads(int n)
+{
+	openblas_set_num_threads(n < 1 ? 1 : n);
+}
+
+int qf_blas_threads(void)
+{
+	return openblas_get_num_threads();
+}
+
+/* ------------------------------------------------------------ linear */
+
+void qf_linear(float *y, const float *x, const float *w, const float *b,
+	       int T, int in, int out)
+{
+	if (b)
+		for (int t = 0; t < T; t++)
+			memcpy(y + (size_t)t * out, b, (size_t)out * sizeof *y);
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, out, in,
+		    1.0f, x, in, w, in, b ? 1.0f : 0.0f, y, out);
+}
+
+void qf_add(float *y, const float *x, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		y[i] += x[i];
+}
+
+/* ------------------------------------------------------------ attention */
+
+/* Softmax of s[0..n) in place (n >= 1), as torch computes it: exp(s -
+ * max) / sum.  The tail of a row goes through the vector code in a
+ * padded copy. */
+QF_CLONES
+static void softmax_row(float *s, int n)
+{
+	qf_v16 v, mx, acc = { 0 }, tail;
+	float m, sum, inv;
+	int i, full = n & ~15, rest = n - full;
+
+	for (i = 0; i < 16; i++)
+		tail[i] = -INFINITY;
+	memcpy(&tail, s + full, (size_t)rest * sizeof *s);
+	mx = tail;
+	for (i = 0; i < full; i += 16) {
+		memcpy(&v, s + i, sizeof v);
+		mx = (qf_v16)(((qf_v16i)v & (v > mx)) | ((qf_v16i)mx & ~(v > mx)));
+	}
+	m = mx[0];
+	for (i = 1; i < 16; i++)
+		m = mx[i] > m ? mx[i] : m;
+	for (i = 0; i < full; i += 16) {
+		memcpy(&v, s + i, sizeof v);
+		v -= m;
+		qf_v16_exp(&v);
+		acc += v;
+		memcpy(s + i, &v, sizeof v);
+	}
+	tail -= m;
+	qf_v16_exp(&tail);		/* exp(-inf) = 0 for the padding */
+	acc += tail;
+	sum = qf_v16_sum(&acc);
+	inv = 1.0f / sum;
+	for (i = 0; i < full; i += 16) {
+		memcpy(&v, s + i, sizeof v);
+		v *= inv;
+		memcpy(s + i, &v, sizeof v);
+	}
+	tail *= inv;
+	memcpy(s + full, &tail, (size_t)rest * sizeof *s);
+}
+
+struct attn_job {
+	const struct qf_attn *a;
+	int what;
+	int nblk;
+	float scale;
+};
+
+/* Task i: head h, query rows [i0, i1); the heaviest blocks (last rows)
+ * go first.  Query row t attends to keys 0..t. */
+static void attn_task(void *ctx, int task, int tid)
+{
+	const struct attn_job *j = ctx;
+	const struct qf_attn *a = j->a;
+	int h = task % a->n_head;
+	int blk = j->nblk - 1 - task / a->n_head;
+	int g = h / (a->n_head / a->n_kv_head);
+	int i0 = blk * QF_ATTN_QB;
+	int i1 = i0 + QF_ATTN_QB < a->T ? i0 + QF_ATTN_QB : a->T;
+	int rows = i1 - i0, n = i1, lds, r;
+	float *s;
+
+	if (j->what == QF_ATTN_ALL) {
+		s = a->scratch + (size_t)tid * QF_ATTN_QB * a->ld_scratch;
+		lds = a->ld_scratch;
+	} else {
+		s = a->probs + ((size_t)h * a->T + i0) * a->T;
+		lds = a->T;
+	}
+	if (j->what != QF_ATTN_APPLY) {
+		/* s = q kᵀ / sqrt(hd), then softmax over keys 0..t */
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, n,
+			    a->hd, j->scale, a->q + (size_t)i0 * a->ldq + h * a->hd,
+			    a->ldq, a->k + g * a->hd, a->ldkv, 0.0f, s, lds);
+		for (r = 0; r < rows; r++) {
+			float *row = s + (size_t)r * lds;
+			int t = i0 + r;
+			int end = j->what == QF_ATTN_PROBS ? a->T : n;
+
+			softmax_row(row, t + 1);
+			memset(row + t + 1, 0, (size_t)(end - t - 1) * sizeof *row);
+		}
+	}
+	if (j->what != QF_ATTN_PROBS)
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows,
+			    a->hd, n, 1.0f, s, lds, a->v + g * a->hd, a->ldkv,
+			    0.0f, a->out + (size_t)i0 * a->ldo + h * a->hd, a->ldo);
+}
+
+void qf_attention(qf_pool *p, const struct qf_attn *a, int what)
+{
+	struct attn_job j = { a, what, (a->T + QF_ATTN_QB - 1) / QF_ATTN_QB,
+			      1.0f / sqrtf((float)a->hd) };
+	int nb = qf_blas_threads();
+
+	if (qf_pool_size(p) > 1 && nb > 1)
+		qf_blas_set_threads(1);
+	qf_pool_run(p, j.nblk * a->n_head, attn_task, &j);
+	if (qf_pool_size(p) > 1 && nb > 1)
+		qf_blas_set_threads(nb);
+}
+
+/* ------------------------------------------------------------ OpenBLAS core */
+
+/* Cores OpenBLAS runs on CPUs it does not recognise, and older ones:
+ * none uses AVX2.  On a CPU that has AVX2 such a core is a fallback. */
+static const char *const weak_cores[] = {
+	"Prescott", "Katmai", "Coppermine", "Northwood", "Banias", "Core2",
+	"Penryn", "Dunnington", "Nehalem", "Atom", "Sandybridge", "Opteron",
+	"Opteron_SSE3", "Barcelona", "Bobcat", "Bulldozer", "Piledriver",
+	NULL
+};
+
+unsigned qf_cpu_features(void)
+{
+	unsigned f = 0;
+
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+		f |= QF_CPU_AVX2;
+	if ((f & QF_CPU_AVX2) && __builtin_cpu_supports("avx512f") &&
+	    __builtin_cpu_supports("avx512cd") &&
+	    __builtin_cpu_supports("avx512bw") &&
+	    __builtin_cpu_supports("avx512dq") &&
+	    __builtin_cpu_supports("avx512vl"))
+		f |= QF_CPU_AVX512;
+#endif
+	return f;
+}
+
+const char *qf_blas_core_choice(const char *corename, unsigned cpu,
+				const char *env_coretype,
+				const char *env_guard)
+{
+	int weak = 0;
+
+	if (env_guard || env_coretype || !corename)
+		return NULL;
+	for (int i = 0; weak_cores[i]; i++)
+		if (strcasecmp(corename, weak_cores[i]) == 0)
+			weak = 1;
+	if (!weak)
+		return NULL;
+	if (cpu & QF_CPU_AVX512)
+		return "SkylakeX";
+	if (cpu & QF_CPU_AVX2)
+		return "Haswell";
+	return NULL;
+}
+
+const char *qf_blas_corename(void)
+{
+	const char *s = openblas_get_corename();
+
+	return s ? s : "?";
+}
+
+int qf_blas_init(int argc, char **argv, int verbose)
+{
+	const char *prog = argc > 0 && argv && argv[0] ? argv[0] : "qf";
+	const char *guard = getenv(REEXEC_GUARD);
+	const char *core = qf_blas_corename();
+	const char *choice;
+	char was[64];
+	int e;
+
+	if (strrchr(prog, '/'))
+		prog = strrchr(prog, '/') + 1;
+	if (guard) {
+		/* the second run: say what came of it, leave no trace for
+		 * programs this one starts */
+		if (verbose)
+			fprintf(stderr, "%s: OpenBLAS core %s (OPENBLAS_CORETYPE "
+				"set by qf: OpenBLAS chose %s for this CPU)\n",
+				prog, core, guard);
+		unsetenv(REEXEC_GUARD);
+		return 1;
+	}
+	choice = qf_blas_core_choice(core, qf_cpu_features(),
+				     getenv("OPENBLAS_CORETYPE"), NULL);
+	if (!choice || argc < 1 || !argv || argv[argc]) {
+		if (verbose)
+			fprintf(stderr, "%s: OpenBLAS core %s%s\n", prog, core,
+				getenv("OPENBLAS_CORETYPE") ?
+				" (OPENBLAS_CORETYPE set by the user)" : "");
+		return 0;
+	}
+	snprintf(was, sizeof was, "%s", core);
+	if (setenv("OPENBLAS_CORETYPE", choice, 1) < 0 ||
+	    setenv(REEXEC_GUARD, was, 1) < 0) {
+		e = errno;
+	} else {
+		fflush(NULL);
+		execv("/proc/self/exe", argv);
+		e = errno;
+	}
+	unsetenv("OPENBLAS_CORETYPE");
+	unsetenv(REEXEC_GUARD);
+	if (verbose)
+		fprintf(stderr, "%s: OpenBLAS core %s; cannot re-execute with "
+			"OPENBLAS_CORETYPE=%s: %s\n", prog, core, choice,
+			strerror(e));
+	return -1;
+}
