@@ -48,6 +48,8 @@
 
 static const char *prog = "bench_bpe";
 
+#include "bench.h"
+
 struct doc {
 	char *name;		/* language: file name less directory, .txt */
 	char *path;		/* file the JS side reads */
@@ -63,20 +65,6 @@ struct doc {
 static struct doc *docs;
 static size_t ndocs, capdocs;
 static char tmpdir[64];
-
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%s: ", prog);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
 
 static void usage(FILE *f)
 {
@@ -97,7 +85,7 @@ static void usage(FILE *f)
 		prog);
 }
 
-static double now(clockid_t c)
+static double clock_sec(clockid_t c)
 {
 	struct timespec ts;
 
@@ -285,7 +273,7 @@ static void run_qf(const qf_tokenizer *t, int runs)
 		for (int r = 0; r < runs; r++) {
 			/* at least 20 ms a timing: short documents repeat */
 			int reps = 0;
-			double c0 = now(CLOCK_THREAD_CPUTIME_ID), w0 = now(CLOCK_MONOTONIC);
+			double c0 = clock_sec(CLOCK_THREAD_CPUTIME_ID), w0 = clock_sec(CLOCK_MONOTONIC);
 			double c1, w1;
 			do {
 				size_t n = 0;
@@ -294,9 +282,9 @@ static void run_qf(const qf_tokenizer *t, int runs)
 					die("%s: %s", d->path, e.msg);
 				d->nids = n;
 				reps++;
-				c1 = now(CLOCK_THREAD_CPUTIME_ID);
+				c1 = clock_sec(CLOCK_THREAD_CPUTIME_ID);
 			} while (c1 - c0 < 0.02);
-			w1 = now(CLOCK_MONOTONIC);
+			w1 = clock_sec(CLOCK_MONOTONIC);
 			if ((c1 - c0) / reps < d->cpu)
 				d->cpu = (c1 - c0) / reps;
 			if ((w1 - w0) / reps < d->wall)
@@ -365,7 +353,7 @@ static double run_js(const char *jsdir, double cap)
 	pid_t pid;
 	char *buf = NULL;
 	size_t n = 0, bcap = 0;
-	double t0 = now(CLOCK_MONOTONIC), left;
+	double t0 = clock_sec(CLOCK_MONOTONIC), left;
 	int status;
 
 	if (pipe(pipefd) < 0)
@@ -396,7 +384,7 @@ static double run_js(const char *jsdir, double cap)
 		ssize_t k;
 		char *nl;
 
-		left = cap - (now(CLOCK_MONOTONIC) - t0);
+		left = cap - (clock_sec(CLOCK_MONOTONIC) - t0);
 		if (left <= 0) {
 			kill(pid, SIGKILL);
 			break;
@@ -425,7 +413,7 @@ static double run_js(const char *jsdir, double cap)
 	free(buf);
 	if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
 		die("node failed (status %d)", WEXITSTATUS(status));
-	return now(CLOCK_MONOTONIC) - t0;
+	return clock_sec(CLOCK_MONOTONIC) - t0;
 }
 
 /* ------------------------------------------------------------ report */
@@ -567,11 +555,11 @@ int main(int argc, char **argv)
 
 	snprintf(enc, sizeof enc, "%s/encoder.json", gpt2);
 	snprintf(voc, sizeof voc, "%s/vocab.bpe", gpt2);
-	load = now(CLOCK_MONOTONIC);
+	load = clock_sec(CLOCK_MONOTONIC);
 	t = qf_tok_gpt2_open(enc, voc, &e);
 	if (!t)
 		die("%s", e.msg);
-	load = now(CLOCK_MONOTONIC) - load;
+	load = clock_sec(CLOCK_MONOTONIC) - load;
 
 	printf("# GPT-2 BPE: qf against gpt-3-encoder (JS), %zu documents\n\n",
 	       ndocs);

@@ -58,13 +58,7 @@
 
 static const char *prog = "bench_model";
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
+#include "bench.h"
 
 static void die_err(const qf_err *e)
 {

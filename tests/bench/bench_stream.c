@@ -45,6 +45,8 @@
 
 static const char *prog = "bench_stream";
 
+#include "bench.h"
+
 /* ------------------------------------------------------------ options */
 
 struct list {
@@ -62,20 +64,6 @@ struct opts {
 	int zstd_defaults;	/* -Z */
 	int header;		/* print the table header */
 };
-
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%s: ", prog);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
 
 static void usage(FILE *f)
 {
@@ -372,14 +360,6 @@ static uint64_t file_size(const char *path)
 struct span {
 	double wall, cpu;
 };
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static double tv_sec(struct timeval tv)
 {
