@@ -14,6 +14,9 @@ setup_file() {
 	$GEN "$A" bad.qft bad
 	$GEN "$A" empty.qft empty
 	cp "$A" ref.npz
+	# a second model of the fixture's shape and torch's NLL of the
+	# fixture model patched with its states
+	$PY "$TESTS_DIR/data/act/gen_patch.py" "$A" model2.qft patch.npz
 }
 
 setup() {
@@ -171,6 +174,139 @@ print('%.9g %.9g' % ((m[0] > 0.1).mean(), (m > 0.1).mean()))")
 	assert_failure 2
 	run --separate-stderr qf-act tokens.qft
 	assert_failure 2
+}
+
+# NLL of document 0 in stream FILE against torch's patch.npz[KEY].
+nll_is() {
+	qf-cat --to npy -n nll.0 -o got.npy "$1"
+	py "
+import numpy as np
+got, ref = np.load('got.npy'), np.load('patch.npz')['$2']
+clean = np.load('ref.npz')['nll']
+assert np.max(np.abs(got - ref)) / np.max(np.abs(ref)) <= 1e-4
+assert np.max(np.abs(clean - ref)) > 0.5   # the patch matters
+"
+}
+
+@test "state records carry the FNV-1a hash of their tokens" {
+	qf-act -m model.qft --layers 0 -o h.qft tokens.qft
+	want=$(py "
+import numpy as np
+h = 0xcbf29ce484222325
+for b in np.load('ref.npz')['tokens'].astype('<i4').tobytes():
+    h = ((h ^ b) * 0x100000001b3) % 2**64
+print('%016x' % h)")
+	run qf-cat -l -n state.0.0.resid_post h.qft
+	assert_output --partial " tokens_fnv=$want tokens=32 "
+}
+
+@test "--patch: another model's states restored, as torch computes it" {
+	qf-act -m model2.qft --sites resid_post,attn_out -o from2.qft tokens.qft
+	qf-act -m model.qft --layers 0 --patch from2.qft --nll p0.qft -o p0s.qft tokens.qft
+	nll_is p0.qft p0
+	# the patched states are written as they are used: FROM's
+	qf-cat --to npy -n state.0.0.resid_post -o a.npy p0s.qft
+	qf-cat --to npy -n state.0.0.resid_post -o b.npy from2.qft
+	py "
+import numpy as np
+assert np.array_equal(np.load('a.npy'), np.load('b.npy'))"
+	qf-act -m model.qft --layers 0 --positions 3,4,5,20,400 --patch from2.qft --nll p0pos.qft -o /dev/null tokens.qft
+	nll_is p0pos.qft p0pos
+	qf-act -m model.qft --layers 1 --sites attn_out --positions 2,7 --patch from2.qft --nll p1.qft -o /dev/null tokens.qft
+	nll_is p1.qft p1attn
+	# with windows: FROM holds every token once, the run patches them all
+	qf-act -m model.qft --window 32 --stride 12 --patch from2.qft -j 1 -o pw.qft tokens.qft
+	qf-act -m model.qft --window 32 --stride 12 --patch from2.qft -j 3 -o pw3.qft tokens.qft
+	cmp pw.qft pw3.qft
+}
+
+@test "--patch: other tokens, a missing state, another order, misuse" {
+	py "
+import numpy as np, sys
+sys.path.insert(0, '$TESTS_DIR/ref'); import qftref
+z = np.load('ref.npz')
+t = z['tokens'].astype('<i4').copy(); t[7] = (t[7] + 1) % 97
+d = z['doc'].astype('<i4')
+with open('other.qft', 'wb') as f:
+    qftref.write_stream(f, [('x.0', 8, [32], [('doc', '0')], t.tobytes()),
+                            ('x.1', 8, [150], [('doc', '1')], d.tobytes())])
+with open('swapped.qft', 'wb') as f:
+    qftref.write_stream(f, [('x.1', 8, [150], [('doc', '1')], d.tobytes()),
+                            ('x.0', 8, [32], [('doc', '0')], z['tokens'].astype('<i4').tobytes())])"
+	qf-act -m model.qft -o fo.qft other.qft
+	run --separate-stderr qf-act -m model.qft --patch fo.qft -o x.qft tokens.qft
+	assert_failure 1
+	[ "$stderr" = "qf-act: fo.qft: record state.0.0.resid_post: made over other tokens than tokens.qft: record doc.0 (doc 0)" ]
+	[ ! -e x.qft ]
+	qf-act -m model.qft --layers 0 -o f0.qft tokens.qft
+	run --separate-stderr qf-act -m model.qft --layers 1 --patch f0.qft -o x.qft tokens.qft
+	assert_failure 1
+	[ "$stderr" = "qf-act: f0.qft: no state.0.1.resid_post for tokens.qft: record doc.0 (doc 0)" ]
+	# the documents of tokens.qft in the other order: document 0 of FROM
+	# is tokens.qft's document 1, over other tokens
+	qf-act -m model.qft -o fs.qft swapped.qft
+	run --separate-stderr qf-act -m model.qft --patch fs.qft -o x.qft tokens.qft
+	assert_failure 1
+	[[ $stderr == "qf-act: fs.qft: record state.0.0.resid_post: made over other tokens than tokens.qft: record doc.0 (doc 0)" ]]
+	# FROM skipping document 0
+	qf-cat -n 'state.1.*' -o f1.qft fs.qft
+	run --separate-stderr qf-act -m model.qft --patch f1.qft -o x.qft tokens.qft
+	assert_failure 1
+	[[ $stderr == "qf-act: f1.qft: no states of document 0 (tokens.qft: record doc.0 (doc 0)) before document 1: FROM must follow the input's document order" ]]
+	run --separate-stderr qf-act -m model.qft --positions 1 tokens.qft
+	assert_failure 2
+}
+
+@test "--corrupt: noise of K sigma, seeded, independent of threads and windows" {
+	qf-act -m model.qft --layers 0 --sites resid_pre -o clean.qft tokens.qft
+	qf-act -m model.qft --layers 0 --sites resid_pre --corrupt 2 --seed 5 -j 1 -o c1.qft tokens.qft
+	qf-act -m model.qft --layers 0 --sites resid_pre --corrupt 2 --seed 5 -j 3 -o c2.qft tokens.qft
+	qf-act -m model.qft --layers 0 --sites resid_pre --window 20 --stride 7 -o cleanw.qft tokens.qft
+	qf-act -m model.qft --layers 0 --sites resid_pre --corrupt 2 --seed 5 --window 20 --stride 7 -o cw.qft tokens.qft
+	qf-act -m model.qft --layers 0 --sites resid_pre --corrupt 2 --seed 6 -o c3.qft tokens.qft
+	cmp c1.qft c2.qft
+	! cmp -s c1.qft c3.qft
+	qf-cat --to npy -n tok_emb.weight -o emb.npy model.qft
+	for n in 0 1; do
+		for f in clean c1 c3 cleanw cw; do
+			qf-cat --to npy -n state.$n.0.resid_pre -o $f.$n.npy $f.qft
+		done
+	done
+	py "
+import numpy as np
+s = np.load('emb.npy').astype(np.float64).std()
+c = np.concatenate([np.load('c1.%d.npy' % n) - np.load('clean.%d.npy' % n) for n in (0, 1)])
+c3 = np.concatenate([np.load('c3.%d.npy' % n) - np.load('clean.%d.npy' % n) for n in (0, 1)])
+assert c.size == 182 * 48
+assert abs(c.std() / (2 * s) - 1) < 0.03, c.std() / (2 * s)
+assert abs(c.mean()) < 0.05 * 2 * s
+assert abs(np.corrcoef(c.ravel(), c3.ravel())[0, 1]) < 0.05
+# the noise of a position is the same in any window
+cw = np.concatenate([np.load('cw.%d.npy' % n) - np.load('cleanw.%d.npy' % n) for n in (0, 1)])
+assert np.max(np.abs(cw - c)) <= 1e-5 * np.max(np.abs(c))
+"
+	# K = 0: the clean run, bit for bit, NLL included
+	qf-act -m model.qft --nll n.qft -o s.qft tokens.qft
+	qf-act -m model.qft --corrupt 0 --seed 5 --nll n0.qft -o s0.qft tokens.qft
+	cmp s.qft s0.qft
+	cmp n.qft n0.qft
+	run --separate-stderr qf-act -m model.qft --corrupt 2 tokens.qft
+	assert_failure 2
+	[[ $stderr == *"--corrupt K needs --seed N"* ]]
+}
+
+@test "--corrupt with --patch: restoring the clean states of the last layer restores the NLL" {
+	qf-act -m model.qft --layers 1 -o clean1.qft tokens.qft
+	qf-act -m model.qft --nll n.qft -o /dev/null tokens.qft
+	qf-act -m model.qft --corrupt 3 --seed 1 --nll nc.qft -o /dev/null tokens.qft
+	qf-act -m model.qft --corrupt 3 --seed 1 --layers 1 --patch clean1.qft --nll nr.qft -o /dev/null tokens.qft
+	for f in n nc nr; do qf-cat --to npy -n nll.0 -o $f.npy $f.qft; done
+	py "
+import numpy as np
+n, nc, nr = (np.load(f + '.npy') for f in ('n', 'nc', 'nr'))
+assert np.max(np.abs(nc - n)) > 0.1
+assert np.max(np.abs(nr - n)) <= 1e-5 * np.max(np.abs(n))
+"
 }
 
 @test "the man page examples run" {

@@ -31,13 +31,20 @@ static const char usage[] =
 	"                         resid_post (default), final_norm\n"
 	"  -r, --reduce HOW       none (per token, default), mean (over the\n"
 	"                         document) or sample:K (K positions, needs --seed)\n"
-	"      --seed N           seed of sample:K\n"
+	"      --seed N           seed of sample:K and of --corrupt\n"
 	"      --window W         tokens per pass (default: n_ctx)\n"
 	"      --stride S         advance between passes (default: W / 2)\n"
 	"      --attn-stats       per document a record attn.N [n_layer, n_head, 2]:\n"
 	"                         attention entropy and mass on the first token\n"
 	"      --sink-eps E       threshold of the sink rate (default 0.3)\n"
 	"      --nll FILE         also write per-token NLL records to FILE\n"
+	"      --patch FROM       replace the chosen layers' and sites' states with\n"
+	"                         those of FROM (qf-act --reduce none output over\n"
+	"                         the same tokens, in the same document order)\n"
+	"      --positions LIST   patch only these positions, e.g. 0,5,6\n"
+	"      --corrupt K        add Gaussian noise of K times the token\n"
+	"                         embedding's standard deviation to the input\n"
+	"                         embeddings (needs --seed)\n"
 	"  -o, --output FILE      write FILE atomically instead of standard output\n"
 	"  -j, --jobs N           threads (default QF_THREADS, else one per CPU)\n"
 	"  -v, --verbose          OpenBLAS's core and a summary on stderr\n"
@@ -48,16 +55,17 @@ static const char usage[] =
 	"  qf-act -m model.qft -o states.qft tokens.qft\n"
 	"  qf-act -m model.qft --layers 0,1 --sites resid_post,mlp_out --reduce mean -o means.qft tokens.qft\n"
 	"  qf-act -m model.qft --reduce sample:4 --seed 1 tokens.qft | qf-cat -l\n"
-	"  qf-act -m model.qft --attn-stats --sites resid_pre --layers 0 --nll nll.qft -o act.qft tokens.qft\n";
+	"  qf-act -m model.qft --attn-stats --sites resid_pre --layers 0 --nll nll.qft -o act.qft tokens.qft\n"
+	"  qf-act -m model.qft --corrupt 3 --seed 1 --patch states.qft --layers 1 --nll traced.qft -o /dev/null tokens.qft\n";
 
 enum { R_NONE, R_MEAN, R_SAMPLE };
 
 struct opts {
-	const char *model, *output, *nll, *layers, *jobs;
+	const char *model, *output, *nll, *layers, *jobs, *patch, *positions;
 	unsigned sites;
-	int reduce, seed_set, attn, verbose, window, stride;
+	int reduce, seed_set, attn, verbose, window, stride, corrupt_set;
 	uint64_t k, seed;
-	double eps;
+	double eps, corrupt;
 };
 
 /* One document's run: what the hooks fill. */
@@ -74,6 +82,16 @@ struct run {
 	double *attn;			/* [n_layer, n_head, 2] sums */
 	uint64_t *attn_n;		/* [n_layer] query rows */
 	float *ent, *first;		/* [T] scratch */
+	uint64_t ordinal;		/* the document's */
+	uint64_t fnv;			/* tokens_fnv of its ids */
+	double sigma;			/* --corrupt: the token embedding's std */
+	float **from;			/* --patch: [(n_layer + 1) * nsites] */
+	unsigned char *pmask;		/* --positions: [n], or NULL for all */
+	uint64_t *plist;		/* --positions: the list */
+	size_t nplist;
+	qf_reader *fr;			/* --patch: FROM */
+	qf_rec frec;			/* FROM's record header not yet used */
+	int fpending;			/* frec holds one */
 };
 
 /* ------------------------------------------------------------ options */
@@ -127,7 +145,8 @@ static void parse_reduce(struct opts *o, const char *s)
 
 static void parse_args(int argc, char **argv, struct opts *o)
 {
-	enum { O_SEED = 0x2000, O_WINDOW, O_STRIDE, O_ATTN, O_EPS, O_NLL };
+	enum { O_SEED = 0x2000, O_WINDOW, O_STRIDE, O_ATTN, O_EPS, O_NLL,
+	       O_PATCH, O_POSITIONS, O_CORRUPT };
 	static const struct option longs[] = {
 		{ "model", required_argument, NULL, 'm' },
 		{ "layers", required_argument, NULL, 'L' },
@@ -139,6 +158,9 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		{ "attn-stats", no_argument, NULL, O_ATTN },
 		{ "sink-eps", required_argument, NULL, O_EPS },
 		{ "nll", required_argument, NULL, O_NLL },
+		{ "patch", required_argument, NULL, O_PATCH },
+		{ "positions", required_argument, NULL, O_POSITIONS },
+		{ "corrupt", required_argument, NULL, O_CORRUPT },
 		{ "output", required_argument, NULL, 'o' },
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -171,6 +193,14 @@ static void parse_args(int argc, char **argv, struct opts *o)
 				qf_tool_usage_error("--sink-eps: '%s' is not a number in [0, 1]", optarg);
 			break;
 		case O_NLL: o->nll = optarg; break;
+		case O_PATCH: o->patch = optarg; break;
+		case O_POSITIONS: o->positions = optarg; break;
+		case O_CORRUPT:
+			if (qf_parse_double(optarg, &o->corrupt, &e) < 0 ||
+			    !(o->corrupt >= 0 && o->corrupt <= 1e6))
+				qf_tool_usage_error("--corrupt: '%s' is not a number in [0, 1e6]", optarg);
+			o->corrupt_set = 1;
+			break;
 		case 'o': o->output = optarg; break;
 		case 'j': o->jobs = optarg; break;
 		case 'v': o->verbose = 1; break;
@@ -181,8 +211,12 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		qf_tool_usage_error("no model: give -m MODEL");
 	if (o->reduce == R_SAMPLE && !o->seed_set)
 		qf_tool_usage_error("--reduce sample:K needs --seed N");
-	if (o->seed_set && o->reduce != R_SAMPLE)
-		qf_tool_usage_error("--seed is only for --reduce sample:K");
+	if (o->corrupt_set && !o->seed_set)
+		qf_tool_usage_error("--corrupt K needs --seed N");
+	if (o->seed_set && o->reduce != R_SAMPLE && !o->corrupt_set)
+		qf_tool_usage_error("--seed is only for --reduce sample:K and --corrupt");
+	if (o->positions && !o->patch)
+		qf_tool_usage_error("--positions is only for --patch");
 	if (optind + 1 < argc)
 		qf_tool_usage_error("one token stream at most");
 }
@@ -213,6 +247,94 @@ static void parse_layers(struct run *r, const char *s)
 	r->layer_on[L] = 1;	/* final_norm, when chosen as a site */
 }
 
+/* ------------------------------------------------------------ noise */
+
+static uint64_t mix64(uint64_t z)
+{
+	z += 0x9e3779b97f4a7c15ull;
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+/* --corrupt: row x [d] of the document's position p gets K sigma times
+ * standard normal draws (Box-Muller) from a counter-based generator keyed
+ * by the seed, the document's ordinal and p: the same noise whatever the
+ * window or the threads. */
+static void add_noise(const struct run *r, uint64_t p, float *x, int d)
+{
+	uint64_t key = mix64(r->o->seed ^ mix64(r->ordinal ^ mix64(p)));
+	double scale = r->o->corrupt * r->sigma;
+
+	for (int j = 0; j < d; j += 2) {
+		uint64_t a = mix64(key ^ (uint64_t)j), b = mix64(~key ^ (uint64_t)j);
+		double u1 = ((double)(a >> 11) + 1) * 0x1p-53;	/* (0, 1] */
+		double u2 = (double)(b >> 11) * 0x1p-53;	/* [0, 1) */
+		double rad = sqrt(-2 * log(u1)), th = 6.283185307179586 * u2;
+
+		x[j] = (float)(x[j] + scale * rad * cos(th));
+		if (j + 1 < d)
+			x[j + 1] = (float)(x[j + 1] + scale * rad * sin(th));
+	}
+}
+
+/* The population standard deviation of all of the token embedding's
+ * elements, read from the weight stream. */
+static int embedding_sigma(const char *path, double *sigma, qf_err *e)
+{
+	qf_reader *rd = qf_reader_open(path, e);
+	qf_rec rec;
+	int rc;
+
+	if (!rd)
+		return -1;
+	qf_rec_init(&rec);
+	while ((rc = qf_reader_next(rd, &rec, e)) > 0)
+		if (strcmp(rec.name, "tok_emb.weight") == 0)
+			break;
+	if (rc == 0)
+		rc = qf_err_set(e, "%s: record tok_emb.weight: missing", path);
+	if (rc > 0) {
+		float *v = NULL;
+		uint64_t n = 1;
+		double sum = 0, ss = 0, mean;
+
+		for (int i = 0; i < rec.ndim; i++)
+			n *= rec.dims[i];
+		rc = qf_reader_read_as(rd, QF_F32, (void **)&v, e);
+		if (rc == 0 && n == 0)
+			rc = qf_err_set(e, "%s: record tok_emb.weight: empty", path);
+		if (rc == 0) {
+			for (uint64_t i = 0; i < n; i++)
+				sum += v[i];
+			mean = sum / (double)n;
+			for (uint64_t i = 0; i < n; i++)
+				ss += (v[i] - mean) * (v[i] - mean);
+			*sigma = sqrt(ss / (double)n);
+		}
+		free(v);
+	}
+	qf_rec_free(&rec);
+	qf_reader_close(rd);
+	return rc < 0 ? -1 : 0;
+}
+
+/* FNV-1a 64 of the ids as little-endian 32-bit integers. */
+static uint64_t tokens_fnv(const int32_t *tok, uint64_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (uint64_t i = 0; i < n; i++) {
+		uint32_t v = (uint32_t)tok[i];
+
+		for (int b = 0; b < 4; b++) {
+			h ^= (v >> (8 * b)) & 0xff;
+			h *= 0x100000001b3ull;
+		}
+	}
+	return h;
+}
+
 /* ------------------------------------------------------------ hooks */
 
 static int width(const struct run *r, int site)
@@ -224,8 +346,21 @@ static int site_hook(void *ctx, const qf_site_info *s, float *x)
 {
 	struct run *r = ctx;
 	float *dst = r->buf[s->layer * r->nsites + s->site];
+	const float *src = r->from ? r->from[s->layer * r->nsites + s->site] : NULL;
 	int d = s->d;
 
+	if (r->o->corrupt > 0 && s->layer == 0 && s->site == QF_SITE_RESID_PRE)
+		for (int i = 0; i < s->T; i++)
+			add_noise(r, (uint64_t)s->pos + (uint64_t)i,
+				  x + (size_t)i * (size_t)d, d);
+	if (src && r->layer_on[s->layer])
+		for (int i = 0; i < s->T; i++) {
+			uint64_t p = (uint64_t)s->pos + (uint64_t)i;
+
+			if (!r->pmask || r->pmask[p])
+				memcpy(x + (size_t)i * (size_t)d,
+				       src + p * (uint64_t)d, (size_t)d * sizeof *x);
+		}
 	if (!r->layer_on[s->layer] || !dst)
 		return 0;
 	for (int i = s->first_new; i < s->T; i++) {
@@ -300,7 +435,7 @@ static void sample(struct run *r, uint64_t ordinal)
 /* ------------------------------------------------------------ output */
 
 static int set_common(qf_rec *out, const qf_rec *in, uint64_t ordinal,
-		      uint64_t n, qf_err *e)
+		      uint64_t n, uint64_t fnv, qf_err *e)
 {
 	static const char *keep[] = { "lang", "doc", "source" };
 
@@ -312,6 +447,7 @@ static int set_common(qf_rec *out, const qf_rec *in, uint64_t ordinal,
 	}
 	if (qf_rec_set(out, "record", in->name, e) < 0 ||
 	    qf_rec_setf(out, e, "ordinal", "%" PRIu64, ordinal) < 0 ||
+	    qf_rec_setf(out, e, "tokens_fnv", "%016" PRIx64, fnv) < 0 ||
 	    qf_rec_setf(out, e, "tokens", "%" PRIu64, n) < 0)
 		return -1;
 	return 0;
@@ -357,7 +493,7 @@ static int write_states(struct run *r, qf_writer *w, const qf_rec *in,
 			if (rc == 0)
 				rc = qf_rec_set_shape(&out, QF_F32, nd, dims, e);
 			if (rc == 0)
-				rc = set_common(&out, in, ordinal, r->n, e);
+				rc = set_common(&out, in, ordinal, r->n, r->fnv, e);
 			if (rc == 0 &&
 			    (qf_rec_set(&out, "kind", "state", e) < 0 ||
 			     qf_rec_setf(&out, e, "layer", "%d", l) < 0 ||
@@ -404,7 +540,7 @@ static int write_attn(struct run *r, qf_writer *w, const qf_rec *in,
 	snprintf(name, sizeof name, "attn.%" PRIu64, ordinal);
 	if (qf_rec_set_name(&out, name, e) < 0 ||
 	    qf_rec_set_shape(&out, QF_F32, 3, dims, e) < 0 ||
-	    set_common(&out, in, ordinal, r->n, e) < 0 ||
+	    set_common(&out, in, ordinal, r->n, r->fnv, e) < 0 ||
 	    qf_rec_set(&out, "kind", "attn_stats", e) < 0 ||
 	    qf_rec_set(&out, "stats", "entropy,first", e) < 0 ||
 	    qf_rec_setf(&out, e, "sink_eps", "%g", r->o->eps) < 0)
@@ -436,7 +572,7 @@ static int write_attn(struct run *r, qf_writer *w, const qf_rec *in,
 }
 
 static int write_nll(qf_writer *w, const qf_rec *in, uint64_t ordinal,
-		     uint64_t n, const float *nll, qf_err *e)
+		     uint64_t n, uint64_t fnv, const float *nll, qf_err *e)
 {
 	uint64_t dims[1] = { n - 1 };
 	qf_rec out;
@@ -447,12 +583,156 @@ static int write_nll(qf_writer *w, const qf_rec *in, uint64_t ordinal,
 	snprintf(name, sizeof name, "nll.%" PRIu64, ordinal);
 	if (qf_rec_set_name(&out, name, e) < 0 ||
 	    qf_rec_set_shape(&out, QF_F32, 1, dims, e) < 0 ||
-	    set_common(&out, in, ordinal, n, e) < 0 ||
+	    set_common(&out, in, ordinal, n, fnv, e) < 0 ||
 	    qf_rec_set(&out, "kind", "nll", e) < 0 ||
 	    qf_writer_put(w, &out, nll, e) < 0)
 		rc = -1;
 	qf_rec_free(&out);
 	return rc;
+}
+
+/* ------------------------------------------------------------ --patch */
+
+static int from_attr(const qf_rec *f, const char *key, uint64_t *v)
+{
+	const char *s = qf_rec_get(f, key);
+
+	return s && qf_parse_u64(s, UINT64_MAX, v, NULL) == 0 ? 0 : -1;
+}
+
+/* " (doc D)" of a token record, or "". */
+static const char *doc_of(const qf_rec *rec, char *buf, size_t n)
+{
+	const char *doc = qf_rec_get(rec, "doc");
+
+	if (!doc)
+		return "";
+	snprintf(buf, n, " (doc %s)", doc);
+	return buf;
+}
+
+/* Read FROM's state records of the current document (ordinal r->ordinal,
+ * token record rec, ids tok) into r->from: those of the chosen layers and
+ * sites.  Records of other kinds, layers or sites are skipped; the first
+ * record of a later document is kept for the next call. */
+static int load_from(struct run *r, const qf_rec *rec, const qf_reader *in,
+		     qf_err *e)
+{
+	const char *fname = qf_reader_name(r->fr);
+	int L = r->cfg->n_layer, got = 0, rc;
+	uint64_t later = UINT64_MAX;
+	char db[160];
+	const char *doc = doc_of(rec, db, sizeof db);
+
+	for (;;) {
+		uint64_t ord, layer, n;
+		char want[24];
+		const char *kind, *site_s, *fnv_s;
+		int site;
+		float **slot;
+
+		if (!r->fpending) {
+			rc = qf_reader_next(r->fr, &r->frec, e);
+			if (rc < 0)
+				return -1;
+			if (rc == 0)
+				break;
+			r->fpending = 1;
+		}
+		kind = qf_rec_get(&r->frec, "kind");
+		if (!kind || strcmp(kind, "state") != 0 ||
+		    from_attr(&r->frec, "ordinal", &ord) < 0 ||
+		    ord < r->ordinal) {
+			r->fpending = 0;
+			continue;
+		}
+		if (ord > r->ordinal) {
+			later = ord;
+			break;
+		}
+		got = 1;
+		r->fpending = 0;
+		site_s = qf_rec_get(&r->frec, "site");
+		site = site_s ? qf_site_parse(site_s) : -1;
+		if (from_attr(&r->frec, "layer", &layer) < 0 || site < 0 ||
+		    layer > (uint64_t)L)
+			return qf_err_set(e, "%s: record %s: no valid layer and site attributes",
+					  fname, r->frec.name);
+		slot = &r->from[layer * (uint64_t)r->nsites + (uint64_t)site];
+		if (!(r->o->sites & (1u << site)) || !r->layer_on[layer] ||
+		    (site == QF_SITE_FINAL_NORM) != (layer == (uint64_t)L))
+			continue;
+		fnv_s = qf_rec_get(&r->frec, "tokens_fnv");
+		snprintf(want, sizeof want, "%016" PRIx64, r->fnv);
+		if (from_attr(&r->frec, "tokens", &n) < 0 || n != r->n ||
+		    (fnv_s && strcmp(fnv_s, want) != 0))
+			return qf_err_set(e, "%s: record %s: made over other tokens than %s: record %s%s",
+					  fname, r->frec.name, qf_reader_name(in),
+					  rec->name, doc);
+		if (r->frec.ndim != 2 || r->frec.dims[0] != r->n ||
+		    r->frec.dims[1] != (uint64_t)width(r, site))
+			return qf_err_set(e, "%s: record %s: shape is not [%" PRIu64 ", %d] "
+					  "(states per token, --reduce none)",
+					  fname, r->frec.name, r->n, width(r, site));
+		free(*slot);
+		*slot = NULL;
+		if (qf_reader_read_as(r->fr, QF_F32, (void **)slot, e) < 0)
+			return -1;
+	}
+	for (int l = 0; l <= L; l++)
+		for (int s = 0; s < r->nsites; s++) {
+			if (!(r->o->sites & (1u << s)) || !r->layer_on[l] ||
+			    (s == QF_SITE_FINAL_NORM) != (l == L) ||
+			    r->from[l * r->nsites + s])
+				continue;
+			if (!got && later != UINT64_MAX)
+				return qf_err_set(e, "%s: no states of document %" PRIu64
+						  " (%s: record %s%s) before document %" PRIu64
+						  ": FROM must follow the input's document order",
+						  fname, r->ordinal, qf_reader_name(in),
+						  rec->name, doc, later);
+			return qf_err_set(e, "%s: no state.%" PRIu64 ".%d.%s for %s: record %s%s",
+					  fname, r->ordinal, l, qf_site_name(s),
+					  qf_reader_name(in), rec->name, doc);
+		}
+	return 0;
+}
+
+/* --positions: the mask of the current document. */
+static int make_pmask(struct run *r, qf_err *e)
+{
+	r->pmask = calloc(r->n, 1);
+	if (!r->pmask)
+		return qf_err_set(e, "out of memory");
+	for (size_t i = 0; i < r->nplist; i++)
+		if (r->plist[i] < r->n)
+			r->pmask[r->plist[i]] = 1;
+	return 0;
+}
+
+static void parse_positions(struct run *r, const char *s)
+{
+	char *copy = strdup(s), *tok, *save = NULL;
+	size_t cap = 0;
+
+	if (!copy)
+		qf_tool_die(1, "out of memory");
+	for (tok = strtok_r(copy, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		if (r->nplist == cap) {
+			uint64_t *np;
+
+			cap = cap ? 2 * cap : 16;
+			np = realloc(r->plist, cap * sizeof *np);
+			if (!np)
+				qf_tool_die(1, "out of memory");
+			r->plist = np;
+		}
+		r->plist[r->nplist++] = parse_count("--positions", tok, UINT64_MAX - 1);
+	}
+	free(copy);
+	if (!r->nplist)
+		qf_tool_usage_error("--positions: no position given");
 }
 
 /* ------------------------------------------------------------ main loop */
@@ -478,6 +758,8 @@ static int one_doc(struct run *r, qf_model *m, qf_reader *in, const qf_rec *rec,
 				  qf_dtype_name(rec->dtype), rec->ndim);
 	}
 	r->n = rec->dims[0];
+	r->ordinal = ordinal;
+	r->fnv = tokens_fnv(tok, r->n);
 	if (r->n == 0) {
 		const char *doc = qf_rec_get(rec, "doc");
 
@@ -512,6 +794,16 @@ static int one_doc(struct run *r, qf_model *m, qf_reader *in, const qf_rec *rec,
 			}
 		}
 	h.sites = o->sites;
+	if (o->corrupt > 0)
+		h.sites |= 1u << QF_SITE_RESID_PRE;
+	if (r->fr && load_from(r, rec, in, e) < 0) {
+		rc = -1;
+		goto out;
+	}
+	if (r->plist && make_pmask(r, e) < 0) {
+		rc = -1;
+		goto out;
+	}
 	if (o->attn) {
 		h.attn = attn_hook;
 		memset(r->attn, 0, (size_t)L * r->cfg->n_head * 2 * sizeof *r->attn);
@@ -533,12 +825,18 @@ static int one_doc(struct run *r, qf_model *m, qf_reader *in, const qf_rec *rec,
 	if (rc == 0 && o->attn)
 		rc = write_attn(r, w, rec, ordinal, e);
 	if (rc == 0 && wn)
-		rc = write_nll(wn, rec, ordinal, r->n, nll, e);
+		rc = write_nll(wn, rec, ordinal, r->n, r->fnv, nll, e);
 out:
 	for (int i = 0; i < (L + 1) * r->nsites; i++) {
 		free(r->buf[i]);
 		r->buf[i] = NULL;
+		if (r->from) {
+			free(r->from[i]);
+			r->from[i] = NULL;
+		}
 	}
+	free(r->pmask);
+	r->pmask = NULL;
 	free(r->slot);
 	free(r->pos);
 	r->slot = NULL;
@@ -594,6 +892,19 @@ int main(int argc, char **argv)
 	if (!r.layer_on || !r.buf || !r.attn || !r.attn_n || !r.ent || !r.first)
 		qf_tool_die(1, "out of memory");
 	parse_layers(&r, o.layers);
+	if (o.positions)
+		parse_positions(&r, o.positions);
+	if (o.corrupt > 0 && embedding_sigma(o.model, &r.sigma, &e) < 0)
+		qf_tool_fail(&e);
+	qf_rec_init(&r.frec);
+	if (o.patch) {
+		r.from = calloc((size_t)(L + 1) * QF_SITE_COUNT, sizeof *r.from);
+		if (!r.from)
+			qf_tool_die(1, "out of memory");
+		r.fr = qf_reader_open(o.patch, &e);
+		if (!r.fr)
+			qf_tool_fail(&e);
+	}
 
 	in = qf_reader_open(optind < argc ? argv[optind] : "-", &e);
 	if (!in)
@@ -637,6 +948,11 @@ int main(int argc, char **argv)
 	free(r.attn_n);
 	free(r.ent);
 	free(r.first);
+	free(r.from);
+	free(r.plist);
+	qf_rec_free(&r.frec);
+	if (r.fr)
+		qf_reader_close(r.fr);
 	qf_tool_close_stdout();
 	return QF_EXIT_OK;
 }

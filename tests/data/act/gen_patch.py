@@ -1,0 +1,67 @@
+#!/usr/bin/python3
+"""Reference for qf-act --patch (tests/qf-act.bats), at test time, with
+Debian's python3 (torch 1.13): a second model of the fixture's shape,
+and what tests/data/model/gen_model.py's plain-torch GPT-2 computes when
+the fixture model's states are replaced by that model's.
+
+usage: gen_patch.py A.NPZ OUT.qft OUT.npz
+
+  OUT.qft  model a' : the weights of tests/data/model/a.qft (rebuilt from
+           gen_model.random_model with a's seed and dtypes, checked
+           against a.npz) times (1 + 0.3 N(0, 1)), stored in a's dtypes
+  OUT.npz  on a.npz's "tokens", the NLL [31] of model a with
+             p0      resid_post of layer 0 replaced by a''s, all positions
+             p0pos   the same at positions 3, 4, 5 and 20 only
+             p1attn  attn_out of layer 1 replaced by a''s at positions 2, 7
+"""
+import os
+import sys
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "model"))
+import gen_model as gm  # noqa: E402
+
+
+def codes_a(name):
+    if name.endswith("emb.weight"):
+        return gm.F32
+    if ".ln" in name or name.startswith("final_norm"):
+        return gm.F64
+    return gm.F16 if name.endswith(".weight") else gm.F32
+
+
+def main(argv):
+    z = np.load(argv[1])
+    cfg = {"n_layer": 2, "n_embd": 48, "n_head": 3, "n_ctx": 32, "n_inner": 192,
+           "vocab_size": 97, "layer_norm_epsilon": 1e-5, "tie_word_embeddings": True}
+    W, codes = gm.random_model(cfg, 1234, codes_a)
+    tok = z["tokens"]
+    r = gm.forward(W, cfg, tok)
+    assert np.array_equal(r["nll"].numpy(), z["nll"]), "not a.qft's weights"
+    g = torch.Generator().manual_seed(99)
+    W2 = {k: gm.stored(v * (1 + 0.3 * torch.randn(v.shape, generator=g)),
+                       codes[k]) for k, v in W.items()}
+    gm.write_weights(argv[2], cfg, W2, codes)
+    r2 = gm.forward(W2, cfg, tok)
+
+    def patcher(layer, site, pos):
+        def patch(l, s, x):
+            if l != layer or s != site:
+                return None
+            x = x.clone()
+            x[pos] = r2["sites"][(l, s)][pos]
+            return x
+        return patch
+    out = {}
+    for key, layer, site, pos in [("p0", 0, "resid_post", slice(None)),
+                                  ("p0pos", 0, "resid_post", [3, 4, 5, 20]),
+                                  ("p1attn", 1, "attn_out", [2, 7])]:
+        out[key] = gm.forward(W, cfg, tok, patcher(layer, site, pos))["nll"].numpy()
+    np.savez(argv[3], **out)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
