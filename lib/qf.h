@@ -657,6 +657,85 @@ const char *qf_arch_name(int arch);
 int qf_model_set_threads(qf_model *m, int n, qf_err *err);
 void qf_model_free(qf_model *m);
 
+/* Activations over documents (lib/act.c, the work of qf-act,
+ * docs/man/qf-act.1): a qf_act runs the model over one document's tokens
+ * at a time (windows as qf_model_nll) and hands over, per document, the
+ * records
+ *     state.N.L.SITE  f32 [n, width] (reduce none), [K, width] (sample:K)
+ *                     or [width] (mean): the chosen layers' and sites'
+ *     attn.N          f32 [n_layer, n_head, 2], with attn: per head the
+ *                     mean attention entropy and mass on the first token,
+ *                     sink rates (heads whose mass exceeds eps) as
+ *                     attributes
+ *     nll.N           f32 [n - 1], with nll: per-token NLL
+ * N is the document's ordinal (0, 1, .. in qf_act_doc calls); each record
+ * carries the token record's lang, doc and source, its name (record),
+ * ordinal, tokens and tokens_fnv (qf_tokens_fnv, as %016x). */
+enum { QF_ACT_NONE, QF_ACT_MEAN, QF_ACT_SAMPLE };	/* reductions */
+
+typedef struct qf_act_opts {
+	const uint64_t *layers;	/* chosen layers; NULL: all */
+	size_t nlayers;
+	unsigned sites;		/* bits 1u << QF_SITE_*; final_norm is
+				 * layer n_layer, chosen with any layers */
+	int reduce;		/* QF_ACT_*, over the document's tokens */
+	uint64_t k;		/* sample:K: K >= 1 positions (all when
+				 * K >= n), drawn from seed and ordinal */
+	uint64_t seed;		/* of sample:K and of corrupt */
+	int window, stride;	/* as qf_model_nll (0: defaults) */
+	int attn;		/* attn.N records */
+	double eps;		/* their sink-rate threshold */
+	int nll;		/* nll.N records */
+	qf_reader *patch;	/* NULL, or states (qf-act --reduce none
+				 * records, same documents in the same order)
+				 * replacing the chosen layers' and sites'
+				 * states as the model runs; read as the
+				 * documents come, not owned */
+	const uint64_t *positions;	/* patch only these positions; */
+	size_t npositions;		/* 0: all (kept, not copied) */
+	double corrupt;		/* > 0: add Gaussian noise of corrupt ·
+				 * sigma to the input embeddings (resid_pre
+				 * of layer 0), keyed by seed, ordinal and
+				 * position: the same for any window or
+				 * threads */
+	double sigma;		/* e.g. qf_weights_std(.., "tok_emb.weight") */
+} qf_act_opts;
+
+typedef struct qf_act qf_act;
+
+enum { QF_ACT_OUT_STATE, QF_ACT_OUT_ATTN, QF_ACT_OUT_NLL };
+/* Receives each record of a document, kind QF_ACT_OUT_*, with its data
+ * (f32, as rec's shape says); returns 0 or -1 with err set. */
+typedef int (*qf_act_put_fn)(void *ctx, int kind, const qf_rec *rec,
+			     const void *data, qf_err *err);
+
+/* A qf_act over model m (kept, not owned), or NULL:
+ *     layer 2 out of range (the model has 2)
+ *     out of memory */
+qf_act *qf_act_new(qf_model *m, const qf_act_opts *o, qf_err *err);
+/* Run the next document: token record rec of the stream named src (for
+ * messages), ids tok[0..n).  Calls put for its records, states first (by
+ * layer, then site), then attn.N, then nll.N.  Returns 0 or -1:
+ *     t.qft: record doc.2 (doc 8): empty document
+ *     t.qft: record doc.2 (doc 7): token id 97 at position 5 out of range (vocab_size 97)
+ *     f.qft: record state.0.0.resid_post: made over other tokens than t.qft: record doc.0 (doc 0)
+ *     f.qft: no state.0.1.resid_post for t.qft: record doc.0 (doc 0)
+ * The document counts even when it fails. */
+int qf_act_doc(qf_act *a, const char *src, const qf_rec *rec,
+	       const int32_t *tok, uint64_t n, qf_act_put_fn put, void *ctx,
+	       qf_err *err);
+/* Documents run so far. */
+uint64_t qf_act_docs(const qf_act *a);
+void qf_act_free(qf_act *a);
+
+/* FNV-1a 64 of token ids as little-endian 32-bit integers. */
+uint64_t qf_tokens_fnv(const int32_t *tok, uint64_t n);
+/* The population standard deviation of all elements of record name of
+ * the weight stream at path (converted to f32):
+ *     w.qft: record tok_emb.weight: missing */
+int qf_weights_std(const char *path, const char *name, double *sigma,
+		   qf_err *err);
+
 /* ---------------------------------------------------------------- hooks */
 
 /* Sites: where a hook sees (and may overwrite) activations.  In block L:
