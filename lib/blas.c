@@ -204,10 +204,12 @@ void qf_add(float *y, const float *x, size_t n)
 /* ------------------------------------------------------------ attention */
 
 /* Softmax of s[0..n) in place (n >= 1), as torch computes it: exp(s -
- * max) / sum.  The tail of a row goes through the vector code in a
- * padded copy. */
+ * max) / sum; returns 1 / sum.  With norm 0 the row is left at exp(s -
+ * max), for the caller to scale what it computes from it by 1 / sum (one
+ * pass over the row less).  The tail of a row goes through the vector
+ * code in a padded copy. */
 QF_CLONES
-static void softmax_row(float *s, int n)
+static float softmax_row(float *s, int n, int norm)
 {
 	qf_v16 v, mx, acc = { 0 }, tail;
 	float m, sum, inv;
@@ -236,6 +238,10 @@ static void softmax_row(float *s, int n)
 	acc += tail;
 	sum = qf_v16_sum(&acc);
 	inv = 1.0f / sum;
+	if (!norm) {
+		memcpy(s + full, &tail, (size_t)rest * sizeof *s);
+		return inv;
+	}
 	for (i = 0; i < full; i += 16) {
 		memcpy(&v, s + i, sizeof v);
 		v *= inv;
@@ -243,6 +249,13 @@ static void softmax_row(float *s, int n)
 	}
 	tail *= inv;
 	memcpy(s + full, &tail, (size_t)rest * sizeof *s);
+	return inv;
+}
+
+static void scale_row(float *x, int n, float c)
+{
+	for (int i = 0; i < n; i++)
+		x[i] *= c;
 }
 
 struct attn_job {
@@ -264,7 +277,8 @@ static void attn_task(void *ctx, int task, int tid)
 	int i0 = blk * QF_ATTN_QB;
 	int i1 = i0 + QF_ATTN_QB < a->T ? i0 + QF_ATTN_QB : a->T;
 	int rows = i1 - i0, n = i1, lds, r;
-	float *s;
+	int norm = j->what != QF_ATTN_ALL;
+	float *s, *out, inv[QF_ATTN_QB];
 
 	if (j->what == QF_ATTN_ALL) {
 		s = a->scratch + (size_t)tid * QF_ATTN_QB * a->ld_scratch;
@@ -274,23 +288,41 @@ static void attn_task(void *ctx, int task, int tid)
 		lds = a->T;
 	}
 	if (j->what != QF_ATTN_APPLY) {
-		/* s = q kᵀ / sqrt(hd), then softmax over keys 0..t */
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, n,
-			    a->hd, j->scale, a->q + (size_t)i0 * a->ldq + h * a->hd,
-			    a->ldq, a->k + g * a->hd, a->ldkv, 0.0f, s, lds);
+		/* s = q kᵀ / sqrt(hd), then softmax over keys 0..t: all rows
+		 * against keys [0, i0 + m), then rows [i0 + m, i1) against
+		 * keys [i0 + m, i1), so that of the upper triangle only
+		 * blocks of QF_ATTN_QB / 2 on the diagonal are computed */
+		int m = rows < QF_ATTN_QB / 2 ? rows : QF_ATTN_QB / 2;
+		const float *q = a->q + (size_t)i0 * a->ldq + h * a->hd;
+		const float *k = a->k + g * a->hd;
+
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows,
+			    i0 + m, a->hd, j->scale, q, a->ldq, k, a->ldkv,
+			    0.0f, s, lds);
+		if (rows > m)
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
+				    rows - m, rows - m, a->hd, j->scale,
+				    q + (size_t)m * a->ldq, a->ldq,
+				    k + (size_t)(i0 + m) * a->ldkv, a->ldkv,
+				    0.0f, s + (size_t)m * lds + i0 + m, lds);
 		for (r = 0; r < rows; r++) {
 			float *row = s + (size_t)r * lds;
 			int t = i0 + r;
 			int end = j->what == QF_ATTN_PROBS ? a->T : n;
 
-			softmax_row(row, t + 1);
+			inv[r] = softmax_row(row, t + 1, norm);
 			memset(row + t + 1, 0, (size_t)(end - t - 1) * sizeof *row);
 		}
 	}
-	if (j->what != QF_ATTN_PROBS)
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows,
-			    a->hd, n, 1.0f, s, lds, a->v + g * a->hd, a->ldkv,
-			    0.0f, a->out + (size_t)i0 * a->ldo + h * a->hd, a->ldo);
+	if (j->what == QF_ATTN_PROBS)
+		return;
+	out = a->out + (size_t)i0 * a->ldo + h * a->hd;
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, a->hd,
+		    n, 1.0f, s, lds, a->v + g * a->hd, a->ldkv, 0.0f, out,
+		    a->ldo);
+	if (!norm)	/* the softmax's division, on hd values a row */
+		for (r = 0; r < rows; r++)
+			scale_row(out + (size_t)r * a->ldo, a->hd, inv[r]);
 }
 
 void qf_attention(qf_pool *p, const struct qf_attn *a, int what)

@@ -61,7 +61,7 @@ struct qf_attn {
 	float *scratch;		/* per thread [QF_ATTN_QB, n_ctx] */
 	int ld_scratch;
 };
-#define QF_ATTN_QB 64		/* query rows per task */
+#define QF_ATTN_QB 128		/* query rows per task */
 enum { QF_ATTN_ALL, QF_ATTN_PROBS, QF_ATTN_APPLY };
 /* QF_ATTN_ALL: out from q, k, v (probabilities in scratch);
  * QF_ATTN_PROBS: only the probabilities, into a->probs;
