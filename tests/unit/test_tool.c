@@ -982,7 +982,7 @@ static int child_progress(void)
 	qf_progress_end(&p);
 	fputs("B", stderr);
 	qf_progress_start(&p, "counting");
-	spin_progress(&p, 0.3, 0);
+	spin_progress(&p, 0.6, 0);	/* several chances to print, even on a busy machine */
 	qf_progress_end(&p);
 	return 0;
 }
