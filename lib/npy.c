@@ -721,16 +721,6 @@ struct qf_npz_reader {
 	int dead;
 };
 
-static char *dup_str(const char *s)
-{
-	size_t n = strlen(s) + 1;
-	char *p = malloc(n);
-
-	if (p)
-		memcpy(p, s, n);
-	return p;
-}
-
 /* Does the file begin with a zip end record, as an archive without
  * members does? */
 static int empty_zip(const char *path)
@@ -805,7 +795,7 @@ qf_npz_reader *qf_npz_open(const char *path, qf_err *err)
 	qf_npz_reader *z = calloc(1, sizeof *z);
 	int is_stdin = !path || strcmp(path, "-") == 0;
 
-	if (!z || !(z->file = dup_str(is_stdin ? "<stdin>" : path)) ||
+	if (!z || !(z->file = strdup(is_stdin ? "<stdin>" : path)) ||
 	    !(z->a = archive_read_new())) {
 		qf_npz_close(z);
 		qf_err_set(err, "%s: out of memory", is_stdin ? "<stdin>" : path);
@@ -903,7 +893,7 @@ int qf_npz_next(qf_npz_reader *z, qf_rec *rec, void **data, qf_err *err)
 	if (r <= 0)
 		return r;
 	free(z->rec);
-	z->rec = dup_str(path);
+	z->rec = strdup(path);
 	if (!z->rec) {
 		z->dead = 1;
 		return qf_err_set(err, "%s: out of memory", z->file);
@@ -993,7 +983,7 @@ static int nameset_add(struct nameset *ns, const char *s)
 	p = nameset_find(ns, s);
 	if (*p)
 		return 0;
-	if (!(*p = dup_str(s)))
+	if (!(*p = strdup(s)))
 		return -1;
 	ns->n++;
 	return 1;
@@ -1035,7 +1025,7 @@ qf_npz_writer *qf_npz_create(FILE *f, const char *name, qf_err *err)
 	qf_npz_writer *z = calloc(1, sizeof *z);
 	const char *file = name ? name : "<npz>";
 
-	if (!z || !(z->file = dup_str(file)) || !(z->a = archive_write_new())) {
+	if (!z || !(z->file = strdup(file)) || !(z->a = archive_write_new())) {
 		npz_writer_free(z);
 		qf_err_set(err, "%s: out of memory", file);
 		return NULL;

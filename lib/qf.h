@@ -1007,6 +1007,9 @@ int qf_parse_double(const char *s, double *out, qf_err *err);
 #define QF_OPT_VERSION 0x1000
 void qf_tool_common_option(int c, const char *usage, char **argv)
 	__attribute__((noreturn));
+/* An option's count, 0..max, strictly (qf_parse_u64); misuse exits 2
+ * with "OPT: what is wrong". */
+uint64_t qf_tool_parse_count(const char *opt, const char *arg, uint64_t max);
 /* A --level value, 1..22; a usage error otherwise. */
 int qf_tool_parse_level(const char *arg);
 

@@ -217,16 +217,6 @@ void qf_rec_free(qf_rec *rec)
 	qf_rec_init(rec);
 }
 
-static char *dup_str(const char *s)
-{
-	size_t n = strlen(s) + 1;
-	char *p = malloc(n);
-
-	if (p)
-		memcpy(p, s, n);
-	return p;
-}
-
 int qf_rec_copy(qf_rec *dst, const qf_rec *src, qf_err *err)
 {
 	qf_rec t;
@@ -238,7 +228,7 @@ int qf_rec_copy(qf_rec *dst, const qf_rec *src, qf_err *err)
 	t.name = NULL;
 	t.attr = NULL;
 	t.nattr = t.attr_cap = 0;
-	if (src->name && !(t.name = dup_str(src->name)))
+	if (src->name && !(t.name = strdup(src->name)))
 		goto nomem;
 	if (src->nattr) {
 		t.attr = calloc(src->nattr, sizeof *t.attr);
@@ -246,8 +236,8 @@ int qf_rec_copy(qf_rec *dst, const qf_rec *src, qf_err *err)
 			goto nomem;
 		t.attr_cap = src->nattr;
 		for (i = 0; i < src->nattr; i++, t.nattr++) {
-			t.attr[i].key = dup_str(src->attr[i].key);
-			t.attr[i].val = dup_str(src->attr[i].val);
+			t.attr[i].key = strdup(src->attr[i].key);
+			t.attr[i].val = strdup(src->attr[i].val);
 			if (!t.attr[i].key || !t.attr[i].val) {
 				t.nattr++;
 				goto nomem;
@@ -268,7 +258,7 @@ int qf_rec_set_name(qf_rec *rec, const char *name, qf_err *err)
 
 	if (check_name(name, err) < 0)
 		return -1;
-	p = dup_str(name);
+	p = strdup(name);
 	if (!p)
 		return qf_err_set(err, "out of memory");
 	free(rec->name);
@@ -325,7 +315,7 @@ int qf_rec_set(qf_rec *rec, const char *key, const char *val, qf_err *err)
 				  QF_MAX_ATTRS);
 	if (!a && grow(rec, err) < 0)
 		return -1;
-	v = dup_str(val);
+	v = strdup(val);
 	if (!v)
 		return qf_err_set(err, "out of memory");
 	if (a) {
@@ -333,7 +323,7 @@ int qf_rec_set(qf_rec *rec, const char *key, const char *val, qf_err *err)
 		a->val = v;
 		return 0;
 	}
-	k = dup_str(key);
+	k = strdup(key);
 	if (!k) {
 		free(v);
 		return qf_err_set(err, "out of memory");

@@ -242,6 +242,16 @@ void qf_tool_common_option(int c, const char *usage, char **argv)
 	}
 }
 
+uint64_t qf_tool_parse_count(const char *opt, const char *arg, uint64_t max)
+{
+	qf_err e;
+	uint64_t v;
+
+	if (qf_parse_u64(arg, max, &v, &e) < 0)
+		qf_tool_usage_error("%s: %s", opt, e.msg);
+	return v;
+}
+
 int qf_tool_parse_level(const char *arg)
 {
 	qf_err e;

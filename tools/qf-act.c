@@ -68,16 +68,6 @@ struct opts {
 
 /* ------------------------------------------------------------ options */
 
-static uint64_t parse_count(const char *opt, const char *s, uint64_t max)
-{
-	qf_err e;
-	uint64_t v;
-
-	if (qf_parse_u64(s, max, &v, &e) < 0)
-		qf_tool_usage_error("%s: %s", opt, e.msg);
-	return v;
-}
-
 static unsigned parse_sites(const char *s)
 {
 	char *copy = strdup(s), *tok, *save = NULL;
@@ -107,7 +97,7 @@ static void parse_reduce(struct opts *o, const char *s)
 		o->reduce = QF_ACT_MEAN;
 	} else if (strncmp(s, "sample:", 7) == 0) {
 		o->reduce = QF_ACT_SAMPLE;
-		o->k = parse_count("--reduce sample:K", s + 7, UINT32_MAX);
+		o->k = qf_tool_parse_count("--reduce sample:K", s + 7, UINT32_MAX);
 		if (o->k == 0)
 			qf_tool_usage_error("--reduce: sample:K wants K >= 1");
 	} else {
@@ -153,11 +143,11 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		case 'S': o->sites = parse_sites(optarg); break;
 		case 'r': parse_reduce(o, optarg); break;
 		case O_SEED:
-			o->seed = parse_count("--seed", optarg, UINT64_MAX);
+			o->seed = qf_tool_parse_count("--seed", optarg, UINT64_MAX);
 			o->seed_set = 1;
 			break;
-		case O_WINDOW: o->window = (int)parse_count("--window", optarg, 1u << 30); break;
-		case O_STRIDE: o->stride = (int)parse_count("--stride", optarg, 1u << 30); break;
+		case O_WINDOW: o->window = (int)qf_tool_parse_count("--window", optarg, 1u << 30); break;
+		case O_STRIDE: o->stride = (int)qf_tool_parse_count("--stride", optarg, 1u << 30); break;
 		case O_ATTN: o->attn = 1; break;
 		case O_EPS:
 			if (qf_parse_double(optarg, &o->eps, &e) < 0 ||
@@ -214,7 +204,7 @@ static uint64_t *parse_list(const char *opt, const char *s, uint64_t max,
 				qf_tool_die(1, "out of memory");
 			v = nv;
 		}
-		v[n++] = parse_count(opt, tok, max);
+		v[n++] = qf_tool_parse_count(opt, tok, max);
 	}
 	free(copy);
 	*np = n;

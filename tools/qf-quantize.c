@@ -105,16 +105,6 @@ static int parse_bits(const char *s)
 	return bits;
 }
 
-static uint64_t parse_count(const char *opt, const char *s, uint64_t max)
-{
-	qf_err e;
-	uint64_t v;
-
-	if (qf_parse_u64(s, max, &v, &e) < 0)
-		qf_tool_usage_error("%s: %s", opt, e.msg);
-	return v;
-}
-
 static void add_name(struct opts *o, int protect, const char *glob)
 {
 	qf_err e;
@@ -133,7 +123,7 @@ static void parse_gran(struct opts *o, const char *s)
 	} else if (strcmp(s, "channel") == 0) {
 		q->gran = QF_QG_CHANNEL;
 	} else {
-		q->group = parse_count("--granularity", s, UINT32_MAX);
+		q->group = qf_tool_parse_count("--granularity", s, UINT32_MAX);
 		if (q->group == 0)
 			qf_tool_usage_error("--granularity: group size must be at least 1");
 		q->gran = QF_QG_GROUP;
@@ -302,7 +292,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		case 'c': parse_clip(o, optarg); break;
 		case O_ROUND: round = optarg; o->round_set = 1; break;
 		case O_SEED:
-			p->q.seed = parse_count("--seed", optarg, UINT64_MAX);
+			p->q.seed = qf_tool_parse_count("--seed", optarg, UINT64_MAX);
 			o->seed_set = 1;
 			break;
 		case O_COMPAT: p->compat = 1; break;
