@@ -256,21 +256,21 @@ static int gpt2_block(struct qf_fwd *f, int l)
 
 	layernorm(f->pool, f->ln, f->x, w->ln1_w, w->ln1_b, T, d, c->norm_eps);
 	SITE(QF_SITE_LN1_OUT, f->ln, d);
-	qf_linear(f->qkv, f->ln, w->qkv_w, w->qkv_b, T, d, 3 * d);
+	qf_linear(f->pool, f->qkv, f->ln, w->qkv_w, w->qkv_b, T, d, 3 * d);
 	if ((rc = qf_fwd_attention(f, l)) != 0)
 		return rc;
 	SITE(QF_SITE_ATTN_Z, f->z, d);
-	qf_linear(f->o, f->z, w->out_w, w->out_b, T, d, d);
+	qf_linear(f->pool, f->o, f->z, w->out_w, w->out_b, T, d, d);
 	SITE(QF_SITE_ATTN_OUT, f->o, d);
 	qf_add(f->x, f->o, (size_t)T * d);
 	SITE(QF_SITE_RESID_MID, f->x, d);
 
 	layernorm(f->pool, f->ln, f->x, w->ln2_w, w->ln2_b, T, d, c->norm_eps);
 	SITE(QF_SITE_LN2_OUT, f->ln, d);
-	qf_linear(f->fc, f->ln, w->mlp_in_w, w->mlp_in_b, T, d, F);
+	qf_linear(f->pool, f->fc, f->ln, w->mlp_in_w, w->mlp_in_b, T, d, F);
 	gelu_new(f->pool, f->fc, T, F);
 	SITE(QF_SITE_MLP_ACT, f->fc, F);
-	qf_linear(f->o, f->fc, w->mlp_out_w, w->mlp_out_b, T, F, d);
+	qf_linear(f->pool, f->o, f->fc, w->mlp_out_w, w->mlp_out_b, T, F, d);
 	SITE(QF_SITE_MLP_OUT, f->o, d);
 	qf_add(f->x, f->o, (size_t)T * d);
 	SITE(QF_SITE_RESID_POST, f->x, d);

@@ -459,7 +459,7 @@ static void head_nll(struct qf_fwd *f, const float *xf, float *logits,
 		struct nll_job j = { L, f->tok, nll, r0, n, row0, V };
 		int skip;
 
-		qf_linear(L, xf + (size_t)r0 * d, m->head, NULL, n, d, V);
+		qf_linear(f->pool, L, xf + (size_t)r0 * d, m->head, NULL, n, d, V);
 		if (!nll)
 			continue;
 		/* rows before row0 and the last row have no target here */
@@ -483,7 +483,7 @@ static int pass(qf_model *m, const int32_t *tok, int T, const qf_hooks *h,
 	size_t C = (size_t)c->n_ctx, d = (size_t)c->n_embd;
 	struct qf_fwd f;
 	qf_err herr;
-	int rc = 0;
+	int rc = 0, nb;
 
 	if (buffers(m, h, err) < 0)
 		return -1;
@@ -503,6 +503,11 @@ static int pass(qf_model *m, const int32_t *tok, int T, const qf_hooks *h,
 	f.info.first_new = first_new;
 	f.info.err = &herr;
 
+	/* the pool's threads share out every product: OpenBLAS's own threads
+	 * would spin beside them */
+	nb = qf_blas_threads();
+	if (qf_pool_size(f.pool) > 1 && nb > 1)
+		qf_blas_set_threads(1);
 	m->arch->embed(&f);
 	for (int l = 0; l < c->n_layer && !rc; l++) {
 		rc = qf_fwd_site(&f, l, QF_SITE_RESID_PRE, f.x, (int)d);
@@ -516,6 +521,8 @@ static int pass(qf_model *m, const int32_t *tok, int T, const qf_hooks *h,
 	}
 	if (!rc)
 		head_nll(&f, f.ln, logits, nll, row0);
+	if (qf_pool_size(f.pool) > 1 && nb > 1)
+		qf_blas_set_threads(nb);
 	if (rc < 0)
 		qf_err_set(err, "%s", herr.msg);
 	return rc;

@@ -42,9 +42,10 @@ int qf_blas_threads(void);
 /* ------------------------------------------------------------ kernels */
 
 /* y [T, out] = x [T, in] · wᵀ + b, w [out, in] (nn.Linear), b [out] or
- * NULL.  sgemm with OpenBLAS's threads. */
-void qf_linear(float *y, const float *x, const float *w, const float *b,
-	       int T, int in, int out);
+ * NULL.  Split by output columns over the pool's threads, each a
+ * single-threaded sgemm (OpenBLAS set to one thread). */
+void qf_linear(qf_pool *p, float *y, const float *x, const float *w,
+	       const float *b, int T, int in, int out);
 /* y += x, n elements. */
 void qf_add(float *y, const float *x, size_t n);
 

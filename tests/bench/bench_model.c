@@ -17,7 +17,9 @@
  *             tokens per second, achieved GFLOPS (2·params·tokens for the
  *             linear layers and the head, plus causal attention
  *             4·d·Σ(t+1) per layer) and that as a share of the peak,
- *             over all passes and for the best one.
+ *             over all passes and for the best one; and paired: each
+ *             pass against the sgemm round right after it, the median
+ *             over passes (the machine's speed drifts between runs).
  *   nll       qf_model_nll over a document of the same length with the
  *             default stride n_ctx / 2: scored tokens per second.
  *   memory    peak resident set (getrusage ru_maxrss) of the windowed
@@ -231,8 +233,10 @@ static void gemm_free(void)
 /* Time each product once; keep the best time of every round.  Rounds
  * alternate with the forward passes, so that both meet the same load
  * when the machine is shared. */
-static void gemm_round(struct gemm *g, int n)
+static double gemm_round(struct gemm *g, int n)
 {
+	double mix = 0;
+
 	for (int i = 0; i < n; i++) {
 		double t = now();
 
@@ -242,7 +246,16 @@ static void gemm_round(struct gemm *g, int n)
 		t = now() - t;
 		if (g[i].t == 0 || t < g[i].t)
 			g[i].t = t;
+		mix += t * g[i].per_window;
 	}
+	return mix;	/* this round's time for one window's products */
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
 }
 
 /* Forget the peak resident set so far (the sgemm tests' buffers): Linux's
@@ -326,7 +339,7 @@ int main(int argc, char **argv)
 		{ "head", D, VOCAB, 1, 0 },
 	};
 	double gemm_flops = 0, gemm_time = 0, flops, t = 0, peak, mean = 0;
-	double best = INFINITY, tn, tl;
+	double best = INFINITY, tn, tl, *paired;
 	double attn_flops = 4.0 * D * N_LAYER * ((double)CTX * (CTX + 1) / 2);
 	int32_t *tok;
 	float *nll;
@@ -380,6 +393,7 @@ int main(int argc, char **argv)
 	if (threads > 0 && qf_model_set_threads(m, threads, &e) < 0)
 		die_err(&e);
 
+	paired = malloc((size_t)windows * sizeof *paired);
 	tok = malloc((size_t)windows * CTX * sizeof *tok);
 	nll = malloc((size_t)windows * CTX * sizeof *nll);
 	rng = 12345;
@@ -403,7 +417,8 @@ int main(int argc, char **argv)
 		tw = now() - tw;
 		t += tw;
 		best = tw < best ? tw : best;
-		gemm_round(g, NG);
+		/* the products alone, right after: the same load */
+		paired[w] = gemm_round(g, NG) / tw;
 	}
 	gemm_free();
 	if (prof)
@@ -438,6 +453,13 @@ int main(int argc, char **argv)
 	printf("  best window: %.2f s, %.0f tokens/s, %.1f GFLOPS = %.0f%% of "
 	       "the peak\n", best, CTX / best, flops / best * 1e-9,
 	       100 * flops / best / peak);
+	qsort(paired, (size_t)windows, sizeof *paired, cmp_double);
+	printf("  paired: each window against the sgemm round right after it: "
+	       "median %.0f%% of that round's rate (range %.0f%%-%.0f%%)\n",
+	       100 * flops / gemm_flops * (windows % 2 ? paired[windows / 2] :
+	       (paired[windows / 2 - 1] + paired[windows / 2]) / 2),
+	       100 * flops / gemm_flops * paired[0],
+	       100 * flops / gemm_flops * paired[windows - 1]);
 	printf("  (FLOPs per window: %.1f G in linear layers and head, %.1f G "
 	       "in causal attention)\n", gemm_flops * 1e-9, attn_flops * 1e-9);
 	printf("windowed nll: %d tokens, window %d, stride %d: %.2f s, %.0f "
@@ -447,6 +469,7 @@ int main(int argc, char **argv)
 	       "%.0f MB)\n",
 	       ru.ru_maxrss / 1024.0,
 	       (double)(VOCAB + CTX + N_LAYER * 12 * D + 2) * D * 4 / 1e6);
+	free(paired);
 	free(tok);
 	free(nll);
 	qf_model_free(m);
