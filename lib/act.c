@@ -561,7 +561,7 @@ int qf_act_doc(qf_act *r, const char *src, const qf_rec *rec,
 	int L = r->cfg->n_layer, rc = 0;
 	uint64_t ordinal = r->ordinal;
 	float *nll = NULL;
-	qf_hooks h = { site_hook, 0, NULL, r };
+	qf_hooks h = { site_hook, 0, NULL, r, NULL };
 	qf_err e2;
 
 	r->n = n;

@@ -298,7 +298,8 @@ static int hook_status(struct qf_fwd *f, int rc)
 		return 1;
 	if (!f->info.err->msg[0])
 		qf_err_set(f->info.err, "hook failed at layer %d site %s",
-			   f->info.layer, f->info.site < 0 ? "attention" :
+			   f->info.layer, f->info.site == -2 ? "logits" :
+			   f->info.site < 0 ? "attention" :
 			   qf_site_name(f->info.site));
 	return -1;
 }
@@ -444,15 +445,18 @@ static void nll_task(void *ctx, int task, int tid)
 /* Logits of the rows of xf [T, d] (all of them into logits if it is not
  * NULL, else only those with a target at or after row0) and the NLL of
  * rows row0 .. T-2 into nll[0 ..]. */
-static void head_nll(struct qf_fwd *f, const float *xf, float *logits,
-		     float *nll, int row0)
+static int head_nll(struct qf_fwd *f, const float *xf, float *logits,
+		    float *nll, int row0)
 {
 	qf_model *m = f->m;
 	int V = m->cfg.vocab_size, d = m->cfg.n_embd, T = f->T;
 	int from = logits ? 0 : row0, to = logits ? T : T - 1;
+	qf_logits_fn hook = f->h && !logits ? f->h->logits : NULL;
+	int64_t pos = f->info.pos;
+	int rc;
 
-	if (!logits && !nll)
-		return;
+	if (!logits && !nll && !hook)
+		return 0;
 	for (int r0 = from; r0 < to; r0 += QF_HEAD_ROWS) {
 		int n = to - r0 < QF_HEAD_ROWS ? to - r0 : QF_HEAD_ROWS;
 		float *L = logits ? logits + (size_t)r0 * V : m->logit_blk;
@@ -460,7 +464,7 @@ static void head_nll(struct qf_fwd *f, const float *xf, float *logits,
 		int skip;
 
 		qf_linear(f->pool, L, xf + (size_t)r0 * d, m->head, NULL, n, d, V);
-		if (!nll)
+		if (!nll && !hook)
 			continue;
 		/* rows before row0 and the last row have no target here */
 		skip = row0 > r0 ? row0 - r0 : 0;
@@ -469,8 +473,24 @@ static void head_nll(struct qf_fwd *f, const float *xf, float *logits,
 		j.logits = L + (size_t)skip * V;
 		j.r0 = r0 + skip;
 		j.n = (r0 + n < T - 1 ? r0 + n : T - 1) - j.r0;
-		qf_pool_run(f->pool, j.n, nll_task, &j);
+		if (j.n <= 0)
+			continue;
+		if (hook) {
+			f->info.layer = m->cfg.n_layer;
+			f->info.site = -2;
+			f->info.T = j.n;
+			f->info.d = V;
+			f->info.pos = pos + j.r0;
+			f->info.err->msg[0] = '\0';
+			rc = hook_status(f, hook(f->h->ctx, &f->info, j.logits));
+			f->info.pos = pos;
+			if (rc)
+				return rc;
+		}
+		if (nll)
+			qf_pool_run(f->pool, j.n, nll_task, &j);
 	}
+	return 0;
 }
 
 /* A pass over checked tokens tok[0..T): pos and first_new for the hooks,
@@ -520,7 +540,7 @@ static int pass(qf_model *m, const int32_t *tok, int T, const qf_hooks *h,
 				 (int)d);
 	}
 	if (!rc)
-		head_nll(&f, f.ln, logits, nll, row0);
+		rc = head_nll(&f, f.ln, logits, nll, row0);
 	if (qf_pool_size(f.pool) > 1 && nb > 1)
 		qf_blas_set_threads(nb);
 	if (rc < 0)
@@ -572,6 +592,24 @@ static int next_window(uint64_t n, int window, int stride, qf_window *w)
 	return 1;
 }
 
+/* The pass of window w (checked) over the document tok. */
+static int run_window(qf_model *m, const int32_t *tok, const qf_window *w,
+		      const qf_hooks *h, float *nll, qf_err *err)
+{
+	int T = (int)(w->end - w->begin);
+	int first_new = w->begin == 0 ? 0 : (int)(w->first - w->begin);
+	int row0 = (int)(w->first - 1 - w->begin);
+	float *out = nll ? nll + w->first - 1 : NULL;
+	int rc;
+
+	rc = pass(m, tok + w->begin, T, h, (int64_t)w->begin, first_new, NULL,
+		  out, row0, err);
+	if (rc > 0 && out)
+		for (uint64_t p = w->first; p < w->end; p++)
+			nll[p - 1] = NAN;
+	return rc;
+}
+
 uint64_t qf_windows(uint64_t n, int window, int stride, qf_window *w)
 {
 	qf_window cur = { 0, 0, 0 };
@@ -591,7 +629,6 @@ int qf_model_nll(qf_model *m, const int32_t *tok, uint64_t n, int window,
 		 int stride, const qf_hooks *h, float *nll, qf_err *err)
 {
 	qf_window w = { 0, 0, 0 };
-	int rc;
 
 	if (window == 0)
 		window = m->cfg.n_ctx;
@@ -605,19 +642,27 @@ int qf_model_nll(qf_model *m, const int32_t *tok, uint64_t n, int window,
 				  stride, window);
 	if (check_tokens(m, tok, n, err) < 0)
 		return -1;
-	while (next_window(n, window, stride, &w)) {
-		int T = (int)(w.end - w.begin);
-		int first_new = w.begin == 0 ? 0 : (int)(w.first - w.begin);
-		int row0 = (int)(w.first - 1 - w.begin);
-		float *out = nll ? nll + w.first - 1 : NULL;
-
-		rc = pass(m, tok + w.begin, T, h, (int64_t)w.begin, first_new,
-			  NULL, out, row0, err);
-		if (rc < 0)
+	while (next_window(n, window, stride, &w))
+		if (run_window(m, tok, &w, h, nll, err) < 0)
 			return -1;
-		if (rc > 0 && out)
-			for (uint64_t p = w.first; p < w.end; p++)
-				nll[p - 1] = NAN;
-	}
 	return 0;
+}
+
+int qf_model_window(qf_model *m, const int32_t *tok, uint64_t n,
+		    const qf_window *w, const qf_hooks *h, float *nll,
+		    qf_err *err)
+{
+	if (!(w->begin < w->end && w->end <= n && w->first >= 1 &&
+	      w->first >= w->begin && w->first <= w->end))
+		return qf_err_set(err, "window [%" PRIu64 ", %" PRIu64 ") "
+				  "scoring from %" PRIu64 " does not fit a "
+				  "document of %" PRIu64 " tokens", w->begin,
+				  w->end, w->first, n);
+	if (w->end - w->begin > (uint64_t)m->cfg.n_ctx)
+		return qf_err_set(err, "window of %" PRIu64 " tokens longer "
+				  "than n_ctx %d", w->end - w->begin,
+				  m->cfg.n_ctx);
+	if (check_tokens(m, tok + w->begin, w->end - w->begin, err) < 0)
+		return -1;
+	return run_window(m, tok, w, h, nll, err);
 }

@@ -795,12 +795,21 @@ typedef int (*qf_hook_fn)(void *ctx, const qf_site_info *s, float *x);
  * returns as a site hook does.  Only one layer's [n_head, T, T] is held at
  * a time, and only when this hook is set. */
 typedef int (*qf_attn_fn)(void *ctx, const qf_site_info *s, float *p);
+/* A logits hook: the logits [s->T, s->d = vocab_size] of rows that
+ * predict a scored target (qf_model_nll, qf_model_window; not
+ * qf_model_forward), a block of at most 256 rows at a time, in order;
+ * row i predicts the document's token s->pos + i + 1.  Called before the
+ * rows' NLL is computed from the same values; read them, do not change
+ * them.  Returns as a site hook does. */
+typedef int (*qf_logits_fn)(void *ctx, const qf_site_info *s,
+			    const float *logits);
 
 typedef struct qf_hooks {
 	qf_hook_fn fn;		/* NULL: no site hooks */
 	unsigned sites;		/* which: bits 1u << QF_SITE_* */
 	qf_attn_fn attn;	/* NULL: none */
-	void *ctx;		/* passed to both */
+	void *ctx;		/* passed to all three */
+	qf_logits_fn logits;	/* NULL: none */
 } qf_hooks;
 
 /* Per query row of one head's probabilities p [T, T]: the entropy in
@@ -842,6 +851,17 @@ uint64_t qf_windows(uint64_t n, int window, int stride, qf_window *w);
  * is computed.  nll may be NULL (hooks only).  Returns 0 or -1. */
 int qf_model_nll(qf_model *m, const int32_t *tok, uint64_t n, int window,
 		 int stride, const qf_hooks *h, float *nll, qf_err *err);
+
+/* One window w of a document tok[0..n) (one of qf_windows(n, ..)): the
+ * pass over tok[w->begin .. w->end) at positions w->begin .., scoring
+ * targets [w->first, w->end) into nll[p - 1] (indexed as qf_model_nll's,
+ * so nll may be the whole document's array; NULL for none).  For a
+ * caller that runs several models window by window over one document.
+ * Token ids of the window are checked; returns 0, 1 (a hook stopped the
+ * pass: the window's NLL entries are NaN) or -1. */
+int qf_model_window(qf_model *m, const int32_t *tok, uint64_t n,
+		    const qf_window *w, const qf_hooks *h, float *nll,
+		    qf_err *err);
 
 /* ---------------------------------------------------------------- OpenBLAS */
 

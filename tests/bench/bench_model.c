@@ -294,7 +294,7 @@ static int prof_hook(void *ctx, const qf_site_info *s, float *x)
 static void profile(qf_model *m, const int32_t *tok, float *nll, int windows)
 {
 	struct prof p;
-	qf_hooks h = { prof_hook, QF_SITES_ALL, NULL, &p };
+	qf_hooks h = { prof_hook, QF_SITES_ALL, NULL, &p, NULL };
 	double total = 0, head = 0;
 	qf_err e;
 

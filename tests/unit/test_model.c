@@ -226,7 +226,7 @@ static void check_fixture(const char *name, int sites)
 	nll = malloc((size_t)(T - 1) * sizeof *nll);
 	memset(&rec, 0, sizeof rec);
 	h = (qf_hooks){ record_hook, QF_SITES_ALL, sites ? record_attn : NULL,
-			&rec };
+			&rec, NULL };
 	rc = qf_model_forward(m, tok->data, T, &h, logits, nll, &e);
 	CHECKF(rc == 0, "%s", e.msg);
 	CHECK(rec.calls == L * (QF_SITE_COUNT - 1) + 1);
@@ -416,7 +416,7 @@ static void test_shared_gpt2_tiny(void)
 	memset(&r, 0, sizeof r);
 	h = (qf_hooks){ record_hook,
 			1u << QF_SITE_RESID_PRE | 1u << QF_SITE_RESID_POST |
-			1u << QF_SITE_FINAL_NORM, NULL, &r };
+			1u << QF_SITE_FINAL_NORM, NULL, &r, NULL };
 	if (qf_model_forward(m, data[0], T, &h, logits, nll, &e) < 0) {
 		CHECKF(0, "%s", e.msg);
 		goto out;
@@ -595,7 +595,7 @@ static void test_window_hooks(void)
 	qf_model *m = load(MDIR "a.qft");
 	const struct arr *doc;
 	struct cover c;
-	qf_hooks h = { cover_hook, 1u << QF_SITE_RESID_POST, NULL, &c };
+	qf_hooks h = { cover_hook, 1u << QF_SITE_RESID_POST, NULL, &c, NULL };
 	qf_err e;
 
 	if (!m || npz_load(&z, MDIR "a.npz") < 0) {
@@ -611,6 +611,99 @@ static void test_window_hooks(void)
 	for (int p = 0; p < 150; p++)
 		CHECKF(c.seen[p] == 1, "position %d seen %d times", p, c.seen[p]);
 	qf_model_free(m);
+	npz_free(&z);
+}
+
+/* The logits hook: rows that predict a scored target, each once, equal to
+ * the logits of a forward pass over the window's tokens, and the NLL
+ * computed from them; qf_model_window over qf_windows equals
+ * qf_model_nll. */
+struct logit_check {
+	qf_model *m;
+	const int32_t *doc;
+	const qf_window *w;	/* the window being run */
+	int seen[150];
+	double worst;		/* max |logit - forward's logit| */
+	int fail;
+};
+
+static int logit_hook(void *ctx, const qf_site_info *s, const float *x)
+{
+	struct logit_check *c = ctx;
+	int T = (int)(c->w->end - c->w->begin), V = s->d;
+	float *ref = malloc((size_t)T * V * sizeof *ref);
+	qf_err e;
+
+	if (c->fail)
+		return -1;
+	if (!ref)
+		return -1;
+	/* another model, same weights, so as not to disturb the pass */
+	if (qf_model_forward(c->m, c->doc + c->w->begin, T, NULL, ref, NULL,
+			     &e) != 0) {
+		free(ref);
+		return -1;
+	}
+	for (int i = 0; i < s->T; i++) {
+		int64_t p = s->pos + i + 1;	/* the target */
+		int row = (int)(s->pos + i - (int64_t)c->w->begin);
+
+		c->seen[p]++;
+		for (int v = 0; v < V; v++) {
+			double d = fabs((double)x[(size_t)i * V + v] -
+					ref[(size_t)row * V + v]);
+			c->worst = d > c->worst ? d : c->worst;
+		}
+	}
+	free(ref);
+	return 0;
+}
+
+static void test_logits_hook(void)
+{
+	struct npz z;
+	qf_model *m = load(MDIR "a.qft"), *m2 = load(MDIR "a.qft");
+	const struct arr *doc;
+	struct logit_check c;
+	qf_hooks h = { NULL, 0, NULL, &c, logit_hook };
+	qf_window w[32];
+	float nll[149], nll2[149];
+	uint64_t k;
+	qf_err e;
+
+	if (!m || !m2 || npz_load(&z, MDIR "a.npz") < 0) {
+		qf_model_free(m);
+		qf_model_free(m2);
+		return;
+	}
+	doc = npz_get(&z, "doc");
+	memset(&c, 0, sizeof c);
+	c.m = m2;
+	c.doc = doc->data;
+	k = qf_windows(150, 32, 12, w);
+	CHECK(k > 1 && k <= 32);
+	for (uint64_t i = 0; i < k; i++) {
+		c.w = &w[i];
+		CHECKF(qf_model_window(m, doc->data, 150, &w[i], &h, nll, &e) == 0,
+		       "%s", e.msg);
+	}
+	for (int p = 1; p < 150; p++)
+		CHECKF(c.seen[p] == 1, "target %d seen %d times", p, c.seen[p]);
+	CHECK(c.seen[0] == 0);
+	/* equal up to sgemm's blocking (the head runs from another row) */
+	CHECKF(c.worst < 1e-5, "logits differ from forward's by %g", c.worst);
+	CHECK(qf_model_nll(m, doc->data, 150, 32, 12, NULL, nll2, &e) == 0);
+	CHECK(memcmp(nll, nll2, sizeof nll) == 0);
+	/* a failing logits hook names the site */
+	c.fail = 1;
+	CHECK(qf_model_window(m, doc->data, 150, &w[0], &h, nll, &e) == -1);
+	CHECK_STR(e.msg, "hook failed at layer 2 site logits");
+	/* windows that do not fit */
+	CHECK(qf_model_window(m, doc->data, 20, &w[1], NULL, nll, &e) == -1);
+	CHECK_STR(e.msg, "window [12, 44) scoring from 32 does not fit a "
+		  "document of 20 tokens");
+	qf_model_free(m);
+	qf_model_free(m2);
 	npz_free(&z);
 }
 
@@ -655,7 +748,7 @@ static void test_patch(void)
 	struct npz z;
 	qf_model *m = load(MDIR "a.qft");
 	const struct arr *tok;
-	qf_hooks h = { patch_hook, QF_SITES_ALL, patch_attn, NULL };
+	qf_hooks h = { patch_hook, QF_SITES_ALL, patch_attn, NULL, NULL };
 	float logits[32 * 97], nll[31], base[31];
 	qf_err e;
 
@@ -701,7 +794,7 @@ static void test_hook_status(void)
 	int32_t tok[40];
 	float nll[39];
 	int calls = 0;
-	qf_hooks h = { stop_hook, QF_SITES_ALL, NULL, &calls };
+	qf_hooks h = { stop_hook, QF_SITES_ALL, NULL, &calls, NULL };
 	qf_err e;
 
 	if (!m)
@@ -716,7 +809,7 @@ static void test_hook_status(void)
 	CHECK(calls == 8);
 	for (int i = 0; i < 39; i++)
 		CHECK(isnan(nll[i]));
-	h = (qf_hooks){ fail_hook, QF_SITES_ALL, NULL, NULL };
+	h = (qf_hooks){ fail_hook, QF_SITES_ALL, NULL, NULL, NULL };
 	CHECK(qf_model_forward(m, tok, 10, &h, NULL, nll, &e) == -1);
 	CHECK_STR(e.msg, "hook failed at layer 0 site mlp_out");
 	h.ctx = &calls;
@@ -972,6 +1065,7 @@ int main(void)
 	RUN(test_windows);
 	RUN(test_windows_fit);
 	RUN(test_window_hooks);
+	RUN(test_logits_hook);
 	RUN(test_patch);
 	RUN(test_hook_status);
 	RUN(test_attn_stats);
