@@ -90,7 +90,7 @@ fuzz: $(FUZZERS)
 	    $(BUILD)/fuzz/new-$$n tests/fuzz/corpus/$$n || exit 1; \
 	done
 
-$(BUILD)/bench/%: tests/bench/%.c tests/bench/bench.h $(BUILD)/libqf.a | $(BUILD)/bench
+$(BUILD)/bench/%: tests/bench/%.c $(wildcard tests/bench/*.h) $(BUILD)/libqf.a | $(BUILD)/bench
 	$(CC) $(QF_CPPFLAGS) $(QF_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libqf.a $(LDLIBS)
 
 # pkg-config file for the install PREFIX (written by `make install`).

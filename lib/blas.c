@@ -5,14 +5,13 @@
  *
  * Threads.  One pool does all the work of a pass, and OpenBLAS is set to
  * one thread for the pass (qf_model's pass sets it and puts it back).  A
- * linear layer's product is split by output columns, one slice a pool
- * thread, each a single-threaded sgemm; attention is many small
+ * linear layer's product is split into blocks of output columns, each a
+ * task and a single-threaded sgemm; attention is many small
  * products, one per head and block of query rows, each a task.  With
  * OpenBLAS's own threads beside the pool, its idle threads spun in
  * sched_yield while the pool worked (18% of a pass's samples under
- * perf on 2 CPUs).  Every output element is computed by the same kernel
- * over the same k-loop whichever thread computes its column, so the
- * thread count does not change results.  The element-wise kernels
+ * perf on 2 CPUs).  The blocks depend on the shapes alone, so the thread
+ * count does not change results (qf_linear).  The element-wise kernels
  * (softmax here, LayerNorm and GELU in gpt2.c, log-sum-exp in model.c)
  * run on the pool by rows.
  */
@@ -193,22 +192,17 @@ int qf_blas_threads(void)
 struct linear_job {
 	float *y;
 	const float *x, *w, *b;
-	int T, in, out, ntask;
+	int T, in, out, per;
 };
 
-/* Columns [c0, c1) of y: a multiple of 64 wide, the last one the rest. */
+/* Columns [c0, c1) of y, block `task` of per columns. */
 static void linear_task(void *ctx, int task, int tid)
 {
 	const struct linear_job *j = ctx;
-	int per = (j->out + j->ntask - 1) / j->ntask;
-	int c0, c1;
+	int c0 = task * j->per;
+	int c1 = c0 + j->per < j->out ? c0 + j->per : j->out;
 
 	(void)tid;
-	per = (per + 63) & ~63;
-	c0 = task * per;
-	c1 = c0 + per < j->out ? c0 + per : j->out;
-	if (c0 >= c1)
-		return;
 	if (j->b)
 		for (int t = 0; t < j->T; t++)
 			memcpy(j->y + (size_t)t * j->out + c0, j->b + c0,
@@ -218,12 +212,17 @@ static void linear_task(void *ctx, int task, int tid)
 		    j->b ? 1.0f : 0.0f, j->y + c0, j->out);
 }
 
+/* The column blocks depend on the shape alone, never on the thread
+ * count: OpenBLAS's result for an element can depend on the shape of the
+ * call that computes it (its small-matrix kernels, and the Haswell
+ * kernels' edges), so the same calls for any -j give the same bytes. */
 void qf_linear(qf_pool *p, float *y, const float *x, const float *w,
 	       const float *b, int T, int in, int out)
 {
-	struct linear_job j = { y, x, w, b, T, in, out, qf_pool_size(p) };
+	int per = ((out + QF_LINEAR_BLOCKS - 1) / QF_LINEAR_BLOCKS + 15) & ~15;
+	struct linear_job j = { y, x, w, b, T, in, out, per < 64 ? 64 : per };
 
-	qf_pool_run(p, j.ntask, linear_task, &j);
+	qf_pool_run(p, (out + j.per - 1) / j.per, linear_task, &j);
 }
 
 void qf_add(float *y, const float *x, size_t n)
@@ -281,6 +280,11 @@ static float softmax_row(float *s, int n, int norm)
 	tail *= inv;
 	memcpy(s + full, &tail, (size_t)rest * sizeof *s);
 	return inv;
+}
+
+float qf_softmax_row(float *s, int n, int norm)
+{
+	return softmax_row(s, n, norm);
 }
 
 static void scale_row(float *x, int n, float c)

@@ -965,7 +965,7 @@ static double ratio(double num, double den, double min_den, unsigned char *r)
 		*r = R_DEN0;
 		return NAN;
 	}
-	if (den < min_den || den == 0) {
+	if (den <= min_den) {
 		*r = R_DENMIN;
 		return NAN;
 	}
@@ -1206,7 +1206,8 @@ static int figs_alloc(const qf_eval *ev, struct figs *fs, int est)
 /* One set of figures: the estimate (b < 0) or replicate b. */
 static int compute(qf_eval *ev, int b, struct work *wk, struct figs *fs)
 {
-	uint64_t s[4] = { 0 }, x = ev->o.seed + (uint64_t)b * 0x9E3779B97F4A7C15u;
+	/* 4 splitmix64 steps a replicate: disjoint seeds */
+	uint64_t s[4] = { 0 }, x = ev->o.seed + 4 * (uint64_t)b * 0x9E3779B97F4A7C15u;
 
 	if (b >= 0)
 		for (int i = 0; i < 4; i++)
@@ -1350,7 +1351,7 @@ static void interval(double *vals, int B, double *lo, double *hi, int *bad)
 
 static const char *why(int r)
 {
-	return r == R_DEN0 ? "den<=0" : r == R_DENMIN ? "den<min" : NULL;
+	return r == R_DEN0 ? "den<=0" : r == R_DENMIN ? "den<=min" : NULL;
 }
 
 /* Append "name:reason" to a status buffer. */

@@ -225,6 +225,18 @@ static void gelu_new(qf_pool *p, float *x, int T, int F)
 	qf_pool_run(p, (T + ROWS_PER_TASK - 1) / ROWS_PER_TASK, gelu_task, &j);
 }
 
+/* The two kernels above for other files of the runtime (lib/train.c). */
+void qf_layernorm(qf_pool *p, float *y, const float *x, const float *w,
+		  const float *b, int T, int d, float eps)
+{
+	layernorm(p, y, x, w, b, T, d, eps);
+}
+
+void qf_gelu_new(qf_pool *p, float *x, int T, int F)
+{
+	gelu_new(p, x, T, F);
+}
+
 /* ------------------------------------------------------------ the model */
 
 static void gpt2_embed(struct qf_fwd *f)

@@ -1,6 +1,6 @@
 /*
  * model_impl.h - shared by the model runtime's files only (model.c,
- * gpt2.c, blas.c); not installed.
+ * gpt2.c, blas.c, and train.c, the trainer); not installed.
  *
  * The runtime in one picture:
  *
@@ -42,12 +42,24 @@ int qf_blas_threads(void);
 /* ------------------------------------------------------------ kernels */
 
 /* y [T, out] = x [T, in] · wᵀ + b, w [out, in] (nn.Linear), b [out] or
- * NULL.  Split by output columns over the pool's threads, each a
- * single-threaded sgemm (OpenBLAS set to one thread). */
+ * NULL.  Split into QF_LINEAR_BLOCKS blocks of output columns (at least
+ * 64 wide) run as tasks on the pool, each a single-threaded sgemm
+ * (OpenBLAS set to one thread). */
+#define QF_LINEAR_BLOCKS 4
 void qf_linear(qf_pool *p, float *y, const float *x, const float *w,
 	       const float *b, int T, int in, int out);
 /* y += x, n elements. */
 void qf_add(float *y, const float *x, size_t n);
+/* y [T, d] = LayerNorm(x [T, d]; w, b, eps), by rows on the pool
+ * (gpt2.c). */
+void qf_layernorm(qf_pool *p, float *y, const float *x, const float *w,
+		  const float *b, int T, int d, float eps);
+/* gelu_new in place on x [T, F], by rows on the pool (gpt2.c). */
+void qf_gelu_new(qf_pool *p, float *x, int T, int F);
+/* Softmax of s[0..n) in place as torch computes it (max subtracted);
+ * returns 1 / sum.  With norm 0 the row is left at exp(s - max) (blas.c,
+ * the kernel of qf_attention). */
+float qf_softmax_row(float *s, int n, int norm);
 
 /* Causal self-attention.  Row t of q holds head h at columns h·hd, rows
  * of k and v key/value head g at columns g·hd; head h reads key/value

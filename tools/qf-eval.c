@@ -227,7 +227,7 @@ static int put_nll(qf_writer *w, const qf_eval *ev, const qf_rec *in,
 			if (qf_rec_get(in, copy[i]))
 				rc |= qf_rec_set(&r, copy[i], qf_rec_get(in, copy[i]), e);
 		if (rc == 0)
-			rc = qf_writer_put(w, &r, nll[m], e);
+			rc = qf_writer_put(w, &r, n > 1 ? nll[m] : NULL, e);
 		qf_rec_free(&r);
 		if (rc < 0)
 			return -1;
@@ -279,7 +279,7 @@ static int one_stream(qf_eval *ev, const char *path, qf_writer *wn,
 		rc = qf_eval_doc(ev, qf_reader_name(in), &rec, tok, n,
 				 wn && n > 1 ? nll : NULL, e);
 		free(tok);
-		if (rc == 0 && wn && n > 1)
+		if (rc == 0 && wn)
 			rc = put_nll(wn, ev, &rec, *ordinal, n, nll, e);
 		if (rc < 0)
 			break;
@@ -302,6 +302,7 @@ int main(int argc, char **argv)
 	size_t cap = 0;
 	uint64_t ordinal = 0;
 	int nm, threads;
+	const char *ref_file = NULL;
 	qf_eval *ev;
 	qf_writer *wn = NULL;
 	qf_out *out = NULL, *dout = NULL;
@@ -354,6 +355,14 @@ int main(int argc, char **argv)
 			free(model_name(i ? o.model[i - 1] : o.ref, &file));
 		if (!(models[i] = qf_model_load(file, &e)))
 			qf_tool_fail(&e);
+		if (i == 0)
+			ref_file = file;
+		else if (qf_model_cfg(models[i])->vocab_size !=
+			 qf_model_cfg(models[0])->vocab_size)
+			qf_tool_die(1, "%s: vocab_size %d, the reference %s has %d: "
+				    "models must share a vocabulary", file,
+				    qf_model_cfg(models[i])->vocab_size, ref_file,
+				    qf_model_cfg(models[0])->vocab_size);
 		if (qf_model_set_threads(models[i], threads, &e) < 0)
 			qf_tool_fail(&e);
 	}

@@ -1,0 +1,437 @@
+#!/usr/bin/env bats
+# qf-eval (docs/eval.md): per-language figures, disparity, bootstrap
+# intervals and the per-token NLL stream, checked against an independent
+# Python oracle (tests/data/eval/oracle.py: torch for the forward pass,
+# numpy for the rest) on the fixtures of tests/data/eval/gen_eval.py:
+# tokens.qft (5 languages, 30 records), the reference a.qft and two
+# rounded copies of it, q11.qft (mild) and q7.qft (strong).
+#
+# The oracle recomputes everything at test time from the same inputs and
+# options (no expected output is stored) and compares: counts exactly,
+# other numbers to 1e-4 relative plus 2e-6 absolute (the runtime's NLL is
+# within ~1e-6 of torch's; a bootstrap bound is a continuous function of
+# the replicates, so the same tolerance holds for the intervals), NA for
+# NA, status strings exactly where docs/eval.md fixes them.
+
+load common
+
+ORACLE="$PY $TESTS_DIR/data/eval/oracle.py"
+GEN="$PY $TESTS_DIR/data/eval/gen_eval.py"
+
+setup_file() {
+	cd "$BATS_FILE_TMPDIR"
+	E="$TESTS_DIR/data/eval"
+	cp "$E/tokens.qft" "$E/q11.qft" "$E/q7.qft" "$E/languages.tsv" .
+	cp "$TESTS_DIR/data/model/a.qft" a.qft
+	cp "$TESTS_DIR/data/model/b.qft" b.qft
+	for v in bad-id no-lang no-bytes extra head tail ctx16 xyz; do
+		$GEN variant $v $v.qft
+	done
+	mkdir -p cache
+}
+
+setup() {
+	cd "$BATS_FILE_TMPDIR"
+	export ORACLE_CACHE="$BATS_FILE_TMPDIR/cache"
+	MODELS=(-r a.qft -m q11=q11.qft -m q7.qft)
+	GROUPS_=(--languages languages.tsv --group-by morph_type --group-by script
+		--group big=eng,rus,cmn_hans)
+}
+
+# Run qf-eval with the arguments, then the oracle with the same ones: it
+# reads the files qf-eval wrote (-o, -d, --nll) and prints differences.
+eval_check() {
+	rm -f l.tsv d.tsv n.qft
+	run --separate-stderr qf-eval "$@"
+	[ "$status" -eq 0 ] || { echo "qf-eval exited $status: $stderr"; return 1; }
+	run $ORACLE check "$@"
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
+
+# Misuse: exit 2, the message and the pointer to --help, nothing written.
+misuse() {
+	rm -f l.tsv d.tsv
+	run --separate-stderr qf-eval "$@" -o l.tsv -d d.tsv tokens.qft
+	echo "status $status stderr: $stderr"
+	[ "$status" -eq 2 ]
+	[[ ${stderr_lines[0]} == "qf-eval: "* ]]
+	[ "${stderr_lines[1]}" = "Try 'qf-eval --help' for more information." ]
+	[ ! -e l.tsv ] && [ ! -e d.tsv ]
+}
+
+# Bad data: exit 1, one line "qf-eval: ...", no output left behind.
+bad_input() {
+	rm -f l.tsv d.tsv n.qft
+	run --separate-stderr qf-eval "$@"
+	echo "status $status stderr: $stderr"
+	[ "$status" -eq 1 ]
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	[[ $stderr == "qf-eval: "* ]]
+	[ ! -e l.tsv ] && [ ! -e d.tsv ] && [ ! -e n.qft ]
+	[ -z "$(ls -A | grep -F .tmp.)" ]
+}
+
+# Column COL of TSV FILE in the row of language or scope KEY and model
+# MODEL: cell FILE COL KEY MODEL (columns found by name).
+cell() {
+	awk -F'\t' -v c="$2" -v k="$3" -v m="$4" '
+		NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+		$col["model"] == m && (("lang" in col) ? $col["lang"] : $col["scope"]) == k { print $col[c] }' "$1"
+}
+
+@test "--help prints the synopsis and exits 0" {
+	run qf-eval --help
+	assert_success
+	assert_line --index 0 --regexp '^Usage: qf-eval '
+}
+
+@test "--version names the tool and version" {
+	run qf-eval --version
+	assert_success
+	assert_output --regexp '^qf-eval \(qf\) [0-9]+\.[0-9]+\.[0-9]+$'
+}
+
+@test "the oracle's generators and windows pass their own checks" {
+	# splitmix64 and xoshiro256** against published outputs, the
+	# vectorised draws against the scalar ones, docs/runtime.md's windows
+	run $ORACLE selftest
+	assert_success
+}
+
+@test "counts from the records' attributes (awk, not the oracle)" {
+	qf-eval "${MODELS[@]}" --bootstrap 0 -o l.tsv -d d.tsv tokens.qft
+	# per language: units, tokens, scored (ids - 1), bytes - first_bytes,
+	# chars - first_chars, words; the one-token record (eng) is a unit
+	# with nothing scored (a reading: docs/eval.md says it "counts only in
+	# tokens, bytes, words")
+	qf-cat -l tokens.qft | awk -F'\t' '
+		{ n = $3; gsub(/[][]/, "", n)
+		  split($5, kv, " "); delete a
+		  for (i in kv) { split(kv[i], p, "="); a[p[1]] = p[2] }
+		  L = a["lang"]; u[L]++; t[L] += a["tokens"]; s[L] += n - 1
+		  b[L] += a["bytes"] - a["first_bytes"]; c[L] += a["chars"] - a["first_chars"]
+		  w[L] += a["words"] }
+		END { for (L in u) print L, u[L], t[L], s[L], b[L], c[L], w[L] }' |
+		sort > want
+	for m in ref q11 q7; do
+		awk -F'\t' -v m=$m '
+			NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+			$col["model"] == m { print $col["lang"], $col["units"], $col["tokens"],
+				$col["scored"], $col["bytes"], $col["chars"], $col["words"] }' l.tsv > got
+		diff want got
+	done
+	[ "$(grep -c '^eng ' want)" -eq 1 ]
+	grep -q '^eng 8 277 271 ' want
+}
+
+@test "point estimates (--bootstrap 0, default window 32, stride 16) equal the oracle's" {
+	eval_check "${MODELS[@]}" --bootstrap 0 -o l.tsv -d d.tsv tokens.qft
+	# rows: languages bytewise, the reference first, then command-line order
+	run awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+		{ printf "%s/%s ", $col["lang"], $col["model"] }' l.tsv
+	assert_output "cmn_hans/ref cmn_hans/q11 cmn_hans/q7 eng/ref eng/q11 eng/q7 fin/ref fin/q11 fin/q7 rus/ref rus/q11 rus/q7 tur/ref tur/q11 tur/q7 "
+	# without bootstrap every bound is NA
+	run awk -F'\t' 'FNR == 1 { split("", c); for (i = 1; i <= NF; i++) if ($i ~ /_(lo|hi)$/) c[i] = $i; next }
+		{ for (i in c) if ($i != "NA") print FILENAME, FNR, c[i], $i }' l.tsv d.tsv
+	assert_output ""
+}
+
+@test "bootstrap intervals (B 200, seed 7, scopes of --group-by and --group) equal the oracle's" {
+	eval_check "${MODELS[@]}" --bootstrap 200 --seed 7 "${GROUPS_[@]}" \
+		-o l.tsv -d d.tsv tokens.qft
+	# one row per test model and scope: all, 3 morph_type, 3 script, big
+	[ "$(tail -n +2 d.tsv | wc -l)" -eq 16 ]
+	[ "$(cell d.tsv n_lang morph_type=agglutinative q7)" = 2 ]
+	[ "$(cell d.tsv n_lang big q11)" = 3 ]
+}
+
+@test "defaults: 1000 replicates, seed 1" {
+	eval_check "${MODELS[@]}" --languages languages.tsv --group-by morph_type \
+		-o l.tsv -d d.tsv tokens.qft
+	cp l.tsv l1.tsv
+	qf-eval "${MODELS[@]}" --bootstrap 1000 --seed 1 -o l2.tsv tokens.qft
+	cmp l1.tsv l2.tsv
+}
+
+@test "another seed, other intervals, the same estimates" {
+	qf-eval "${MODELS[@]}" --bootstrap 50 --seed 7 -o s7.tsv -d s7d.tsv tokens.qft
+	qf-eval "${MODELS[@]}" --bootstrap 50 --seed 8 -o s8.tsv -d s8d.tsv tokens.qft
+	! cmp -s s7.tsv s8.tsv
+	! cmp -s s7d.tsv s8d.tsv
+	# every column but the bounds and the status (ci counts) is the same
+	for f in s7 s7d s8 s8d; do
+		awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) keep[i] = $i !~ /(_lo|_hi|status)$/ }
+			{ for (i = 1; i <= NF; i++) if (keep[i]) printf "%s\t", $i; print "" }' $f.tsv > $f.est
+	done
+	cmp s7.est s8.est
+	cmp s7d.est s8d.est
+	[ "$(head -1 s7.est | wc -w)" -eq 24 ]
+}
+
+@test "the same bytes for -j 1 and -j 3, and on a rerun" {
+	qf-eval "${MODELS[@]}" --bootstrap 100 "${GROUPS_[@]}" -j 1 \
+		-o l1.tsv -d d1.tsv --nll n1.qft tokens.qft
+	qf-eval "${MODELS[@]}" --bootstrap 100 "${GROUPS_[@]}" -j 3 \
+		-o l3.tsv -d d3.tsv --nll n3.qft tokens.qft
+	qf-eval "${MODELS[@]}" --bootstrap 100 "${GROUPS_[@]}" -j 3 \
+		-o l4.tsv -d d4.tsv --nll n4.qft tokens.qft
+	cmp l1.tsv l3.tsv
+	cmp d1.tsv d3.tsv
+	cmp n1.qft n3.qft
+	cmp l3.tsv l4.tsv
+	cmp d3.tsv d4.tsv
+	cmp n3.qft n4.qft
+}
+
+@test "the bootstrap draws languages in code order: --languages does not change the language table" {
+	# languages.tsv lists eng fin hun tur rus cmn_hans: "table order" is
+	# the output table's (codes bytewise), the same with or without it
+	qf-eval "${MODELS[@]}" --bootstrap 100 -o la.tsv -d da.tsv tokens.qft
+	qf-eval "${MODELS[@]}" --bootstrap 100 "${GROUPS_[@]}" -o lb.tsv -d db.tsv tokens.qft
+	cmp la.tsv lb.tsv
+	# the scope all is the same too
+	awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "scope") s = i; next } $s == "all"' da.tsv > a.all
+	awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "scope") s = i; next } $s == "all"' db.tsv > b.all
+	[ -s a.all ]
+	cmp a.all b.all
+}
+
+@test "--window 20 --stride 7" {
+	eval_check "${MODELS[@]}" --window 20 --stride 7 --bootstrap 50 --seed 3 \
+		-o l.tsv -d d.tsv --nll n.qft tokens.qft
+}
+
+@test "the default window is the smallest n_ctx of the models" {
+	# ctx16.qft: a.qft with n_ctx 16; window 16, stride 8 for every model
+	eval_check -r a.qft -m c16=ctx16.qft --bootstrap 0 -o l.tsv -d d.tsv --nll n.qft tokens.qft
+}
+
+@test "--measure deg, d_bpb, d_nll; --ref-lang; --baseline" {
+	for m in deg d_bpb d_nll; do
+		eval_check "${MODELS[@]}" --measure $m --bootstrap 100 --seed 5 "${GROUPS_[@]}" \
+			-o l.tsv -d d.tsv tokens.qft
+		[ "$(cell d.tsv measure all q7)" = $m ]
+	done
+	eval_check "${MODELS[@]}" --ref-lang fin --baseline q7 --bootstrap 100 "${GROUPS_[@]}" \
+		-o l.tsv -d d.tsv tokens.qft
+	# the baseline over itself: 1
+	[ "$(cell d.tsv mean_vs_base all q7)" = 1 ]
+	[ "$(cell l.tsv rel_deg fin q11)" = 1 ]
+}
+
+@test "--min-den: some replicates degenerate, exactly as many as the oracle's (ci K/B)" {
+	# a --min-den between two replicates' D of eng (the reference
+	# language) of q11, about their 10th percentile: the estimate is fine,
+	# the replicates below it make rel_deg's interval NA
+	md=$($ORACLE min-den "${MODELS[@]}" --bootstrap 200 --seed 11 tokens.qft)
+	eval_check "${MODELS[@]}" --bootstrap 200 --seed 11 --min-den "$md" "${GROUPS_[@]}" \
+		-o l.tsv -d d.tsv tokens.qft
+	[[ $(cell l.tsv rel_deg_status fin q11) == "rel_deg:ci "*"/200" ]]
+	[ "$(cell l.tsv rel_deg_lo fin q11)" = NA ]
+	[ "$(cell l.tsv rel_deg fin q11)" != NA ]
+}
+
+@test "--min-den above a model's D of the reference language: den<=min" {
+	# q11's deg_byte of eng is about 0.069, q7's about 0.16
+	eval_check "${MODELS[@]}" --bootstrap 50 --min-den 0.1 "${GROUPS_[@]}" \
+		-o l.tsv -d d.tsv tokens.qft
+	[ "$(cell l.tsv rel_deg fin q11)" = NA ]
+	[ "$(cell l.tsv rel_deg_status fin q11)" = "rel_deg:den<=min" ]
+	[ "$(cell l.tsv rel_deg fin q7)" != NA ]
+	[[ $(cell l.tsv rel_deg_status fin q7) != *den* ]]
+	[[ $(cell d.tsv status all q11) == *"rel_ref_mean:den<=min"* ]]
+}
+
+@test "a test model equal to the reference: every degradation 0, ratios NA (den<=0)" {
+	cp a.qft same.qft
+	qf-eval -r a.qft -m same=same.qft -m q7.qft --bootstrap 20 -o l.tsv -d d.tsv tokens.qft
+	# by hand: the same logits give d_nll = 0, KL = 0, top-1 = 1, dp = 0
+	for L in cmn_hans eng fin rus tur; do
+		for c in d_nll deg d_bpb deg_byte kl_mean kl_median kl_p99 rms_dp; do
+			[ "$(cell l.tsv $c $L same)" = 0 ] || { echo "$L $c $(cell l.tsv $c $L same)"; false; }
+		done
+		[ "$(cell l.tsv ppl_ratio $L same)" = 1 ]
+		[ "$(cell l.tsv top1 $L same)" = 1 ]
+		[ "$(cell l.tsv rel_deg $L same)" = NA ]
+		[ "$(cell l.tsv rel_deg_lo $L same)" = NA ]
+		[ "$(cell l.tsv rel_deg_status $L same)" = "rel_deg:den<=0" ]
+		[ "$(cell l.tsv nll $L same)" = "$(cell l.tsv nll $L ref)" ]
+	done
+	[ "$(cell d.tsv mean all same)" = 0 ]
+	[ "$(cell d.tsv range all same)" = 0 ]
+	[ "$(cell d.tsv max all same)" = 0 ]
+	[ "$(cell d.tsv max_min all same)" = NA ]
+	[ "$(cell d.tsv cv all same)" = NA ]
+	[ "$(cell d.tsv rel_ref_mean all same)" = NA ]
+	st=$(cell d.tsv status all same)
+	[[ ";$st;" == *";max_min:den<=0;"* ]]
+	[[ ";$st;" == *";cv:den<=0;"* ]]
+	[[ ";$st;" == *";rel_ref_mean:den<=0;"* ]]
+	# same is the baseline: q7's figures over 0
+	[ "$(cell d.tsv mean_vs_base all q7)" = NA ]
+	[[ ";$(cell d.tsv status all q7);" == *";mean_vs_base:den<=0;range_vs_base:den<=0;"* ]]
+	# and all of it as the oracle has it
+	run $ORACLE check -r a.qft -m same=same.qft -m q7.qft --bootstrap 20 -o l.tsv -d d.tsv tokens.qft
+	echo "$output"
+	assert_success
+}
+
+@test "--nll: nll.MODEL.N per record and model, reference first, with kind, model, lang, doc, source" {
+	eval_check "${MODELS[@]}" --bootstrap 0 -o l.tsv -d d.tsv --nll n.qft tokens.qft
+	run qf-cat -l n.qft
+	[ "${#lines[@]}" -eq 90 ]
+	assert_line --index 0 --regexp $'^nll\\.ref\\.0\tf32\t\\[29\\]\t'
+	assert_line --index 1 --regexp $'^nll\\.q11\\.0\tf32\t\\[29\\]\t'
+	assert_line --index 2 --regexp $'^nll\\.q7\\.0\tf32\t\\[29\\]\t'
+	# the one-token record: nothing to score, an empty record
+	assert_line --index 3 --regexp $'^nll\\.ref\\.1\tf32\t\\[0\\]\t'
+	for kv in kind=nll model=ref lang=tur doc=0 source=udhr/heldout/tur.txt; do
+		[[ " ${lines[0]##*$'\t'} " == *" $kv "* ]]
+	done
+}
+
+@test "two token streams are read as one" {
+	qf-eval "${MODELS[@]}" --bootstrap 30 -o l1.tsv -d d1.tsv --nll n1.qft tokens.qft
+	qf-eval "${MODELS[@]}" --bootstrap 30 -o l2.tsv -d d2.tsv --nll n2.qft head.qft tail.qft
+	cmp l1.tsv l2.tsv
+	cmp d1.tsv d2.tsv
+	cmp n1.qft n2.qft
+}
+
+@test "tokens from standard input, models from pipes (each file read once)" {
+	qf-eval "${MODELS[@]}" --bootstrap 30 -o l1.tsv -d d1.tsv tokens.qft
+	qf-eval -r a.qft -m q11=q11.qft -m q7.qft --bootstrap 30 -o l2.tsv -d d2.tsv < tokens.qft
+	qf-eval -r ref=<(cat a.qft) -m q11=<(cat q11.qft) -m q7=<(cat q7.qft) --bootstrap 30 \
+		-o l3.tsv -d d3.tsv - < tokens.qft
+	cmp l1.tsv l2.tsv
+	cmp d1.tsv d2.tsv
+	cmp l1.tsv l3.tsv
+	cmp d1.tsv d3.tsv
+}
+
+@test "model names: every allowed character, the default from the file name" {
+	mkdir -p sub
+	cp q7.qft sub/q7.qft
+	qf-eval -r base=a.qft -m 'Az09._+-=q11.qft' -m sub/q7.qft --bootstrap 0 -o l.tsv tokens.qft
+	run awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+		$col["lang"] == "eng" { printf "%s ", $col["model"] }' l.tsv
+	assert_output "base Az09._+- q7 "
+}
+
+@test "without -o the language table goes to standard output" {
+	qf-eval "${MODELS[@]}" --bootstrap 30 -o l1.tsv tokens.qft
+	qf-eval "${MODELS[@]}" --bootstrap 30 tokens.qft > l2.tsv
+	cmp l1.tsv l2.tsv
+}
+
+@test "records that are not token records are skipped, and -v says so" {
+	qf-eval "${MODELS[@]}" --bootstrap 30 -o l1.tsv -d d1.tsv tokens.qft
+	run --separate-stderr qf-eval "${MODELS[@]}" --bootstrap 30 -o l2.tsv -d d2.tsv extra.qft
+	assert_success
+	[ -z "$stderr" ]
+	cmp l1.tsv l2.tsv
+	cmp d1.tsv d2.tsv
+	run --separate-stderr qf-eval -v "${MODELS[@]}" --bootstrap 30 -o l3.tsv -d d3.tsv extra.qft
+	assert_success
+	[[ $stderr == *note.0* ]]
+	[[ $stderr == *note.1* ]]
+	cmp l1.tsv l3.tsv
+}
+
+@test "misuse: unknown option, no -r, duplicate names, bad --measure, bad values" {
+	misuse "${MODELS[@]}" --bogus
+	misuse -m q11=q11.qft
+	misuse -r a.qft -m x=q11.qft -m x=q7.qft
+	misuse -r a.qft -m ref=q11.qft
+	misuse -r a.qft -m q7=q11.qft -m q7.qft
+	misuse "${MODELS[@]}" --measure ppl
+	misuse "${MODELS[@]}" --measure ''
+	misuse -r a.qft -m 'bad name=q11.qft'
+	misuse -r a.qft -m 'x/y=q11.qft'
+	misuse "${MODELS[@]}" --bootstrap 1x
+	misuse "${MODELS[@]}" --seed -1
+	misuse "${MODELS[@]}" --min-den abc
+	misuse "${MODELS[@]}" -j 0
+}
+
+@test "misuse (readings of the spec): --baseline naming no test model, --group-by without --languages" {
+	misuse "${MODELS[@]}" --baseline nosuch
+	misuse "${MODELS[@]}" --baseline ref
+	misuse "${MODELS[@]}" --group-by morph_type
+}
+
+@test "bad input: a missing file" {
+	bad_input "${MODELS[@]}" -o l.tsv -d d.tsv --nll n.qft nosuch.qft
+	[[ $stderr == *nosuch.qft* ]]
+	bad_input -r a.qft -m nosuch.qft -o l.tsv -d d.tsv --nll n.qft tokens.qft
+	[[ $stderr == *nosuch.qft* ]]
+	bad_input "${MODELS[@]}" --languages nosuch.tsv --group-by morph_type \
+		-o l.tsv -d d.tsv tokens.qft
+	[[ $stderr == *nosuch.tsv* ]]
+}
+
+@test "bad input: models of different vocabulary sizes" {
+	bad_input -r a.qft -m b.qft -o l.tsv -d d.tsv --nll n.qft tokens.qft
+	[[ $stderr == *512* && $stderr == *97* ]]
+}
+
+@test "bad input: a token id beyond the vocabulary" {
+	bad_input "${MODELS[@]}" -o l.tsv -d d.tsv --nll n.qft bad-id.qft
+	[[ $stderr == *"doc.5"* ]]
+	[[ $stderr == *"token id 97 at position 3 out of range (vocab_size 97)"* ]]
+}
+
+@test "bad input: a token record without lang" {
+	bad_input "${MODELS[@]}" -o l.tsv -d d.tsv --nll n.qft no-lang.qft
+	[[ $stderr == *"doc.3"* ]]
+	[[ $stderr == *lang* ]]
+}
+
+@test "bad input (a reading): a token record without its bytes attribute" {
+	bad_input "${MODELS[@]}" -o l.tsv -d d.tsv --nll n.qft no-bytes.qft
+	[[ $stderr == *"doc.4"* ]]
+	[[ $stderr == *bytes* ]]
+}
+
+@test "bad input: a --group-by column not in the languages table" {
+	bad_input "${MODELS[@]}" --languages languages.tsv --group-by nosuch \
+		-o l.tsv -d d.tsv tokens.qft
+	[[ $stderr == *nosuch* ]]
+}
+
+@test "bad input: a language of the data missing from the languages table" {
+	bad_input "${MODELS[@]}" --languages languages.tsv --group-by morph_type \
+		-o l.tsv -d d.tsv xyz.qft
+	[[ $stderr == *xyz* ]]
+	grep -v '^rus' languages.tsv > no-rus.tsv
+	bad_input "${MODELS[@]}" --languages no-rus.tsv --group-by script \
+		-o l.tsv -d d.tsv tokens.qft
+	[[ $stderr == *rus* ]]
+}
+
+@test "an existing output is left alone on failure" {
+	echo old > l.keep
+	run --separate-stderr qf-eval "${MODELS[@]}" -o l.keep bad-id.qft
+	assert_failure 1
+	[ "$(cat l.keep)" = old ]
+}
+
+@test "bootstrap coverage: 95% intervals cover the truth in 91-98% of 400 simulations" {
+	# The method, as the oracle implements it (the same code the other
+	# tests compare qf-eval with), on simulated data with known truth;
+	# qf-eval itself needs models and token streams, so it is not run
+	# here (see tests/data/eval/coverage.py).
+	run $PY "$TESTS_DIR/data/eval/coverage.py" 400 1000
+	echo "$output"
+	assert_success
+}
+
+@test "the man page examples' lines are in --help" {
+	[ -e "$TESTS_DIR/../docs/man/qf-eval.1" ] || skip "no docs/man/qf-eval.1"
+	sed -n '/^\.SH EXAMPLES/,/^\.SH /p' "$TESTS_DIR/../docs/man/qf-eval.1" |
+		grep -E '^qf-eval ' | sed 's/\\-/-/g; s/\\(aq/'"'"'/g' > examples.sh
+	[ "$(wc -l < examples.sh)" -ge 1 ]
+	qf-eval --help | sed -n 's/^  \(qf-eval .*\)$/\1/p' > help.sh
+	while read -r line; do grep -qxF -- "$line" examples.sh; done < help.sh
+}
