@@ -295,15 +295,16 @@ out:
 
 int main(int argc, char **argv)
 {
+	/* static: what a failure leaves behind stays reachable at exit */
 	static struct opts o;
-	qf_model *models[MAXM];
-	char *names[MAXM];
-	float *nll[MAXM] = { NULL };
+	static qf_model *models[MAXM];
+	static char *names[MAXM];
+	static float *nll[MAXM];
+	static qf_eval *ev;
 	size_t cap = 0;
 	uint64_t ordinal = 0;
 	int nm, threads;
 	const char *ref_file = NULL;
-	qf_eval *ev;
 	qf_writer *wn = NULL;
 	qf_out *out = NULL, *dout = NULL;
 	qf_progress prog;

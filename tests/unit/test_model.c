@@ -631,12 +631,12 @@ static int logit_hook(void *ctx, const qf_site_info *s, const float *x)
 {
 	struct logit_check *c = ctx;
 	int T = (int)(c->w->end - c->w->begin), V = s->d;
-	float *ref = malloc((size_t)T * V * sizeof *ref);
+	float *ref;
 	qf_err e;
 
 	if (c->fail)
 		return -1;
-	if (!ref)
+	if (!(ref = malloc((size_t)T * V * sizeof *ref)))
 		return -1;
 	/* another model, same weights, so as not to disturb the pass */
 	if (qf_model_forward(c->m, c->doc + c->w->begin, T, NULL, ref, NULL,
