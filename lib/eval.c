@@ -870,34 +870,6 @@ oom:
 
 /* ------------------------------------------------------------ figures */
 
-/* Generators of the bootstrap (docs/eval.md). */
-static uint64_t splitmix64(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9E3779B97F4A7C15u);
-
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
-	return z ^ (z >> 31);
-}
-
-static inline uint64_t rotl(uint64_t x, int k)
-{
-	return (x << k) | (x >> (64 - k));
-}
-
-static uint64_t xoshiro(uint64_t *s)
-{
-	uint64_t r = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-
-	s[2] ^= s[0];
-	s[3] ^= s[1];
-	s[1] ^= s[2];
-	s[0] ^= s[3];
-	s[2] ^= t;
-	s[3] = rotl(s[3], 45);
-	return r;
-}
-
 /* The k-th smallest of v[0..n) (Wirth's selection): afterwards nothing
  * before v[k] is larger and nothing after it smaller. */
 static float select_k(float *v, size_t n, size_t k)
@@ -1211,7 +1183,7 @@ static int compute(qf_eval *ev, int b, struct work *wk, struct figs *fs)
 
 	if (b >= 0)
 		for (int i = 0; i < 4; i++)
-			s[i] = splitmix64(&x);
+			s[i] = qf_splitmix64(&x);
 	for (int l = 0; l < ev->nlang; l++) {
 		int n = ev->lang[l].n;
 
@@ -1224,7 +1196,7 @@ static int compute(qf_eval *ev, int b, struct work *wk, struct figs *fs)
 			wk->drawcap = (size_t)n;
 		}
 		for (int i = 0; i < n; i++)
-			wk->draw[i] = b < 0 ? i : (int)(((unsigned __int128)xoshiro(s) *
+			wk->draw[i] = b < 0 ? i : (int)(((unsigned __int128)qf_xoshiro256ss(s) *
 						  (uint64_t)n) >> 64);
 		if (lang_figs(ev, l, wk->draw, n, wk, fs) < 0)
 			return -1;

@@ -1,0 +1,447 @@
+/*
+ * qf-train - train a GPT-2 on a token stream and write checkpoints.
+ *
+ * Reads token records (as qf-extract text writes them: integer ids, a
+ * lang attribute), samples windows of n_ctx + 1 tokens by language
+ * (lib/train.c's qf_tdata), and trains a new model (seeded GPT-2 init),
+ * the weights of a weight stream (--init), or a checkpoint (--resume)
+ * with AdamW.  Writes the checkpoint CKPT (a weight stream every qf tool
+ * reads) and CKPT.opt (the optimizer state), each atomically, at the end
+ * and every --checkpoint-every steps, and a TSV log per step.  The work
+ * is lib/train.c's; this is options, files and messages.  See
+ * docs/man/qf-train.1 and docs/train.md.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "qf.h"
+#include "train.h"
+
+static const char usage[] =
+	"Usage: qf-train -o CKPT --steps N [OPTION]... [TOKENS]\n"
+	"Train a GPT-2 on the documents of a token stream; write the checkpoint\n"
+	"CKPT (a weight stream) and CKPT.opt (the optimizer state).\n"
+	"With no TOKENS, or when TOKENS is -, read standard input.\n"
+	"\n"
+	"Model (a new one unless --init or --resume):\n"
+	"      --layers N         blocks (default 12)\n"
+	"      --d-model D        width of the residual stream (default 256)\n"
+	"      --heads H          attention heads, a divisor of D (default 8)\n"
+	"      --ctx C            context length: tokens a window (default 256)\n"
+	"      --vocab V          vocabulary size (default 256, bytes)\n"
+	"      --inner F          width of the MLP (default 4 D)\n"
+	"      --init FILE        start from the weights of a weight stream\n"
+	"      --resume CKPT      go on from a checkpoint (CKPT and CKPT.opt)\n"
+	"Data:\n"
+	"      --mix FILE         sampling weights per language, TSV lang<TAB>weight\n"
+	"                         (default: in proportion to each language's tokens)\n"
+	"      --sep ID           token between a language's documents (default\n"
+	"                         vocab - 1)\n"
+	"      --batch B          windows a step (default 8)\n"
+	"      --seed N           seed of the initialisation and of the sampling\n"
+	"                         (default 1)\n"
+	"Optimizer (AdamW, linear warm-up then cosine decay):\n"
+	"      --steps N          length of the schedule; the run ends there\n"
+	"      --stop-at N        stop after step N instead (the schedule stays)\n"
+	"      --lr X             peak learning rate (default 1e-3)\n"
+	"      --min-lr X         learning rate at the end of the decay (default\n"
+	"                         lr / 10)\n"
+	"      --warmup N         steps of warm-up (default 100, at most steps / 10)\n"
+	"      --weight-decay X   on the blocks' linear weights (default 0.1)\n"
+	"      --clip X           clip the global gradient norm at X; 0: never\n"
+	"                         (default 1)\n"
+	"Output:\n"
+	"  -o, --output CKPT      the checkpoint, written at the end (required)\n"
+	"      --checkpoint-every N  and every N steps\n"
+	"      --log FILE         a TSV line per step: step, lr, loss, grad_norm,\n"
+	"                         tokens, seconds, then gradient norms of the\n"
+	"                         embeddings, each block and the final norm\n"
+	"  -j, --jobs N           threads (default QF_THREADS, else one per CPU)\n"
+	"  -v, --verbose          OpenBLAS's core, the model, data and a summary\n"
+	"  -h, --help             show this help and exit\n"
+	"      --version          show the version and exit\n"
+	"\n"
+	"Examples:\n"
+	"  qf-train --layers 2 --d-model 64 --heads 4 --ctx 64 --steps 20 --log log.tsv -o model.qft tokens.qft\n"
+	"  qf-train --layers 2 --d-model 64 --heads 4 --ctx 64 --steps 20 --stop-at 10 --mix mix.tsv --seed 7 -o half.qft tokens.qft\n"
+	"  qf-train --resume half.qft --mix mix.tsv -o full.qft tokens.qft\n"
+	"  qf-train --init model.qft --steps 10 --lr 3e-4 --warmup 0 -o tuned.qft tokens.qft\n";
+
+struct opts {
+	const char *output, *log, *mix, *init, *resume, *jobs;
+	uint64_t layers, d, heads, ctx, vocab, inner, sep, batch, seed;
+	uint64_t steps, stop, warmup, every;
+	double lr, min_lr, wd, clip;
+	int set_cfg, set_sep, set_batch, set_seed, set_steps, set_stop;
+	int set_lr, set_min_lr, set_warmup, set_wd, set_clip, verbose;
+	const char *cfg_opt;	/* the first config option given */
+};
+
+static double parse_real(const char *opt, const char *arg, double lo,
+			 double hi)
+{
+	double x;
+	qf_err e;
+
+	if (qf_parse_double(arg, &x, &e) < 0 || !(x >= lo && x <= hi))
+		qf_tool_usage_error("%s: '%s' is not a number in [%g, %g]", opt,
+				    arg, lo, hi);
+	return x;
+}
+
+static void parse_args(int argc, char **argv, struct opts *o)
+{
+	enum { O_LAYERS = 0x2000, O_D, O_HEADS, O_CTX, O_VOCAB, O_INNER,
+	       O_INIT, O_RESUME, O_MIX, O_SEP, O_BATCH, O_SEED, O_STEPS,
+	       O_STOP, O_LR, O_MINLR, O_WARMUP, O_WD, O_CLIP, O_EVERY, O_LOG };
+	static const struct option longs[] = {
+		{ "layers", required_argument, NULL, O_LAYERS },
+		{ "d-model", required_argument, NULL, O_D },
+		{ "heads", required_argument, NULL, O_HEADS },
+		{ "ctx", required_argument, NULL, O_CTX },
+		{ "vocab", required_argument, NULL, O_VOCAB },
+		{ "inner", required_argument, NULL, O_INNER },
+		{ "init", required_argument, NULL, O_INIT },
+		{ "resume", required_argument, NULL, O_RESUME },
+		{ "mix", required_argument, NULL, O_MIX },
+		{ "sep", required_argument, NULL, O_SEP },
+		{ "batch", required_argument, NULL, O_BATCH },
+		{ "seed", required_argument, NULL, O_SEED },
+		{ "steps", required_argument, NULL, O_STEPS },
+		{ "stop-at", required_argument, NULL, O_STOP },
+		{ "lr", required_argument, NULL, O_LR },
+		{ "min-lr", required_argument, NULL, O_MINLR },
+		{ "warmup", required_argument, NULL, O_WARMUP },
+		{ "weight-decay", required_argument, NULL, O_WD },
+		{ "clip", required_argument, NULL, O_CLIP },
+		{ "checkpoint-every", required_argument, NULL, O_EVERY },
+		{ "log", required_argument, NULL, O_LOG },
+		{ "output", required_argument, NULL, 'o' },
+		{ "jobs", required_argument, NULL, 'j' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, QF_OPT_VERSION },
+		{ NULL, 0, NULL, 0 }
+	};
+	int c, li;
+
+	o->layers = 12;
+	o->d = 256;
+	o->heads = 8;
+	o->ctx = 256;
+	o->vocab = 256;
+	o->batch = 8;
+	o->seed = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":o:j:vh", longs, &li)) != -1) {
+		const char *name = c >= O_LAYERS && c <= O_LOG ?
+			longs[c - O_LAYERS].name : NULL;
+		char opt[64];
+
+		if (name)
+			snprintf(opt, sizeof opt, "--%s", name);
+		if (c >= O_LAYERS && c <= O_INNER && !o->cfg_opt)
+			o->cfg_opt = longs[c - O_LAYERS].name;
+		switch (c) {
+		case O_LAYERS: o->layers = qf_tool_parse_count(opt, optarg, 4096); break;
+		case O_D: o->d = qf_tool_parse_count(opt, optarg, 65536); break;
+		case O_HEADS: o->heads = qf_tool_parse_count(opt, optarg, 4096); break;
+		case O_CTX: o->ctx = qf_tool_parse_count(opt, optarg, 65536); break;
+		case O_VOCAB: o->vocab = qf_tool_parse_count(opt, optarg, 1 << 24); break;
+		case O_INNER: o->inner = qf_tool_parse_count(opt, optarg, 1 << 20); break;
+		case O_INIT: o->init = optarg; break;
+		case O_RESUME: o->resume = optarg; break;
+		case O_MIX: o->mix = optarg; break;
+		case O_SEP:
+			o->sep = qf_tool_parse_count(opt, optarg, INT32_MAX);
+			o->set_sep = 1;
+			break;
+		case O_BATCH:
+			o->batch = qf_tool_parse_count(opt, optarg, 1 << 16);
+			o->set_batch = 1;
+			break;
+		case O_SEED:
+			o->seed = qf_tool_parse_count(opt, optarg, UINT64_MAX);
+			o->set_seed = 1;
+			break;
+		case O_STEPS:
+			o->steps = qf_tool_parse_count(opt, optarg, UINT32_MAX);
+			o->set_steps = 1;
+			break;
+		case O_STOP:
+			o->stop = qf_tool_parse_count(opt, optarg, UINT32_MAX);
+			o->set_stop = 1;
+			break;
+		case O_LR: o->lr = parse_real(opt, optarg, 0, 1e3); o->set_lr = 1; break;
+		case O_MINLR: o->min_lr = parse_real(opt, optarg, 0, 1e3); o->set_min_lr = 1; break;
+		case O_WARMUP:
+			o->warmup = qf_tool_parse_count(opt, optarg, UINT32_MAX);
+			o->set_warmup = 1;
+			break;
+		case O_WD: o->wd = parse_real(opt, optarg, 0, 1e3); o->set_wd = 1; break;
+		case O_CLIP: o->clip = parse_real(opt, optarg, 0, 1e30); o->set_clip = 1; break;
+		case O_EVERY: o->every = qf_tool_parse_count(opt, optarg, UINT32_MAX); break;
+		case O_LOG: o->log = optarg; break;
+		case 'o': o->output = optarg; break;
+		case 'j': o->jobs = optarg; break;
+		case 'v': o->verbose = 1; break;
+		default: qf_tool_common_option(c, usage, argv);
+		}
+	}
+	if (!o->output)
+		qf_tool_usage_error("no output: give -o CKPT");
+	if (strcmp(o->output, "-") == 0)
+		qf_tool_usage_error("-o: a checkpoint is two files and needs a name, "
+				    "not standard output");
+	if (o->init && o->resume)
+		qf_tool_usage_error("--init and --resume exclude each other");
+	if ((o->init || o->resume) && o->cfg_opt)
+		qf_tool_usage_error("--%s: not with %s (the model has its config)",
+				    o->cfg_opt, o->init ? "--init" : "--resume");
+	if (o->resume && o->set_seed)
+		qf_tool_usage_error("--seed: not with --resume (the checkpoint has "
+				    "its generator)");
+	if (!o->resume && !o->set_steps)
+		qf_tool_usage_error("no --steps given");
+	if (o->set_steps && o->steps == 0)
+		qf_tool_usage_error("--steps: at least 1");
+	if (o->batch == 0)
+		qf_tool_usage_error("--batch: at least 1");
+	if (!o->resume && o->d % o->heads)
+		qf_tool_usage_error("--d-model %" PRIu64 " is not a multiple of "
+				    "--heads %" PRIu64, o->d, o->heads);
+	if (!o->init && !o->resume && o->set_sep && o->sep >= o->vocab)
+		qf_tool_usage_error("--sep %" PRIu64 " out of range (vocab %" PRIu64
+				    ")", o->sep, o->vocab);
+	if (o->set_stop && o->set_steps && o->stop > o->steps)
+		qf_tool_usage_error("--stop-at %" PRIu64 " beyond --steps %" PRIu64,
+				    o->stop, o->steps);
+	if (o->set_stop && o->stop == 0)
+		qf_tool_usage_error("--stop-at: at least 1");
+	if (optind + 1 < argc)
+		qf_tool_usage_error("one token stream at most");
+}
+
+/* The options of a run: from the checkpoint when resuming, each replaced
+ * by the command line's when given; else the defaults. */
+static void settle_opts(struct opts *o, qf_train_opts *to, const qf_rec *meta)
+{
+	qf_err e;
+
+	if (!o->resume) {
+		qf_train_opts_default(to);
+		to->steps = o->steps;
+		to->warmup = to->steps / 10 < to->warmup ? to->steps / 10 : to->warmup;
+		to->lr = o->set_lr ? o->lr : to->lr;
+		to->min_lr = o->set_min_lr ? o->min_lr : to->lr / 10;
+	} else {
+		const char *v;
+
+		if (o->set_steps)
+			to->steps = o->steps;
+		if (o->set_lr)
+			to->lr = o->lr;
+		if (o->set_min_lr)
+			to->min_lr = o->min_lr;
+		if (!o->set_batch && (v = qf_rec_get(meta, "batch")))
+			qf_parse_u64(v, 1 << 16, &o->batch, &e);
+		if (!o->set_sep && (v = qf_rec_get(meta, "sep")) &&
+		    qf_parse_u64(v, INT32_MAX, &o->sep, &e) == 0)
+			o->set_sep = 1;
+	}
+	if (o->set_warmup)
+		to->warmup = o->warmup;
+	if (o->set_wd)
+		to->weight_decay = o->wd;
+	if (o->set_clip)
+		to->clip = o->clip;
+	if (o->set_min_lr && o->min_lr > to->lr)
+		qf_tool_usage_error("--min-lr %g above the learning rate %g",
+				    o->min_lr, to->lr);
+	if (!o->set_min_lr && to->min_lr > to->lr)
+		to->min_lr = to->lr;
+	if (!o->set_stop)
+		o->stop = to->steps;
+	else if (o->stop > to->steps)
+		qf_tool_usage_error("--stop-at %" PRIu64 " beyond the schedule's %"
+				    PRIu64 " steps", o->stop, to->steps);
+	if (qf_train_opts_check(to, &e) < 0)
+		qf_tool_usage_error("%s", e.msg);
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void log_header(FILE *f, int L)
+{
+	fputs("step\tlr\tloss\tgrad_norm\ttokens\tseconds\tgn_emb", f);
+	for (int l = 0; l < L; l++)
+		fprintf(f, "\tgn_%d", l);
+	fputs("\tgn_final\n", f);
+}
+
+static void log_row(FILE *f, const qf_train_stats *s, uint64_t tokens,
+		    double secs, int L)
+{
+	fprintf(f, "%" PRIu64 "\t%.9g\t%.9g\t%.9g\t%" PRIu64 "\t%.3f", s->step,
+		s->lr, s->loss, s->grad_norm, tokens, secs);
+	for (int i = 0; i < L + 2; i++)
+		fprintf(f, "\t%.6g", s->group[i]);
+	fputc('\n', f);
+	fflush(f);
+}
+
+static void save(qf_train *t, const struct opts *o, const qf_train_opts *to)
+{
+	qf_rec meta;
+	qf_err e;
+
+	qf_rec_init(&meta);
+	if (qf_rec_setf(&meta, &e, "batch", "%" PRIu64, o->batch) < 0 ||
+	    qf_rec_setf(&meta, &e, "sep", "%" PRIu64, o->sep) < 0 ||
+	    qf_train_save(t, o->output, to, &meta, &e) < 0)
+		qf_tool_fail(&e);
+	qf_rec_free(&meta);
+}
+
+int main(int argc, char **argv)
+{
+	static struct opts o;
+	qf_train_opts to;
+	qf_train_stats st;
+	qf_progress prog;
+	const qf_model_config *c;
+	qf_train *t;
+	qf_tdata *d;
+	qf_rec meta;
+	qf_err e;
+	qf_out *out;
+	FILE *log = NULL;
+	int32_t *tok;
+	double *group, t0, last_loss = NAN;
+	uint64_t first;
+	int threads, T;
+
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "-v") == 0 || strcmp(argv[i], "--verbose") == 0)
+			o.verbose = 1;
+	qf_blas_init(argc, argv, o.verbose);
+	qf_tool_init("qf-train");
+	parse_args(argc, argv, &o);
+	threads = qf_tool_threads(o.jobs, &e);
+	if (threads < 0)
+		qf_tool_usage_error("%s", e.msg);
+
+	/* the checkpoint's directory must take it, before any work */
+	if (!(out = qf_out_open(o.output, &e)))
+		qf_tool_fail(&e);
+	qf_out_abort(out);
+	qf_rec_init(&meta);
+	if (o.resume) {
+		t = qf_train_resume(o.resume, &to, &meta, &e);
+	} else if (o.init) {
+		t = qf_train_load(o.init, o.seed, &e);
+	} else {
+		qf_model_config mc = { 0 };
+
+		mc.arch = QF_ARCH_GPT2;
+		mc.n_layer = (int)o.layers;
+		mc.n_embd = (int)o.d;
+		mc.n_head = (int)o.heads;
+		mc.n_ctx = (int)o.ctx;
+		mc.vocab_size = (int)o.vocab;
+		mc.n_inner = (int)o.inner;
+		mc.tied = 1;
+		t = qf_train_new(&mc, o.seed, &e);
+	}
+	if (!t)
+		qf_tool_fail(&e);
+	settle_opts(&o, &to, &meta);
+	qf_rec_free(&meta);
+	c = qf_train_cfg(t);
+	if (!o.set_sep)
+		o.sep = (uint64_t)c->vocab_size - 1;
+	if (qf_train_step_count(t) >= o.stop)
+		qf_tool_die(QF_EXIT_DATA, "%s: already at step %" PRIu64 ", nothing "
+			    "to do before step %" PRIu64, o.resume,
+			    qf_train_step_count(t), o.stop);
+	if (qf_train_set_threads(t, threads, &e) < 0)
+		qf_tool_fail(&e);
+	T = c->n_ctx;
+	d = qf_tdata_load(optind < argc ? argv[optind] : "-", o.mix,
+			  c->vocab_size, o.sep <= INT32_MAX ? (int32_t)o.sep : -1,
+			  T + 1, &e);
+	if (!d)
+		qf_tool_fail(&e);
+	tok = malloc(o.batch * (size_t)(T + 1) * sizeof *tok);
+	group = malloc((size_t)(c->n_layer + 2) * sizeof *group);
+	if (!tok || !group)
+		qf_tool_die(QF_EXIT_DATA, "out of memory");
+	if (o.verbose) {
+		fprintf(stderr, "qf-train: model: %d layers, d %d, %d heads, n_ctx "
+			"%d, n_inner %d, vocab %d: %zu parameters; batch %" PRIu64
+			" x %d tokens, %.0f MB of activations\n", c->n_layer,
+			c->n_embd, c->n_head, c->n_ctx, c->n_inner, c->vocab_size,
+			qf_train_nparams(t), o.batch, T,
+			qf_train_act_bytes(c, (int)o.batch, T) / 1e6);
+		for (size_t i = 0; i < qf_tdata_nlangs(d); i++) {
+			double p;
+			uint64_t n;
+			const char *lang = qf_tdata_lang(d, i, &p, &n);
+
+			fprintf(stderr, "qf-train: data: %s: %" PRIu64 " tokens, "
+				"p %.4f\n", lang, n, p);
+		}
+	}
+	if (o.log) {
+		if (!(log = fopen(o.log, "w")))
+			qf_tool_die(QF_EXIT_DATA, "%s: cannot create: %s", o.log,
+				    strerror(errno));
+		log_header(log, c->n_layer);
+	}
+
+	first = qf_train_step_count(t);
+	st.group = group;
+	qf_progress_start(&prog, "training");
+	t0 = now();
+	for (uint64_t s = first; s < o.stop; s++) {
+		qf_tdata_sample(d, qf_train_rng(t), (int)o.batch, tok, NULL);
+		if (qf_train_step(t, tok, (int)o.batch, T, &to, &st, &e) < 0)
+			qf_tool_fail(&e);
+		last_loss = st.loss;
+		if (log)
+			log_row(log, &st, qf_train_tokens(t), now() - t0, c->n_layer);
+		if (o.every && (s + 1) % o.every == 0 && s + 1 < o.stop)
+			save(t, &o, &to);
+		qf_progress_update(&prog, s + 1 - first, o.stop - first);
+	}
+	qf_progress_end(&prog);
+	save(t, &o, &to);
+	if (log && (ferror(log) | fclose(log)))
+		qf_tool_die(QF_EXIT_DATA, "%s: write error", o.log);
+	if (o.verbose) {
+		double secs = now() - t0;
+
+		fprintf(stderr, "qf-train: %" PRIu64 " steps in %.1f s, %.0f "
+			"tokens/s; step %" PRIu64 " of %" PRIu64 ", loss %.4f\n",
+			o.stop - first, secs,
+			(double)(o.stop - first) * o.batch * T / secs,
+			qf_train_step_count(t), to.steps, last_loss);
+	}
+	free(tok);
+	free(group);
+	qf_tdata_free(d);
+	qf_train_free(t);
+	qf_tool_close_stdout();
+	return QF_EXIT_OK;
+}
