@@ -70,7 +70,7 @@ $(BUILD)/libqf.a: $(LIB_OBJ)
 $(BUILD)/bin/%: tools/%.c $(BUILD)/libqf.a lib/qf.h | $(BUILD)/bin
 	$(CC) $(QF_CPPFLAGS) $(QF_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libqf.a $(LDLIBS)
 
-$(BUILD)/unit/%: tests/unit/%.c tests/unit/unit.h $(BUILD)/libqf.a | $(BUILD)/unit
+$(BUILD)/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/libqf.a | $(BUILD)/unit
 	$(CC) $(QF_CPPFLAGS) $(QF_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libqf.a $(LDLIBS)
 
 # Fuzz harnesses: replayed over their corpus by the tests (gcc build), and

@@ -19,70 +19,13 @@
 
 #include "qf.h"
 #include "unit.h"
+#include "npz_fixture.h"
 
 #define MDIR "data/model/"
 #define PY "/usr/bin/python3"
 #define TOL 1e-4
 
 /* ---------------------------------------------------------------- arrays */
-
-struct arr {
-	char name[64];
-	qf_rec rec;
-	void *data;
-};
-
-struct npz {
-	struct arr a[64];
-	int n;
-};
-
-static int npz_load(struct npz *z, const char *path)
-{
-	qf_err e;
-	qf_npz_reader *r = qf_npz_open(path, &e);
-	int rc;
-
-	z->n = 0;
-	if (!r) {
-		printf("# %s\n", e.msg);
-		return -1;
-	}
-	while (z->n < 64) {
-		struct arr *a = &z->a[z->n];
-
-		qf_rec_init(&a->rec);
-		rc = qf_npz_next(r, &a->rec, &a->data, &e);
-		if (rc <= 0) {
-			qf_rec_free(&a->rec);
-			if (rc < 0)
-				printf("# %s\n", e.msg);
-			break;
-		}
-		snprintf(a->name, sizeof a->name, "%s", a->rec.name);
-		z->n++;
-	}
-	qf_npz_close(r);
-	return 0;
-}
-
-static void npz_free(struct npz *z)
-{
-	for (int i = 0; i < z->n; i++) {
-		qf_rec_free(&z->a[i].rec);
-		free(z->a[i].data);
-	}
-	z->n = 0;
-}
-
-static const struct arr *npz_get(const struct npz *z, const char *name)
-{
-	for (int i = 0; i < z->n; i++)
-		if (strcmp(z->a[i].name, name) == 0)
-			return &z->a[i];
-	printf("# no array %s\n", name);
-	return NULL;
-}
 
 static const float *npz_f32(const struct npz *z, const char *name)
 {

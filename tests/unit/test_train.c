@@ -37,67 +37,17 @@
 #include "qf.h"
 #include "train.h"
 #include "unit.h"
+#include "npz_fixture.h"
 
 #define TDIR "data/train/"
 
 /* ---------------------------------------------------------------- arrays */
 
-struct arr {
-	char name[96];
-	qf_rec rec;
-	void *data;
-};
-
-struct npz {
-	struct arr a[160];
-	int n;
-};
-
-static int npz_load(struct npz *z, const char *path)
-{
-	qf_err e;
-	qf_npz_reader *r = qf_npz_open(path, &e);
-	int rc;
-
-	z->n = 0;
-	if (!r) {
-		printf("# %s\n", e.msg);
-		return -1;
-	}
-	while (z->n < 160) {
-		struct arr *a = &z->a[z->n];
-
-		qf_rec_init(&a->rec);
-		rc = qf_npz_next(r, &a->rec, &a->data, &e);
-		if (rc <= 0) {
-			qf_rec_free(&a->rec);
-			if (rc < 0)
-				printf("# %s\n", e.msg);
-			break;
-		}
-		snprintf(a->name, sizeof a->name, "%s", a->rec.name);
-		z->n++;
-	}
-	qf_npz_close(r);
-	return 0;
-}
-
-static void npz_free(struct npz *z)
-{
-	for (int i = 0; i < z->n; i++) {
-		qf_rec_free(&z->a[i].rec);
-		free(z->a[i].data);
-	}
-	z->n = 0;
-}
-
 static const void *npz_data(const struct npz *z, const char *name, int dtype)
 {
-	for (int i = 0; i < z->n; i++)
-		if (strcmp(z->a[i].name, name) == 0)
-			return z->a[i].rec.dtype == dtype ? z->a[i].data : NULL;
-	printf("# no array %s\n", name);
-	return NULL;
+	const struct arr *a = npz_get(z, name);
+
+	return a && a->rec.dtype == dtype ? a->data : NULL;
 }
 
 /* max|c - ref| / max|ref|; infinity for a NaN. */
