@@ -393,13 +393,14 @@ static int buffers(qf_model *m, const qf_hooks *h, qf_err *err)
 	return 0;
 }
 
-/* -log softmax(row)[target] over n logits (log-sum-exp as torch: with
- * the maximum taken out). */
+/* -log softmax(row)[target] over n logits (log-sum-exp as torch: 16
+ * lanes, the maximum taken out, a padded tail).  With grad, row becomes the
+ * gradient of scale · nll: (softmax(row) - onehot(target)) · scale. */
 QF_CLONES
-static float nll_row(const float *row, int n, int target)
+float qf_ce_row(float *row, int n, int target, int grad, float scale)
 {
 	qf_v16 v, mx, acc = { 0 }, tail;
-	float m;
+	float m, xt = row[target], sum, nll, inv;
 	int i, full = n & ~15, rest = n - full;
 
 	for (i = 0; i < 16; i++)
@@ -418,11 +419,27 @@ static float nll_row(const float *row, int n, int target)
 		v -= m;
 		qf_v16_exp(&v);
 		acc += v;
+		if (grad)
+			memcpy(row + i, &v, sizeof v);
 	}
 	tail -= m;
 	qf_v16_exp(&tail);
 	acc += tail;
-	return logf(qf_v16_sum(&acc)) + m - row[target];
+	sum = qf_v16_sum(&acc);
+	nll = logf(sum) + m - xt;
+	if (!grad)
+		return nll;
+	memcpy(row + full, &tail, (size_t)rest * sizeof *row);
+	inv = scale / sum;
+	for (i = 0; i < full; i += 16) {
+		memcpy(&v, row + i, sizeof v);
+		v *= inv;
+		memcpy(row + i, &v, sizeof v);
+	}
+	for (i = full; i < n; i++)
+		row[i] *= inv;
+	row[target] -= scale;
+	return nll;
 }
 
 struct nll_job {
@@ -438,8 +455,9 @@ static void nll_task(void *ctx, int task, int tid)
 	int r = j->r0 + task;
 
 	(void)tid;
-	j->nll[r - j->row0] = nll_row(j->logits + (size_t)task * j->V, j->V,
-				      j->tok[r + 1]);
+	/* without grad the row is only read */
+	j->nll[r - j->row0] = qf_ce_row((float *)(j->logits + (size_t)task * j->V),
+					j->V, j->tok[r + 1], 0, 0);
 }
 
 /* Logits of the rows of xf [T, d] (all of them into logits if it is not

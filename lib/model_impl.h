@@ -50,6 +50,10 @@ void qf_linear(qf_pool *p, float *y, const float *x, const float *w,
 	       const float *b, int T, int in, int out);
 /* y += x, n elements. */
 void qf_add(float *y, const float *x, size_t n);
+/* -log softmax(row)[target] over n logits (model.c).  With grad, row
+ * becomes the gradient of scale · that: (softmax(row) - onehot) · scale;
+ * without, row is only read. */
+float qf_ce_row(float *row, int n, int target, int grad, float scale);
 /* y [T, d] = LayerNorm(x [T, d]; w, b, eps), by rows on the pool
  * (gpt2.c). */
 void qf_layernorm(qf_pool *p, float *y, const float *x, const float *w,

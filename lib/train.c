@@ -1200,55 +1200,6 @@ static void add_rows(qf_train *t, float *y, const float *x, int N, int d)
 
 /* ------------------------------------------------------------ the head */
 
-/* -log softmax(row)[target] as model.c's nll_row computes it (16 lanes,
- * the maximum taken out, a padded tail).  With grad, row becomes the
- * gradient of scale · nll: (softmax(row) - onehot(target)) · scale. */
-QF_CLONES
-static float ce_row(float *row, int n, int target, int grad, float scale)
-{
-	qf_v16 v, mx, acc = { 0 }, tail;
-	float m, xt = row[target], sum, nll, inv;
-	int i, full = n & ~15, rest = n - full;
-
-	for (i = 0; i < 16; i++)
-		tail[i] = -INFINITY;
-	memcpy(&tail, row + full, (size_t)rest * sizeof *row);
-	mx = tail;
-	for (i = 0; i < full; i += 16) {
-		memcpy(&v, row + i, sizeof v);
-		mx = (qf_v16)(((qf_v16i)v & (v > mx)) | ((qf_v16i)mx & ~(v > mx)));
-	}
-	m = mx[0];
-	for (i = 1; i < 16; i++)
-		m = mx[i] > m ? mx[i] : m;
-	for (i = 0; i < full; i += 16) {
-		memcpy(&v, row + i, sizeof v);
-		v -= m;
-		qf_v16_exp(&v);
-		acc += v;
-		if (grad)
-			memcpy(row + i, &v, sizeof v);
-	}
-	tail -= m;
-	qf_v16_exp(&tail);
-	acc += tail;
-	sum = qf_v16_sum(&acc);
-	nll = logf(sum) + m - xt;
-	if (!grad)
-		return nll;
-	memcpy(row + full, &tail, (size_t)rest * sizeof *row);
-	inv = scale / sum;
-	for (i = 0; i < full; i += 16) {
-		memcpy(&v, row + i, sizeof v);
-		v *= inv;
-		memcpy(row + i, &v, sizeof v);
-	}
-	for (i = full; i < n; i++)
-		row[i] *= inv;
-	row[target] -= scale;
-	return nll;
-}
-
 struct head_job {
 	qf_train *t;
 	const float *xf;	/* the chunk's rows of the final norm */
@@ -1275,7 +1226,7 @@ static void head_task(void *ctx, int task, int tid)
 		if (j->logits)
 			memcpy(j->logits + (size_t)(r0 + r) * V, row,
 			       (size_t)V * sizeof *row);
-		j->nll[r0 + r] = ce_row(row, V, j->tgt[r0 + r], j->grad, j->scale);
+		j->nll[r0 + r] = qf_ce_row(row, V, j->tgt[r0 + r], j->grad, j->scale);
 	}
 	if (j->grad)
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, d,
