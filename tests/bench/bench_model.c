@@ -112,13 +112,6 @@ static double gemm_round(struct gemm *g, int n)
 	return mix;	/* this round's time for one window's products */
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
 /* Forget the peak resident set so far (the sgemm tests' buffers): Linux's
  * clear_refs 5 resets the high-water mark that ru_maxrss reports. */
 static void reset_peak_rss(void)
@@ -314,13 +307,7 @@ int main(int argc, char **argv)
 	printf("  best window: %.2f s, %.0f tokens/s, %.1f GFLOPS = %.0f%% of "
 	       "the peak\n", best, CTX / best, flops / best * 1e-9,
 	       100 * flops / best / peak);
-	qsort(paired, (size_t)windows, sizeof *paired, cmp_double);
-	printf("  paired: each window against the sgemm round right after it: "
-	       "median %.0f%% of that round's rate (range %.0f%%-%.0f%%)\n",
-	       100 * flops / gemm_flops * (windows % 2 ? paired[windows / 2] :
-	       (paired[windows / 2 - 1] + paired[windows / 2]) / 2),
-	       100 * flops / gemm_flops * paired[0],
-	       100 * flops / gemm_flops * paired[windows - 1]);
+	print_paired("window", paired, windows, flops / gemm_flops);
 	printf("  (FLOPs per window: %.1f G in linear layers and head, %.1f G "
 	       "in causal attention)\n", gemm_flops * 1e-9, attn_flops * 1e-9);
 	printf("windowed nll: %d tokens, window %d, stride %d: %.2f s, %.0f "

@@ -110,13 +110,6 @@ static double gemm_round(struct gemm *g, int n, int N)
 	return mix;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
 /* ------------------------------------------------------------ main */
 
 int main(int argc, char **argv)
@@ -276,13 +269,7 @@ int main(int argc, char **argv)
 	printf("  best step: %.2f s, %.0f tokens/s, %.1f GFLOPS = %.0f%% of the "
 	       "peak\n", best, N / best, flops / best * 1e-9,
 	       100 * flops / best / peak);
-	qsort(paired, (size_t)steps, sizeof *paired, cmp_double);
-	printf("  paired: each step against the sgemm round right after it: "
-	       "median %.0f%% of that round's rate (range %.0f%%-%.0f%%)\n",
-	       100 * flops / gemm_flops * (steps % 2 ? paired[steps / 2] :
-	       (paired[steps / 2 - 1] + paired[steps / 2]) / 2),
-	       100 * flops / gemm_flops * paired[0],
-	       100 * flops / gemm_flops * paired[steps - 1]);
+	print_paired("step", paired, steps, flops / gemm_flops);
 	printf("  (FLOPs per step: %.1f G in linear layers and head, %.1f G in "
 	       "causal attention)\n", gemm_flops * 1e-9, attn_flops * 1e-9);
 	printf("parts of a step: forward %.2f s, backward %.2f s, norms and "
