@@ -39,7 +39,8 @@ LDLIBS := -Wl,--as-needed -lopenblas -lzstd -larchive -lm -pthread
 DEBS := gcc make pkg-config libc6-dev \
 	libarchive-dev libzstd-dev zstd libopenblas-dev liblapacke-dev \
 	libgsl-dev parallel bats bats-assert bats-support bats-file \
-	python3 python3-numpy python3-zstandard python3-torch python3-scipy
+	python3 python3-numpy python3-zstandard python3-torch python3-scipy \
+	gnuplot-nox openssh-server openssh-client
 
 LIB_SRC := $(wildcard lib/*.c)
 LIB_OBJ := $(patsubst lib/%.c,$(BUILD)/lib/%.o,$(LIB_SRC))

@@ -2101,7 +2101,8 @@ static int read_tokens(qf_tdata *d, const char *path, int vocab, int32_t sep,
 }
 
 /* The mix file: lines "lang<TAB>weight"; blank lines, lines starting with
- * '#' and a first line "lang<TAB>weight" are skipped. */
+ * '#' and a header "lang<TAB>weight" (the first other line) are skipped.  A line "*<TAB>weight"
+ * gives the weight of every language no other line names (0 without one). */
 static int read_mix(qf_tdata *d, const char *path, const char *tokens,
 		    qf_err *err)
 {
@@ -2110,7 +2111,8 @@ static int read_mix(qf_tdata *d, const char *path, const char *tokens,
 	size_t cap = 0;
 	ssize_t len;
 	unsigned char *named;
-	int rc = 0;
+	int rc = 0, have_rest = 0, seen = 0;
+	double rest = 0;
 	uint64_t ln = 0;
 
 	if (!f)
@@ -2136,7 +2138,7 @@ static int read_mix(qf_tdata *d, const char *path, const char *tokens,
 			break;
 		}
 		*tab = '\0';
-		if (ln == 1 && strcmp(line, "lang") == 0 &&
+		if (!seen++ && strcmp(line, "lang") == 0 &&
 		    strcmp(tab + 1, "weight") == 0)
 			continue;
 		if (qf_parse_double(tab + 1, &w, &e2) < 0 || !(w >= 0) ||
@@ -2145,6 +2147,16 @@ static int read_mix(qf_tdata *d, const char *path, const char *tokens,
 					"not a non-negative number", path, ln,
 					tab + 1);
 			break;
+		}
+		if (strcmp(line, "*") == 0) {
+			if (have_rest) {
+				rc = qf_err_set(err, "%s: line %" PRIu64 ": '*' "
+						"given twice", path, ln);
+				break;
+			}
+			have_rest = 1;
+			rest = w;
+			continue;
 		}
 		if (!(l = lang_of(d, line, 0, err))) {
 			rc = qf_err_set(err, "%s: line %" PRIu64 ": language '%s' "
@@ -2162,6 +2174,9 @@ static int read_mix(qf_tdata *d, const char *path, const char *tokens,
 	}
 	if (rc == 0 && ferror(f))
 		rc = qf_err_set(err, "%s: read error: %s", path, strerror(errno));
+	for (size_t i = 0; rc == 0 && i < d->n; i++)
+		if (!named[i])
+			d->lang[i].w = rest;
 	free(line);
 	free(named);
 	fclose(f);

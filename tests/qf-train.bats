@@ -156,6 +156,21 @@ nothing_left() {
 	cmp d1.qft d5.qft
 }
 
+@test "a '*' line of the mix weighs every language no other line names" {
+	printf 'eng\t2\nfin\t1\njpn\t1\n' > all.tsv
+	printf '# the rest\n*\t1\neng\t2\n' > star.tsv
+	qf-train $SMALL --steps 4 --mix all.tsv -o m1.qft tokens.qft
+	qf-train $SMALL --steps 4 --mix star.tsv -o m2.qft tokens.qft
+	cmp m1.qft m2.qft
+	# without the '*' line, jpn gets 0: another sample
+	qf-train $SMALL --steps 4 --mix mix.tsv -o m3.qft tokens.qft
+	! cmp -s m1.qft m3.qft
+	printf '*\t1\n*\t2\n' > badmix.tsv
+	run --separate-stderr qf-train $SMALL --steps 2 --mix badmix.tsv -o m4.qft tokens.qft
+	assert_failure 1
+	[ "$stderr" = "qf-train: badmix.tsv: line 2: '*' given twice" ]
+}
+
 @test "stop, resume, go on: the same as straight through, byte for byte" {
 	qf-train $SMALL --steps 10 --warmup 3 --lr 2e-3 --mix mix.tsv --log s.tsv -o s.qft tokens.qft
 	qf-train $SMALL --steps 10 --warmup 3 --lr 2e-3 --mix mix.tsv --stop-at 4 --log h1.tsv -o h.qft tokens.qft

@@ -1,0 +1,72 @@
+#!/usr/bin/python3
+"""bpb-report.py - held-out bits per byte of the default model, per language,
+beside its two baselines.
+
+  bpb-report.py EVAL.tsv TRAIN_DIR HELDOUT_DIR > heldout-bpb.tsv
+
+EVAL.tsv is qf-eval's language table with the reference named 'model' and
+a test model named 'baseline2' (the 2-layer model trained the same way).
+The byte-unigram of a language is estimated on its training text
+(TRAIN_DIR/LANG.txt, paragraph bytes without the line breaks that separate
+paragraphs), add-one smoothed over the 256 byte values, and scored on the
+same held-out bytes qf-eval scores (HELDOUT_DIR/LANG.txt, paragraph by
+paragraph, every byte of a paragraph; qf-eval puts the separator token
+before each paragraph, so all of its bytes are predicted).  Columns: lang,
+bytes, bpb of the model with its 95% interval, of the 2-layer model with
+its interval, of the unigram, and whether the model's upper bound is
+below both baselines.  Standard library only.
+"""
+import math
+import sys
+
+
+def paragraphs(path):
+    with open(path, "rb") as f:
+        text = f.read()
+    return [p for p in text.split(b"\n") if p]
+
+
+def main():
+    if len(sys.argv) != 4:
+        sys.stderr.write("usage: bpb-report.py EVAL.tsv TRAIN_DIR HELDOUT_DIR\n")
+        sys.exit(2)
+    ev, train, held = sys.argv[1:]
+    with open(ev) as f:
+        lines = f.read().splitlines()
+    head = lines[0].split("\t")
+    ix = {c: i for i, c in enumerate(head)}
+    bpb = {}
+    for l in lines[1:]:
+        r = l.split("\t")
+        bpb[(r[ix["lang"]], r[ix["model"]])] = (
+            r[ix["bpb"]], r[ix["bpb_lo"]], r[ix["bpb_hi"]], r[ix["bytes"]])
+    langs = sorted({k[0] for k in bpb})
+    out = ["\t".join(["lang", "bytes", "bpb", "bpb_lo", "bpb_hi",
+                      "bpb_2layer", "bpb_2layer_lo", "bpb_2layer_hi",
+                      "bpb_unigram", "beats_both"])]
+    for lang in langs:
+        m, b2 = bpb[(lang, "model")], bpb[(lang, "baseline2")]
+        counts = [1] * 256
+        for p in paragraphs("%s/%s.txt" % (train, lang)):
+            for c in p:
+                counts[c] += 1
+        total = sum(counts)
+        bits = 0.0
+        n = 0
+        for p in paragraphs("%s/%s.txt" % (held, lang)):
+            for c in p:
+                bits -= math.log2(counts[c] / total)
+                n += 1
+        if n != int(m[3]):
+            sys.stderr.write("bpb-report.py: %s: %d held-out bytes, qf-eval "
+                             "scored %s\n" % (lang, n, m[3]))
+            sys.exit(1)
+        uni = bits / n
+        beats = float(m[2]) < float(b2[0]) and float(m[2]) < uni
+        out.append("\t".join([lang, m[3], m[0], m[1], m[2], b2[0], b2[1], b2[2],
+                              "%.4f" % uni, "yes" if beats else "no"]))
+    sys.stdout.write("\n".join(out) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,167 @@
+# protect.mk - the protection sweep: which layers to keep in full precision
+# when a model is quantized, and what that does to the gap between
+# languages.  The default study (`make demo`); see docs/pipelines.md.
+#
+#   make -f pipelines/protect.mk [-j2] [OUT=out/protect] [MODEL=...] [HOSTS=...]
+#
+# Configurations: none (every layer quantized), each single layer kept in
+# full precision, every pair, the earlier study's layers (EARLIER), and a
+# greedy search for the best k layers under a budget (BUDGET, a fraction
+# of the blocks' linear weights kept in full precision).  Each is scored
+# by two methods side by side:
+#   proper  QUANT_OPTS (group-wise INT4 on the linear weights by default),
+#           held-out text, bits per byte, 95% bootstrap intervals;
+#   compat  the earlier study's method: its quantizer (qf-quantize
+#           --compat: per tensor, every weight), one paragraph per
+#           language, per-token perplexity, deg_L / deg_eng, no intervals.
+# Outputs under OUT: proper/ and compat/ (lang.tsv, disparity.tsv,
+# stats.tsv), configs.tsv, greedy.tsv, report.md with plots/.
+include $(dir $(lastword $(MAKEFILE_LIST)))common.mk
+
+OUT ?= $(TOP)/out/protect
+MODEL ?= $(TOP)/pipelines/data/model/udhr-gpt2-12.qft
+CORPUS ?= $(TOP)/pipelines/data/udhr/heldout
+LANGUAGES ?= $(TOP)/pipelines/data/udhr/languages.tsv
+LANGS ?= $(sort $(basename $(notdir $(wildcard $(CORPUS)/*.txt))))
+# paragraphs per language (empty: all of the held-out text)
+PARAS ?=
+# how qf-extract makes tokens of the text for MODEL
+TOKENIZE ?= -k bytes --bos 256
+SCHEME ?= int
+BITS ?= 4
+GROUP ?= 64
+QUANT_OPTS ?= -s $(SCHEME) $(if $(filter int,$(SCHEME)),-b $(BITS)) -g $(GROUP)
+EARLIER ?= 0,9,11
+BUDGET ?= 0.25
+GREEDY_BY ?= mean
+BOOTSTRAP ?= 1000
+SEED ?= 1
+# configurations a qf-eval pass scores (with the reference and 'none')
+GROUP_SIZE ?= 12
+JOBS ?=
+HOSTS ?=
+
+QF_EXTRACT := $(BIN)/qf-extract
+QF_QUANTIZE := $(BIN)/qf-quantize
+QF_EVAL := $(BIN)/qf-eval
+LIB := $(TOP)/pipelines/lib
+PROTECT_PY := $(PY) $(LIB)/protect.py
+TOOLS := $(QF_EXTRACT) $(QF_QUANTIZE) $(QF_EVAL) $(LIB)/protect-group
+
+# --- the configurations ---------------------------------------------------------
+
+N_LAYER := $(shell $(QF_CAT) -l -n config $(MODEL) 2>/dev/null | tr ' ' '\n' | sed -n 's/^n_layer=//p')
+ifeq ($(N_LAYER),)
+$(error $(MODEL): cannot read the model's n_layer (is it a weight stream, and qf-cat built?))
+endif
+LAYERS := $(shell seq 0 $$(($(N_LAYER) - 1)))
+SINGLES := $(addprefix p,$(LAYERS))
+PAIRS := $(shell for i in $(LAYERS); do for j in $(LAYERS); do [ $$i -lt $$j ] && echo p$$i-$$j; done; done)
+EARLIER_CONFIG := p$(shell echo '$(EARLIER)' | tr ',' '\n' | sort -n | paste -sd-)
+SWEEP := $(SINGLES) $(PAIRS) $(filter-out $(SINGLES) $(PAIRS),$(EARLIER_CONFIG))
+N_GROUPS := $(shell echo $$(( ($(words $(SWEEP)) + $(GROUP_SIZE) - 1) / $(GROUP_SIZE) )))
+GROUP_IDS := $(shell seq -w 1 $(N_GROUPS))
+group_configs = $(wordlist $(shell echo $$(( (10#$(1) - 1) * $(GROUP_SIZE) + 1 ))),$(shell echo $$(( 10#$(1) * $(GROUP_SIZE) ))),$(SWEEP))
+# greedy rounds: as many layers as the budget holds (each layer has the
+# same number of linear weights); rounds 1 and 2 come from the sweep
+K := $(shell awk 'BEGIN { k = int($(BUDGET) * $(N_LAYER) + 1e-9); print (k < 0 ? 0 : k) }')
+ROUNDS := $(shell seq 3 $(K))
+comma := ,
+space := $(subst ,, )
+ORDER := ref,none,$(subst $(space),$(comma),$(strip $(SWEEP)))
+
+METHODS := proper compat
+TABLES := lang disp stats
+
+all: $(OUT)/report.md
+	@echo "protect: report in $(OUT)/report.md"
+
+tables: $(foreach m,$(METHODS),$(foreach t,lang disparity stats,$(OUT)/$(m)/$(t).tsv)) $(OUT)/configs.tsv $(OUT)/greedy.tsv
+
+# --- the text ---------------------------------------------------------------------
+
+# proper: the held-out text (its first PARAS paragraphs per language)
+$(OUT)/text/%.txt: $(CORPUS)/%.txt
+	@mkdir -p $(@D)
+	awk -v RS= -v n='$(PARAS)' 'n == "" || NR <= n { printf "%s%s\n", (NR > 1 ? "\n" : ""), $$0 }' $< > $@.tmp
+	mv $@.tmp $@
+
+# compat: one paragraph per language, the first article's text (the
+# second paragraph: the first is its heading)
+$(OUT)/compat-text/%.txt: $(CORPUS)/%.txt
+	@mkdir -p $(@D)
+	awk -v RS= 'NR == 2 { print; exit }' $< > $@.tmp
+	mv $@.tmp $@
+
+$(OUT)/proper/tokens.qft: $(LANGS:%=$(OUT)/text/%.txt) $(QF_EXTRACT)
+	@mkdir -p $(@D)
+	$(QF_EXTRACT) text $(TOKENIZE) --unit paragraph -o $@ $(filter %.txt,$^)
+
+$(OUT)/compat/tokens.qft: $(LANGS:%=$(OUT)/compat-text/%.txt) $(QF_EXTRACT)
+	@mkdir -p $(@D)
+	$(QF_EXTRACT) text $(TOKENIZE) --unit paragraph -o $@ $(filter %.txt,$^)
+
+# --- scoring, a group of configurations a pass -------------------------------------
+
+group_env = QF_BIN=$(BIN) MODEL=$(MODEL) TOKENS=$(OUT)/$(1)/tokens.qft \
+	LANGUAGES=$(LANGUAGES) QUANT_OPTS='$(QUANT_OPTS)' BOOTSTRAP=$(BOOTSTRAP) \
+	SEED=$(SEED) JOBS=$(JOBS)
+
+# $(call score,METHOD,PREFIX,CONFIGS): the command that scores one group
+ifeq ($(HOSTS),)
+score = $(call group_env,$(1)) $(LIB)/protect-group $(1) $(2) $(3)
+
+# $(call group-rule,METHOD,ID)
+define group-rule
+$(OUT)/$(1)/g$(2).lang.tsv $(OUT)/$(1)/g$(2).disp.tsv $(OUT)/$(1)/g$(2).stats.tsv &: $(OUT)/$(1)/tokens.qft $(MODEL) $(LANGUAGES) $(TOOLS)
+	$(call score,$(1),$(OUT)/$(1)/g$(2),$(call group_configs,$(2)))
+endef
+$(foreach m,$(METHODS),$(foreach g,$(GROUP_IDS),$(eval $(call group-rule,$(m),$(g)))))
+else
+# across machines: every group of a method in one GNU parallel run over
+# HOSTS (dist-groups-rule), a greedy round as one remote job (score)
+include $(TOP)/pipelines/dist.mk
+$(foreach m,$(METHODS),$(eval $(call dist-groups-rule,$(m))))
+endif
+
+# --- the greedy search (proper method) -----------------------------------------------
+
+# round R: the best configuration of round R - 1 plus each other layer;
+# those the sweep or an earlier round did not score are scored here
+prev_rounds = $(foreach r,$(shell seq 3 $$(( $(1) - 1 ))),$(OUT)/greedy/r$(r).disp.tsv)
+SWEEP_DISP := $(foreach g,$(GROUP_IDS),$(OUT)/proper/g$(g).disp.tsv)
+define round-rule
+$(OUT)/greedy/r$(1).cands: $(SWEEP_DISP) $(call prev_rounds,$(1))
+	@mkdir -p $$(@D)
+	$(PROTECT_PY) greedy --by $(GREEDY_BY) --layers $(N_LAYER) --k $(1) $$@ $$^
+
+$(OUT)/greedy/r$(1).lang.tsv $(OUT)/greedy/r$(1).disp.tsv $(OUT)/greedy/r$(1).stats.tsv &: $(OUT)/greedy/r$(1).cands $(SWEEP_DISP) $(call prev_rounds,$(1)) $(OUT)/proper/tokens.qft $(MODEL) $(TOOLS)
+	$(call score,proper,$(OUT)/greedy/r$(1),$$$$($(PROTECT_PY) missing $$< $(SWEEP_DISP) $(call prev_rounds,$(1))))
+endef
+$(foreach r,$(ROUNDS),$(eval $(call round-rule,$(r))))
+
+# --- the tables ---------------------------------------------------------------------
+
+GREEDY_FILES = $(foreach r,$(ROUNDS),$(OUT)/greedy/r$(r).$(1).tsv)
+
+$(OUT)/proper/lang.tsv: $(foreach g,$(GROUP_IDS),$(OUT)/proper/g$(g).lang.tsv) $(call GREEDY_FILES,lang)
+	$(PROTECT_PY) merge --key model --sort lang --order $(ORDER) $@ $^
+$(OUT)/proper/disparity.tsv: $(foreach g,$(GROUP_IDS),$(OUT)/proper/g$(g).disp.tsv) $(call GREEDY_FILES,disp)
+	$(PROTECT_PY) merge --key model --order $(ORDER) $@ $^
+$(OUT)/proper/stats.tsv: $(foreach g,$(GROUP_IDS),$(OUT)/proper/g$(g).stats.tsv) $(call GREEDY_FILES,stats)
+	$(PROTECT_PY) merge --key config --order $(ORDER) $@ $^
+
+$(OUT)/compat/lang.tsv: $(foreach g,$(GROUP_IDS),$(OUT)/compat/g$(g).lang.tsv)
+	$(PROTECT_PY) merge --key model --sort lang --order $(ORDER) $@ $^
+$(OUT)/compat/disparity.tsv: $(foreach g,$(GROUP_IDS),$(OUT)/compat/g$(g).disp.tsv)
+	$(PROTECT_PY) merge --key model --order $(ORDER) $@ $^
+$(OUT)/compat/stats.tsv: $(foreach g,$(GROUP_IDS),$(OUT)/compat/g$(g).stats.tsv)
+	$(PROTECT_PY) merge --key config --order $(ORDER) $@ $^
+
+$(OUT)/configs.tsv: $(OUT)/proper/stats.tsv
+	$(PROTECT_PY) configs $< $@
+
+$(OUT)/greedy.tsv: $(OUT)/configs.tsv $(OUT)/proper/disparity.tsv
+	$(PROTECT_PY) greedy-table --by $(GREEDY_BY) --layers $(N_LAYER) --k $(K) $< $@ $(OUT)/proper/disparity.tsv
+
+.PHONY: all tables
