@@ -40,7 +40,7 @@ DEBS := gcc make pkg-config libc6-dev \
 	libarchive-dev libzstd-dev zstd libopenblas-dev liblapacke-dev \
 	libgsl-dev parallel bats bats-assert bats-support bats-file \
 	python3 python3-numpy python3-zstandard python3-torch python3-scipy \
-	gnuplot-nox openssh-server openssh-client
+	gnuplot-nox openssh-server openssh-client rsync
 
 LIB_SRC := $(wildcard lib/*.c)
 LIB_OBJ := $(patsubst lib/%.c,$(BUILD)/lib/%.o,$(LIB_SRC))
@@ -148,10 +148,15 @@ check-san: san
 san:
 	$(MAKE) --no-print-directory BUILD=$(BUILD)/san SAN=1 all units
 
+# The default study: the protection sweep on the shipped model, the first
+# DEMO_PARAS held-out paragraphs of every language (docs/pipelines.md).
+DEMO_PARAS ?= 8
+DEMO_JOBS ?= $(shell nproc)
 demo:
 	$(MAKE) --no-print-directory deps
 	$(MAKE) --no-print-directory all
-	$(MAKE) --no-print-directory -f pipelines/demo.mk BIN=$(CURDIR)/$(BUILD)/bin
+	$(MAKE) --no-print-directory -j$(DEMO_JOBS) -f pipelines/protect.mk \
+	  BIN=$(CURDIR)/$(BUILD)/bin OUT=$(CURDIR)/out/demo PARAS=$(DEMO_PARAS) JOBS=1
 
 bench: all benches
 	tests/bench/run $(BUILD)

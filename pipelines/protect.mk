@@ -40,6 +40,10 @@ SEED ?= 1
 GROUP_SIZE ?= 12
 JOBS ?=
 HOSTS ?=
+# an exported HOSTS (a common name) does not switch a run to other machines
+ifeq ($(origin HOSTS),environment)
+HOSTS :=
+endif
 
 QF_EXTRACT := $(BIN)/qf-extract
 QF_QUANTIZE := $(BIN)/qf-quantize

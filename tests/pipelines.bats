@@ -6,9 +6,9 @@ load common
 
 TOP=$(cd "$TESTS_DIR/.." && pwd)
 
-@test "the demo runs, is up to date afterwards, and reruns byte for byte" {
-	out=$BATS_TEST_TMPDIR/demo
-	run make -s -f "$TOP/pipelines/demo.mk" BIN="$QF_BIN" OUT="$out" LANGS="eng fin tur"
+@test "the fertility study runs, is up to date afterwards, and reruns byte for byte" {
+	out=$BATS_TEST_TMPDIR/fertility
+	run make -s -f "$TOP/pipelines/fertility.mk" BIN="$QF_BIN" OUT="$out" LANGS="eng fin tur"
 	assert_success
 	for f in fertility.tsv fertility-by-type.tsv quant-layers.tsv compat-stats.tsv int4-stats.tsv; do
 		[ -s "$out/$f" ]
@@ -17,12 +17,12 @@ TOP=$(cd "$TESTS_DIR/.." && pwd)
 	[ "$(wc -l < "$out/fertility.tsv")" -eq 4 ]
 	[ "$(wc -l < "$out/quant-layers.tsv")" -eq 5 ]
 	# nothing left to do
-	run make -q -f "$TOP/pipelines/demo.mk" BIN="$QF_BIN" OUT="$out" LANGS="eng fin tur" \
+	run make -q -f "$TOP/pipelines/fertility.mk" BIN="$QF_BIN" OUT="$out" LANGS="eng fin tur" \
 		"$out/fertility-by-type.tsv" "$out/quant-layers.tsv"
 	assert_success
 	# the same bytes from a second run elsewhere
-	out2=$BATS_TEST_TMPDIR/demo2
-	make -s -f "$TOP/pipelines/demo.mk" BIN="$QF_BIN" OUT="$out2" LANGS="eng fin tur" > /dev/null
+	out2=$BATS_TEST_TMPDIR/fertility2
+	make -s -f "$TOP/pipelines/fertility.mk" BIN="$QF_BIN" OUT="$out2" LANGS="eng fin tur" > /dev/null
 	for f in fertility.tsv quant-layers.tsv int4.qft compat.qft int4-stats.tsv; do
 		cmp "$out/$f" "$out2/$f"
 	done

@@ -1,4 +1,5 @@
-# demo.mk - the default study, for now: what qf can already measure.
+# fertility.mk - tokenizer fertility and per-layer quantization error,
+# the first study qf could run (the default study before protect.mk).
 #
 # 1. Tokenizer fertility per language: the shipped UDHR held-out text of
 #    every curated language through GPT-2's BPE; tokens per word and per
@@ -8,12 +9,10 @@
 #    through qf-extract and qf-quantize, with the earlier study's quantizer
 #    (--compat) and a proper one (INT4, groups of 64) side by side.
 #
-# Later issues grow this into the protection sweep with a report.
-#
-#   make -f pipelines/demo.mk [OUT=out/demo] [LANGS='eng fin ...'] [BITS=4] [GROUP=64]
+#   make -f pipelines/fertility.mk [OUT=out/fertility] [LANGS='eng fin ...'] [BITS=4] [GROUP=64]
 include $(dir $(lastword $(MAKEFILE_LIST)))common.mk
 
-OUT ?= $(TOP)/out/demo
+OUT ?= $(TOP)/out/fertility
 UDHR := $(TOP)/pipelines/data/udhr
 GPT2 := $(TOP)/pipelines/data/gpt2
 LANGS ?= $(sort $(basename $(notdir $(wildcard $(UDHR)/heldout/*.txt))))
@@ -23,7 +22,7 @@ QF_EXTRACT := $(BIN)/qf-extract
 QF_QUANTIZE := $(BIN)/qf-quantize
 
 all: $(OUT)/fertility.tsv $(OUT)/fertility-by-type.tsv $(OUT)/quant-layers.tsv
-	@echo "demo: results in $(OUT)"
+	@echo "fertility: results in $(OUT)"
 	@column -t -s $$'\t' $(OUT)/fertility-by-type.tsv
 	@column -t -s $$'\t' $(OUT)/quant-layers.tsv
 

@@ -1,0 +1,145 @@
+#!/usr/bin/env bats
+# The protection sweep across machines (pipelines/dist.mk): GNU parallel
+# over ssh to a throwaway sshd on 127.0.0.1 (tests/sshd.bash), two ssh
+# logins to it as two hosts.  The tables are the local run's bytes,
+# nothing is left on the host, a failed job fails make and a rerun runs
+# only what is left.
+
+load common
+load sshd
+
+TOP=$TESTS_DIR/..
+
+setup_file() {
+	DIST_SKIP=$(sshd_skip_reason)
+	export DIST_SKIP
+	[ -z "$DIST_SKIP" ] || return 0
+	# a tiny model, and its sweep run on this machine
+	cd "$BATS_FILE_TMPDIR" || return
+	qf-extract text -k bytes --unit paragraph -o t.qft \
+		"$TOP/pipelines/data/udhr/train/eng.txt" "$TOP/pipelines/data/udhr/train/fin.txt"
+	qf-train --layers 4 --d-model 64 --heads 4 --ctx 128 --vocab 257 --sep 256 \
+		--steps 3 -j 1 -o m4.qft t.qft 2> /dev/null
+	protect "$BATS_FILE_TMPDIR/local" HOSTS= tables
+	[ ! -e "$BATS_FILE_TMPDIR/local/dist" ]
+	# the "hosts": two ssh logins to one sshd, one job at a time each (not
+	# in HOSTS: make would take it from the environment)
+	sshd_start "$BATS_FILE_TMPDIR/sshd"
+	LOGINS="1/127.0.0.1 1/$(id -un)@127.0.0.1"
+	export SSH LOGINS
+}
+
+teardown_file() {
+	[ -n "$DIST_SKIP" ] || sshd_stop "$BATS_FILE_TMPDIR/sshd"
+}
+
+setup() {
+	[ -z "$DIST_SKIP" ] || skip "$DIST_SKIP"
+}
+
+# protect OUT MAKE-ARG...: the sweep of the tiny model (4 layers: 11
+# configurations, 3 groups of each method, one greedy round)
+protect() {
+	local out=$1
+	shift
+	make -s -f "$TOP/pipelines/protect.mk" BIN="$QF_BIN" MODEL="$BATS_FILE_TMPDIR/m4.qft" \
+		OUT="$out" PARAS=4 EARLIER=0,2,3 BUDGET=0.75 BOOTSTRAP=50 GROUP_SIZE=5 \
+		LANGS="eng fin jpn" JOBS=1 "$@"
+}
+
+# same_tables OUT: every table of OUT is the local run's
+same_tables() {
+	local f n=0
+	for f in "$BATS_FILE_TMPDIR"/local/{proper,compat,greedy}/*.tsv \
+		"$BATS_FILE_TMPDIR"/local/{configs,greedy}.tsv; do
+		cmp "$f" "$1/${f#"$BATS_FILE_TMPDIR"/local/}"
+		n=$((n + 1))
+	done
+	# 3 groups x 3 tables x 2 methods, 3 of the greedy round, 6 merged, 2
+	[ $n -eq 29 ]
+}
+
+# joblog OUT RUN: the job log's lines 'seq host exit' of run RUN (proper,
+# compat, greedy-r3)
+joblog() {
+	awk -F'\t' 'NR > 1 { print $1, $2, $7 }' "$1/dist/$2/joblog"
+}
+
+@test "across two ssh logins: the local bytes, nothing left on the host, up to date afterwards, a lost table made again" {
+	out=$BATS_TEST_TMPDIR/remote rwork=$BATS_TEST_TMPDIR/rwork
+	run protect "$out" -j2 HOSTS="$LOGINS" SSH="$SSH" DIST_WORKDIR="$rwork" tables
+	assert_success
+	same_tables "$out"
+	# the work dir went from the host, with everything sent there
+	[ ! -e "$rwork" ]
+	# one job a group, each done once, on both logins
+	[ "$(joblog "$out" proper | sort -n | awk '{ print $1, $3 }' | paste -sd,)" = "1 0,2 0,3 0" ]
+	[ "$(joblog "$out" compat | sort -n | awk '{ print $1, $3 }' | paste -sd,)" = "1 0,2 0,3 0" ]
+	[ "$(joblog "$out" greedy-r3 | awk '{ print $1, $3 }')" = "1 0" ]
+	[ "$(cat "$out"/dist/*/joblog | awk -F'\t' 'NR > 1 && $1 != "Seq" { print $2 }' | sort -u | wc -l)" -eq 2 ]
+	# nothing left to do
+	run protect "$out" -q HOSTS="$LOGINS" SSH="$SSH" DIST_WORKDIR="$rwork" tables
+	assert_success
+
+	# a table gone and asked for: its job runs again, alone
+	before=$(stat -c %y "$out"/proper/g[23].*.tsv "$out"/compat/g*.tsv)
+	rm "$out/proper/g1.lang.tsv"
+	run protect "$out" -j2 HOSTS="$LOGINS" SSH="$SSH" DIST_WORKDIR="$rwork" "$out/proper/g1.lang.tsv" tables
+	assert_success
+	[ "$(joblog "$out" proper | awk '{ print $1, $3 }' | sort -n | paste -sd,)" = "1 0,2 0,3 0" ]
+	[ "$(joblog "$out" proper | awk 'END { print $1 }')" = 1 ]
+	[ "$(stat -c %y "$out"/proper/g[23].*.tsv "$out"/compat/g*.tsv)" = "$before" ]
+	same_tables "$out"
+	[ ! -e "$rwork" ]
+	run protect "$out" -q HOSTS="$LOGINS" SSH="$SSH" DIST_WORKDIR="$rwork" tables
+	assert_success
+}
+
+@test "a failed job fails make, the others' tables stay, a rerun runs only it" {
+	out=$BATS_TEST_TMPDIR/resume rwork=$BATS_TEST_TMPDIR/rwork
+	# ssh whose connection breaks for group 2 of the proper method while
+	# the file 'broken' exists
+	flaky=$BATS_TEST_TMPDIR/ssh-flaky
+	cat > "$flaky" <<-EOF
+	#!/bin/bash
+	if [ -e "$BATS_TEST_TMPDIR/broken" ] && "$PY" -c '
+	import re, sys
+	text = "".join(bytes.fromhex(a).decode("latin-1") for a in sys.argv[1:]
+	               if re.fullmatch("(?:[0-9a-f]{2})+", a))
+	sys.exit("'"'"'proper'"'"' g2 " not in text)' "\$@"; then
+		echo "ssh-flaky: connection lost" >&2
+		exit 255
+	fi
+	exec ssh "\$@"
+	EOF
+	chmod +x "$flaky"
+	touch "$BATS_TEST_TMPDIR/broken"
+	run protect "$out" -j2 HOSTS="$LOGINS" SSH="$flaky ${SSH#ssh }" DIST_WORKDIR="$rwork" tables
+	assert_failure
+	assert_output --partial "ssh-flaky: connection lost"
+	assert_output --regexp "dist: proper job g2 failed: exit status 255 on [^ ]*127.0.0.1"
+	assert_output --partial "dist: proper: 1 of 3 jobs failed"
+	# the other groups' tables are in place, whole; none of group 2's
+	for t in lang disp stats; do
+		cmp "$out/proper/g1.$t.tsv" "$BATS_FILE_TMPDIR/local/proper/g1.$t.tsv"
+		cmp "$out/proper/g3.$t.tsv" "$BATS_FILE_TMPDIR/local/proper/g3.$t.tsv"
+		[ ! -e "$out/proper/g2.$t.tsv" ]
+	done
+	[ ! -e "$out/proper/lang.tsv" ]
+	[ ! -e "$rwork" ]
+	[ "$(joblog "$out" proper | sort -n | awk '{ print $1, $3 }' | paste -sd,)" = "1 0,2 255,3 0" ]
+	before=$(stat -c %y "$out"/proper/g[13].*.tsv "$out"/compat/g*.tsv)
+
+	# the connection is back: only group 2 runs again
+	rm "$BATS_TEST_TMPDIR/broken"
+	run protect "$out" -j2 HOSTS="$LOGINS" SSH="$flaky ${SSH#ssh }" DIST_WORKDIR="$rwork" tables
+	assert_success
+	[ "$(joblog "$out" proper | awk '$1 == 2 { print $3 }' | paste -sd,)" = "255,0" ]
+	[ "$(joblog "$out" proper | awk '$1 != 2' | wc -l)" -eq 2 ]
+	[ "$(joblog "$out" compat | wc -l)" -eq 3 ]
+	[ "$(stat -c %y "$out"/proper/g[13].*.tsv "$out"/compat/g*.tsv)" = "$before" ]
+	same_tables "$out"
+	[ ! -e "$rwork" ]
+	run protect "$out" -q HOSTS="$LOGINS" SSH="$flaky ${SSH#ssh }" DIST_WORKDIR="$rwork" tables
+	assert_success
+}
