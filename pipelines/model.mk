@@ -27,7 +27,7 @@ MODEL_DATA := $(TOP)/pipelines/data/model
 SHIPPED := $(MODEL_DATA)/udhr-gpt2-12.qft
 EXTRA = $(shell cat $(MODEL_DATA)/extra-languages.txt)
 SEED ?= 1
-STEPS ?= 4000
+STEPS ?= 7000
 JOBS ?=
 QF_EXTRACT := $(BIN)/qf-extract
 QF_TRAIN := $(BIN)/qf-train
@@ -35,8 +35,8 @@ QF_EVAL := $(BIN)/qf-eval
 
 # The architecture and the optimizer, shared by the model and its
 # 2-layer baseline.
-ARCH = --d-model 192 --heads 6 --ctx 256 --vocab 257 --sep 256
-OPTIM = --batch 8 --lr 2e-3 --min-lr 1e-4 --warmup 200 --weight-decay 0.1 \
+ARCH = --d-model 128 --heads 4 --ctx 256 --vocab 257 --sep 256
+OPTIM = --batch 8 --lr 1e-3 --min-lr 1e-4 --warmup 200 --weight-decay 0.1 \
 	--clip 1 --steps $(STEPS) --seed $(SEED) --mix $(MODEL_DATA)/mix.tsv \
 	$(if $(JOBS),-j $(JOBS))
 
@@ -48,7 +48,7 @@ report: $(OUT)/shipped/heldout-bpb.tsv
 
 ship: $(OUT)/heldout-bpb.tsv
 	cp $(OUT)/model.qft $(SHIPPED).tmp && mv $(SHIPPED).tmp $(SHIPPED)
-	cp $(OUT)/train.log.tsv $(MODEL_DATA)/train.log.tsv
+	cp $(OUT)/model12.log.tsv $(MODEL_DATA)/train.log.tsv
 	cp $(OUT)/baseline2.log.tsv $(MODEL_DATA)/baseline2.log.tsv
 	cp $(OUT)/heldout-bpb.tsv $(MODEL_DATA)/heldout-bpb.tsv
 
@@ -74,17 +74,42 @@ $(OUT)/heldout.qft: $(wildcard $(DATA)/heldout/*.txt) $(QF_EXTRACT)
 
 # --- training -----------------------------------------------------------------
 
-# qf-train writes its checkpoint atomically; the log is written as it goes
-# and moved into place at the end.  f32 while training, shipped in f16.
-$(OUT)/model-f32.qft $(OUT)/train.log.tsv &: $(OUT)/train.qft $(MODEL_DATA)/mix.tsv $(QF_TRAIN)
-	$(QF_TRAIN) --layers 12 $(ARCH) $(OPTIM) --checkpoint-every 500 \
-	  --log $(OUT)/train.log.tsv.part -o $(OUT)/model-f32.qft $<
-	mv $(OUT)/train.log.tsv.part $(OUT)/train.log.tsv
+# qf-train writes its checkpoints atomically into $(OUT)/ckpt/ (not a
+# target: an interrupted run keeps them) and its log as it goes; an
+# interrupted run is resumed from the last checkpoint (the log of the
+# resumed part appended, the same curve as straight through).  f32 while
+# training, shipped in f16.
+# $(call train,NAME,LAYERS)
+define train
+	mkdir -p $(OUT)/ckpt
+	c=$(OUT)/ckpt/$(1).qft; \
+	if [ -e $$c ] && [ -e $$c.opt ] && \
+	   $(QF_CAT) -l -n train $$c.opt | grep -q ' step=$(STEPS) '; then \
+	  : the checkpoint is the end of the run; \
+	elif [ -e $$c ] && [ -e $$c.opt ]; then \
+	  s=$$($(QF_CAT) -l -n train $$c.opt | grep -o ' step=[0-9]*' | cut -d= -f2); \
+	  awk -F'\t' -v s=$$s 'NR == 1 || $$1 <= s' $$c.log > $$c.log.tmp; mv $$c.log.tmp $$c.log; \
+	  $(QF_TRAIN) --resume $$c --mix $(MODEL_DATA)/mix.tsv $(if $(JOBS),-j $(JOBS)) \
+	    --checkpoint-every 250 --log $$c.log.more -o $$c $<; \
+	  tail -n +2 $$c.log.more >> $$c.log; rm $$c.log.more; \
+	else \
+	  $(QF_TRAIN) --layers $(2) $(ARCH) $(OPTIM) --checkpoint-every 250 \
+	    --log $$c.log -o $$c $<; \
+	fi
+	cp $(OUT)/ckpt/$(1).qft.log $(OUT)/$(1).log.tsv.tmp
+	cp $(OUT)/ckpt/$(1).qft $(OUT)/$(1)-f32.qft.tmp
+	mv $(OUT)/$(1).log.tsv.tmp $(OUT)/$(1).log.tsv
+	mv $(OUT)/$(1)-f32.qft.tmp $(OUT)/$(1)-f32.qft
+endef
+
+$(OUT)/model12-f32.qft $(OUT)/model12.log.tsv &: $(OUT)/train.qft $(MODEL_DATA)/mix.tsv $(QF_TRAIN)
+	$(call train,model12,12)
 
 $(OUT)/baseline2-f32.qft $(OUT)/baseline2.log.tsv &: $(OUT)/train.qft $(MODEL_DATA)/mix.tsv $(QF_TRAIN)
-	$(QF_TRAIN) --layers 2 $(ARCH) $(OPTIM) \
-	  --log $(OUT)/baseline2.log.tsv.part -o $(OUT)/baseline2-f32.qft $<
-	mv $(OUT)/baseline2.log.tsv.part $(OUT)/baseline2.log.tsv
+	$(call train,baseline2,2)
+
+$(OUT)/model.qft: $(OUT)/model12-f32.qft $(QF_CAT)
+	$(QF_CAT) -t f16 --level 19 -o $@ $<
 
 %.qft: %-f32.qft $(QF_CAT)
 	$(QF_CAT) -t f16 --level 19 -o $@ $<

@@ -168,4 +168,14 @@ $(OUT)/configs.tsv: $(OUT)/proper/stats.tsv
 $(OUT)/greedy.tsv: $(OUT)/configs.tsv $(OUT)/proper/disparity.tsv
 	$(PROTECT_PY) greedy-table --by $(GREEDY_BY) --layers $(N_LAYER) --k $(K) $< $@ $(OUT)/proper/disparity.tsv
 
+# --- the report -------------------------------------------------------------
+
+REPORT := $(LIB)/protect-report
+$(OUT)/report.md: $(foreach m,$(METHODS),$(OUT)/$(m)/lang.tsv $(OUT)/$(m)/disparity.tsv $(OUT)/$(m)/stats.tsv) \
+		$(OUT)/configs.tsv $(OUT)/greedy.tsv $(LANGUAGES) $(REPORT)
+	$(PY) $(REPORT) --languages $(LANGUAGES) --model $(MODEL) --corpus $(CORPUS) \
+	  --tokenize='$(TOKENIZE)' --quant='$(QUANT_OPTS)' --paras='$(PARAS)' \
+	  --bootstrap $(BOOTSTRAP) --seed $(SEED) --greedy-by $(GREEDY_BY) \
+	  --budget $(BUDGET) --earlier $(EARLIER) $(OUT)
+
 .PHONY: all tables

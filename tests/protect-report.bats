@@ -1,0 +1,254 @@
+#!/usr/bin/env bats
+# pipelines/lib/protect-report: the protection sweep's report. A small
+# sweep (a 4-layer model trained for 3 steps, 6 languages, 2-bit groups
+# so that quantizing does measurable damage) is built once; the checks
+# compare the report's tables with qf-eval's tables independently.
+
+load common
+
+TOP=$TESTS_DIR/..
+REPORT=$TOP/pipelines/lib/protect-report
+
+# the options make would pass (the study's parameters, for the text)
+OPTS=(--model m4.qft --quant '-s int -b 2 -g 64' --paras 4 --bootstrap 50 --seed 1
+	--greedy-by mean --budget 0.75 --earlier 0,2,3)
+
+# the input tables of a sweep, copied to a new folder
+copy_inputs() {
+	mkdir -p "$2/proper" "$2/compat"
+	for f in proper/lang.tsv proper/disparity.tsv proper/stats.tsv \
+		compat/lang.tsv compat/disparity.tsv compat/stats.tsv configs.tsv greedy.tsv; do
+		cp "$1/$f" "$2/$f"
+	done
+}
+
+setup_file() {
+	local d=$BATS_FILE_TMPDIR u=$TOP/pipelines/data/udhr/train
+	qf-extract text -k bytes --unit paragraph -o "$d/t.qft" \
+		"$u/eng.txt" "$u/fin.txt" "$u/jpn.txt" "$u/tur.txt" 2> /dev/null
+	qf-train --layers 4 --d-model 64 --heads 4 --ctx 128 --vocab 257 --sep 256 \
+		--steps 3 -j 1 -o "$d/m4.qft" "$d/t.qft" > /dev/null 2>&1
+	make -s -f "$TOP/pipelines/protect.mk" BIN="$QF_BIN" MODEL="$d/m4.qft" OUT="$d/sweep" \
+		PARAS=4 EARLIER=0,2,3 BUDGET=0.75 BOOTSTRAP=50 GROUP_SIZE=5 BITS=2 JOBS=1 \
+		LANGS="eng fin jpn tur kal cmn_hans" \
+		tables "$d/sweep/compat/disparity.tsv" "$d/sweep/compat/stats.tsv" > "$d/make.log" 2>&1
+	"$REPORT" "${OPTS[@]}" "$d/sweep" > "$d/report.out" 2>&1
+}
+
+@test "protect-report writes its tables, plots and report, and nothing on stdout" {
+	out=$BATS_FILE_TMPDIR/sweep
+	[ ! -s "$BATS_FILE_TMPDIR/report.out" ]
+	for f in summary.tsv criticality.tsv morph.tsv report.md plots/configs.tsv plots/morph.tsv \
+		plots/disparity.svg plots/morph.svg plots/criticality.svg plots/methods.svg; do
+		[ -s "$out/$f" ]
+	done
+	# no temporary left
+	[ -z "$(find "$out" -name '*.tmp*' -o -name '.protect-report*')" ]
+}
+
+@test "summary.tsv holds the disparity tables' figures of scope all, per configuration" {
+	py '
+import sys, csv
+d = sys.argv[1]
+rd = lambda p: list(csv.DictReader(open(p, newline=""), delimiter="\t", quoting=csv.QUOTE_NONE))
+summ = rd(d + "/summary.tsv")
+conf = rd(d + "/configs.tsv")
+assert [r["config"] for r in summ] == [r["config"] for r in conf]
+prop = {r["model"]: r for r in rd(d + "/proper/disparity.tsv") if r["scope"] == "all"}
+comp = {r["model"]: r for r in rd(d + "/compat/disparity.tsv") if r["scope"] == "all"}
+checked = 0
+for r, c in zip(summ, conf):
+    k = r["config"]
+    assert r["protected"] == c["protected"] and r["kept_linear_frac"] == c["kept_linear_frac"], k
+    for f in ("mean", "range", "max_min", "cv", "rel_ref_mean", "mean_vs_base"):
+        for s in ("", "_lo", "_hi"):
+            assert r["proper_" + f + s] == prop[k][f + s], (k, f + s)
+            checked += r["proper_" + f + s] != "NA"
+    for f in ("mean", "rel_ref_mean", "mean_vs_base"):
+        assert r["compat_" + f] == (comp[k][f] if k in comp else "NA"), (k, f)
+# the greedy triples are not scored by the compat method
+assert any(k not in comp for k in prop) and checked > 100, checked
+' "$BATS_FILE_TMPDIR/sweep"
+}
+
+@test "criticality is 1 - mean_vs_base of keeping the layer alone, beside the layer's weight statistics" {
+	py '
+import sys, csv
+d = sys.argv[1]
+rd = lambda p: list(csv.DictReader(open(p, newline=""), delimiter="\t", quoting=csv.QUOTE_NONE))
+crit = rd(d + "/criticality.tsv")
+prop = {r["model"]: r for r in rd(d + "/proper/disparity.tsv") if r["scope"] == "all"}
+comp = {r["model"]: r for r in rd(d + "/compat/disparity.tsv") if r["scope"] == "all"}
+stats = {r["layer"]: r for r in rd(d + "/proper/stats.tsv") if r["config"] == "none" and r["row"] == "layer"}
+cstats = {r["layer"]: r for r in rd(d + "/compat/stats.tsv") if r["config"] == "none" and r["row"] == "layer"}
+def close(a, b):
+    if b == "NA":
+        return a == "NA"
+    return a != "NA" and abs(float(a) - (1 - float(b))) <= 1e-5 * max(1, abs(1 - float(b)))
+assert [r["layer"] for r in crit] == ["0", "1", "2", "3"]
+n = 0
+for r in crit:
+    p = prop["p" + r["layer"]]
+    assert close(r["proper_benefit"], p["mean_vs_base"]), r
+    assert close(r["proper_benefit_lo"], p["mean_vs_base_hi"]), r
+    assert close(r["proper_benefit_hi"], p["mean_vs_base_lo"]), r
+    assert close(r["compat_benefit"], comp["p" + r["layer"]]["mean_vs_base"]), r
+    assert r["proper_mean"] == p["mean"]
+    for c in ("variance", "kurtosis", "absmax", "outlier_frac", "rel_fro"):
+        assert r[c] == stats[r["layer"]][c], (r["layer"], c)
+    assert r["compat_rel_fro"] == cstats[r["layer"]]["rel_fro"]
+    n += r["proper_benefit"] != "NA"
+assert n == 4, "the sweep should damage enough for ratios"
+' "$BATS_FILE_TMPDIR/sweep"
+}
+
+@test "morph.tsv: per language under none, the earlier layers and the greedy best, by morphological type" {
+	py '
+import sys, csv
+d, langs = sys.argv[1], sys.argv[2]
+rd = lambda p: list(csv.DictReader(open(p, newline=""), delimiter="\t", quoting=csv.QUOTE_NONE))
+m = rd(d + "/morph.tsv")
+info = {r["code"]: r for r in rd(langs)}
+pl = {(r["lang"], r["model"]): r for r in rd(d + "/proper/lang.tsv")}
+cl = {(r["lang"], r["model"]): r for r in rd(d + "/compat/lang.tsv")}
+greedy = rd(d + "/greedy.tsv")[-1]["config"]
+want = {"none": "none", "earlier": "p0-2-3", "greedy": greedy}
+assert len(m) == 6 * 3
+assert [(r["morph_type"], r["lang"]) for r in m] == sorted((r["morph_type"], r["lang"]) for r in m)
+for r in m:
+    assert r["config"] == want[r["role"]]
+    assert r["morph_type"] == info[r["lang"]]["morph_type"] and r["script"] == info[r["lang"]]["script"]
+    p = pl[(r["lang"], r["config"])]
+    for s in ("", "_lo", "_hi"):
+        assert r["proper_deg_byte" + s] == p["deg_byte" + s]
+    c = cl.get((r["lang"], r["config"]))
+    assert r["compat_deg"] == (c["deg"] if c else "NA")
+' "$BATS_FILE_TMPDIR/sweep" "$TOP/pipelines/data/udhr/languages.tsv"
+}
+
+@test "every number in report.md's tables is a number of a TSV, to 3 significant digits" {
+	py '
+import sys, re, glob, os
+d = sys.argv[1]
+vals = set()
+for p in glob.glob(d + "/**/*.tsv", recursive=True):
+    for line in open(p).read().split("\n"):
+        for field in re.split("[\t,]", line):
+            try:
+                v = float(field)
+            except ValueError:
+                continue
+            vals.add(float("%.3g" % v))
+NUM = r"(NA|-?[0-9.]+(?:e[-+][0-9]+)?|inf)"
+CELL = re.compile(r"%s×?(?: \[%s, %s\])?" % (NUM, NUM, NUM))
+lines = open(d + "/report.md").read().split("\n")
+tables = numbers = 0
+for i, l in enumerate(lines):
+    if not l.startswith("|") or re.fullmatch(r"\|(---\|)+", l):
+        continue
+    if i + 1 < len(lines) and re.fullmatch(r"\|(---\|)+", lines[i + 1]):
+        tables += 1    # a header row
+        continue
+    for cell in l.strip("|").split(" | "):
+        cell = re.sub(r"`[^`]*`", "", cell.strip())
+        m = CELL.fullmatch(cell)
+        if not m:
+            continue
+        for x in m.groups():
+            if x not in (None, "NA", "inf"):
+                numbers += 1
+                assert float(x) in vals, (x, l)
+assert tables >= 5 and numbers > 200, (tables, numbers)
+# the plots are linked relatively and exist
+for name in re.findall(r"\]\((plots/[^)]*)\)", "\n".join(lines)):
+    assert os.path.getsize(os.path.join(d, name)) > 0, name
+assert len(re.findall(r"\]\((plots/[^)]*\.svg)\)", "\n".join(lines))) == 4
+' "$BATS_FILE_TMPDIR/sweep"
+	# the measures and the study's parameters are stated
+	run grep -c -e '2^Δbpb − 1' -e '50 replicates, seed 1' -e 'BUDGET = 0.75' -e 'Spearman' \
+		"$BATS_FILE_TMPDIR/sweep/report.md"
+	assert_success
+	[ "$output" -ge 4 ]
+}
+
+@test "the plots are SVG documents with drawings in them" {
+	py '
+import sys
+import xml.etree.ElementTree as ET
+for p in sys.argv[1:]:
+    root = ET.parse(p).getroot()
+    assert root.tag == "{http://www.w3.org/2000/svg}svg", p
+    paths = root.findall(".//{http://www.w3.org/2000/svg}path")
+    assert len(paths) > 20, (p, len(paths))
+' "$BATS_FILE_TMPDIR"/sweep/plots/*.svg
+}
+
+@test "a rerun, and a run on a copy elsewhere, give the same bytes" {
+	out=$BATS_FILE_TMPDIR/sweep
+	files="summary.tsv criticality.tsv morph.tsv report.md plots/configs.tsv plots/morph.tsv
+		plots/disparity.svg plots/morph.svg plots/criticality.svg plots/methods.svg"
+	mkdir -p "$BATS_TEST_TMPDIR/before"
+	for f in $files; do cp "$out/$f" "$BATS_TEST_TMPDIR/before/${f//\//_}"; done
+	"$REPORT" "${OPTS[@]}" "$out"
+	copy_inputs "$out" "$BATS_TEST_TMPDIR/copy"
+	"$REPORT" "${OPTS[@]}" "$BATS_TEST_TMPDIR/copy"
+	for f in $files; do
+		cmp "$BATS_TEST_TMPDIR/before/${f//\//_}" "$out/$f"
+		cmp "$out/$f" "$BATS_TEST_TMPDIR/copy/$f"
+	done
+}
+
+@test "a missing or broken table: one line on stderr, exit 1, nothing written" {
+	b=$BATS_TEST_TMPDIR/broken
+	copy_inputs "$BATS_FILE_TMPDIR/sweep" "$b"
+	# a row cut short
+	sed -i '3s/\t[^\t]*$//' "$b/proper/disparity.tsv"
+	run --separate-stderr "$REPORT" "$b"
+	[ "$status" -eq 1 ]
+	n=$(head -1 "$b/proper/disparity.tsv" | awk -F'\t' '{ print NF }')
+	[ "$stderr" = "protect-report: $b/proper/disparity.tsv: line 3: $((n - 1)) columns, the header has $n" ]
+	[ -z "$output" ]
+	[ ! -e "$b/report.md" ] && [ ! -e "$b/summary.tsv" ] && [ ! -e "$b/plots" ]
+	[ -z "$(ls -A "$b" | grep -v -x -e proper -e compat -e configs.tsv -e greedy.tsv)" ]
+	cp "$BATS_FILE_TMPDIR/sweep/proper/disparity.tsv" "$b/proper/"
+	# a figure that is not a number
+	awk -F'\t' -v OFS='\t' 'NR == 2 { $5 = "x1" } 1' "$BATS_FILE_TMPDIR/sweep/compat/disparity.tsv" \
+		> "$b/compat/disparity.tsv"
+	run --separate-stderr "$REPORT" "$b"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "protect-report: $b/compat/disparity.tsv: line 2: column 'mean': 'x1' is not a number" ]
+	cp "$BATS_FILE_TMPDIR/sweep/compat/disparity.tsv" "$b/compat/"
+	# a missing table, a missing column
+	rm "$b/greedy.tsv"
+	run --separate-stderr "$REPORT" "$b"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "protect-report: $b/greedy.tsv: no such file or directory" ]
+	cut -f 1-3,5- "$BATS_FILE_TMPDIR/sweep/configs.tsv" > "$b/configs.tsv"
+	cp "$BATS_FILE_TMPDIR/sweep/greedy.tsv" "$b/"
+	run --separate-stderr "$REPORT" "$b"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "protect-report: $b/configs.tsv: no column 'kept_linear_frac'" ]
+	cp "$BATS_FILE_TMPDIR/sweep/configs.tsv" "$b/"
+	# an earlier configuration the sweep does not have
+	run --separate-stderr "$REPORT" --earlier 1,2,3,9 "$b"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "protect-report: $b/configs.tsv: no configuration p1-2-3-9 (--earlier 1,2,3,9)" ]
+	[ ! -e "$b/report.md" ]
+	# and whole again, it works
+	run "$REPORT" "$b"
+	assert_success
+	[ -s "$b/report.md" ]
+}
+
+@test "protect-report --help, and misuse" {
+	run "$REPORT" --help
+	assert_success
+	assert_line --partial "usage: protect-report"
+	run --separate-stderr "$REPORT"
+	[ "$status" -eq 2 ]
+	run --separate-stderr "$REPORT" --earlier 0,x "$BATS_FILE_TMPDIR/sweep"
+	[ "$status" -eq 2 ]
+	[[ $stderr == *"--earlier: '0,x' is not a list of layer numbers"* ]]
+	run --separate-stderr "$REPORT" --bootstrap many "$BATS_FILE_TMPDIR/sweep"
+	[ "$status" -eq 2 ]
+}
