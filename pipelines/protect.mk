@@ -78,6 +78,7 @@ METHODS := proper compat
 TABLES := lang disp stats
 
 all: $(OUT)/report.md
+	@sed -n '/^## Results in brief/,/^## /{/^## [^R]/d;p}' $<
 	@echo "protect: report in $(OUT)/report.md"
 
 tables: $(foreach m,$(METHODS),$(foreach t,lang disparity stats,$(OUT)/$(m)/$(t).tsv)) $(OUT)/configs.tsv $(OUT)/greedy.tsv

@@ -304,3 +304,11 @@ assert b.dtype == np.float64 and a.tobytes() == b.tobytes()
 	qf-cat --help | sed -n 's/^  \(qf-cat .*\)$/\1/p; s/^  \(cat .*\)$/\1/p' > help.sh
 	while read -r line; do grep -qxF -- "$line" examples.sh; done < help.sh
 }
+
+@test "-t converts every tensor and leaves a config record as it is" {
+	cd "$BATS_TEST_TMPDIR"
+	qf-cat -t f16 -o h.qft "$TESTS_DIR/data/model/a.qft"
+	run qf-cat -l h.qft
+	assert_line --index 0 --regexp $'^config\tu8\t\\[0\\]\t0\t'
+	[ "$(printf '%s\n' "${lines[@]}" | cut -f2 | sort -u | tr '\n' ' ')" = "f16 u8 " ]
+}

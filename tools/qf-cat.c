@@ -37,7 +37,8 @@ static const char usage[] =
 	"Changes:\n"
 	"  -t, --dtype TYPE       convert payloads to TYPE (f32 f64 f16 bf16 i8 u8\n"
 	"                         i16 u16 i32 u32 i64 u64 bool; to an integer type\n"
-	"                         values must be exact)\n"
+	"                         values must be exact; a config record keeps its\n"
+	"                         own)\n"
 	"      --set KEY=VALUE    set an attribute on every record (repeatable)\n"
 	"      --rename NAME      rename the record (input must hold exactly one)\n"
 	"Output:\n"
@@ -305,6 +306,8 @@ static uint64_t bytes_read;
 /* Apply --set and --rename and the output dtype to a record header. */
 static int transform(const struct opts *o, qf_rec *rec, int *dt, qf_err *e)
 {
+	const char *kind;
+
 	for (int i = 0; i < o->nsets; i++) {
 		char key[QF_MAX_KEY + 1];
 		const char *eq = strchr(o->sets[i], '=');
@@ -318,7 +321,10 @@ static int transform(const struct opts *o, qf_rec *rec, int *dt, qf_err *e)
 	}
 	if (o->rename && qf_rec_set_name(rec, o->rename, e) < 0)
 		return -1;
-	*dt = o->dtype ? o->dtype : rec->dtype;
+	/* a config record (kind=config, no values) keeps its dtype */
+	kind = qf_rec_get(rec, "kind");
+	*dt = o->dtype && !(kind && strcmp(kind, "config") == 0) ? o->dtype
+								  : rec->dtype;
 	/* numpy has no bfloat16: .npy/.npz output widens it to f32. */
 	if (!o->dtype && *dt == QF_BF16 && (o->to == F_NPY || o->to == F_NPZ))
 		*dt = QF_F32;

@@ -13,8 +13,11 @@ same held-out bytes qf-eval scores (HELDOUT_DIR/LANG.txt, paragraph by
 paragraph, every byte of a paragraph; qf-eval puts the separator token
 before each paragraph, so all of its bytes are predicted).  Columns: lang,
 bytes, bpb of the model with its 95% interval, of the 2-layer model with
-its interval, of the unigram, and whether the model's upper bound is
-below both baselines.  Standard library only.
+its interval, of the unigram; d_2layer = the 2-layer model's bpb minus the
+model's with its paired interval (qf-eval's d_bpb: both models on the
+same resampled paragraphs); beats_unigram (the model's upper bound below
+the unigram) and beats_2layer (d_2layer's lower bound above 0), yes or
+no.  Standard library only.
 """
 import math
 import sys
@@ -39,11 +42,13 @@ def main():
     for l in lines[1:]:
         r = l.split("\t")
         bpb[(r[ix["lang"]], r[ix["model"]])] = (
-            r[ix["bpb"]], r[ix["bpb_lo"]], r[ix["bpb_hi"]], r[ix["bytes"]])
+            r[ix["bpb"]], r[ix["bpb_lo"]], r[ix["bpb_hi"]], r[ix["bytes"]],
+            r[ix["d_bpb"]], r[ix["d_bpb_lo"]], r[ix["d_bpb_hi"]])
     langs = sorted({k[0] for k in bpb})
     out = ["\t".join(["lang", "bytes", "bpb", "bpb_lo", "bpb_hi",
                       "bpb_2layer", "bpb_2layer_lo", "bpb_2layer_hi",
-                      "bpb_unigram", "beats_both"])]
+                      "bpb_unigram", "d_2layer", "d_2layer_lo", "d_2layer_hi",
+                      "beats_unigram", "beats_2layer"])]
     for lang in langs:
         m, b2 = bpb[(lang, "model")], bpb[(lang, "baseline2")]
         counts = [1] * 256
@@ -62,9 +67,10 @@ def main():
                              "scored %s\n" % (lang, n, m[3]))
             sys.exit(1)
         uni = bits / n
-        beats = float(m[2]) < float(b2[0]) and float(m[2]) < uni
+        yn = lambda c: "yes" if c else "no"
         out.append("\t".join([lang, m[3], m[0], m[1], m[2], b2[0], b2[1], b2[2],
-                              "%.4f" % uni, "yes" if beats else "no"]))
+                              "%.4f" % uni, b2[4], b2[5], b2[6],
+                              yn(float(m[2]) < uni), yn(float(b2[5]) > 0)]))
     sys.stdout.write("\n".join(out) + "\n")
 
 

@@ -1,0 +1,80 @@
+#!/usr/bin/env bats
+# The shipped default model (pipelines/data/model/): what it is, that its
+# held-out figures are what torch computes from the same weights, that
+# its report's baselines are right, and that its log is the run's.
+
+load common
+
+TOP=$(cd "$TESTS_DIR/.." && pwd)
+DIR=$TOP/pipelines/data/model
+MODEL=$DIR/udhr-gpt2-12.qft
+ORACLE="$PY $TESTS_DIR/data/eval/oracle.py"
+
+@test "the shipped model: a 12-layer byte-level GPT-2 in f16, at most 16 MB" {
+	[ "$(stat -c %s "$MODEL")" -le $((16 * 1024 * 1024)) ]
+	run qf-cat -l "$MODEL"
+	assert_success
+	assert_line --index 0 --partial 'kind=config arch=gpt2 n_layer=12 n_embd=128 n_head=4 n_ctx=256 n_inner=512 vocab_size=257 '
+	# every tensor in f16: 2 embeddings, 12 blocks of 12, the final norm's 2
+	[ "$(printf '%s\n' "${lines[@]}" | cut -f2 | grep -c '^f16$')" -eq $((2 + 12 * 12 + 2)) ]
+	[ "${#lines[@]}" -eq $((1 + 2 + 12 * 12 + 2)) ]
+}
+
+@test "the shipped model's held-out bits per byte: qf-eval agrees with torch and with heldout-bpb.tsv" {
+	cd "$BATS_TEST_TMPDIR"
+	H=$TOP/pipelines/data/udhr/heldout
+	qf-extract text -k bytes --bos 256 --unit paragraph -o t.qft "$H/eng.txt" "$H/kal.txt" "$H/jpn.txt"
+	qf-eval -r model="$MODEL" --bootstrap 0 -o lang.tsv t.qft
+	run $ORACLE check -r model="$MODEL" --bootstrap 0 -o lang.tsv t.qft
+	assert_success
+	assert_output --partial ok
+	# the report's figures are these (its intervals came with 1000 replicates)
+	py '
+import sys, csv
+got = {r["lang"]: r for r in csv.DictReader(open(sys.argv[1]), delimiter="\t")}
+rep = {r["lang"]: r for r in csv.DictReader(open(sys.argv[2]), delimiter="\t")}
+for l in ("eng", "kal", "jpn"):
+    assert got[l]["bytes"] == rep[l]["bytes"], l
+    assert abs(float(got[l]["bpb"]) - float(rep[l]["bpb"])) <= 1e-5 * float(rep[l]["bpb"]), (l, got[l]["bpb"], rep[l]["bpb"])
+' lang.tsv "$DIR/heldout-bpb.tsv"
+}
+
+@test "heldout-bpb.tsv: the byte-unigram recomputed, and beaten in every language; the 2-layer comparison as qf-eval made it" {
+	py '
+import sys, csv, numpy as np
+top = sys.argv[1]
+rows = list(csv.DictReader(open(top + "/pipelines/data/model/heldout-bpb.tsv"), delimiter="\t"))
+langs = [r["code"] for r in csv.DictReader(open(top + "/pipelines/data/udhr/languages.tsv"), delimiter="\t")]
+assert sorted(r["lang"] for r in rows) == sorted(langs)
+for r in rows:
+    read = lambda part: np.frombuffer(open("%s/pipelines/data/udhr/%s/%s.txt" % (top, part, r["lang"]), "rb").read(), np.uint8)
+    tr, he = read("train"), read("heldout")
+    tr, he = tr[tr != 10], he[he != 10]      # paragraphs are lines
+    p = (np.bincount(tr, minlength=256) + 1.0) / (tr.size + 256)
+    uni = -np.log2(p[he]).mean()
+    assert int(r["bytes"]) == he.size, r["lang"]
+    assert abs(uni - float(r["bpb_unigram"])) < 1e-4, (r["lang"], uni, r["bpb_unigram"])
+    # clearly: the upper end of the interval below
+    assert float(r["bpb_hi"]) < uni and r["beats_unigram"] == "yes", r
+    d = float(r["bpb_2layer"]) - float(r["bpb"])
+    assert abs(d - float(r["d_2layer"])) < 2e-5, r
+    assert r["beats_2layer"] == ("yes" if float(r["d_2layer_lo"]) > 0 else "no"), r
+' "$TOP"
+}
+
+@test "the training log: every step, gradient norms per layer, a falling loss" {
+	for log in train.log.tsv baseline2.log.tsv; do
+		py '
+import sys, csv
+rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
+n_layer = int(sys.argv[2])
+assert [int(r["step"]) for r in rows] == list(range(1, 7001))
+assert int(rows[-1]["tokens"]) == 7000 * 8 * 256
+head = list(rows[0].keys())
+assert sum(1 for c in head if c.startswith("gn_")) >= n_layer, head
+first = sum(float(r["loss"]) for r in rows[:100]) / 100
+last = sum(float(r["loss"]) for r in rows[-100:]) / 100
+assert last < first - 1, (first, last)
+' "$DIR/$log" "$([ $log = train.log.tsv ] && echo 12 || echo 2)"
+	done
+}
