@@ -5,7 +5,7 @@
 #    every curated language through GPT-2's BPE; tokens per word and per
 #    byte, by morphological type (languages.tsv).
 # 2. Quantization error per layer: GPT-2-shaped weights (pipelines/data/
-#    make-demo-weights.py, seeded, until qf trains its default model)
+#    make-demo-weights.py: seeded random GPT-2-small-shaped weights)
 #    through qf-extract and qf-quantize, with the earlier study's quantizer
 #    (--compat) and a proper one (INT4, groups of 64) side by side.
 #
