@@ -136,9 +136,9 @@ endif
 prev_rounds = $(foreach r,$(shell seq 3 $$(( $(1) - 1 ))),$(OUT)/greedy/r$(r).disp.tsv)
 SWEEP_DISP := $(foreach g,$(GROUP_IDS),$(OUT)/proper/g$(g).disp.tsv)
 define round-rule
-$(OUT)/greedy/r$(1).cands: $(SWEEP_DISP) $(call prev_rounds,$(1))
+$(OUT)/greedy/r$(1).cands: $(SWEEP_DISP) $(call prev_rounds,$(1)) $(LIB)/protect.py
 	@mkdir -p $$(@D)
-	$(PROTECT_PY) greedy --by $(GREEDY_BY) --layers $(N_LAYER) --k $(1) $$@ $$^
+	$(PROTECT_PY) greedy --by $(GREEDY_BY) --layers $(N_LAYER) --k $(1) $$@ $$(filter %.tsv,$$^)
 
 $(OUT)/greedy/r$(1).lang.tsv $(OUT)/greedy/r$(1).disp.tsv $(OUT)/greedy/r$(1).stats.tsv &: $(OUT)/greedy/r$(1).cands $(SWEEP_DISP) $(call prev_rounds,$(1)) $(OUT)/proper/tokens.qft $(MODEL) $(TOOLS)
 	$(call score,proper,$(OUT)/greedy/r$(1),$$$$($(PROTECT_PY) missing $$< $(SWEEP_DISP) $(call prev_rounds,$(1))))
@@ -149,24 +149,24 @@ $(foreach r,$(ROUNDS),$(eval $(call round-rule,$(r))))
 
 GREEDY_FILES = $(foreach r,$(ROUNDS),$(OUT)/greedy/r$(r).$(1).tsv)
 
-$(OUT)/proper/lang.tsv: $(foreach g,$(GROUP_IDS),$(OUT)/proper/g$(g).lang.tsv) $(call GREEDY_FILES,lang)
-	$(PROTECT_PY) merge --key model --sort lang --order $(ORDER) $@ $^
-$(OUT)/proper/disparity.tsv: $(foreach g,$(GROUP_IDS),$(OUT)/proper/g$(g).disp.tsv) $(call GREEDY_FILES,disp)
-	$(PROTECT_PY) merge --key model --order $(ORDER) $@ $^
-$(OUT)/proper/stats.tsv: $(foreach g,$(GROUP_IDS),$(OUT)/proper/g$(g).stats.tsv) $(call GREEDY_FILES,stats)
-	$(PROTECT_PY) merge --key config --order $(ORDER) $@ $^
+$(OUT)/proper/lang.tsv: $(foreach g,$(GROUP_IDS),$(OUT)/proper/g$(g).lang.tsv) $(call GREEDY_FILES,lang) $(LIB)/protect.py
+	$(PROTECT_PY) merge --key model --sort lang --order $(ORDER) $@ $(filter %.tsv,$^)
+$(OUT)/proper/disparity.tsv: $(foreach g,$(GROUP_IDS),$(OUT)/proper/g$(g).disp.tsv) $(call GREEDY_FILES,disp) $(LIB)/protect.py
+	$(PROTECT_PY) merge --key model --order $(ORDER) $@ $(filter %.tsv,$^)
+$(OUT)/proper/stats.tsv: $(foreach g,$(GROUP_IDS),$(OUT)/proper/g$(g).stats.tsv) $(call GREEDY_FILES,stats) $(LIB)/protect.py
+	$(PROTECT_PY) merge --key config --order $(ORDER) $@ $(filter %.tsv,$^)
 
-$(OUT)/compat/lang.tsv: $(foreach g,$(GROUP_IDS),$(OUT)/compat/g$(g).lang.tsv)
-	$(PROTECT_PY) merge --key model --sort lang --order $(ORDER) $@ $^
-$(OUT)/compat/disparity.tsv: $(foreach g,$(GROUP_IDS),$(OUT)/compat/g$(g).disp.tsv)
-	$(PROTECT_PY) merge --key model --order $(ORDER) $@ $^
-$(OUT)/compat/stats.tsv: $(foreach g,$(GROUP_IDS),$(OUT)/compat/g$(g).stats.tsv)
-	$(PROTECT_PY) merge --key config --order $(ORDER) $@ $^
+$(OUT)/compat/lang.tsv: $(foreach g,$(GROUP_IDS),$(OUT)/compat/g$(g).lang.tsv) $(LIB)/protect.py
+	$(PROTECT_PY) merge --key model --sort lang --order $(ORDER) $@ $(filter %.tsv,$^)
+$(OUT)/compat/disparity.tsv: $(foreach g,$(GROUP_IDS),$(OUT)/compat/g$(g).disp.tsv) $(LIB)/protect.py
+	$(PROTECT_PY) merge --key model --order $(ORDER) $@ $(filter %.tsv,$^)
+$(OUT)/compat/stats.tsv: $(foreach g,$(GROUP_IDS),$(OUT)/compat/g$(g).stats.tsv) $(LIB)/protect.py
+	$(PROTECT_PY) merge --key config --order $(ORDER) $@ $(filter %.tsv,$^)
 
-$(OUT)/configs.tsv: $(OUT)/proper/stats.tsv
+$(OUT)/configs.tsv: $(OUT)/proper/stats.tsv $(LIB)/protect.py
 	$(PROTECT_PY) configs $< $@
 
-$(OUT)/greedy.tsv: $(OUT)/configs.tsv $(OUT)/proper/disparity.tsv
+$(OUT)/greedy.tsv: $(OUT)/configs.tsv $(OUT)/proper/disparity.tsv $(LIB)/protect.py
 	$(PROTECT_PY) greedy-table --by $(GREEDY_BY) --layers $(N_LAYER) --k $(K) $< $@ $(OUT)/proper/disparity.tsv
 
 # --- the report -------------------------------------------------------------
