@@ -93,6 +93,27 @@ static qf_train *load(const char *path)
 	return t;
 }
 
+/* The torch fixture: its arrays (z), the model, batch 0's tokens and
+ * torch's loss; 0, or -1 (checked, nothing left to free) when missing. */
+static int load_fixture(struct npz *z, qf_train **t, const int32_t **tok,
+			const double **loss_ref)
+{
+	if (npz_load(z, TDIR "train.npz") < 0 || !(*t = load(TDIR "train.qft"))) {
+		CHECK(!"fixture");
+		npz_free(z);
+		return -1;
+	}
+	*tok = npz_data(z, "tokens", QF_I32);
+	*loss_ref = npz_data(z, "loss", QF_F64);
+	if (!*tok || !*loss_ref) {
+		CHECK(!"arrays");
+		qf_train_free(*t);
+		npz_free(z);
+		return -1;
+	}
+	return 0;
+}
+
 static void set_hp(qf_train_opts *o, const double *hp)
 {
 	o->lr = hp[0];
@@ -121,16 +142,8 @@ static void test_grads_torch(void)
 	qf_err e;
 	char what[128];
 
-	if (npz_load(&z, TDIR "train.npz") < 0 || !(t = load(TDIR "train.qft"))) {
-		CHECK(!"fixture");
-		npz_free(&z);
+	if (load_fixture(&z, &t, &tok, &loss_ref) < 0)
 		return;
-	}
-	tok = npz_data(&z, "tokens", QF_I32);
-	loss_ref = npz_data(&z, "loss", QF_F64);
-	CHECK(tok && loss_ref);
-	if (!tok || !loss_ref)
-		goto out;
 	nll = malloc(3 * 16 * sizeof *nll);
 	logits = malloc(3 * 16 * 50 * sizeof *logits);
 	for (int threads = 1; threads <= 3; threads += 2) {
@@ -182,7 +195,6 @@ static void test_grads_torch(void)
 	free(logits);
 	report("gradients against torch (2 layers, d 32, 4 heads, n_inner 32, "
 	       "V 50, B 3 x T 16)");
-out:
 	qf_train_free(t);
 	npz_free(&z);
 }
@@ -497,17 +509,8 @@ static void test_finite_differences(void)
 	double loss, dl;
 	qf_err e;
 
-	if (npz_load(&z, TDIR "train.npz") < 0 || !(t = load(TDIR "train.qft"))) {
-		CHECK(!"fixture");
-		npz_free(&z);
+	if (load_fixture(&z, &t, &tok, &loss_ref) < 0)
 		return;
-	}
-	tok = npz_data(&z, "tokens", QF_I32);
-	loss_ref = npz_data(&z, "loss", QF_F64);
-	if (!tok || !loss_ref) {
-		CHECK(!"arrays");
-		goto out;
-	}
 	dmodel_get(&m, t);
 	dl = dloss(&m, tok, 3, 16);
 	dmodel_free(&m);
@@ -519,7 +522,6 @@ static void test_finite_differences(void)
 	check_fd(t, tok, 3, 16, 6, "fixture");
 	report("finite differences (double) against the trainer's gradients, "
 	       "torch fixture");
-out:
 	qf_train_free(t);
 	npz_free(&z);
 }
