@@ -50,6 +50,10 @@ def main():
                       "bpb_unigram", "d_2layer", "d_2layer_lo", "d_2layer_hi",
                       "beats_unigram", "beats_2layer"])]
     for lang in langs:
+        if (lang, "model") not in bpb or (lang, "baseline2") not in bpb:
+            sys.stderr.write("bpb-report.py: %s: language %s: no row of model "
+                             "'model' and 'baseline2'\n" % (ev, lang))
+            sys.exit(1)
         m, b2 = bpb[(lang, "model")], bpb[(lang, "baseline2")]
         counts = [1] * 256
         for p in paragraphs("%s/%s.txt" % (train, lang)):
