@@ -63,18 +63,41 @@ for r in rows:
 }
 
 @test "the training log: every step, gradient norms per layer, a falling loss" {
+	# the run's length is the make rule's
+	steps=$(sed -n 's/^STEPS ?= //p' "$TOP/pipelines/model.mk")
+	[ -n "$steps" ]
 	for log in train.log.tsv baseline2.log.tsv; do
 		py '
 import sys, csv
 rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
 n_layer = int(sys.argv[2])
-assert [int(r["step"]) for r in rows] == list(range(1, 7001))
-assert int(rows[-1]["tokens"]) == 7000 * 8 * 256
+steps = int(sys.argv[3])
+assert [int(r["step"]) for r in rows] == list(range(1, steps + 1))
+assert int(rows[-1]["tokens"]) == steps * 8 * 256
 head = list(rows[0].keys())
 assert sum(1 for c in head if c.startswith("gn_")) >= n_layer, head
 first = sum(float(r["loss"]) for r in rows[:100]) / 100
 last = sum(float(r["loss"]) for r in rows[-100:]) / 100
 assert last < first - 1, (first, last)
-' "$DIR/$log" "$([ $log = train.log.tsv ] && echo 12 || echo 2)"
+' "$DIR/$log" "$([ $log = train.log.tsv ] && echo 12 || echo 2)" "$steps"
 	done
+}
+
+@test "README.md's table is heldout-bpb.tsv's, as bpb-report.py --markdown prints it" {
+	run $PY "$DIR/bpb-report.py" --markdown "$DIR/heldout-bpb.tsv"
+	assert_success
+	[ "${#lines[@]}" -eq $((2 + 46)) ]
+	table=$output
+	# the same lines, in one block, in the README
+	run $PY -c '
+import sys
+readme, table = open(sys.argv[1]).read(), sys.argv[2]
+assert "\n" + table + "\n" in readme, "the README table is not bpb-report.py --markdown heldout-bpb.tsv"
+' "$DIR/README.md" "$table"
+	assert_success
+	# not a report: one line, exit 1
+	run $PY "$DIR/bpb-report.py" --markdown "$DIR/mix.tsv"
+	assert_failure 1
+	assert_output --partial 'not a heldout-bpb.tsv'
+	[ "${#lines[@]}" -eq 1 ]
 }

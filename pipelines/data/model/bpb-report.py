@@ -3,6 +3,7 @@
 beside its two baselines.
 
   bpb-report.py EVAL.tsv TRAIN_DIR HELDOUT_DIR > heldout-bpb.tsv
+  bpb-report.py --markdown heldout-bpb.tsv > table.md
 
 EVAL.tsv is qf-eval's language table with the reference named 'model' and
 a test model named 'baseline2' (the 2-layer model trained the same way).
@@ -17,7 +18,8 @@ its interval, of the unigram; d_2layer = the 2-layer model's bpb minus the
 model's with its paired interval (qf-eval's d_bpb: both models on the
 same resampled paragraphs); beats_unigram (the model's upper bound below
 the unigram) and beats_2layer (d_2layer's lower bound above 0), yes or
-no.  Standard library only.
+no.  With --markdown, the table of README.md made from such a file: bits
+per byte to 3 decimals, intervals in brackets.  Standard library only.
 """
 import math
 import sys
@@ -29,9 +31,35 @@ def paragraphs(path):
     return [p for p in text.split(b"\n") if p]
 
 
+def markdown(path):
+    with open(path) as f:
+        lines = f.read().splitlines()
+    head = lines[0].split("\t")
+    need = ["lang", "bytes", "bpb", "bpb_lo", "bpb_hi", "bpb_2layer",
+            "bpb_unigram", "d_2layer", "d_2layer_lo", "d_2layer_hi"]
+    if any(c not in head for c in need):
+        sys.stderr.write("bpb-report.py: %s: not a heldout-bpb.tsv (no column "
+                         "%s)\n" % (path, [c for c in need if c not in head][0]))
+        sys.exit(1)
+    out = ["| language | bytes | model | 2-layer | unigram | 2-layer \u2212 model (paired) |",
+           "|---|---|---|---|---|---|"]
+    for l in lines[1:]:
+        r = dict(zip(head, l.split("\t")))
+        f = lambda c: float(r[c])
+        out.append("| %s | %s | %.3f [%.3f, %.3f] | %.3f | %.3f | %+.3f [%+.3f, %+.3f] |" % (
+            r["lang"], r["bytes"], f("bpb"), f("bpb_lo"), f("bpb_hi"),
+            f("bpb_2layer"), f("bpb_unigram"),
+            f("d_2layer"), f("d_2layer_lo"), f("d_2layer_hi")))
+    sys.stdout.write("\n".join(out) + "\n")
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--markdown":
+        markdown(sys.argv[2])
+        return
     if len(sys.argv) != 4:
-        sys.stderr.write("usage: bpb-report.py EVAL.tsv TRAIN_DIR HELDOUT_DIR\n")
+        sys.stderr.write("usage: bpb-report.py EVAL.tsv TRAIN_DIR HELDOUT_DIR\n"
+                         "       bpb-report.py --markdown HELDOUT-BPB.tsv\n")
         sys.exit(2)
     ev, train, held = sys.argv[1:]
     with open(ev) as f:
