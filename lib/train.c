@@ -439,9 +439,19 @@ static void init_normal(float *x, size_t n, double std, uint64_t seed,
 
 qf_train *qf_train_new(const qf_model_config *c, uint64_t seed, qf_err *err)
 {
-	qf_train *t = create(c, err);
+	return qf_train_new_std(c, seed, 0.02, err);
+}
 
-	if (!t)
+qf_train *qf_train_new_std(const qf_model_config *c, uint64_t seed,
+			   double std0, qf_err *err)
+{
+	qf_train *t;
+
+	if (!(std0 > 0) || !isfinite(std0)) {
+		qf_err_set(err, "initial std %g: not a positive number", std0);
+		return NULL;
+	}
+	if (!(t = create(c, err)))
 		return NULL;
 	for (size_t i = 0; i < t->nt; i++) {
 		struct tensor *x = &t->t[i];
@@ -453,7 +463,7 @@ qf_train *qf_train_new(const qf_model_config *c, uint64_t seed, qf_err *err)
 			for (size_t j = 0; j < x->n; j++)
 				w[j] = 1;
 		} else {
-			double std = 0.02;
+			double std = std0;
 
 			if (strcmp(x->kind, "attn_out") == 0 ||
 			    strcmp(x->kind, "mlp_out") == 0)

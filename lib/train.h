@@ -57,6 +57,11 @@ typedef struct qf_train qf_train;
  * LayerNorm weights 1 and biases 0.  The sampling generator is seeded
  * from seed too. */
 qf_train *qf_train_new(const qf_model_config *c, uint64_t seed, qf_err *err);
+/* The same with std in place of 0.02 (linear weights and embeddings
+ * normal(0, std), the residual projections normal(0, std / sqrt(2 ·
+ * n_layer))).  std must be positive and finite. */
+qf_train *qf_train_new_std(const qf_model_config *c, uint64_t seed,
+			   double std, qf_err *err);
 /* The weights of a weight stream (what qf_model_load reads; the head must
  * be tied), with a fresh optimizer (step 0, moments 0); the sampling
  * generator is seeded from seed. */

@@ -65,6 +65,8 @@ nothing_left() {
 		    "--resume a.qft --layers 2 -o x.qft tokens.qft" \
 		    "--resume a.qft --seed 2 -o x.qft tokens.qft" \
 		    "--init a.qft --resume b.qft -o x.qft tokens.qft" \
+		    "--init a.qft --init-std 0.05 -o x.qft tokens.qft" \
+		    "--steps 2 --init-std 0 -o x.qft tokens.qft" \
 		    "--steps 2 --vocab 100 --sep 100 -o x.qft tokens.qft" \
 		    "--steps 2 -j x -o x.qft tokens.qft" \
 		    "--steps 2 -o x.qft a.qft b.qft"; do
@@ -252,3 +254,28 @@ assert np.allclose(a[:, 3], np.sqrt((a[:, 6:] ** 2).sum(1)), rtol=1e-5)"
 	[ "$(wc -l < help.sh)" -ge 4 ]
 	while read -r line; do grep -qxF -- "$line" examples.sh; done < help.sh
 }
+
+@test "--init-std: the new model's weights have that spread, the residual projections it over sqrt(2 N)" {
+	# learning rate 0: the checkpoint after one step holds the initial weights
+	qf-train --layers 3 --d-model 64 --heads 4 --ctx 32 --steps 1 --lr 0 \
+	  --init-std 0.06 --seed 3 -o std.qft tokens.qft
+	qf-train --layers 3 --d-model 64 --heads 4 --ctx 32 --steps 1 --lr 0 \
+	  --seed 3 -o std2.qft tokens.qft
+	for n in layers.1.mlp.in.weight layers.1.mlp.out.weight tok_emb.weight; do
+		qf-cat --to npy -n $n -o $n.06.npy std.qft
+		qf-cat --to npy -n $n -o $n.02.npy std2.qft
+	done
+	py '
+import numpy as np
+def sd(n, s): return np.load("%s.%s.npy" % (n, s)).std()
+for s, x in (("06", 0.06), ("02", 0.02)):
+    for n, want in (("layers.1.mlp.in.weight", x), ("tok_emb.weight", x),
+                    ("layers.1.mlp.out.weight", x / np.sqrt(2 * 3))):
+        got = sd(n, s)
+        assert abs(got - want) < 0.03 * want, (n, s, got, want)
+# the same draws, scaled
+a, b = np.load("layers.1.mlp.in.weight.06.npy"), np.load("layers.1.mlp.in.weight.02.npy")
+assert np.allclose(a, 3 * b, rtol=1e-5, atol=1e-7)
+'
+}
+

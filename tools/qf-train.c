@@ -35,6 +35,8 @@ static const char usage[] =
 	"      --ctx C            context length: tokens a window (default 256)\n"
 	"      --vocab V          vocabulary size (default 256, bytes)\n"
 	"      --inner F          width of the MLP (default 4 D)\n"
+	"      --init-std X       weights drawn from normal(0, X), the residual\n"
+	"                         projections X / sqrt(2 N) (default 0.02)\n"
 	"      --init FILE        start from the weights of a weight stream\n"
 	"      --resume CKPT      go on from a checkpoint (CKPT and CKPT.opt)\n"
 	"Data:\n"
@@ -76,8 +78,8 @@ struct opts {
 	const char *output, *log, *mix, *init, *resume, *jobs;
 	uint64_t layers, d, heads, ctx, vocab, inner, sep, batch, seed;
 	uint64_t steps, stop, warmup, every;
-	double lr, min_lr, wd, clip;
-	int set_cfg, set_sep, set_batch, set_seed, set_steps, set_stop;
+	double lr, min_lr, wd, clip, init_std;
+	int set_init_std, set_cfg, set_sep, set_batch, set_seed, set_steps, set_stop;
 	int set_lr, set_min_lr, set_warmup, set_wd, set_clip, verbose;
 	const char *cfg_opt;	/* the first config option given */
 };
@@ -98,7 +100,8 @@ static void parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { O_LAYERS = 0x2000, O_D, O_HEADS, O_CTX, O_VOCAB, O_INNER,
 	       O_INIT, O_RESUME, O_MIX, O_SEP, O_BATCH, O_SEED, O_STEPS,
-	       O_STOP, O_LR, O_MINLR, O_WARMUP, O_WD, O_CLIP, O_EVERY, O_LOG };
+	       O_STOP, O_LR, O_MINLR, O_WARMUP, O_WD, O_CLIP, O_EVERY, O_LOG,
+	       O_INIT_STD };
 	static const struct option longs[] = {
 		{ "layers", required_argument, NULL, O_LAYERS },
 		{ "d-model", required_argument, NULL, O_D },
@@ -107,6 +110,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		{ "vocab", required_argument, NULL, O_VOCAB },
 		{ "inner", required_argument, NULL, O_INNER },
 		{ "init", required_argument, NULL, O_INIT },
+		{ "init-std", required_argument, NULL, O_INIT_STD },
 		{ "resume", required_argument, NULL, O_RESUME },
 		{ "mix", required_argument, NULL, O_MIX },
 		{ "sep", required_argument, NULL, O_SEP },
@@ -131,6 +135,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	int c, li;
 
 	o->layers = 12;
+	o->init_std = 0.02;
 	o->d = 256;
 	o->heads = 8;
 	o->ctx = 256;
@@ -185,6 +190,10 @@ static void parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case O_WD: o->wd = parse_real(opt, optarg, 0, 1e3); o->set_wd = 1; break;
 		case O_CLIP: o->clip = parse_real(opt, optarg, 0, 1e30); o->set_clip = 1; break;
+		case O_INIT_STD:
+			o->init_std = parse_real(opt, optarg, 1e-6, 10);
+			o->set_init_std = 1;
+			break;
 		case O_EVERY: o->every = qf_tool_parse_count(opt, optarg, UINT32_MAX); break;
 		case O_LOG: o->log = optarg; break;
 		case 'o': o->output = optarg; break;
@@ -203,6 +212,9 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	if ((o->init || o->resume) && o->cfg_opt)
 		qf_tool_usage_error("--%s: not with %s (the model has its config)",
 				    o->cfg_opt, o->init ? "--init" : "--resume");
+	if ((o->init || o->resume) && o->set_init_std)
+		qf_tool_usage_error("--init-std: not with %s (the model has its "
+				    "weights)", o->init ? "--init" : "--resume");
 	if (o->resume && o->set_seed)
 		qf_tool_usage_error("--seed: not with --resume (the checkpoint has "
 				    "its generator)");
@@ -362,7 +374,7 @@ int main(int argc, char **argv)
 		mc.vocab_size = (int)o.vocab;
 		mc.n_inner = (int)o.inner;
 		mc.tied = 1;
-		t = qf_train_new(&mc, o.seed, &e);
+		t = qf_train_new_std(&mc, o.seed, o.init_std, &e);
 	}
 	if (!t)
 		qf_tool_fail(&e);
