@@ -88,16 +88,39 @@ assert last < first - 1, (first, last)
 	assert_success
 	[ "${#lines[@]}" -eq $((2 + 46)) ]
 	table=$output
-	# the same lines, in one block, in the README
+	# the same lines, in one block, in the README; and each row's figures
+	# are the TSV's, read back from the README on their own
 	run $PY -c '
-import sys
+import sys, csv, re
 readme, table = open(sys.argv[1]).read(), sys.argv[2]
 assert "\n" + table + "\n" in readme, "the README table is not bpb-report.py --markdown heldout-bpb.tsv"
-' "$DIR/README.md" "$table"
+tsv = {r["lang"]: r for r in csv.DictReader(open(sys.argv[3]), delimiter="\t")}
+cols = ["bytes", "bpb", "bpb_lo", "bpb_hi", "bpb_2layer", "bpb_unigram",
+        "d_2layer", "d_2layer_lo", "d_2layer_hi"]
+seen = set()
+for line in readme.splitlines():
+    m = re.match(r"\| ([a-z][a-z0-9_]*) \| (.*) \|$", line)
+    if not m or m.group(1) not in tsv:
+        continue
+    nums = re.findall(r"[-+]?[0-9]+(?:\.[0-9]+)?", m.group(2))
+    assert len(nums) == len(cols), line
+    for c, n in zip(cols, nums):
+        assert abs(float(n) - float(tsv[m.group(1)][c])) <= 0.0005 + 1e-9, (line, c)
+    seen.add(m.group(1))
+assert seen == set(tsv), set(tsv) - seen
+' "$DIR/README.md" "$table" "$DIR/heldout-bpb.tsv"
 	assert_success
 	# not a report: one line, exit 1
 	run $PY "$DIR/bpb-report.py" --markdown "$DIR/mix.tsv"
 	assert_failure 1
 	assert_output --partial 'not a heldout-bpb.tsv'
 	[ "${#lines[@]}" -eq 1 ]
+	: > "$BATS_TEST_TMPDIR/empty.tsv"
+	sed '3s/\t[^\t]*$//' "$DIR/heldout-bpb.tsv" > "$BATS_TEST_TMPDIR/short.tsv"
+	for f in empty short; do
+		run $PY "$DIR/bpb-report.py" --markdown "$BATS_TEST_TMPDIR/$f.tsv"
+		assert_failure 1
+		[ "${#lines[@]}" -eq 1 ]
+		[[ $output == "bpb-report.py: "* ]]
+	done
 }

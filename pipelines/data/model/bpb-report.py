@@ -32,24 +32,31 @@ def paragraphs(path):
 
 
 def markdown(path):
+    def fail(what):
+        sys.stderr.write("bpb-report.py: %s: %s\n" % (path, what))
+        sys.exit(1)
+
     with open(path) as f:
         lines = f.read().splitlines()
-    head = lines[0].split("\t")
+    head = lines[0].split("\t") if lines else []
     need = ["lang", "bytes", "bpb", "bpb_lo", "bpb_hi", "bpb_2layer",
             "bpb_unigram", "d_2layer", "d_2layer_lo", "d_2layer_hi"]
-    if any(c not in head for c in need):
-        sys.stderr.write("bpb-report.py: %s: not a heldout-bpb.tsv (no column "
-                         "%s)\n" % (path, [c for c in need if c not in head][0]))
-        sys.exit(1)
+    missing = [c for c in need if c not in head]
+    if missing:
+        fail("not a heldout-bpb.tsv (no column %s)" % missing[0])
     out = ["| language | bytes | model | 2-layer | unigram | 2-layer \u2212 model (paired) |",
            "|---|---|---|---|---|---|"]
-    for l in lines[1:]:
-        r = dict(zip(head, l.split("\t")))
-        f = lambda c: float(r[c])
-        out.append("| %s | %s | %.3f [%.3f, %.3f] | %.3f | %.3f | %+.3f [%+.3f, %+.3f] |" % (
-            r["lang"], r["bytes"], f("bpb"), f("bpb_lo"), f("bpb_hi"),
-            f("bpb_2layer"), f("bpb_unigram"),
-            f("d_2layer"), f("d_2layer_lo"), f("d_2layer_hi")))
+    for i, l in enumerate(lines[1:], 2):
+        r = l.split("\t")
+        if len(r) != len(head):
+            fail("line %d: %d fields, the header has %d" % (i, len(r), len(head)))
+        r = dict(zip(head, r))
+        try:
+            x = [float(r[c]) for c in need[2:]]
+        except ValueError:
+            fail("line %d: a figure that is not a number" % i)
+        out.append("| %s | %s | %.3f [%.3f, %.3f] | %.3f | %.3f | %+.3f [%+.3f, %+.3f] |"
+                   % tuple([r["lang"], r["bytes"]] + x))
     sys.stdout.write("\n".join(out) + "\n")
 
 
