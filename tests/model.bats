@@ -124,3 +124,57 @@ assert seen == set(tsv), set(tsv) - seen
 		[[ $output == "bpb-report.py: "* ]]
 	done
 }
+
+@test "the mix: a row per curated language, and the shares its comments state are its weights' over the 510 languages trained on" {
+	# the languages of the training data: the curated set's and the
+	# uncurated declarations' under the names model.mk gives their files
+	run make -s -f "$TOP/pipelines/model.mk" --eval 'names: ; @printf "%s\n" $(EXTRA_FILES)' names
+	assert_success
+	printf '%s\n' "${lines[@]}" > "$BATS_TEST_TMPDIR/extra.txt"
+	py '
+import sys, csv, re
+top, extra = sys.argv[1], open(sys.argv[2]).read().split()
+curated = [r["code"] for r in csv.DictReader(open(top + "/pipelines/data/udhr/languages.tsv"), delimiter="\t")]
+listed = open(top + "/pipelines/data/model/extra-languages.txt").read().split()
+code = re.compile(r"[a-z]{3}([_-][A-Za-z0-9]+)*")
+# each declaration a language of its own: a code, renamed und_NAME when it is not one
+assert len(extra) == len(listed) == 464 and len(set(extra)) == 464
+for name, got in zip(listed, extra):
+    assert got == (name if code.fullmatch(name) else "und_" + name), (name, got)
+    assert code.fullmatch(got), got
+assert sum(1 for e in extra if e.startswith("und_")) == 52
+langs = curated + extra
+assert len(set(langs)) == 510
+w, star, stated = {}, None, []
+lines = open(top + "/pipelines/data/model/mix.tsv").read().splitlines()
+assert lines[[l.startswith("#") for l in lines].index(False)] == "lang\tweight"
+pending = []
+for l in lines:
+    if l.startswith("#"):
+        # "5.0 %", "0.13 % each", "58 % in all": the share of the row below
+        pending += [(m.group(1), m.group(2)) for m in re.finditer(r"([0-9.]+) %( in all)?", l)]
+        continue
+    if l == "lang\tweight":
+        continue
+    lang, x = l.split("\t")
+    stated += [(lang, p) for p in pending]
+    pending = []
+    if lang == "*":
+        star = float(x)
+    else:
+        w[lang] = float(x)
+assert set(w) == set(curated), set(curated) ^ set(w)
+share = {l: w.get(l, star) for l in langs}
+total = sum(share.values())
+m = re.search(r"weights sum to ([0-9]+)", open(top + "/pipelines/data/model/mix.tsv").read())
+assert m and total == int(m.group(1)), total
+for lang, (pct, all_) in stated:
+    if lang == "*" and all_:
+        want = 100 * star * len(extra) / total
+    else:
+        want = 100 * (w[lang] if lang != "*" else star) / total
+    digits = len(pct.split(".")[1]) if "." in pct else 0
+    assert abs(want - float(pct)) <= 0.5 * 10 ** -digits + 1e-9, (lang, pct, want)
+assert len(stated) == 6, stated
+' "$TOP" "$BATS_TEST_TMPDIR/extra.txt"
+}
