@@ -65,8 +65,8 @@ $(CACHE)/extra/.named: $(PKG)/.done $(EXTRACT) $(MODEL_DATA)/extra-languages.txt
 	mkdir -p $(@D)/train $(@D)/heldout
 	$(EXTRACT) $(PKG)/package/declaration $(@D) $(EXTRA)
 	rm -rf $(@D)/heldout
-	for l in $(EXTRA); do \
-	  echo $$l | grep -Eqx '$(CODE)' || mv $(@D)/train/$$l.txt $(@D)/train/und_$$l.txt; \
+	for l in $(filter-out $(EXTRA_FILES),$(EXTRA)); do \
+	  mv $(@D)/train/$$l.txt $(@D)/train/und_$$l.txt; \
 	done
 	touch $@
 
