@@ -36,6 +36,7 @@ void openblas_set_num_threads(int num_threads);
 int openblas_get_num_threads(void);
 
 #define REEXEC_GUARD "QF_OPENBLAS_REEXEC"
+#define CHOSEN_BY "QF_OPENBLAS_CHOSEN_BY"
 
 /* ------------------------------------------------------------ thread pool */
 
@@ -422,6 +423,51 @@ const char *qf_blas_core_choice(const char *corename, unsigned cpu,
 	return NULL;
 }
 
+/* Who chose the core type: set by qf_blas_init, which must see the
+ * re-execution's guard before it removes it. */
+static const char *chosen_by;
+
+static const char *valid_chosen_by(const char *s)
+{
+	static const char *const by[] = { "user", "qf", "openblas" };
+
+	for (size_t i = 0; s && i < sizeof by / sizeof *by; i++)
+		if (strcmp(s, by[i]) == 0)
+			return by[i];
+	return NULL;
+}
+
+/* From the environment alone: a forwarded choice, a value the user set,
+ * or OpenBLAS's own. */
+static const char *chosen_by_env(void)
+{
+	const char *by = valid_chosen_by(getenv(CHOSEN_BY));
+
+	if (!getenv("OPENBLAS_CORETYPE"))
+		return "openblas";
+	return by ? by : "user";
+}
+
+const char *qf_blas_chosen_by(void)
+{
+	return chosen_by ? chosen_by : chosen_by_env();
+}
+
+int qf_blas_check_env(qf_err *err)
+{
+	const char *by = getenv(CHOSEN_BY);
+
+	if (!by)
+		return 0;
+	if (!valid_chosen_by(by))
+		return qf_err_set(err, "invalid %s '%s' (user, qf or openblas)",
+				  CHOSEN_BY, by);
+	if (!getenv("OPENBLAS_CORETYPE"))
+		return qf_err_set(err, "%s is set but OPENBLAS_CORETYPE is not",
+				  CHOSEN_BY);
+	return 0;
+}
+
 const char *qf_blas_corename(void)
 {
 	const char *s = openblas_get_corename();
@@ -448,10 +494,14 @@ int qf_blas_init(int argc, char **argv, int verbose)
 				"set by qf: OpenBLAS chose %s for this CPU)\n",
 				prog, core, guard);
 		unsetenv(REEXEC_GUARD);
+		chosen_by = "qf";
 		return 1;
 	}
+	chosen_by = chosen_by_env();
+	/* a choice forwarded from elsewhere is the user's to make */
 	choice = qf_blas_core_choice(core, qf_cpu_features(),
-				     getenv("OPENBLAS_CORETYPE"), NULL);
+				     getenv("OPENBLAS_CORETYPE"),
+				     getenv(CHOSEN_BY));
 	if (!choice || argc < 1 || !argv || argv[argc]) {
 		if (verbose)
 			fprintf(stderr, "%s: OpenBLAS core %s%s\n", prog, core,

@@ -1371,6 +1371,7 @@ int qf_eval_write_lang(const qf_eval *ev, FILE *f, qf_err *err)
 
 	if (!vals)
 		return qf_err_set(err, "out of memory");
+	qf_provenance_comment(f);
 	fputs("lang\tmodel\tunits\ttokens\tscored\tbytes\tchars\twords", f);
 	for (int k = 0; k < NF; k++)
 		fprintf(f, "\t%s\t%s_lo\t%s_hi", fname[k], fname[k], fname[k]);
@@ -1428,6 +1429,7 @@ int qf_eval_write_disparity(const qf_eval *ev, FILE *f, qf_err *err)
 
 	if (!vals)
 		return qf_err_set(err, "out of memory");
+	qf_provenance_comment(f);
 	fputs("model\tmeasure\tscope\tn_lang", f);
 	for (int k = 0; k < NG; k++) {
 		fprintf(f, "\t%s\t%s_lo\t%s_hi", gname[k], gname[k], gname[k]);

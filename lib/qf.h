@@ -184,7 +184,14 @@ typedef struct qf_wopts {
 			* QF_SHUFFLE_OFF never */
 	int threads;   /* zstd worker threads; 0 or 1: none */
 	size_t chunk;  /* raw bytes per payload chunk; 0 means the default */
+	int provenance;	/* QF_PROV_STAMP (0): every record's "provenance"
+			 * attribute is qf_provenance(), replacing any;
+			 * QF_PROV_KEEP: attributes written as they are
+			 * (copies; qf-cat) */
 } qf_wopts;
+#define QF_PROV_STAMP 0
+#define QF_PROV_KEEP 1
+#define QF_PROV_KEY "provenance"
 #define QF_SHUFFLE_AUTO 0
 #define QF_SHUFFLE_ON 1
 #define QF_SHUFFLE_OFF (-1)
@@ -221,7 +228,15 @@ uint64_t qf_writer_count(const qf_writer *w);
  * over the destination by qf_out_commit and removed by qf_out_abort or,
  * if the process is interrupted, by the signal handler that qf_tool_init
  * installs.  path "-" or NULL gives standard output (commit then only
- * flushes and checks it). */
+ * flushes and checks it).  Symbolic links are followed (at most 40): the
+ * temporary file goes beside the file at the end of the chain and is
+ * renamed onto it, so the link stays; a dangling link creates its target.
+ * A device, fifo or socket is opened and written in place.  /dev/stdin,
+ * /dev/stdout, /dev/stderr, /dev/fd/N and /proc/self/fd/N (or
+ * /proc/<own pid>/fd/N), also through links, write to a dup of
+ * descriptor N at its offset, which commit flushes, checks and closes;
+ * N itself stays open.  Errors: "PATH: cannot create: ..." or
+ * "PATH: cannot open: ..." (a closed N: Bad file descriptor). */
 typedef struct qf_out qf_out;
 qf_out *qf_out_open(const char *path, qf_err *err);
 FILE *qf_out_file(qf_out *o);
@@ -946,6 +961,33 @@ const char *qf_blas_core_choice(const char *corename, unsigned cpu,
 				const char *env_guard);
 /* The core OpenBLAS runs ("SkylakeX", "Prescott", ...). */
 const char *qf_blas_corename(void);
+/* Who chose that core: "user" (OPENBLAS_CORETYPE was set), "qf"
+ * (qf_blas_init re-executed the program) or "openblas" (OpenBLAS's own
+ * detection).  A runner that forwards a choice made on another machine
+ * sets OPENBLAS_CORETYPE and QF_OPENBLAS_CHOSEN_BY (one of the three)
+ * together; qf then records that value and never re-executes. */
+const char *qf_blas_chosen_by(void);
+/* A QF_OPENBLAS_CHOSEN_BY that is not one of the three, or set without
+ * OPENBLAS_CORETYPE, is an error (qf_tool_init: misuse, exit 2). */
+int qf_blas_check_env(qf_err *err);
+
+/* ---------------------------------------------------------------- provenance */
+
+/* What a result depends on beyond its inputs and options, as one line
+ * of space-separated key=value words (formats/provenance.md):
+ *
+ *   qf=0.1.0 tool=qf-eval openblas=0.3.21 core=Haswell core_by=user simd=x86-64-v4
+ *
+ * (openblas_l2_size=N after core_by when OPENBLAS_L2_SIZE is set).  Made
+ * once, at the first call: call qf_blas_init and qf_tool_init first.
+ * Stream writers put it in every record's "provenance" attribute
+ * (qf_wopts.provenance); table writers start with qf_provenance_comment,
+ * "# LINE". */
+const char *qf_provenance(void);
+int qf_provenance_comment(FILE *f);
+/* The x86-64 level qf's vector kernels run: "x86-64-v4", "x86-64-v3",
+ * "x86-64" (or "generic" elsewhere). */
+const char *qf_simd_level(void);
 
 /* ---------------------------------------------------------------- text */
 

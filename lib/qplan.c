@@ -361,8 +361,10 @@ qf_qstats *qf_qstats_new(FILE *tsv, qf_err *err)
 		return qf_err_set(err, "out of memory"), NULL;
 	s->tsv = tsv;
 	s->max_layer = -1;
-	if (tsv)
+	if (tsv) {
+		qf_provenance_comment(tsv);
 		fputs(tsv_header, tsv);
+	}
 	return s;
 }
 

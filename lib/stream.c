@@ -882,7 +882,7 @@ qf_writer *qf_writer_fopen(FILE *f, const char *name, const qf_wopts *opts,
 			   qf_err *err)
 {
 	qf_writer *w = calloc(1, sizeof *w);
-	static const qf_wopts defaults = { 0, 0, 0, 0 };
+	static const qf_wopts defaults = { 0, 0, 0, 0, QF_PROV_STAMP };
 
 	if (!w || !(w->name = strdup(name ? name : "<stdout>"))) {
 		free(w);
@@ -987,10 +987,30 @@ static int build_header(qf_writer *w, const qf_rec *rec)
 		fail |= hput(w, d, 8);
 	}
 	fail |= hput_str(w, rec->name);
-	fail |= hput_u32(w, (uint32_t)rec->nattr);
-	for (size_t i = 0; i < rec->nattr; i++) {
-		fail |= hput_str(w, rec->attr[i].key);
-		fail |= hput_str(w, rec->attr[i].val);
+	if (w->o.provenance == QF_PROV_KEEP) {
+		fail |= hput_u32(w, (uint32_t)rec->nattr);
+		for (size_t i = 0; i < rec->nattr; i++) {
+			fail |= hput_str(w, rec->attr[i].key);
+			fail |= hput_str(w, rec->attr[i].val);
+		}
+	} else {
+		/* this process's provenance in place of the record's */
+		const char *prov = qf_provenance();
+		int had = qf_rec_get(rec, QF_PROV_KEY) != NULL;
+
+		if (!had && rec->nattr >= QF_MAX_ATTRS)
+			return -2;
+		fail |= hput_u32(w, (uint32_t)(rec->nattr + !had));
+		for (size_t i = 0; i < rec->nattr; i++) {
+			int p = strcmp(rec->attr[i].key, QF_PROV_KEY) == 0;
+
+			fail |= hput_str(w, rec->attr[i].key);
+			fail |= hput_str(w, p ? prov : rec->attr[i].val);
+		}
+		if (!had) {
+			fail |= hput_str(w, QF_PROV_KEY);
+			fail |= hput_str(w, prov);
+		}
 	}
 	if (fail || w->hlen - 8 > QF_MAX_HEADER)
 		return -1;
@@ -1025,9 +1045,14 @@ int qf_writer_begin(qf_writer *w, const qf_rec *rec, qf_err *err)
 	w->nbytes = qf_rec_nbytes(rec);
 	w->done = 0;
 	w->buf_len = 0;
-	if (build_header(w, rec) < 0)
+	switch (build_header(w, rec)) {
+	case -1:
 		return wfail(w, err, "header exceeds the limit of %u bytes",
 			     QF_MAX_HEADER);
+	case -2:
+		return wfail(w, err, "%u attributes, no room for its provenance",
+			     QF_MAX_ATTRS);
+	}
 	return wput(w, w->hbuf, w->hlen, err);
 }
 

@@ -50,6 +50,7 @@ static void catch_signal(int sig)
 void qf_tool_init(const char *progname)
 {
 	const char *slash;
+	qf_err err;
 
 	if (progname && *progname) {
 		slash = strrchr(progname, '/');
@@ -59,6 +60,8 @@ void qf_tool_init(const char *progname)
 	catch_signal(SIGINT);
 	catch_signal(SIGTERM);
 	catch_signal(SIGHUP);
+	if (qf_blas_check_env(&err) < 0)
+		qf_tool_usage_error("%s", err.msg);
 }
 
 const char *qf_tool_name(void)
@@ -224,7 +227,8 @@ void qf_tool_common_option(int c, const char *usage, char **argv)
 		qf_tool_close_stdout();
 		exit(QF_EXIT_OK);
 	case QF_OPT_VERSION:
-		printf("%s (qf) %s\n", tool_name, QF_VERSION_STRING);
+		printf("%s (qf) %s\n%s\n", tool_name, QF_VERSION_STRING,
+		       qf_provenance());
 		qf_tool_close_stdout();
 		exit(QF_EXIT_OK);
 	case ':':

@@ -97,10 +97,12 @@ define train
 	  : the checkpoint is the end of the run; \
 	elif [ -e $$c ] && [ -e $$c.opt ]; then \
 	  s=$$($(QF_CAT) -l -n train $$c.opt | grep -o ' step=[0-9]*' | cut -d= -f2); \
-	  awk -F'\t' -v s=$$s 'NR == 1 || $$1 <= s' $$c.log > $$c.log.tmp; mv $$c.log.tmp $$c.log; \
+	  awk -F'\t' -v s=$$s '$$1 !~ /^[0-9]+$$/ || $$1 <= s' $$c.log > $$c.log.tmp; mv $$c.log.tmp $$c.log; \
 	  $(QF_TRAIN) --resume $$c --mix $(MODEL_DATA)/mix.tsv $(if $(JOBS),-j $(JOBS)) \
 	    --checkpoint-every 250 --log $$c.log.more -o $$c $<; \
-	  tail -n +2 $$c.log.more >> $$c.log; rm $$c.log.more; \
+	  : the steps that follow, after their provenance line if it differs; \
+	  awk -v first="$$(head -n 1 $$c.log)" 'FNR == 1 && /^# / { if ($$0 != first) print; next } \
+	    /^step\t/ { next } { print }' $$c.log.more >> $$c.log; rm $$c.log.more; \
 	else \
 	  $(QF_TRAIN) --layers $(2) $(ARCH) $(OPTIM) --checkpoint-every 250 \
 	    --log $$c.log -o $$c $<; \

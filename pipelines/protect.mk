@@ -50,7 +50,13 @@ QF_QUANTIZE := $(BIN)/qf-quantize
 QF_EVAL := $(BIN)/qf-eval
 LIB := $(TOP)/pipelines/lib
 PROTECT_PY := $(PY) $(LIB)/protect.py
-TOOLS := $(QF_EXTRACT) $(QF_QUANTIZE) $(QF_EVAL) $(LIB)/protect-group
+# the kernels the tables depend on: when they change, every table is
+# made again (common.mk)
+KERNELS := $(call kernels-file,$(OUT)/kernels)
+ifeq ($(KERNELS),)
+$(error cannot tell the kernels qf runs (is qf built in $(BIN)?))
+endif
+TOOLS := $(QF_EXTRACT) $(QF_QUANTIZE) $(QF_EVAL) $(LIB)/protect-group $(KERNELS)
 
 # --- the configurations ---------------------------------------------------------
 

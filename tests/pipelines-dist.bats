@@ -1,9 +1,11 @@
 #!/usr/bin/env bats
 # The protection sweep across machines (pipelines/dist.mk): GNU parallel
 # over ssh to a throwaway sshd on 127.0.0.1 (tests/sshd.bash), two ssh
-# logins to it as two hosts.  The tables are the local run's bytes,
-# nothing is left on the host, a failed job fails make and a rerun runs
-# only what is left.
+# logins to it as two hosts.  The tables are the local run's bytes, with
+# OPENBLAS_CORETYPE set here or not (an ssh session does not inherit it:
+# the runner passes the kernels on), a host that would compute with
+# other kernels is refused before any job, nothing is left on the host, a
+# failed job fails make and a rerun runs only what is left.
 
 load common
 load sshd
@@ -22,6 +24,9 @@ setup_file() {
 		--steps 3 -j 1 -o m4.qft t.qft 2> /dev/null
 	protect "$BATS_FILE_TMPDIR/local" HOSTS= tables
 	[ ! -e "$BATS_FILE_TMPDIR/local/dist" ]
+	# and with OPENBLAS_CORETYPE set, and unset
+	PROTECT_ENV="OPENBLAS_CORETYPE=Haswell" protect "$BATS_FILE_TMPDIR/local-set" HOSTS= tables
+	PROTECT_ENV="-u OPENBLAS_CORETYPE" protect "$BATS_FILE_TMPDIR/local-unset" HOSTS= tables
 	# the "hosts": two ssh logins to one sshd, one job at a time each (not
 	# in HOSTS: make would take it from the environment)
 	sshd_start "$BATS_FILE_TMPDIR/sshd"
@@ -38,21 +43,23 @@ setup() {
 }
 
 # protect OUT MAKE-ARG...: the sweep of the tiny model (4 layers: 11
-# configurations, 3 groups of each method, one greedy round)
+# configurations, 3 groups of each method, one greedy round), in the
+# environment changed by PROTECT_ENV (env's arguments)
 protect() {
 	local out=$1
 	shift
-	make -s -f "$TOP/pipelines/protect.mk" BIN="$QF_BIN" MODEL="$BATS_FILE_TMPDIR/m4.qft" \
+	# shellcheck disable=SC2086
+	env ${PROTECT_ENV:-} make -s -f "$TOP/pipelines/protect.mk" BIN="$QF_BIN" MODEL="$BATS_FILE_TMPDIR/m4.qft" \
 		OUT="$out" PARAS=4 EARLIER=0,2,3 BUDGET=0.75 BOOTSTRAP=50 GROUP_SIZE=5 \
 		LANGS="eng fin jpn" JOBS=1 "$@"
 }
 
-# same_tables OUT: every table of OUT is the local run's
+# same_tables OUT [LOCAL]: every table of OUT is the local run's (LOCAL:
+# local, local-set or local-unset)
 same_tables() {
-	local f n=0
-	for f in "$BATS_FILE_TMPDIR"/local/{proper,compat,greedy}/*.tsv \
-		"$BATS_FILE_TMPDIR"/local/{configs,greedy}.tsv; do
-		cmp "$f" "$1/${f#"$BATS_FILE_TMPDIR"/local/}"
+	local f n=0 l=$BATS_FILE_TMPDIR/${2:-local}
+	for f in "$l"/{proper,compat,greedy}/*.tsv "$l"/{configs,greedy}.tsv; do
+		cmp "$f" "$1/${f#"$l"/}"
 		n=$((n + 1))
 	done
 	# 3 groups x 3 tables x 2 methods, 3 of the greedy round, 6 merged, 2
@@ -93,6 +100,65 @@ joblog() {
 	[ ! -e "$rwork" ]
 	run protect "$out" -q HOSTS="$LOGINS" SSH="$SSH" DIST_WORKDIR="$rwork" tables
 	assert_success
+}
+
+@test "OPENBLAS_CORETYPE set here, or unset: the hosts compute with this machine's kernels, the local bytes" {
+	# the two local runs differ in who chose the core, at least
+	set_line=$(head -n 1 "$BATS_FILE_TMPDIR/local-set/proper/disparity.tsv")
+	unset_line=$(head -n 1 "$BATS_FILE_TMPDIR/local-unset/proper/disparity.tsv")
+	[[ $set_line == "# qf="*" core=Haswell core_by=user "* ]]
+	[[ $unset_line == *" core_by=openblas "* || $unset_line == *" core_by=qf "* ]]
+	rwork=$BATS_TEST_TMPDIR/rwork
+	PROTECT_ENV="OPENBLAS_CORETYPE=Haswell"
+	run protect "$BATS_TEST_TMPDIR/set" -j2 HOSTS="$LOGINS" SSH="$SSH" DIST_WORKDIR="$rwork" tables
+	assert_success
+	same_tables "$BATS_TEST_TMPDIR/set" local-set
+	PROTECT_ENV="-u OPENBLAS_CORETYPE"
+	run protect "$BATS_TEST_TMPDIR/unset" -j2 HOSTS="$LOGINS" SSH="$SSH" DIST_WORKDIR="$rwork" tables
+	assert_success
+	same_tables "$BATS_TEST_TMPDIR/unset" local-unset
+	[ ! -e "$rwork" ]
+}
+
+@test "a host that would compute with other kernels is refused by name before any job" {
+	out=$BATS_TEST_TMPDIR/refused rwork=$BATS_TEST_TMPDIR/rwork
+	# ssh through which the second login says its OpenBLAS runs another
+	# core (as on a machine whose CPU cannot run this one's)
+	other=$BATS_TEST_TMPDIR/ssh-other
+	# (only the check's answer: rsync's traffic passes untouched)
+	cat > "$other" <<-EOF
+	#!/bin/bash
+	login= prev=
+	# (GNU parallel gives USER@HOST as -l USER HOST)
+	for a in "\$@"; do
+		[ "\$prev\$a" != "-l$(id -un)" ] || login=1
+		prev=\$a
+	done
+	if [ -n "\$login" ] && "$PY" -c '
+	import re, sys
+	text = "".join(bytes.fromhex(a).decode("latin-1") for a in sys.argv[1:]
+	               if re.fullmatch("(?:[0-9a-f]{2})+", a))
+	sys.exit("--version" not in text)' "\$@"; then
+		ssh "\$@" | sed 's/ core=[A-Za-z0-9_]* / core=Prescott /'
+		exit "\${PIPESTATUS[0]}"
+	fi
+	exec ssh "\$@"
+	EOF
+	chmod +x "$other"
+	run protect "$out" HOSTS="$LOGINS" SSH="$other ${SSH#ssh }" DIST_WORKDIR="$rwork" tables
+	assert_failure
+	assert_output --regexp "(^|"$'\n'")dist: $(id -un)@127.0.0.1: computes with 'qf=[^']* core=Prescott [^']*', not this machine's 'qf=[^']* core=[A-Za-z0-9_]+ "
+	[ "$(grep -c '^dist: ' <<< "$output")" -eq 1 ]
+	# no job ran, no table, nothing left on the host
+	[ ! -s "$out/dist/proper/joblog" ] && [ ! -s "$out/dist/compat/joblog" ]
+	[ -z "$(find "$out" -name 'g*.tsv')" ]
+	[ ! -e "$rwork" ]
+
+	# a host that does not answer at all
+	run protect "$out" HOSTS="1/127.0.0.1 1/nobody@127.0.0.1" SSH="$SSH" DIST_WORKDIR="$rwork" tables
+	assert_failure
+	assert_output --partial "dist: nobody@127.0.0.1: cannot run qf-eval with this machine's kernels"
+	[ -z "$(find "$out" -name 'g*.tsv')" ]
 }
 
 @test "a failed job fails make, the others' tables stay, a rerun runs only it" {

@@ -462,6 +462,12 @@ static int emit_qft(struct src *s, struct sink *k, qf_rec *rec, int dt,
 	rc = qf_rec_copy(&out, rec, e);
 	if (rc == 0)
 		rc = qf_rec_set_shape(&out, dt, rec->ndim, rec->dims, e);
+	/* a copy keeps its provenance; what qf-cat made (from .npy, .npz,
+	 * or by a change of dtype) gets qf-cat's */
+	if (rc == 0 && (s->fmt != F_QFT || dt != rec->dtype) &&
+	    qf_rec_set(&out, QF_PROV_KEY, qf_provenance(), NULL) < 0)
+		rc = qf_err_set(e, "%s: record %s: %zu attributes, no room for "
+				"its provenance", s->path, rec->name, rec->nattr);
 	if (rc == 0)
 		rc = qf_writer_begin(k->w, &out, e);
 	if (rc == 0)
@@ -566,6 +572,7 @@ static int sink_open(struct sink *k, struct opts *o, qf_err *e)
 		return -1;
 	k->f = qf_out_file(k->out);
 	if (o->mode == M_WRITE && o->to == F_QFT) {
+		o->w.provenance = QF_PROV_KEEP;
 		k->w = qf_writer_fopen(k->f, qf_out_name(k->out), &o->w, e);
 		return k->w ? 0 : -1;
 	}
@@ -652,6 +659,7 @@ int main(int argc, char **argv)
 	char **inputs = argv;
 	int ninputs, failed = 0;
 
+	qf_blas_init(argc, argv, 0);	/* the kernels its provenance names */
 	qf_tool_init("qf-cat");
 	parse_args(argc, argv, &o);
 	inputs = argv + optind;

@@ -367,6 +367,7 @@ int main(int argc, char **argv)
 
 	memset(&o, 0, sizeof o);
 	o.bos = -1;
+	qf_blas_init(argc, argv, 0);	/* the kernels its provenance names */
 	qf_tool_init("qf-extract");
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 ||
 			  strcmp(argv[1], "-h") == 0 ||

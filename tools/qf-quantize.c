@@ -444,6 +444,7 @@ int main(int argc, char **argv)
 	struct ctx c = { &o, NULL, NULL, NULL, NULL, NULL, -1 };
 	qf_err e;
 
+	qf_blas_init(argc, argv, 0);	/* the kernels its provenance names */
 	qf_tool_init("qf-quantize");
 	qf_qplan_init(&o.p);
 	parse_args(argc, argv, &o);

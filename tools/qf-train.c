@@ -296,6 +296,7 @@ static double now(void)
 
 static void log_header(FILE *f, int L)
 {
+	qf_provenance_comment(f);
 	fputs("step\tlr\tloss\tgrad_norm\ttokens\tseconds\tgn_emb", f);
 	for (int l = 0; l < L; l++)
 		fprintf(f, "\tgn_%d", l);

@@ -17,7 +17,9 @@ LINEAR = ("attn_qkv", "attn_out", "mlp_in", "mlp_out")
 def per_layer(path):
     out = {}
     with open(path, newline="") as f:
-        for r in csv.DictReader(f, delimiter="\t"):
+        # (past the provenance line, formats/provenance.md)
+        for r in csv.DictReader((l for l in f if not l.startswith("#")),
+                                delimiter="\t"):
             if r["row"] != "tensor" or r["kind"] not in LINEAR:
                 continue
             n = float(r["numel"])

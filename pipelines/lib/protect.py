@@ -20,8 +20,11 @@
       the greedy path, rounds 1..K: the configuration chosen, its figure
       and interval, the fraction of weights kept.
 
-Tables are TSV with a header line; every file is written whole to a
-temporary name and renamed.  Standard library only.
+Tables are TSV with a header line, after the provenance line '# qf=...'
+of the qf tool that made them (formats/provenance.md); tables whose
+provenance differs (other than in the tool) are never merged or compared.
+Every file is written whole to a temporary name and renamed.  Standard
+library only.
 """
 import argparse
 import os
@@ -33,6 +36,10 @@ def die(msg):
     sys.exit(1)
 
 
+# the provenance line of each table read (formats/provenance.md), by path
+PROV = {}
+
+
 def read_tsv(path):
     try:
         with open(path, encoding="utf-8") as f:
@@ -41,6 +48,9 @@ def read_tsv(path):
         die("%s: %s" % (path, e.strerror))
     if lines and lines[-1] == "":
         lines.pop()
+    PROV[path] = None
+    if lines and lines[0].startswith("# qf="):
+        PROV[path] = lines.pop(0)[2:]
     if not lines:
         die("%s: empty table" % path)
     head = lines[0].split("\t")
@@ -48,13 +58,34 @@ def read_tsv(path):
     for i, r in enumerate(rows):
         if len(r) != len(head):
             die("%s: line %d: %d columns, the header has %d"
-                % (path, i + 2, len(r), len(head)))
+                % (path, i + 2 + (PROV[path] is not None), len(r), len(head)))
     return head, rows
 
 
-def write_tsv(path, head, rows):
+def kernels(prov):
+    """a provenance line less the tool: what the figures depend on"""
+    if prov is None:
+        return "no provenance line"
+    return " ".join(w for w in prov.split(" ") if not w.startswith("tool="))
+
+
+def same_kernels(paths):
+    """the provenance of paths' tables (read first), which must agree"""
+    first = paths[0]
+    for p in paths[1:]:
+        if kernels(PROV[p]) != kernels(PROV[first]):
+            die("%s: made with '%s', but %s with '%s': tables made with "
+                "different kernels do not mix; remove the tables made "
+                "elsewhere and run make again"
+                % (p, kernels(PROV[p]), first, kernels(PROV[first])))
+    return PROV[first]
+
+
+def write_tsv(path, head, rows, prov=None):
     tmp = path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
+        if prov is not None:
+            f.write("# " + prov + "\n")
         f.write("\t".join(head) + "\n")
         for r in rows:
             f.write("\t".join(r) + "\n")
@@ -105,7 +136,7 @@ def cmd_merge(a):
         i, r = item
         return (first[r[s]] if a.sort else 0, order[r[k]], i)
     rows = [r for i, r in sorted(enumerate(rows), key=sortkey)]
-    write_tsv(a.out, head, rows)
+    write_tsv(a.out, head, rows, same_kernels(a.inputs))
 
 
 LINEAR = {"attn_qkv", "attn_out", "mlp_in", "mlp_out"}
@@ -137,7 +168,7 @@ def cmd_configs(a):
         out.append([c, ",".join(map(str, ls)) or "-", str(len(ls)),
                     "%.6f" % (d["lin_kept"] / d["lin"]), d["all_frac"] or "NA"])
     write_tsv(a.out, ["config", "protected", "n_protected",
-                      "kept_linear_frac", "fp_frac_params"], out)
+                      "kept_linear_frac", "fp_frac_params"], out, PROV[a.stats])
 
 
 def disparity(paths, by):
@@ -154,6 +185,7 @@ def disparity(paths, by):
             if r[sc] == "all":
                 res[r[m]] = (r[v], r[lo] if lo is not None else "NA",
                              r[hi] if hi is not None else "NA")
+    same_kernels(paths)
     return res
 
 
@@ -201,6 +233,7 @@ def cmd_missing(a):
 def cmd_greedy_table(a):
     d = disparity(a.disp, a.by)
     h, rows = read_tsv(a.configs)
+    same_kernels(a.disp + [a.configs])
     frac = {r[0]: r[h.index("kept_linear_frac")] for r in rows}
     out = []
     for r, c in enumerate(greedy_path(d, a.layers, a.k), 1):
@@ -208,7 +241,7 @@ def cmd_greedy_table(a):
         out.append([str(r), c, ",".join(map(str, layers_of(c))), v, lo, hi,
                     frac.get(c, "NA")])
     write_tsv(a.out, ["k", "config", "protected", a.by, a.by + "_lo",
-                      a.by + "_hi", "kept_linear_frac"], out)
+                      a.by + "_hi", "kept_linear_frac"], out, PROV[a.disp[0]])
 
 
 def main():

@@ -128,7 +128,7 @@ static void test_roundtrip(void)
 {
 	for (int shuf = 0; shuf <= 1; shuf++) {
 		for (size_t chunk = 0; chunk <= 1000; chunk += 333) {
-			qf_wopts o = { 0, shuf ? QF_SHUFFLE_ON : QF_SHUFFLE_OFF, 0, chunk };
+			qf_wopts o = { 0, shuf ? QF_SHUFFLE_ON : QF_SHUFFLE_OFF, 0, chunk, QF_PROV_STAMP };
 			struct mem m = sample(&o);
 			FILE *f = fmemopen(m.buf, m.len, "rb");
 			qf_err e;
@@ -191,7 +191,7 @@ static void test_every_dtype(void)
 		unsigned char in[51 * 8], *out = NULL;
 		struct mem m = { 0, 0 };
 		FILE *f = open_memstream(&m.buf, &m.len);
-		qf_wopts o = { 1, dt % 2 ? QF_SHUFFLE_ON : QF_SHUFFLE_OFF, 0, 40 };
+		qf_wopts o = { 1, dt % 2 ? QF_SHUFFLE_ON : QF_SHUFFLE_OFF, 0, 40, QF_PROV_STAMP };
 		qf_err e;
 		qf_writer *w = qf_writer_fopen(f, "mem", &o, &e);
 		qf_rec r;
@@ -295,7 +295,7 @@ static void test_concat(void)
 /* Cutting the stream anywhere must give an error, never a clean end. */
 static void test_truncation(void)
 {
-	qf_wopts o = { 0, 1, 0, 300 };
+	qf_wopts o = { 0, 1, 0, 300, QF_PROV_STAMP };
 	struct mem m = sample(&o);
 	unsigned char out[65536];
 	size_t outlen;
@@ -331,7 +331,7 @@ static void test_truncation(void)
 /* Flipping any byte must give an error or the very same data. */
 static void test_corruption(void)
 {
-	qf_wopts o = { 0, QF_SHUFFLE_OFF, 0, 300 };
+	qf_wopts o = { 0, QF_SHUFFLE_OFF, 0, 300, QF_PROV_STAMP };
 	struct mem m = sample(&o);
 	unsigned char ref[65536], out[65536];
 	size_t reflen, outlen;

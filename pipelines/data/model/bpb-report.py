@@ -38,6 +38,8 @@ def markdown(path):
 
     with open(path) as f:
         lines = f.read().splitlines()
+    if lines and lines[0].startswith("# "):     # the provenance line
+        lines.pop(0)
     head = lines[0].split("\t") if lines else []
     need = ["lang", "bytes", "bpb", "bpb_lo", "bpb_hi", "bpb_2layer",
             "bpb_unigram", "d_2layer", "d_2layer_lo", "d_2layer_hi"]
@@ -71,6 +73,8 @@ def main():
     ev, train, held = sys.argv[1:]
     with open(ev) as f:
         lines = f.read().splitlines()
+    # qf-eval's provenance line (formats/provenance.md) heads the report too
+    prov = lines.pop(0) if lines and lines[0].startswith("# qf=") else None
     head = lines[0].split("\t")
     ix = {c: i for i, c in enumerate(head)}
     bpb = {}
@@ -110,7 +114,7 @@ def main():
         out.append("\t".join([lang, m[3], m[0], m[1], m[2], b2[0], b2[1], b2[2],
                               "%.4f" % uni, b2[4], b2[5], b2[6],
                               yn(float(m[2]) < uni), yn(float(b2[5]) > 0)]))
-    sys.stdout.write("\n".join(out) + "\n")
+    sys.stdout.write("".join(l + "\n" for l in ([prov] if prov else []) + out))
 
 
 if __name__ == "__main__":

@@ -702,13 +702,18 @@ def read_tsv(path):
         lines.pop()
     else:
         return None, None, ["%s: does not end with a newline" % path]
+    # first the provenance line (formats/provenance.md)
+    if not lines or not re.match(r"^# qf=\S+ tool=qf-eval openblas=\S+ core=\S+ "
+                                 r"core_by=(user|qf|openblas) .*simd=\S+$", lines[0]):
+        return None, None, ["%s: line 1 is not qf-eval's provenance line" % path]
+    lines.pop(0)
     head = lines[0].split("\t")
     rows = [l.split("\t") for l in lines[1:]]
     errs = []
     for i, r in enumerate(rows):
         if len(r) != len(head):
             errs.append("%s: line %d has %d fields, the header %d"
-                        % (path, i + 2, len(r), len(head)))
+                        % (path, i + 3, len(r), len(head)))
     return head, [dict(zip(head, r)) for r in rows], errs
 
 

@@ -379,7 +379,10 @@ def check(a):
     rows = {}
     if a.stats:
         with open(a.stats) as f:
-            head = f.readline().rstrip("\n").split("\t")
+            head = f.readline()
+            if head.startswith("# qf="):   # the provenance line
+                head = f.readline()
+            head = head.rstrip("\n").split("\t")
             for line in f:
                 r = dict(zip(head, line.rstrip("\n").split("\t")))
                 if r["row"] == "tensor":
