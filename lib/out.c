@@ -1,4 +1,8 @@
-/* out.c - atomic output files: a temporary file renamed into place */
+/*
+ * out.c - output files: a temporary file renamed into place, or, for a
+ * device, a pipe or a descriptor named by /dev/fd/N and the like, the
+ * thing itself written in place
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -8,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "qf.h"
@@ -17,15 +23,16 @@ int qf_epipe_seen;
 
 enum out_kind {
 	OUT_STDOUT,	/* standard output: flushed, never closed */
-	OUT_TEMP,	/* temporary file renamed over path on commit */
-	OUT_DIRECT,	/* existing device or fifo: written in place */
+	OUT_TEMP,	/* temporary file renamed over target on commit */
+	OUT_DIRECT,	/* device, fifo or duplicated descriptor: in place */
 };
 
 struct qf_out {
 	FILE *f;
 	enum out_kind kind;
 	int slot;	/* registry slot of the temporary file, or -1 */
-	char path[];	/* destination as given */
+	char *target;	/* OUT_TEMP: path with its links followed */
+	char path[];	/* destination as given, for messages; then target */
 };
 
 /*
@@ -137,10 +144,12 @@ static int out_fail(qf_err *err, const char *name, const char *what, int e)
 	return qf_err_set(err, "%s: %s: %s", name, what, strerror(e));
 }
 
-static qf_out *out_new(const char *path, enum out_kind kind, qf_err *err)
+/* A qf_out for path; target (NULL: none) is stored after it. */
+static qf_out *out_new(const char *path, enum out_kind kind,
+		       const char *target, qf_err *err)
 {
-	size_t n = strlen(path) + 1;
-	qf_out *o = malloc(sizeof *o + n);
+	size_t n = strlen(path) + 1, t = target ? strlen(target) + 1 : 0;
+	qf_out *o = malloc(sizeof *o + n + t);
 
 	if (!o) {
 		out_fail(err, path, "cannot create", ENOMEM);
@@ -150,6 +159,11 @@ static qf_out *out_new(const char *path, enum out_kind kind, qf_err *err)
 	o->kind = kind;
 	o->slot = -1;
 	memcpy(o->path, path, n);
+	o->target = NULL;
+	if (target) {
+		o->target = o->path + n;
+		memcpy(o->target, target, t);
+	}
 	return o;
 }
 
@@ -187,17 +201,22 @@ static int create_temp(int slot)
 	return fd;
 }
 
-static qf_out *open_temp(qf_out *o, qf_err *err)
+/* The temporary file goes beside target, the file it will replace,
+ * which is path itself unless path is a symbolic link. */
+static qf_out *open_temp(const char *path, const char *target, qf_err *err)
 {
+	qf_out *o = out_new(path, OUT_TEMP, target, err);
 	int e, fd;
 
+	if (!o)
+		return NULL;
 	o->slot = claim_slot();
 	if (o->slot < 0) {
 		qf_err_set(err, "%s: cannot create: too many open output files",
 			   o->path);
 		goto fail;
 	}
-	e = make_template(reg_path[o->slot], o->path);
+	e = make_template(reg_path[o->slot], o->target);
 	if (e) {
 		out_fail(err, o->path, "cannot create", e);
 		goto fail;
@@ -223,24 +242,261 @@ fail:
 	return NULL;
 }
 
-static qf_out *open_direct(qf_out *o, qf_err *err)
+/* Written in place through fd, which the qf_out owns from here on. */
+static qf_out *open_fd_file(const char *path, int fd, qf_err *err)
 {
-	o->f = fopen(o->path, "wbe");
-	if (!o->f) {
-		out_fail(err, o->path, "cannot open", errno);
+	qf_out *o = out_new(path, OUT_DIRECT, NULL, err);
+	int e;
+
+	if (o) {
+		o->f = fdopen(fd, "wb");
+		if (o->f)
+			return o;
+		e = errno;
 		free(o);
+		out_fail(err, path, "cannot open", e);
+	}
+	close(fd);
+	return NULL;
+}
+
+/*
+ * A device, fifo or socket, or a link in /proc that only the kernel can
+ * follow: opened and written in place, since it cannot be replaced and
+ * must not be.  Neither created (it exists) nor truncated (that means
+ * nothing for these).  A regular file found here after all (the name was
+ * replaced since it was looked at, or a /proc link leads to one) is
+ * replaced like any other, never overwritten in place.
+ */
+static qf_out *open_device(const char *path, const char *target,
+			   qf_err *err)
+{
+	struct stat st;
+	int fd = open(target, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+
+	if (fd < 0) {
+		out_fail(err, path, "cannot open", errno);
 		return NULL;
 	}
-	return o;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		close(fd);
+		return open_temp(path, target, err);
+	}
+	return open_fd_file(path, fd, err);
+}
+
+/*
+ * /dev/stdout, /dev/fd/N, /proc/self/fd/N: descriptor N itself, through
+ * a duplicate, at its offset and with its flags.  Opening the name again
+ * would truncate the file that the shell opened (losing what >> was to
+ * keep) and write from its start, over what was written there before;
+ * replacing it would replace /dev/stdout, or the shell's file.
+ */
+static qf_out *open_fd(const char *path, int n, qf_err *err)
+{
+	int flags = fcntl(n, F_GETFL), fd;
+
+	if (flags < 0) {
+		out_fail(err, path, "cannot open", errno);
+		return NULL;
+	}
+	if ((flags & O_ACCMODE) == O_RDONLY) {	/* also O_PATH */
+		out_fail(err, path, "cannot open", EBADF);
+		return NULL;
+	}
+	/* what the tool already printed to standard output comes first */
+	if (n == STDOUT_FILENO)
+		fflush(stdout);
+	fd = fcntl(n, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0) {
+		out_fail(err, path, "cannot open", errno);
+		return NULL;
+	}
+	return open_fd_file(path, fd, err);
+}
+
+/* ---------------------------------------------------------------- where to */
+
+/* Symbolic links followed before giving up, as many as Linux follows. */
+#define MAX_HOPS 40
+
+enum dest_kind {
+	DEST_FILE,	/* a regular file or nothing yet: replaced */
+	DEST_DEVICE,	/* anything else that exists: opened in place */
+	DEST_FD,	/* one of this process's descriptors, by name */
+};
+
+/* What a destination leads to once its symbolic links are followed. */
+struct dest {
+	enum dest_kind kind;
+	int fd;			/* DEST_FD */
+	char path[PATH_MAX];	/* DEST_FILE, DEST_DEVICE */
+};
+
+/* N for a string of decimal digits that fits an int, else -1; no
+ * leading zero, as /proc/self/fd has none. */
+static int parse_fd(const char *s)
+{
+	long n = 0;
+
+	if (!*s || (s[0] == '0' && s[1]))
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		n = n * 10 + (*s - '0');
+		if (n > INT_MAX)
+			return -1;
+	}
+	return (int)n;
+}
+
+/* The directory of path into buf (PATH_MAX bytes, path shorter):
+ * "." when path has no slash, "/" for a name in the root. */
+static void dir_of(char *buf, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	size_t n;
+
+	if (!slash) {
+		strcpy(buf, ".");
+		return;
+	}
+	n = slash == path ? 1 : (size_t)(slash - path);
+	memcpy(buf, path, n);
+	buf[n] = '\0';
+}
+
+/* True when dir is this process's (or thread's) descriptor directory in
+ * /proc, by whatever name: /proc/self/fd, /dev/fd, /proc/PID/fd, ... */
+static int own_fd_dir(const char *dir)
+{
+	char real[PATH_MAX], mine[64];
+
+	if (!realpath(dir, real))
+		return 0;
+	snprintf(mine, sizeof mine, "/proc/%ld/fd", (long)getpid());
+	if (strcmp(real, mine) == 0)
+		return 1;
+	snprintf(mine, sizeof mine, "/proc/%ld/task/%ld/fd", (long)getpid(),
+		 (long)gettid());
+	return strcmp(real, mine) == 0;
+}
+
+/*
+ * The descriptor that path names, or -1: /dev/stdin, /dev/stdout,
+ * /dev/stderr and /dev/fd/N by name (so that they hold without /proc),
+ * and N in our own descriptor directory of /proc.
+ */
+static int named_fd(const char *path)
+{
+	static const char *const std[] = {
+		"/dev/stdin", "/dev/stdout", "/dev/stderr",
+	};
+	const char *slash = strrchr(path, '/');
+	char dir[PATH_MAX];
+	int n;
+
+	for (int i = 0; i < 3; i++)
+		if (strcmp(path, std[i]) == 0)
+			return i;
+	if (strncmp(path, "/dev/fd/", 8) == 0)
+		return parse_fd(path + 8);
+	n = parse_fd(slash ? slash + 1 : path);
+	if (n < 0)
+		return -1;
+	dir_of(dir, path);
+	return own_fd_dir(dir) ? n : -1;
+}
+
+/* True when the directory of path is in /proc, whose symbolic links
+ * (/proc/PID/fd/N, /proc/self/exe, ...) are not paths to follow by
+ * their text: "pipe:[1234]", "/tmp/x (deleted)", a running program. */
+static int in_proc(const char *path)
+{
+	char dir[PATH_MAX];
+	struct statfs sf;
+
+	dir_of(dir, path);
+	return statfs(dir, &sf) == 0 && sf.f_type == PROC_SUPER_MAGIC;
+}
+
+/* Replace path (PATH_MAX bytes) by the target of the symbolic link it
+ * names; a relative target is relative to the link's directory.
+ * Returns 0 or an errno value. */
+static int follow_link(char *path)
+{
+	char target[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	ssize_t n = readlink(path, target, sizeof target);
+	size_t dlen;
+
+	if (n < 0)
+		return errno;
+	if (n == 0)
+		return ENOENT;
+	if ((size_t)n >= sizeof target)
+		return ENAMETOOLONG;
+	target[n] = '\0';
+	dlen = target[0] != '/' && slash ? (size_t)(slash - path) + 1 : 0;
+	if (dlen + (size_t)n >= PATH_MAX)
+		return ENAMETOOLONG;
+	memcpy(path + dlen, target, (size_t)n + 1);
+	return 0;
+}
+
+/*
+ * Follow path's symbolic links ourselves, so that a link is written
+ * through, not replaced: 0 with d filled in, or an errno value.  What
+ * does not exist (also at the end of a dangling link) is a new file,
+ * created in its own directory as echo > path would create it.
+ */
+static int resolve(const char *path, struct dest *d)
+{
+	struct stat st;
+	int e;
+
+	if (strlen(path) >= sizeof d->path)
+		return ENAMETOOLONG;
+	strcpy(d->path, path);
+	for (int hops = 0;; hops++) {
+		d->fd = named_fd(d->path);
+		if (d->fd >= 0) {
+			d->kind = DEST_FD;
+			return 0;
+		}
+		if (lstat(d->path, &st) != 0) {
+			if (errno != ENOENT)
+				return errno;
+			d->kind = DEST_FILE;
+			return 0;
+		}
+		if (!S_ISLNK(st.st_mode))
+			break;
+		if (in_proc(d->path)) {
+			d->kind = DEST_DEVICE;
+			return 0;
+		}
+		if (hops == MAX_HOPS)
+			return ELOOP;
+		e = follow_link(d->path);
+		if (e)
+			return e;
+	}
+	if (S_ISDIR(st.st_mode))
+		return EISDIR;
+	d->kind = S_ISREG(st.st_mode) ? DEST_FILE : DEST_DEVICE;
+	return 0;
 }
 
 qf_out *qf_out_open(const char *path, qf_err *err)
 {
-	struct stat st;
+	struct dest d;
 	qf_out *o;
+	int e;
 
 	if (!path || strcmp(path, "-") == 0) {
-		o = out_new("-", OUT_STDOUT, err);
+		o = out_new("-", OUT_STDOUT, NULL, err);
 		if (o)
 			o->f = stdout;
 		return o;
@@ -249,18 +505,20 @@ qf_out *qf_out_open(const char *path, qf_err *err)
 		qf_err_set(err, "empty output file name");
 		return NULL;
 	}
-	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
-		if (S_ISDIR(st.st_mode)) {
-			out_fail(err, path, "cannot create", EISDIR);
-			return NULL;
-		}
-		/* /dev/null, /dev/stdout, a fifo: write there, never
-		 * replace it */
-		o = out_new(path, OUT_DIRECT, err);
-		return o ? open_direct(o, err) : NULL;
+	e = resolve(path, &d);
+	if (e) {
+		out_fail(err, path, "cannot create", e);
+		return NULL;
 	}
-	o = out_new(path, OUT_TEMP, err);
-	return o ? open_temp(o, err) : NULL;
+	switch (d.kind) {
+	case DEST_FD:
+		return open_fd(path, d.fd, err);
+	case DEST_DEVICE:
+		return open_device(path, d.path, err);
+	case DEST_FILE:
+		break;
+	}
+	return open_temp(path, d.path, err);
 }
 
 FILE *qf_out_file(qf_out *o)
@@ -291,7 +549,7 @@ static int commit_temp(qf_out *o, qf_err *err)
 	const char *tmp = reg_path[o->slot];
 	int rc = close_file(o, err);
 
-	if (rc == 0 && rename(tmp, o->path) != 0)
+	if (rc == 0 && rename(tmp, o->target) != 0)
 		rc = out_fail(err, o->path, "cannot rename temporary file",
 			      errno);
 	if (rc < 0)

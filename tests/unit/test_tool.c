@@ -3,9 +3,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -578,6 +582,387 @@ static void test_out_many(void)
 	scratch_rm();
 }
 
+/* ------------------------------------------------------------ destinations */
+
+/* True when path is a symbolic link to target. */
+static int is_link_to(const char *path, const char *target)
+{
+	char buf[4096];
+	struct stat st;
+	ssize_t n;
+
+	if (lstat(path, &st) != 0 || !S_ISLNK(st.st_mode))
+		return 0;
+	n = readlink(path, buf, sizeof buf - 1);
+	if (n < 0)
+		return 0;
+	buf[n] = '\0';
+	return strcmp(buf, target) == 0;
+}
+
+/* Write text to path through qf_out; the error message or "" into e. */
+static int out_put(const char *path, const char *text, qf_err *e)
+{
+	qf_out *o = qf_out_open(path, e);
+
+	if (!o)
+		return -1;
+	fputs(text, qf_out_file(o));
+	return qf_out_commit(o, e);
+}
+
+/* A link is written through: the temporary file is beside the target,
+ * the target gets the data, the link stays a link. */
+static void test_out_symlink(void)
+{
+	char cwd[4096], abs_l[8192];
+	qf_err e;
+	qf_out *o;
+
+	scratch_new();
+	CHECK(mkdir(in_dir("d1"), 0777) == 0);
+	CHECK(mkdir(in_dir("d2"), 0777) == 0);
+	put_file(in_dir("d2/t"), "old\n");
+	CHECK(symlink("../d2/t", in_dir("d1/l")) == 0);
+	o = qf_out_open(in_dir("d1/l"), &e);
+	CHECKF(o != NULL, "%s", e.msg);
+	if (o) {
+		CHECK_STR(qf_out_name(o), in_dir("d1/l"));
+		fputs("new\n", qf_out_file(o));
+		CHECK(dir_count(in_dir("d1"), NULL, 0) == 1);
+		CHECK(dir_count(in_dir("d2"), NULL, 0) == 2);
+		CHECK_STR(slurp(in_dir("d2/t")), "old\n");
+		CHECK(qf_out_commit(o, &e) == 0);
+	}
+	CHECK(is_link_to(in_dir("d1/l"), "../d2/t"));
+	CHECK_STR(slurp(in_dir("d2/t")), "new\n");
+	CHECK(dir_count(in_dir("d2"), NULL, 0) == 1);
+
+	/* a chain: an absolute link to the relative one */
+	snprintf(abs_l, sizeof abs_l, "%s", in_dir("d1/l"));
+	CHECK(symlink(abs_l, in_dir("l2")) == 0);
+	CHECK(out_put(in_dir("l2"), "chain\n", &e) == 0);
+	CHECK(is_link_to(in_dir("l2"), abs_l));
+	CHECK(is_link_to(in_dir("d1/l"), "../d2/t"));
+	CHECK_STR(slurp(in_dir("d2/t")), "chain\n");
+
+	/* aborted: the target is untouched, nothing is left */
+	o = qf_out_open(in_dir("l2"), &e);
+	CHECK(o != NULL);
+	if (o) {
+		fputs("lost\n", qf_out_file(o));
+		qf_out_abort(o);
+	}
+	CHECK_STR(slurp(in_dir("d2/t")), "chain\n");
+	CHECK(dir_count(in_dir("d2"), NULL, 0) == 1);
+
+	/* a relative path to the link, from another directory */
+	CHECK(getcwd(cwd, sizeof cwd) != NULL);
+	CHECK(chdir(in_dir("d2")) == 0);
+	CHECK(out_put("../d1/l", "rel\n", &e) == 0);
+	CHECK(chdir(cwd) == 0);
+	CHECK_STR(slurp(in_dir("d2/t")), "rel\n");
+	CHECK(is_link_to(in_dir("d1/l"), "../d2/t"));
+	CHECK(dir_count(g_dir, NULL, 0) == 3);
+	CHECK(dir_count(in_dir("d1"), NULL, 0) == 1);
+	CHECK(dir_count(in_dir("d2"), NULL, 0) == 1);
+	scratch_rm();
+}
+
+/* A dangling link: its target is created, in the target's directory. */
+static void test_out_dangling(void)
+{
+	char want[8192];
+	qf_err e;
+	qf_out *o;
+	struct stat st;
+
+	scratch_new();
+	CHECK(mkdir(in_dir("sub"), 0777) == 0);
+	CHECK(symlink("sub/new", in_dir("dang")) == 0);
+	o = qf_out_open(in_dir("dang"), &e);
+	CHECKF(o != NULL, "%s", e.msg);
+	if (o) {
+		fputs("made\n", qf_out_file(o));
+		CHECK(dir_count(in_dir("sub"), NULL, 0) == 1);	/* the temp */
+		CHECK(dir_count(g_dir, NULL, 0) == 2);
+		CHECK(qf_out_commit(o, &e) == 0);
+	}
+	CHECK(is_link_to(in_dir("dang"), "sub/new"));
+	CHECK(lstat(in_dir("sub/new"), &st) == 0 && S_ISREG(st.st_mode));
+	CHECK_STR(slurp(in_dir("sub/new")), "made\n");
+	CHECK(dir_count(in_dir("sub"), NULL, 0) == 1);
+
+	/* into a directory that does not exist: an error, nothing made */
+	CHECK(symlink("nodir/x", in_dir("dang2")) == 0);
+	CHECK(qf_out_open(in_dir("dang2"), &e) == NULL);
+	snprintf(want, sizeof want,
+		 "%s/dang2: cannot create: No such file or directory", g_dir);
+	CHECK_STR(e.msg, want);
+	CHECK(is_link_to(in_dir("dang2"), "nodir/x"));
+	CHECK(dir_count(g_dir, NULL, 0) == 3);
+	scratch_rm();
+}
+
+/* Loops and over-long chains are ELOOP; 40 links are followed. */
+static void test_out_link_loop(void)
+{
+	char want[8192], name[32], next[32];
+	qf_err e;
+
+	scratch_new();
+	CHECK(symlink("b", in_dir("a")) == 0);
+	CHECK(symlink("a", in_dir("b")) == 0);
+	CHECK(symlink("self", in_dir("self")) == 0);
+	CHECK(qf_out_open(in_dir("a"), &e) == NULL);
+	snprintf(want, sizeof want, "%s/a: cannot create: "
+		 "Too many levels of symbolic links", g_dir);
+	CHECK_STR(e.msg, want);
+	CHECK(qf_out_open(in_dir("self"), &e) == NULL);
+	CHECK(strstr(e.msg, "self: cannot create: Too many levels") != NULL);
+	CHECK(is_link_to(in_dir("a"), "b"));
+	CHECK(is_link_to(in_dir("self"), "self"));
+	CHECK(dir_count(g_dir, NULL, 0) == 3);
+
+	/* l0 -> l1 -> ... -> l40 -> file: 41 links, one too many */
+	put_file(in_dir("file"), "old\n");
+	for (int i = 0; i <= 40; i++) {
+		snprintf(name, sizeof name, "l%d", i);
+		snprintf(next, sizeof next, i == 40 ? "file" : "l%d", i + 1);
+		CHECK(symlink(next, in_dir(name)) == 0);
+	}
+	CHECK(qf_out_open(in_dir("l0"), &e) == NULL);
+	CHECK(strstr(e.msg, "l0: cannot create: Too many levels") != NULL);
+	CHECK(out_put(in_dir("l1"), "forty\n", &e) == 0);
+	CHECK_STR(slurp(in_dir("file")), "forty\n");
+	CHECK(is_link_to(in_dir("l1"), "l2"));
+
+	/* a link to a directory is a directory */
+	CHECK(mkdir(in_dir("d"), 0777) == 0);
+	CHECK(symlink("d", in_dir("dl")) == 0);
+	CHECK(qf_out_open(in_dir("dl"), &e) == NULL);
+	snprintf(want, sizeof want, "%s/dl: cannot create: Is a directory",
+		 g_dir);
+	CHECK_STR(e.msg, want);
+	CHECK(dir_count(in_dir("d"), NULL, 0) == 0);
+	CHECK(dir_count(g_dir, NULL, 0) == 3 + 1 + 41 + 2);
+	scratch_rm();
+}
+
+/* A descriptor that is not open: dup a fresh one, close it. */
+static int closed_fd(void)
+{
+	int fd = dup(STDERR_FILENO);
+
+	if (fd >= 0)
+		close(fd);
+	return fd;
+}
+
+/* /proc/self/fd/N, /dev/fd/N, /proc/PID/fd/N and a link to one write to
+ * descriptor N at its offset: no truncation, no new file, N stays open. */
+static void test_out_fd(void)
+{
+	char p[4][64], want[8192];
+	qf_err e;
+	qf_out *o;
+	int fd, rd, bad;
+
+	scratch_new();
+	put_file(in_dir("f"), "0123456789\n");
+	fd = open(in_dir("f"), O_WRONLY | O_CLOEXEC);
+	CHECK(fd >= 0);
+	if (fd < 0)
+		goto out;
+	CHECK(lseek(fd, 3, SEEK_SET) == 3);
+	snprintf(p[0], sizeof p[0], "/proc/self/fd/%d", fd);
+	snprintf(p[1], sizeof p[1], "/dev/fd/%d", fd);
+	snprintf(p[2], sizeof p[2], "/proc/%ld/fd/%d", (long)getpid(), fd);
+	CHECK(symlink(p[0], in_dir("link")) == 0);	/* as /dev/stdout is */
+	snprintf(p[3], sizeof p[3], "%s", in_dir("link"));
+	for (int i = 0; i < 4; i++) {
+		o = qf_out_open(p[i], &e);
+		CHECKF(o != NULL, "%s: %s", p[i], e.msg);
+		if (!o)
+			continue;
+		CHECK_STR(qf_out_name(o), p[i]);
+		fputc('a' + i, qf_out_file(o));
+		CHECK(qf_out_commit(o, &e) == 0);
+	}
+	CHECK(fcntl(fd, F_GETFD) != -1);	/* still open, still ours */
+	CHECK(write(fd, "|", 1) == 1);
+	CHECK_STR(slurp(in_dir("f")), "012abcd|89\n");
+	CHECK(is_link_to(in_dir("link"), p[0]));
+	CHECK(dir_count(g_dir, NULL, 0) == 2);
+
+	/* aborted: the descriptor stays open */
+	o = qf_out_open(p[0], &e);
+	CHECK(o != NULL);
+	qf_out_abort(o);
+	CHECK(fcntl(fd, F_GETFD) != -1);
+	close(fd);
+
+	/* O_APPEND, as >> opens: the earlier contents stay */
+	fd = open(in_dir("f"), O_WRONLY | O_APPEND | O_CLOEXEC);
+	CHECK(fd >= 0);
+	snprintf(p[0], sizeof p[0], "/dev/fd/%d", fd);
+	CHECK(out_put(p[0], "end\n", &e) == 0);
+	CHECK_STR(slurp(in_dir("f")), "012abcd|89\nend\n");
+	if (fd >= 0)
+		close(fd);
+
+	/* a closed descriptor, or one not open for writing: one error */
+	bad = closed_fd();
+	snprintf(p[0], sizeof p[0], "/dev/fd/%d", bad);
+	snprintf(p[1], sizeof p[1], "/proc/self/fd/%d", bad);
+	for (int i = 0; i < 2; i++) {
+		CHECK(qf_out_open(p[i], &e) == NULL);
+		snprintf(want, sizeof want, "%s: cannot open: "
+			 "Bad file descriptor", p[i]);
+		CHECK_STR(e.msg, want);
+	}
+	rd = open(in_dir("f"), O_RDONLY | O_CLOEXEC);
+	snprintf(p[0], sizeof p[0], "/proc/self/fd/%d", rd);
+	CHECK(qf_out_open(p[0], &e) == NULL);
+	snprintf(want, sizeof want, "%s: cannot open: Bad file descriptor",
+		 p[0]);
+	CHECK_STR(e.msg, want);
+	if (rd >= 0)
+		close(rd);
+	CHECK_STR(slurp(in_dir("f")), "012abcd|89\nend\n");
+	CHECK(dir_count(g_dir, NULL, 0) == 2);
+out:
+	scratch_rm();
+}
+
+/* What the tool printed to standard output before comes before. */
+static int child_proc_stdout(void)
+{
+	qf_err e;
+
+	printf("a\n");
+	if (out_put("/proc/self/fd/1", "b\n", &e) != 0)
+		return 10;
+	printf("c\n");
+	return fflush(stdout) == 0 ? 0 : 11;
+}
+
+/*
+ * /dev/stdout itself.  A wrong lib/out.c may rename a temporary file
+ * over it, for the whole machine when run as root, so the child bind-
+ * mounts a scratch directory over /dev in a mount namespace of its own
+ * first (private, so nothing is seen outside).  Without one it goes on
+ * only if it cannot write to /dev, where nothing can go wrong; else the
+ * test is skipped (77).
+ */
+static int child_dev_stdout(void)
+{
+	qf_err e;
+
+	if (unshare(CLONE_NEWNS) != 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+	    mount(in_dir("dev"), "/dev", NULL, MS_BIND, NULL) != 0) {
+		if (access("/dev", W_OK) == 0)
+			return 77;
+	}
+	printf("a\n");
+	if (out_put("/dev/stdout", "b\n", &e) != 0)
+		return 10;
+	printf("c\n");
+	return fflush(stdout) == 0 ? 0 : 11;
+}
+
+static void test_out_fd_stdout(void)
+{
+	int (*fns[])(void) = { child_proc_stdout, child_dev_stdout };
+	struct child c;
+	FILE *f;
+
+	scratch_new();
+	CHECK(mkdir(in_dir("dev"), 0755) == 0);
+	CHECK(symlink("/proc/self/fd/1", in_dir("dev/stdout")) == 0);
+	for (size_t i = 0; i < sizeof fns / sizeof *fns; i++) {
+		f = fopen(in_dir("out"), "w+");
+		if (!f) {
+			CHECK(f != NULL);
+			break;
+		}
+		fputs("earlier\n", f);
+		fflush(f);
+		run_child(&c, fileno(f), fns[i]);
+		fclose(f);
+		if (exited(&c, 77)) {
+			printf("# no private /dev: /dev/stdout not tested\n");
+			continue;
+		}
+		CHECKF(exited(&c, 0), "child %zu: status %#x", i, c.status);
+		CHECK_STR(c.err, "");
+		CHECK_STR(slurp(in_dir("out")), "earlier\na\nb\nc\n");
+	}
+	CHECK(is_link_to(in_dir("dev/stdout"), "/proc/self/fd/1"));
+	CHECK(dir_count(in_dir("dev"), NULL, 0) == 1);
+	CHECK(dir_count(g_dir, NULL, 0) == 2);
+	scratch_rm();
+}
+
+/* A fifo and a socket are opened in place, directly or through a link. */
+static void test_out_fifo(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *names[] = { "p", "plink" };
+	char buf[64], want[8192];
+	struct stat st;
+	qf_err e;
+	ssize_t n;
+	int rd, s;
+
+	scratch_new();
+	CHECK(mkfifo(in_dir("p"), 0600) == 0);
+	CHECK(symlink("p", in_dir("plink")) == 0);
+	for (int i = 0; i < 2; i++) {
+		/* a reader first, so that opening for writing does not wait */
+		rd = open(in_dir("p"), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+		CHECK(rd >= 0);
+		if (rd < 0)
+			break;
+		CHECK(out_put(in_dir(names[i]), "through\n", &e) == 0);
+		n = read(rd, buf, sizeof buf - 1);
+		buf[n > 0 ? n : 0] = '\0';
+		CHECK_STR(buf, "through\n");
+		close(rd);
+	}
+	CHECK(lstat(in_dir("p"), &st) == 0 && S_ISFIFO(st.st_mode));
+	CHECK(is_link_to(in_dir("plink"), "p"));
+
+	/* a socket cannot be opened: one error */
+	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", in_dir("sock"));
+	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	CHECK(s >= 0 && bind(s, (struct sockaddr *)&sa, sizeof sa) == 0);
+	CHECK(qf_out_open(in_dir("sock"), &e) == NULL);
+	snprintf(want, sizeof want,
+		 "%s/sock: cannot open: No such device or address", g_dir);
+	CHECK_STR(e.msg, want);
+	CHECK(lstat(in_dir("sock"), &st) == 0 && S_ISSOCK(st.st_mode));
+	if (s >= 0)
+		close(s);
+	CHECK(dir_count(g_dir, NULL, 0) == 3);
+	scratch_rm();
+}
+
+/* Links in /proc are not followed by their text: /proc/self/exe reads
+ * as this program's path, which must not be replaced. */
+static void test_out_proc_link(void)
+{
+	qf_err e;
+	qf_out *o = qf_out_open("/proc/self/exe", &e);
+
+	CHECK(o == NULL);
+	if (o)
+		qf_out_abort(o);
+	else
+		CHECKF(prefix(e.msg, "/proc/self/exe: cannot "), "%s", e.msg);
+}
+
 /* ------------------------------------------------------------ tool exits */
 
 static int child_name(void)
@@ -717,7 +1102,15 @@ static void test_common_options(void)
 	CHECK_STR(out, "Usage: qf-test\n");
 	run_option(&c, "--version", out, sizeof out);
 	CHECKF(exited(&c, 0), "status %#x", c.status);
-	CHECK_STR(out, "qf-test (qf) " QF_VERSION_STRING "\n");
+	/* the version, then the provenance line (formats/provenance.md) */
+	CHECKF(strncmp(out, "qf-test (qf) " QF_VERSION_STRING "\nqf="
+		       QF_VERSION_STRING " tool=qf-test openblas=",
+		       strlen("qf-test (qf) " QF_VERSION_STRING "\nqf="
+			      QF_VERSION_STRING " tool=qf-test openblas=")) == 0 &&
+	       strstr(out, " simd=") && strchr(out, '\n') &&
+	       strchr(strchr(out, '\n') + 1, '\n') &&
+	       strchr(strchr(out, '\n') + 1, '\n')[1] == '\0',
+	       "--version: '%s'", out);
 	run_option(&c, "-oX", out, sizeof out);
 	CHECKF(exited(&c, 20), "status %#x", c.status);
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
@@ -1073,6 +1466,13 @@ int main(void)
 	RUN(test_out_stdout);
 	RUN(test_out_cleanup_all);
 	RUN(test_out_many);
+	RUN(test_out_symlink);
+	RUN(test_out_dangling);
+	RUN(test_out_link_loop);
+	RUN(test_out_fd);
+	RUN(test_out_fd_stdout);
+	RUN(test_out_fifo);
+	RUN(test_out_proc_link);
 	RUN(test_tool_name);
 	RUN(test_tool_exits);
 	RUN(test_common_options);
