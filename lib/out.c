@@ -285,6 +285,20 @@ static qf_out *open_device(const char *path, const char *target,
 	return open_fd_file(path, fd, err);
 }
 
+/* The same for qf_out_open_live: a regular file found there is written
+ * in place too. */
+static qf_out *open_device_live(const char *path, const char *target,
+				qf_err *err)
+{
+	int fd = open(target, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+
+	if (fd < 0) {
+		out_fail(err, path, "cannot open", errno);
+		return NULL;
+	}
+	return open_fd_file(path, fd, err);
+}
+
 /*
  * /dev/stdout, /dev/fd/N, /proc/self/fd/N: descriptor N itself, through
  * a duplicate, at its offset and with its flags.  Opening the name again
@@ -519,6 +533,36 @@ qf_out *qf_out_open(const char *path, qf_err *err)
 		break;
 	}
 	return open_temp(path, d.path, err);
+}
+
+qf_out *qf_out_open_live(const char *path, qf_err *err)
+{
+	struct dest d;
+	int e, fd;
+
+	if (!path || strcmp(path, "-") == 0 || !*path)
+		return qf_out_open(path, err);
+	e = resolve(path, &d);
+	if (e) {
+		out_fail(err, path, "cannot create", e);
+		return NULL;
+	}
+	switch (d.kind) {
+	case DEST_FD:
+		return open_fd(path, d.fd, err);
+	case DEST_DEVICE:
+		return open_device_live(path, d.path, err);
+	case DEST_FILE:
+		break;
+	}
+	/* written where the links lead, truncated, as it goes */
+	fd = open(d.path, O_WRONLY | O_CREAT | O_TRUNC | O_NOCTTY | O_CLOEXEC,
+		  0666);
+	if (fd < 0) {
+		out_fail(err, path, "cannot create", errno);
+		return NULL;
+	}
+	return open_fd_file(path, fd, err);
 }
 
 FILE *qf_out_file(qf_out *o)

@@ -239,6 +239,12 @@ uint64_t qf_writer_count(const qf_writer *w);
  * "PATH: cannot open: ..." (a closed N: Bad file descriptor). */
 typedef struct qf_out qf_out;
 qf_out *qf_out_open(const char *path, qf_err *err);
+/* A file written as it goes (a log that can be watched, and that stays
+ * when the program fails): the same destinations, links and descriptors
+ * as qf_out_open, but a regular file is created or truncated in place,
+ * with no temporary file.  qf_out_commit flushes, checks and closes it;
+ * qf_out_abort closes it and leaves it. */
+qf_out *qf_out_open_live(const char *path, qf_err *err);
 FILE *qf_out_file(qf_out *o);
 const char *qf_out_name(const qf_out *o);
 int qf_out_commit(qf_out *o, qf_err *err);   /* frees o */

@@ -366,3 +366,42 @@ dev_intact() {
 	[ ! -e "/sys/$name" ]
 	no_temp_files
 }
+
+# ------------------------------------------------------------ a live log
+
+# train LOG: two steps of a tiny model, the log to LOG
+train() {
+	printf '%s\n\n' 'one paragraph of text, long enough' 'and another one, longer than a window' > text.txt
+	qf-extract text -k bytes --unit paragraph -o t.qft text.txt
+	qf-train --layers 1 --d-model 16 --heads 2 --ctx 16 --vocab 257 --sep 256 \
+		--steps 2 -j 1 --log "$1" -o m.qft t.qft
+}
+
+@test "qf-train --log (written as it goes) through a link, a dangling link, >> /dev/stdout" {
+	train plain.tsv
+	[ "$(wc -l < plain.tsv)" -eq 4 ]	# provenance, header, 2 steps
+	echo old > log.tsv
+	ln -s log.tsv link
+	run train link
+	assert_success
+	[ -L link ]
+	[ "$(wc -l < log.tsv)" -eq 4 ]
+	cmp <(head -n 2 log.tsv) <(head -n 2 plain.tsv)
+	ln -s new.tsv dangling
+	run train dangling
+	assert_success
+	[ -L dangling ] && [ "$(wc -l < new.tsv)" -eq 4 ]
+	need_private_dev
+	echo earlier > out
+	run private_dev 'cp text.txt x.txt && qf-extract text -k bytes --unit paragraph -o t.qft x.txt &&
+		qf-train --layers 1 --d-model 16 --heads 2 --ctx 16 --vocab 257 --sep 256 \
+		--steps 2 -j 1 --log /dev/stdout -o m.qft t.qft >> out'
+	assert_success
+	[ "$(head -n 1 out)" = earlier ]
+	[ "$(wc -l < out)" -eq 5 ]
+	cmp <(sed -n 2,3p out) <(head -n 2 plain.tsv)
+	dev_intact
+	run train /dev/fd/9
+	assert_failure 1
+	assert_output "qf-train: /dev/fd/9: cannot open: Bad file descriptor"
+}

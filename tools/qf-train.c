@@ -340,6 +340,7 @@ int main(int argc, char **argv)
 	qf_err e;
 	qf_out *out;
 	FILE *log = NULL;
+	qf_out *logf = NULL;
 	int32_t *tok;
 	double *group, t0, last_loss = NAN;
 	uint64_t first;
@@ -417,9 +418,9 @@ int main(int argc, char **argv)
 		}
 	}
 	if (o.log) {
-		if (!(log = fopen(o.log, "w")))
-			qf_tool_die(QF_EXIT_DATA, "%s: cannot create: %s", o.log,
-				    strerror(errno));
+		if (!(logf = qf_out_open_live(o.log, &e)))
+			qf_tool_fail(&e);
+		log = qf_out_file(logf);
 		log_header(log, c->n_layer);
 	}
 
@@ -440,8 +441,8 @@ int main(int argc, char **argv)
 	}
 	qf_progress_end(&prog);
 	save(t, &o, &to);
-	if (log && (ferror(log) | fclose(log)))
-		qf_tool_die(QF_EXIT_DATA, "%s: write error", o.log);
+	if (logf && qf_out_commit(logf, &e) < 0)
+		qf_tool_fail(&e);
 	if (o.verbose) {
 		double secs = now() - t0;
 
