@@ -987,8 +987,9 @@ int qf_blas_check_env(qf_err *err);
  * (openblas_l2_size=N after core_by when OPENBLAS_L2_SIZE is set).  Made
  * once, at the first call: call qf_blas_init and qf_tool_init first.
  * Stream writers put it in every record's "provenance" attribute
- * (qf_wopts.provenance); table writers start with qf_provenance_comment,
- * "# LINE". */
+ * (qf_wopts.provenance); a tool that passes records through unchanged
+ * writes with QF_PROV_KEEP and sets QF_PROV_KEY on what it computes.
+ * Table writers start with qf_provenance_comment, "# LINE". */
 const char *qf_provenance(void);
 int qf_provenance_comment(FILE *f);
 /* The x86-64 level qf's vector kernels run: "x86-64-v4", "x86-64-v3",

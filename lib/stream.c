@@ -994,23 +994,20 @@ static int build_header(qf_writer *w, const qf_rec *rec)
 			fail |= hput_str(w, rec->attr[i].val);
 		}
 	} else {
-		/* this process's provenance in place of the record's */
-		const char *prov = qf_provenance();
+		/* this process's provenance, last, instead of the record's */
 		int had = qf_rec_get(rec, QF_PROV_KEY) != NULL;
 
 		if (!had && rec->nattr >= QF_MAX_ATTRS)
 			return -2;
 		fail |= hput_u32(w, (uint32_t)(rec->nattr + !had));
 		for (size_t i = 0; i < rec->nattr; i++) {
-			int p = strcmp(rec->attr[i].key, QF_PROV_KEY) == 0;
-
+			if (strcmp(rec->attr[i].key, QF_PROV_KEY) == 0)
+				continue;
 			fail |= hput_str(w, rec->attr[i].key);
-			fail |= hput_str(w, p ? prov : rec->attr[i].val);
+			fail |= hput_str(w, rec->attr[i].val);
 		}
-		if (!had) {
-			fail |= hput_str(w, QF_PROV_KEY);
-			fail |= hput_str(w, prov);
-		}
+		fail |= hput_str(w, QF_PROV_KEY);
+		fail |= hput_str(w, qf_provenance());
 	}
 	if (fail || w->hlen - 8 > QF_MAX_HEADER)
 		return -1;

@@ -47,7 +47,8 @@ C
 		$(pkg-config --cflags --libs qf)
 	run bash -c "'$BATS_TEST_TMPDIR/prog' | '$prefix/bin/qf-cat' -l"
 	assert_success
-	assert_output $'x\tf32\t[2]\t8\t'
+	# a program of the library's records its provenance under its own name
+	assert_output --regexp $'^x\tf32\t\\[2\\]\t8\tprovenance=qf=[0-9.]+ tool=prog openblas=[0-9.]+ core=[A-Za-z0-9_]+ core_by=(user|qf|openblas) .*simd=[a-z0-9-]+$'
 	run make -s -C "$TOP" uninstall PREFIX="$prefix" BUILD="$BUILD_DIR"
 	assert_success
 	[ ! -e "$prefix/bin/qf-cat" ]
@@ -68,6 +69,9 @@ C
 		assert_line --index 0 --partial "Usage: $t"
 		run "$QF_BIN/$t" --version
 		assert_success
+		assert_line --index 0 --regexp "^$t \(qf\) [0-9]+\.[0-9]+\.[0-9]+\$"
+		assert_line --index 1 --regexp "^qf=[0-9.]+ tool=$t "
+		[ "${#lines[@]}" -eq 2 ]
 		[ -f "$TOP/docs/man/$t.1" ]
 	done
 }

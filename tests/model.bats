@@ -31,8 +31,10 @@ ORACLE="$PY $TESTS_DIR/data/eval/oracle.py"
 	# the report's figures are these (its intervals came with 1000 replicates)
 	py '
 import sys, csv
-got = {r["lang"]: r for r in csv.DictReader(open(sys.argv[1]), delimiter="\t")}
-rep = {r["lang"]: r for r in csv.DictReader(open(sys.argv[2]), delimiter="\t")}
+# (past the provenance lines: formats/provenance.md)
+table = lambda p: csv.DictReader((l for l in open(p) if not l.startswith("#")), delimiter="\t")
+got = {r["lang"]: r for r in table(sys.argv[1])}
+rep = {r["lang"]: r for r in table(sys.argv[2])}
 for l in ("eng", "kal", "jpn"):
     assert got[l]["bytes"] == rep[l]["bytes"], l
     assert abs(float(got[l]["bpb"]) - float(rep[l]["bpb"])) <= 1e-5 * float(rep[l]["bpb"]), (l, got[l]["bpb"], rep[l]["bpb"])
@@ -43,7 +45,8 @@ for l in ("eng", "kal", "jpn"):
 	py '
 import sys, csv, numpy as np
 top = sys.argv[1]
-rows = list(csv.DictReader(open(top + "/pipelines/data/model/heldout-bpb.tsv"), delimiter="\t"))
+rows = list(csv.DictReader((l for l in open(top + "/pipelines/data/model/heldout-bpb.tsv")
+                            if not l.startswith("#")), delimiter="\t"))
 langs = [r["code"] for r in csv.DictReader(open(top + "/pipelines/data/udhr/languages.tsv"), delimiter="\t")]
 assert sorted(r["lang"] for r in rows) == sorted(langs)
 for r in rows:
@@ -69,7 +72,8 @@ for r in rows:
 	for log in train.log.tsv baseline2.log.tsv; do
 		py '
 import sys, csv
-rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
+rows = list(csv.DictReader((l for l in open(sys.argv[1]) if not l.startswith("#")),
+                           delimiter="\t"))
 n_layer = int(sys.argv[2])
 steps = int(sys.argv[3])
 assert [int(r["step"]) for r in rows] == list(range(1, steps + 1))

@@ -44,13 +44,16 @@ setup_file() {
 	done
 	# no temporary left
 	[ -z "$(find "$out" -name '*.tmp*' -o -name '.protect-report*')" ]
+	# the kernels the tables were computed with, as their provenance lines say
+	want=$(head -n 1 "$out/proper/lang.tsv" | sed 's/^# //; s/ tool=[^ ]*//')
+	grep -qF "**Computed with** \`$want\`" "$out/report.md"
 }
 
 @test "summary.tsv holds the disparity tables' figures of scope all, per configuration" {
 	py '
 import sys, csv
 d = sys.argv[1]
-rd = lambda p: list(csv.DictReader(open(p, newline=""), delimiter="\t", quoting=csv.QUOTE_NONE))
+rd = lambda p: list(csv.DictReader((l for l in open(p, newline="") if not l.startswith("#")), delimiter="\t", quoting=csv.QUOTE_NONE))
 summ = rd(d + "/summary.tsv")
 conf = rd(d + "/configs.tsv")
 assert [r["config"] for r in summ] == [r["config"] for r in conf]
@@ -75,7 +78,7 @@ assert any(k not in comp for k in prop) and checked > 100, checked
 	py '
 import sys, csv
 d = sys.argv[1]
-rd = lambda p: list(csv.DictReader(open(p, newline=""), delimiter="\t", quoting=csv.QUOTE_NONE))
+rd = lambda p: list(csv.DictReader((l for l in open(p, newline="") if not l.startswith("#")), delimiter="\t", quoting=csv.QUOTE_NONE))
 crit = rd(d + "/criticality.tsv")
 prop = {r["model"]: r for r in rd(d + "/proper/disparity.tsv") if r["scope"] == "all"}
 comp = {r["model"]: r for r in rd(d + "/compat/disparity.tsv") if r["scope"] == "all"}
@@ -106,7 +109,7 @@ assert n == 4, "the sweep should damage enough for ratios"
 	py '
 import sys, csv
 d, langs = sys.argv[1], sys.argv[2]
-rd = lambda p: list(csv.DictReader(open(p, newline=""), delimiter="\t", quoting=csv.QUOTE_NONE))
+rd = lambda p: list(csv.DictReader((l for l in open(p, newline="") if not l.startswith("#")), delimiter="\t", quoting=csv.QUOTE_NONE))
 m = rd(d + "/morph.tsv")
 info = {r["code"]: r for r in rd(langs)}
 pl = {(r["lang"], r["model"]): r for r in rd(d + "/proper/lang.tsv")}
@@ -205,19 +208,26 @@ for p in sys.argv[1:]:
 	sed -i '3s/\t[^\t]*$//' "$b/proper/disparity.tsv"
 	run --separate-stderr "$REPORT" "$b"
 	[ "$status" -eq 1 ]
-	n=$(head -1 "$b/proper/disparity.tsv" | awk -F'\t' '{ print NF }')
+	# (line 1 is the provenance line, 2 the header: formats/provenance.md)
+	n=$(sed -n 2p "$b/proper/disparity.tsv" | awk -F'\t' '{ print NF }')
 	[ "$stderr" = "protect-report: $b/proper/disparity.tsv: line 3: $((n - 1)) columns, the header has $n" ]
 	[ -z "$output" ]
 	[ ! -e "$b/report.md" ] && [ ! -e "$b/summary.tsv" ] && [ ! -e "$b/plots" ]
 	[ -z "$(ls -A "$b" | grep -v -x -e proper -e compat -e configs.tsv -e greedy.tsv)" ]
 	cp "$BATS_FILE_TMPDIR/sweep/proper/disparity.tsv" "$b/proper/"
 	# a figure that is not a number
-	awk -F'\t' -v OFS='\t' 'NR == 2 { $5 = "x1" } 1' "$BATS_FILE_TMPDIR/sweep/compat/disparity.tsv" \
+	awk -F'\t' -v OFS='\t' 'NR == 3 { $5 = "x1" } 1' "$BATS_FILE_TMPDIR/sweep/compat/disparity.tsv" \
 		> "$b/compat/disparity.tsv"
 	run --separate-stderr "$REPORT" "$b"
 	[ "$status" -eq 1 ]
-	[ "$stderr" = "protect-report: $b/compat/disparity.tsv: line 2: column 'mean': 'x1' is not a number" ]
+	[ "$stderr" = "protect-report: $b/compat/disparity.tsv: line 3: column 'mean': 'x1' is not a number" ]
 	cp "$BATS_FILE_TMPDIR/sweep/compat/disparity.tsv" "$b/compat/"
+	# a table made with other kernels than the others
+	sed '1s/ core=[^ ]* / core=Prescott /' "$BATS_FILE_TMPDIR/sweep/compat/lang.tsv" > "$b/compat/lang.tsv"
+	run --separate-stderr "$REPORT" "$b"
+	[ "$status" -eq 1 ]
+	[[ $stderr == "protect-report: $b/compat/lang.tsv: made with 'qf="*" core=Prescott "*"', but $b/configs.tsv with 'qf="*"': tables made with different kernels do not mix" ]]
+	cp "$BATS_FILE_TMPDIR/sweep/compat/lang.tsv" "$b/compat/"
 	# a missing table, a missing column
 	rm "$b/greedy.tsv"
 	run --separate-stderr "$REPORT" "$b"

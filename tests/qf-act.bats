@@ -47,7 +47,8 @@ assert err <= 1e-4, err
 @test "--version names the tool and version" {
 	run qf-act --version
 	assert_success
-	assert_output --regexp '^qf-act \(qf\) [0-9]+\.[0-9]+\.[0-9]+$'
+	assert_line --index 0 --regexp '^qf-act \(qf\) [0-9]+\.[0-9]+\.[0-9]+$'
+	assert_line --index 1 --regexp '^qf=[0-9.]+ tool=qf-act '	# formats/provenance.md
 }
 
 @test "resid_post of every layer equals torch's hidden states" {
@@ -55,7 +56,7 @@ assert err <= 1e-4, err
 	run qf-cat -l s.qft
 	assert_line --index 0 --partial $'state.0.0.resid_post\tf32\t[32, 48]'
 	assert_line --index 0 --partial 'lang=eng doc=0 source=a.txt'
-	assert_line --index 0 --regexp 'tokens=32 kind=state layer=0 site=resid_post reduce=none$'
+	assert_line --index 0 --regexp 'tokens=32 kind=state layer=0 site=resid_post reduce=none provenance=qf=.*$'
 	[ "${#lines[@]}" -eq 4 ]
 	close_to s.qft state.0.0.resid_post "z['hidden'][1]"
 	close_to s.qft state.0.1.resid_post "z['hidden'][2]"

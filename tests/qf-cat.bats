@@ -52,7 +52,8 @@ setup() {
 @test "--version names the tool and version" {
 	run qf-cat --version
 	assert_success
-	assert_output --regexp '^qf-cat \(qf\) [0-9]+\.[0-9]+\.[0-9]+$'
+	assert_line --index 0 --regexp '^qf-cat \(qf\) [0-9]+\.[0-9]+\.[0-9]+$'
+	assert_line --index 1 --regexp '^qf=[0-9.]+ tool=qf-cat '	# formats/provenance.md
 }
 
 @test "an unknown option is misuse: exit 2 with a hint" {
@@ -173,7 +174,8 @@ for k in a.files:
 @test ".npy -> stream -> .npy keeps the array bit for bit" {
 	qf-cat --from npy -o x.qft x.npy
 	run qf-cat -l x.qft
-	assert_output $'x\tf32\t[8, 32]\t1024\t'
+	# a record qf-cat made carries its provenance (formats/provenance.md)
+	assert_output $'x\tf32\t[8, 32]\t1024\tprovenance='"$(qf-cat --version | sed -n 2p)"
 	qf-cat --to npy -o y.npy x.qft
 	py '
 import numpy as np
@@ -194,7 +196,7 @@ assert a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
 @test ".npz from numpy -> stream, names and values kept" {
 	qf-cat --from npz -o p.qft plain.npz
 	run qf-cat -l -n tokens p.qft
-	assert_output $'tokens\ti64\t[3, 17]\t408\t'
+	assert_output $'tokens\ti64\t[3, 17]\t408\tprovenance='"$(qf-cat --version | sed -n 2p)"
 	qf-cat --to npz -o p2.npz p.qft
 	py '
 import numpy as np

@@ -73,10 +73,11 @@ bad_input() {
 }
 
 # Column COL of TSV FILE in the row of language or scope KEY and model
-# MODEL: cell FILE COL KEY MODEL (columns found by name).
+# MODEL: cell FILE COL KEY MODEL (columns found by name; qf-eval's tables
+# start with the provenance line, then the header: formats/provenance.md).
 cell() {
 	awk -F'\t' -v c="$2" -v k="$3" -v m="$4" '
-		NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+		FNR == 1 { next } FNR == 2 { for (i = 1; i <= NF; i++) col[$i] = i; next }
 		$col["model"] == m && (("lang" in col) ? $col["lang"] : $col["scope"]) == k { print $col[c] }' "$1"
 }
 
@@ -89,7 +90,8 @@ cell() {
 @test "--version names the tool and version" {
 	run qf-eval --version
 	assert_success
-	assert_output --regexp '^qf-eval \(qf\) [0-9]+\.[0-9]+\.[0-9]+$'
+	assert_line --index 0 --regexp '^qf-eval \(qf\) [0-9]+\.[0-9]+\.[0-9]+$'
+	assert_line --index 1 --regexp '^qf=[0-9.]+ tool=qf-eval '	# formats/provenance.md
 }
 
 @test "the oracle's generators and windows pass their own checks" {
@@ -116,7 +118,7 @@ cell() {
 		sort > want
 	for m in ref q11 q7; do
 		awk -F'\t' -v m=$m '
-			NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+			FNR == 1 { next } FNR == 2 { for (i = 1; i <= NF; i++) col[$i] = i; next }
 			$col["model"] == m { print $col["lang"], $col["units"], $col["tokens"],
 				$col["scored"], $col["bytes"], $col["chars"], $col["words"] }' l.tsv > got
 		diff want got
@@ -128,11 +130,11 @@ cell() {
 @test "point estimates (--bootstrap 0, default window 32, stride 16) equal the oracle's" {
 	eval_check "${MODELS[@]}" --bootstrap 0 -o l.tsv -d d.tsv tokens.qft
 	# rows: languages bytewise, the reference first, then command-line order
-	run awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+	run awk -F'\t' 'FNR == 1 { next } FNR == 2 { for (i = 1; i <= NF; i++) col[$i] = i; next }
 		{ printf "%s/%s ", $col["lang"], $col["model"] }' l.tsv
 	assert_output "cmn_hans/ref cmn_hans/q11 cmn_hans/q7 eng/ref eng/q11 eng/q7 fin/ref fin/q11 fin/q7 rus/ref rus/q11 rus/q7 tur/ref tur/q11 tur/q7 "
 	# without bootstrap every bound is NA
-	run awk -F'\t' 'FNR == 1 { split("", c); for (i = 1; i <= NF; i++) if ($i ~ /_(lo|hi)$/) c[i] = $i; next }
+	run awk -F'\t' 'FNR == 1 { next } FNR == 2 { split("", c); for (i = 1; i <= NF; i++) if ($i ~ /_(lo|hi)$/) c[i] = $i; next }
 		{ for (i in c) if ($i != "NA") print FILENAME, FNR, c[i], $i }' l.tsv d.tsv
 	assert_output ""
 }
@@ -141,7 +143,7 @@ cell() {
 	eval_check "${MODELS[@]}" --bootstrap 200 --seed 7 "${GROUPS_[@]}" \
 		-o l.tsv -d d.tsv tokens.qft
 	# one row per test model and scope: all, 3 morph_type, 3 script, big
-	[ "$(tail -n +2 d.tsv | wc -l)" -eq 16 ]
+	[ "$(tail -n +3 d.tsv | wc -l)" -eq 16 ]
 	[ "$(cell d.tsv n_lang morph_type=agglutinative q7)" = 2 ]
 	[ "$(cell d.tsv n_lang big q11)" = 3 ]
 }
@@ -161,7 +163,7 @@ cell() {
 	! cmp -s s7d.tsv s8d.tsv
 	# every column but the bounds and the status (ci counts) is the same
 	for f in s7 s7d s8 s8d; do
-		awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) keep[i] = $i !~ /(_lo|_hi|status)$/ }
+		awk -F'\t' 'FNR == 1 { next } FNR == 2 { for (i = 1; i <= NF; i++) keep[i] = $i !~ /(_lo|_hi|status)$/ }
 			{ for (i = 1; i <= NF; i++) if (keep[i]) printf "%s\t", $i; print "" }' $f.tsv > $f.est
 	done
 	cmp s7.est s8.est
@@ -191,8 +193,8 @@ cell() {
 	qf-eval "${MODELS[@]}" --bootstrap 100 "${GROUPS_[@]}" -o lb.tsv -d db.tsv tokens.qft
 	cmp la.tsv lb.tsv
 	# the scope all is the same too
-	awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "scope") s = i; next } $s == "all"' da.tsv > a.all
-	awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "scope") s = i; next } $s == "all"' db.tsv > b.all
+	awk -F'\t' 'FNR == 1 { next } FNR == 2 { for (i = 1; i <= NF; i++) if ($i == "scope") s = i; next } $s == "all"' da.tsv > a.all
+	awk -F'\t' 'FNR == 1 { next } FNR == 2 { for (i = 1; i <= NF; i++) if ($i == "scope") s = i; next } $s == "all"' db.tsv > b.all
 	[ -s a.all ]
 	cmp a.all b.all
 }
@@ -314,7 +316,7 @@ cell() {
 	mkdir -p sub
 	cp q7.qft sub/q7.qft
 	qf-eval -r base=a.qft -m 'Az09._+-=q11.qft' -m sub/q7.qft --bootstrap 0 -o l.tsv tokens.qft
-	run awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+	run awk -F'\t' 'FNR == 1 { next } FNR == 2 { for (i = 1; i <= NF; i++) col[$i] = i; next }
 		$col["lang"] == "eng" { printf "%s ", $col["model"] }' l.tsv
 	assert_output "base Az09._+- q7 "
 }

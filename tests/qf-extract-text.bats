@@ -17,7 +17,7 @@ setup() {
 	run qf-cat -l fin.qft
 	assert_success
 	[ "${#lines[@]}" -eq 1 ]
-	assert_output --regexp $'^doc.0\ti32\t\\[[0-9]+\\]\t[0-9]+\tkind=tokens lang=fin source=[^ ]*fin.txt doc=0 unit=document tokenizer=bytes bytes=[0-9]+ chars=[0-9]+ words=[0-9]+ tokens=[0-9]+ first_bytes=1 first_chars=1$'
+	assert_output --regexp $'^doc.0\ti32\t\\[[0-9]+\\]\t[0-9]+\tkind=tokens lang=fin source=[^ ]*fin.txt doc=0 unit=document tokenizer=bytes bytes=[0-9]+ chars=[0-9]+ words=[0-9]+ tokens=[0-9]+ first_bytes=1 first_chars=1 provenance=qf=[0-9.]+ tool=qf-extract [^\t]*$'
 	qf-cat --to npz -o fin.npz fin.qft
 	py '
 import numpy as np, sys, re

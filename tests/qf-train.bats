@@ -50,7 +50,8 @@ nothing_left() {
 @test "--version names the tool and version" {
 	run qf-train --version
 	assert_success
-	assert_output --regexp '^qf-train \(qf\) [0-9]+\.[0-9]+\.[0-9]+$'
+	assert_line --index 0 --regexp '^qf-train \(qf\) [0-9]+\.[0-9]+\.[0-9]+$'
+	assert_line --index 1 --regexp '^qf=[0-9.]+ tool=qf-train '	# formats/provenance.md
 }
 
 @test "misuse: exit 2 with a pointer to --help" {
@@ -131,7 +132,7 @@ nothing_left() {
 	assert_line --index 4 --partial 'kind=ln_bias module=ln1 param=bias layer=0'
 	[ "${#lines[@]}" -eq 29 ]
 	run qf-cat -l c.qft.opt
-	assert_line --index 0 --regexp '^train.*kind=train_state format=1 step=5 tokens=640 seed=1 weights_fnv=[0-9a-f]{16} lr=0.001 min_lr=0.0001 warmup=0 steps=5 weight_decay=0.1 beta1=0.9 beta2=0.95 eps=1e-08 clip=1 batch=4 sep=255$'
+	assert_line --index 0 --regexp '^train.*kind=train_state format=1 step=5 tokens=640 seed=1 weights_fnv=[0-9a-f]{16} lr=0.001 min_lr=0.0001 warmup=0 steps=5 weight_decay=0.1 beta1=0.9 beta2=0.95 eps=1e-08 clip=1 batch=4 sep=255 provenance=qf=.*$'
 	assert_line --index 1 --partial $'rng\tu64\t[4]'
 	assert_line --index 2 --partial $'adam.m.tok_emb.weight\tf32\t[256, 32]'
 	[ "${#lines[@]}" -eq 58 ]
@@ -181,7 +182,8 @@ nothing_left() {
 	qf-train --resume h.qft --mix mix.tsv -j 1 --log h2.tsv -o r.qft tokens.qft
 	cmp s.qft r.qft
 	cmp s.qft.opt r.qft.opt
-	cmp <(nosecs s.tsv) <(cat <(nosecs h1.tsv) <(nosecs h2.tsv | tail -n +2))
+	# (the second log's provenance line and header left out)
+	cmp <(nosecs s.tsv) <(cat <(nosecs h1.tsv) <(nosecs h2.tsv | tail -n +3))
 	# the checkpoint of step 10: nothing left to do
 	run --separate-stderr qf-train --resume r.qft --mix mix.tsv -o r2.qft tokens.qft
 	assert_failure 1
@@ -200,16 +202,17 @@ nothing_left() {
 
 @test "the log: fixed columns, a line per step, the loss falls" {
 	qf-train $SMALL --steps 40 --lr 3e-3 --warmup 4 --log log.tsv -o l.qft tokens.qft
-	run head -1 log.tsv
-	assert_output $'step\tlr\tloss\tgrad_norm\ttokens\tseconds\tgn_emb\tgn_0\tgn_1\tgn_final'
-	[ "$(wc -l < log.tsv)" -eq 41 ]
-	awk -F'\t' 'NR > 1 && NF != 10 { exit 1 }' log.tsv
+	run head -2 log.tsv
+	assert_line --index 0 "# $(qf-train --version | sed -n 2p)"
+	assert_line --index 1 $'step\tlr\tloss\tgrad_norm\ttokens\tseconds\tgn_emb\tgn_0\tgn_1\tgn_final'
+	[ "$(wc -l < log.tsv)" -eq 42 ]
+	awk -F'\t' 'NR > 2 && NF != 10 { exit 1 }' log.tsv
 	# byte-level text: from about ln 256 to clearly less; warm-up 4 steps
 	# to 3e-3, then cosine to 3e-4 at step 40; 4 x 32 tokens a step
 	py "
 import math
 import numpy as np
-a = np.loadtxt('log.tsv', skiprows=1)
+a = np.loadtxt('log.tsv', skiprows=2)
 assert (a[:, 0] == np.arange(1, 41)).all() and (a[:, 4] == 128 * a[:, 0]).all()
 for s in range(40):
     f = (s + 1) / 4 if s < 4 else 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * (s - 4) / 36))

@@ -430,6 +430,9 @@ static void open_all(struct ctx *c, const char *input)
 	c->stats = qf_qstats_new(c->so ? qf_out_file(c->so) : NULL, &e);
 	if (!c->stats)
 		qf_tool_fail(&e);
+	/* a record passed through keeps its provenance, the quantized ones
+	 * get this tool's (lib/qplan.c) */
+	o->w.provenance = QF_PROV_KEEP;
 	c->w = qf_writer_open(o->output, &o->w, &e);
 	if (!c->w)
 		qf_tool_fail(&e);
