@@ -49,11 +49,16 @@ protect_model() {
 		--steps 3 -j 1 -o "$d/m4.qft" "$d/t.qft"
 }
 
-# make -f protect.mk with the small study's variables, then ARGS
+# make -f protect.mk with the small study's variables (protect_make),
+# then ARGS
+protect_make() {
+	protect_make=(make -f "$TOP/pipelines/protect.mk" BIN="$QF_BIN" MODEL="$BATS_FILE_TMPDIR/m4.qft"
+		PARAS=4 EARLIER=0,2,3 BUDGET=0.75 BOOTSTRAP=50 GROUP_SIZE=5
+		LANGS="eng fin jpn" JOBS=1)
+}
 protect() {
-	make -f "$TOP/pipelines/protect.mk" BIN="$QF_BIN" MODEL="$BATS_FILE_TMPDIR/m4.qft" \
-		PARAS=4 EARLIER=0,2,3 BUDGET=0.75 BOOTSTRAP=50 GROUP_SIZE=5 \
-		LANGS="eng fin jpn" JOBS=1 "$@"
+	protect_make
+	"${protect_make[@]}" "$@"
 }
 
 TABLES="proper/lang.tsv proper/disparity.tsv proper/stats.tsv compat/lang.tsv
@@ -75,7 +80,7 @@ TABLES="proper/lang.tsv proper/disparity.tsv proper/stats.tsv compat/lang.tsv
 	py '
 import sys, csv
 out = sys.argv[1]
-rd = lambda p: list(csv.DictReader(open(out + "/" + p), delimiter="\t"))
+rd = lambda p: list(csv.DictReader((l for l in open(out + "/" + p) if not l.startswith("#")), delimiter="\t"))
 cfg = [r["config"] for r in rd("configs.tsv")]
 sweep = ["none", "p0", "p1", "p2", "p3", "p0-1", "p0-2", "p0-3", "p1-2", "p1-3", "p2-3", "p0-2-3"]
 assert cfg[:12] == sweep, cfg
@@ -124,22 +129,34 @@ assert len({(r["lang"], r["model"]) for r in lang}) == len(lang)
 	[ -e "$BATS_FILE_TMPDIR/sweep1/greedy.tsv" ] || protect -s OUT="$BATS_FILE_TMPDIR/sweep1" tables
 	out=$BATS_TEST_TMPDIR/cut
 	protect -s OUT="$out" "$out/proper/tokens.qft" "$out/compat/tokens.qft"
-	# stop the run once the first group is done
-	protect -s OUT="$out" tables > /dev/null 2>&1 &
-	pid=$!
-	for i in $(seq 600); do
-		[ -e "$out/proper/g1.lang.tsv" ] && break
+	# stop the run once the first group is done, as Ctrl-C does: SIGINT to
+	# its process group. setsid makes make (exec'd, $!) the leader of a
+	# group of its own; env restores SIGINT, which a shell without job
+	# control ignores in what it starts with &.
+	protect_make
+	setsid env --default-signal=INT "${protect_make[@]}" -s OUT="$out" tables > /dev/null 2>&1 &
+	pgid=$!
+	deadline=$((SECONDS + 1800))	# far beyond a run on a loaded machine
+	until [ -e "$out/proper/g1.lang.tsv" ]; do
+		state=$(ps -o stat= -p $pgid) && [[ $state != Z* ]] ||
+			fail "the sweep ended before its first group was scored"
+		[ $SECONDS -lt $deadline ] || { kill -TERM -- -$pgid; fail "no first group after 30 minutes"; }
 		sleep 0.1
 	done
-	kill -INT -- $pid 2>/dev/null || true
-	pkill -INT -f "protect-group" || true
-	wait $pid || true
+	[ "$(ps -o pgid= -p $pgid)" -eq $pgid ] || fail "make does not lead its own process group"
+	kill -INT -- -$pgid
+	rc=0
+	wait $pgid || rc=$?
+	# make dies of the signal (130); make 4.3 at times stops with 2
+	# ("wait: No child processes") instead
+	[ $rc -ne 0 ] || fail "make ran to the end: the sweep was not interrupted"
 	# what is there is whole: no temporary file, every table with its rows
 	run bash -c "find '$out' -name '*.tmp*'"
 	assert_output ""
 	for f in "$out"/proper/g*.lang.tsv; do
 		[ -e "$f" ] || continue
-		[ "$(wc -l < "$f")" -eq $((1 + 3 * 7)) ]	# ref, none and 5 configurations
+		# past the provenance line: the header, ref, none and 5 configurations
+		[ "$(grep -vc '^#' "$f")" -eq $((1 + 3 * 7)) ]
 	done
 	protect -s OUT="$out" tables
 	for f in $TABLES; do

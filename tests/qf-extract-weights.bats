@@ -200,8 +200,17 @@ with open("big.safetensors", "wb") as f:
     f.write(struct.pack("<Q", len(h)) + h)
     f.truncate(8 + len(h) + (4 << 30))   # sparse: no data written
 '
-	run timeout 20 qf-extract weights --raw -l big.safetensors
+	# what it read: rchar of /proc/PID/io, taken once it has exited and
+	# before it is reaped (a state, not a time)
+	run py '
+import os, subprocess, sys
+p = subprocess.Popen(sys.argv[1:])
+os.waitid(os.P_PID, p.pid, os.WEXITED | os.WNOWAIT)
+io = dict(l.split(": ") for l in open("/proc/%d/io" % p.pid).read().splitlines())
+open("rchar", "w").write(io["rchar"] + "\n")
+sys.exit(p.wait())' qf-extract weights --raw -l big.safetensors
 	assert_success
 	assert_line --index 1 $'big\tf32\t[1024, 1048576]\t4294967296\tsrc_type=F32'
+	[ "$(cat rchar)" -lt $((16 << 20)) ]	# of 4 GiB
 	rm -f big.safetensors
 }

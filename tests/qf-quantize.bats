@@ -42,7 +42,8 @@ for l in sys.stdin:
 	assert_success
 	assert_line --index 0 "Usage: qf-quantize [OPTION]... [FILE]"
 	run qf-quantize --version
-	assert_output --regexp '^qf-quantize \(qf\) [0-9]+\.[0-9]+\.[0-9]+$'
+	assert_line --index 0 --regexp '^qf-quantize \(qf\) [0-9]+\.[0-9]+\.[0-9]+$'
+	assert_line --index 1 --regexp '^qf=[0-9.]+ tool=qf-quantize '	# formats/provenance.md
 }
 
 @test "int symmetric and asymmetric, 2 to 8 bits, every granularity, equal the oracle" {
@@ -124,8 +125,19 @@ assert np.array_equal(y, table[c] * np.repeat(s, 32, axis=1))
 @test "ACIQ optima equal scipy's minimisation of the same expected-MSE formula" {
 	$PY -c 'import scipy' 2>/dev/null || skip "no scipy"
 	$ORACLE aciq > aciq.tsv
-	# the committed table is what scipy gives
-	cmp aciq.tsv "$TESTS_DIR/data/quant/aciq.tsv"
+	# the committed table is what scipy gives, to 1e-6 relative: the
+	# objective is flat at its minimum, so where scipy stops moves with
+	# the last bits of exp and erf, which differ between CPUs (numpy's
+	# AVX-512 and AVX2 loops: about 1e-7 apart)
+	py '
+import sys
+rd = lambda p: [l.split("\t") for l in open(p).read().splitlines()]
+got, want = rd(sys.argv[1]), rd(sys.argv[2])
+assert [r[0] for r in got] == [r[0] for r in want] and got[0] == want[0], (got, want)
+for g, w in zip(got[1:], want[1:]):
+    for x, y in zip(g[1:], w[1:]):
+        assert abs(float(x) - float(y)) <= 1e-6 * float(y), (g, w)
+' aciq.tsv "$TESTS_DIR/data/quant/aciq.tsv"
 	for b in 2 3 4 5 6 7 8; do
 		for p in gauss laplace; do
 			k=$(qf-quantize -b $b -c aciq_$p -n '*.weight' t.qft |
@@ -311,13 +323,13 @@ np.savez("nan.npz", **{"a.weight": w, "b.weight": v})'
 	qf-extract weights -t f16 -o w16.qft "$TESTS_DIR/data/extract/hf"
 	qf-quantize -b 3 --asym -g 16 -c percentile:99.5 -o q.qft w16.qft
 	run bash -c "qf-cat -l -n layers.0.mlp.in.weight q.qft"
-	assert_output --regexp $'^layers.0.mlp.in.weight\tf32\t\\[64, 32\\]\t8192\tkind=mlp_in module=mlp_in param=weight layer=0 orig=h.0.mlp.c_fc.weight src_type=F32 quant_scheme=int quant_bits=3 quant_sym=0 quant_gran=group quant_group=16 quant_clip=percentile quant_clip_pct=99.5 quant_alpha=[0-9.e-]+ quant_round=nearest quant_src_dtype=f16$'
+	assert_output --regexp $'^layers.0.mlp.in.weight\tf32\t\\[64, 32\\]\t8192\tkind=mlp_in module=mlp_in param=weight layer=0 orig=h.0.mlp.c_fc.weight src_type=F32 quant_scheme=int quant_bits=3 quant_sym=0 quant_gran=group quant_group=16 quant_clip=percentile quant_clip_pct=99.5 quant_alpha=[0-9.e-]+ quant_round=nearest quant_src_dtype=f16 provenance=qf=[0-9.]+ tool=qf-quantize .*$'
 	# codes, scales and zero points on request, linked to their tensor
 	qf-quantize -b 3 --asym -g 16 --emit-codes -o q.qft w16.qft
 	run bash -c "qf-cat -l -n 'layers.0.mlp.in.weight*' q.qft | cut -f1-4"
 	assert_output $'layers.0.mlp.in.weight\tf32\t[64, 32]\t8192\nlayers.0.mlp.in.weight.codes\tu8\t[64, 32]\t2048\nlayers.0.mlp.in.weight.scales\tf32\t[64, 2]\t512\nlayers.0.mlp.in.weight.zeros\ti32\t[64, 2]\t512'
 	run bash -c "qf-cat -l -n layers.0.mlp.in.weight.codes q.qft | cut -f5"
-	assert_output "kind=quant_codes quant_of=layers.0.mlp.in.weight layer=0 quant_scheme=int quant_bits=3 quant_sym=0 quant_gran=group quant_group=16"
+	assert_output "kind=quant_codes quant_of=layers.0.mlp.in.weight layer=0 quant_scheme=int quant_bits=3 quant_sym=0 quant_gran=group quant_group=16 provenance=$(qf-quantize --version | sed -n 2p)"
 }
 
 @test "--bits-map sets bits per layer" {
@@ -333,7 +345,10 @@ np.savez("nan.npz", **{"a.weight": w, "b.weight": v})'
 
 @test "statistics: fixed columns, a row per tensor and per layer, a total" {
 	qf-quantize -g 16 --protect-layers 1 --stats st.tsv -v -o s.qft weights.qft 2> err
+	# the provenance line (formats/provenance.md), then the header
 	run head -1 st.tsv
+	assert_output "# $(qf-quantize --version | sed -n 2p)"
+	run sed -n 2p st.tsv
 	assert_output $'row\tname\tlayer\tkind\tstatus\tscheme\tbits\tsym\tgran\tgroup\tclip\tround\tnumel\tmean\tvariance\tkurtosis\tabsmax\toutlier_frac\talpha\tclipped_frac\tmse\tsqnr_db\trel_fro\taciq_mse_gauss\taciq_mse_laplace\tnonfinite\tnumel_fp\tbytes_in\tbytes_out\tfp_frac_params\tfp_frac_bytes'
 	run awk -F'\t' '{ print $1, $2, $5 }' st.tsv
 	assert_line "tensor layers.0.attn.qkv.weight quantized"
@@ -346,7 +361,7 @@ np.savez("nan.npz", **{"a.weight": w, "b.weight": v})'
 	# the total against the tensors rows, in numpy
 	py '
 import csv, math
-rows = list(csv.DictReader(open("st.tsv"), delimiter="\t"))
+rows = list(csv.DictReader((l for l in open("st.tsv") if not l.startswith("#")), delimiter="\t"))
 t = [r for r in rows if r["row"] == "tensor"]
 q = [r for r in t if r["status"] == "quantized"]
 tot = [r for r in rows if r["row"] == "total"][0]
