@@ -503,7 +503,23 @@ static int resolve(const char *path, struct dest *d)
 	return 0;
 }
 
-qf_out *qf_out_open(const char *path, qf_err *err)
+/* A regular file (or none yet) for qf_out_open_live: created or
+ * truncated where the links lead, written as it goes. */
+static qf_out *open_live_file(const char *path, const char *target,
+			      qf_err *err)
+{
+	int fd = open(target, O_WRONLY | O_CREAT | O_TRUNC | O_NOCTTY |
+		      O_CLOEXEC, 0666);
+
+	if (fd < 0) {
+		out_fail(err, path, "cannot create", errno);
+		return NULL;
+	}
+	return open_fd_file(path, fd, err);
+}
+
+/* Where path leads, opened atomically (live 0) or as it goes (live 1). */
+static qf_out *open_path(const char *path, int live, qf_err *err)
 {
 	struct dest d;
 	qf_out *o;
@@ -528,41 +544,23 @@ qf_out *qf_out_open(const char *path, qf_err *err)
 	case DEST_FD:
 		return open_fd(path, d.fd, err);
 	case DEST_DEVICE:
-		return open_device(path, d.path, err);
+		return live ? open_device_live(path, d.path, err) :
+			      open_device(path, d.path, err);
 	case DEST_FILE:
 		break;
 	}
-	return open_temp(path, d.path, err);
+	return live ? open_live_file(path, d.path, err) :
+		      open_temp(path, d.path, err);
+}
+
+qf_out *qf_out_open(const char *path, qf_err *err)
+{
+	return open_path(path, 0, err);
 }
 
 qf_out *qf_out_open_live(const char *path, qf_err *err)
 {
-	struct dest d;
-	int e, fd;
-
-	if (!path || strcmp(path, "-") == 0 || !*path)
-		return qf_out_open(path, err);
-	e = resolve(path, &d);
-	if (e) {
-		out_fail(err, path, "cannot create", e);
-		return NULL;
-	}
-	switch (d.kind) {
-	case DEST_FD:
-		return open_fd(path, d.fd, err);
-	case DEST_DEVICE:
-		return open_device_live(path, d.path, err);
-	case DEST_FILE:
-		break;
-	}
-	/* written where the links lead, truncated, as it goes */
-	fd = open(d.path, O_WRONLY | O_CREAT | O_TRUNC | O_NOCTTY | O_CLOEXEC,
-		  0666);
-	if (fd < 0) {
-		out_fail(err, path, "cannot create", errno);
-		return NULL;
-	}
-	return open_fd_file(path, fd, err);
+	return open_path(path, 1, err);
 }
 
 FILE *qf_out_file(qf_out *o)
