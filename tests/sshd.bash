@@ -62,7 +62,10 @@ print(s.getsockname()[1])')
 		"$SSHD" -D -f "$dir/sshd_config" -E "$dir/sshd.log" 3>&- < /dev/null > /dev/null 2>&1 &
 		echo $! > "$dir/sshd.child"
 		SSH="ssh -F /dev/null -i $dir/client_key -o IdentitiesOnly=yes -p $SSHD_PORT -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o LogLevel=ERROR -o ConnectTimeout=10"
-		for _ in $(seq 50); do
+		# until it answers, while it runs (a minute at most: a bound
+		# for a machine that never gets there, not a guess of the time)
+		local deadline=$((SECONDS + 60))
+		while [ $SECONDS -lt $deadline ]; do
 			if $SSH 127.0.0.1 true < /dev/null 2> /dev/null; then
 				return 0
 			fi
@@ -81,7 +84,8 @@ sshd_stop() {
 	[ -f "$dir/sshd.child" ] || return 0
 	pid=$(cat "$dir/sshd.child")
 	kill "$pid" 2> /dev/null || true
-	for _ in $(seq 50); do
+	local deadline=$((SECONDS + 60))
+	while [ $SECONDS -lt $deadline ]; do
 		kill -0 "$pid" 2> /dev/null || break
 		sleep 0.1
 	done
