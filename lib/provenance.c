@@ -101,3 +101,12 @@ int qf_provenance_comment(FILE *f)
 {
 	return fprintf(f, "# %s\n", qf_provenance()) < 0 ? -1 : 0;
 }
+
+int qf_rec_stamp(qf_rec *rec, qf_err *err)
+{
+	qf_rec_del(rec, QF_PROV_KEY);
+	if (rec->nattr >= QF_MAX_ATTRS)
+		return qf_err_set(err, "record %s: %zu attributes, no room for "
+				  "its provenance", rec->name, rec->nattr);
+	return qf_rec_set(rec, QF_PROV_KEY, qf_provenance(), err);
+}

@@ -992,6 +992,10 @@ int qf_blas_check_env(qf_err *err);
  * Table writers start with qf_provenance_comment, "# LINE". */
 const char *qf_provenance(void);
 int qf_provenance_comment(FILE *f);
+/* Make qf_provenance() rec's "provenance" attribute, its last, for a
+ * record this process computed but writes with QF_PROV_KEEP;
+ * "record NAME: 4096 attributes, no room for its provenance" when full. */
+int qf_rec_stamp(qf_rec *rec, qf_err *err);
 /* The x86-64 level qf's vector kernels run: "x86-64-v4", "x86-64-v3",
  * "x86-64" (or "generic" elsewhere). */
 const char *qf_simd_level(void);

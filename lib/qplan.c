@@ -592,14 +592,6 @@ static int quant_attrs(qf_rec *out, const qf_qspec *q, const qf_qres *r,
 	return rc ? -1 : 0;
 }
 
-/* What qf-quantize computed carries its provenance, last, instead of the
- * input's (formats/provenance.md); a record passed through keeps its own. */
-static int stamp(qf_rec *out, qf_err *e)
-{
-	qf_rec_del(out, QF_PROV_KEY);
-	return qf_rec_set(out, QF_PROV_KEY, qf_provenance(), e);
-}
-
 /* A record NAME.PART of the codes, scales or zero points. */
 static int part_rec(qf_rec *out, const qf_rec *in, const qf_qspec *q,
 		    const char *part, int dtype, int ndim, const uint64_t *dims,
@@ -628,7 +620,7 @@ static int part_rec(qf_rec *out, const qf_rec *in, const qf_qspec *q,
 	if (rc == 0)
 		rc = spec_attrs(out, q, e);
 	if (rc == 0)
-		rc = stamp(out, e);
+		rc = qf_rec_stamp(out, e);
 	return rc;
 }
 
@@ -759,7 +751,7 @@ static int emit(struct job *j, const qf_qspec *q, uint64_t rows,
 	if (rc == 0)
 		rc = quant_attrs(&out->rec[0], q, &j->row->r, rec->dtype, e);
 	if (rc == 0)
-		rc = stamp(&out->rec[0], e);
+		rc = qf_rec_stamp(&out->rec[0], e);	/* computed here */
 	out->data[0] = b->y;
 	out->n = 1;
 	if (!j->p->emit_codes)

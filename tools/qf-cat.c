@@ -456,6 +456,7 @@ static int emit_qft(struct src *s, struct sink *k, qf_rec *rec, int dt,
 		    qf_err *e)
 {
 	qf_rec out;
+	qf_err e2;
 	int rc;
 
 	qf_rec_init(&out);
@@ -465,9 +466,8 @@ static int emit_qft(struct src *s, struct sink *k, qf_rec *rec, int dt,
 	/* a copy keeps its provenance; what qf-cat made (from .npy, .npz,
 	 * or by a change of dtype) gets qf-cat's */
 	if (rc == 0 && (s->fmt != F_QFT || dt != rec->dtype) &&
-	    qf_rec_set(&out, QF_PROV_KEY, qf_provenance(), NULL) < 0)
-		rc = qf_err_set(e, "%s: record %s: %zu attributes, no room for "
-				"its provenance", s->path, rec->name, rec->nattr);
+	    qf_rec_stamp(&out, &e2) < 0)
+		rc = qf_err_set(e, "%s: %s", s->path, e2.msg);
 	if (rc == 0)
 		rc = qf_writer_begin(k->w, &out, e);
 	if (rc == 0)
