@@ -9,6 +9,7 @@
 #   make deps         install missing Debian packages (as root), else print
 #                     the apt-get line
 #   make san          the sanitizer build into build/san/
+#   make layers       check that lib/ keeps its layers (lib/LAYERS)
 #   make fuzz         libFuzzer on every parser for FUZZ_SECONDS each (clang);
 #                     crashers land in tests/fuzz/crashers/
 
@@ -42,7 +43,11 @@ DEBS := gcc make pkg-config libc6-dev \
 	python3 python3-numpy python3-zstandard python3-torch python3-scipy \
 	gnuplot-nox openssh-server openssh-client rsync
 
-LIB_SRC := $(wildcard lib/*.c)
+LIB_SRC := $(wildcard lib/*/*.c)
+LIB_HDR := $(wildcard lib/*.h lib/*/*.h)
+# The installed headers: qf.h and each layer's own, lib/F/F.h.
+PUBLIC := $(patsubst lib/%/,%,$(dir $(wildcard lib/*/*.h)))
+PUBLIC := $(sort $(foreach d,$(PUBLIC),$(if $(wildcard lib/$(d)/$(d).h),$(d))))
 LIB_OBJ := $(patsubst lib/%.c,$(BUILD)/lib/%.o,$(LIB_SRC))
 TOOL_SRC := $(wildcard tools/*.c)
 TOOLS := $(patsubst tools/%.c,$(BUILD)/bin/%,$(TOOL_SRC))
@@ -57,18 +62,19 @@ BENCHES := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 MANS := $(wildcard docs/man/*.1)
 
 .PHONY: all deps check check-normal check-san san demo bench install \
-	uninstall clean units benches fuzz
+	uninstall clean units benches fuzz layers
 
 all: $(BUILD)/libqf.a $(TOOLS)
 
-$(BUILD)/lib/%.o: lib/%.c $(wildcard lib/*.h) | $(BUILD)/lib
+$(BUILD)/lib/%.o: lib/%.c $(LIB_HDR)
+	@mkdir -p $(@D)
 	$(CC) $(QF_CPPFLAGS) $(QF_CFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/libqf.a: $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/bin/%: tools/%.c $(BUILD)/libqf.a lib/qf.h | $(BUILD)/bin
+$(BUILD)/bin/%: tools/%.c $(BUILD)/libqf.a $(LIB_HDR) | $(BUILD)/bin
 	$(CC) $(QF_CPPFLAGS) $(QF_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libqf.a $(LDLIBS)
 
 $(BUILD)/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/libqf.a | $(BUILD)/unit
@@ -79,7 +85,7 @@ $(BUILD)/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/libqf.a | $(
 $(BUILD)/unit/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(wildcard tests/fuzz/*.h) $(BUILD)/libqf.a | $(BUILD)/unit
 	$(CC) $(QF_CPPFLAGS) $(QF_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(BUILD)/libqf.a $(LDLIBS)
 
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h) $(LIB_SRC) lib/qf.h | $(BUILD)/fuzz
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h) $(LIB_SRC) $(LIB_HDR) | $(BUILD)/fuzz
 	clang $(QF_CPPFLAGS) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
 	  -o $@ $< $(LIB_SRC) $(LDLIBS)
 
@@ -105,7 +111,7 @@ Description: tensor streams and tools for quantization studies
 Version: $(VERSION)
 Requires: libzstd libarchive
 Libs: -L$${libdir} -lqf -lopenblas -lm -pthread
-Cflags: -I$${includedir}
+Cflags: -I$${includedir}/qf
 endef
 export QF_PC
 
@@ -137,9 +143,15 @@ check:
 	$(MAKE) --no-print-directory deps
 	$(MAKE) --no-print-directory all units
 	$(MAKE) --no-print-directory BUILD=$(BUILD)/san SAN=1 all units
+	$(MAKE) --no-print-directory layers
 	tests/run $(BUILD) $(BUILD)/san
 
-check-normal: all units
+# lib/'s layers (lib/LAYERS, docs/architecture.md): includes and symbols
+# go down, never up or sideways.
+layers: $(BUILD)/libqf.a
+	tests/layering . $(BUILD)
+
+check-normal: all units layers
 	tests/run $(BUILD)
 
 check-san: san
@@ -163,18 +175,21 @@ bench: all benches
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
-	  $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/man/man1
+	  $(DESTDIR)$(PREFIX)/include/qf $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(BUILD)/libqf.a $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 lib/qf.h $(DESTDIR)$(PREFIX)/include/
+	install -d $(patsubst %,$(DESTDIR)$(PREFIX)/include/qf/%,$(PUBLIC))
+	install -m 644 lib/qf.h $(DESTDIR)$(PREFIX)/include/qf/
+	for d in $(PUBLIC); do install -m 644 lib/$$d/$$d.h $(DESTDIR)$(PREFIX)/include/qf/$$d/; done
 	printf '%s\n' "$$QF_PC" > $(DESTDIR)$(PREFIX)/lib/pkgconfig/qf.pc
 	$(if $(MANS),install -m 644 $(MANS) $(DESTDIR)$(PREFIX)/share/man/man1/)
 
 uninstall:
 	rm -f $(patsubst tools/%.c,$(DESTDIR)$(PREFIX)/bin/%,$(TOOL_SRC)) \
-	  $(DESTDIR)$(PREFIX)/lib/libqf.a $(DESTDIR)$(PREFIX)/include/qf.h \
+	  $(DESTDIR)$(PREFIX)/lib/libqf.a \
 	  $(DESTDIR)$(PREFIX)/lib/pkgconfig/qf.pc \
 	  $(patsubst docs/man/%,$(DESTDIR)$(PREFIX)/share/man/man1/%,$(MANS))
+	rm -rf $(DESTDIR)$(PREFIX)/include/qf
 
 clean:
 	rm -rf $(BUILD)

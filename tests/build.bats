@@ -16,7 +16,9 @@ setup() {
 	assert_success
 	[ -x "$prefix/bin/qf-cat" ]
 	[ -f "$prefix/share/man/man1/qf-cat.1" ]
-	[ -f "$prefix/include/qf.h" ]
+	[ -f "$prefix/include/qf/qf.h" ]
+	[ -f "$prefix/include/qf/train/train.h" ]
+	[ ! -e "$prefix/include/qf/core/internal.h" ]
 	[ -f "$prefix/lib/libqf.a" ]
 	[ -f "$prefix/lib/pkgconfig/qf.pc" ]
 	cat > "$BATS_TEST_TMPDIR/prog.c" <<'C'
@@ -49,9 +51,23 @@ C
 	assert_success
 	# a program of the library's records its provenance under its own name
 	assert_output --regexp $'^x\tf32\t\\[2\\]\t8\tprovenance=qf=[0-9.]+ tool=prog openblas=[0-9.]+ core=[A-Za-z0-9_]+ core_by=(user|qf|openblas) .*simd=[a-z0-9-]+$'
+	# every tool builds from its source against the installed library
+	# alone, and runs: the installed headers are all a tool needs
+	for src in "$TOP"/tools/*.c; do
+		t=$(basename "$src" .c)
+		cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -o "$BATS_TEST_TMPDIR/$t" \
+			"$src" $(pkg-config --cflags --libs qf)
+		run "$BATS_TEST_TMPDIR/$t" --version
+		assert_success
+		assert_line --index 1 --regexp "^qf=[0-9.]+ tool=$t "
+	done
+	run bash -c "'$BATS_TEST_TMPDIR/prog' | '$BATS_TEST_TMPDIR/qf-quantize' -b 4 | '$BATS_TEST_TMPDIR/qf-cat' --to tsv"
+	assert_success
+	assert_line --index 1 1.5
 	run make -s -C "$TOP" uninstall PREFIX="$prefix" BUILD="$BUILD_DIR"
 	assert_success
 	[ ! -e "$prefix/bin/qf-cat" ]
+	[ ! -e "$prefix/include/qf" ]
 }
 
 @test "make deps does nothing when everything is installed" {

@@ -20,7 +20,6 @@
 #include <time.h>
 
 #include "qf.h"
-#include "train.h"
 
 static const char usage[] =
 	"Usage: qf-train -o CKPT --steps N [OPTION]... [TOKENS]\n"

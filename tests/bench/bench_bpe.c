@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 #include "qf.h"
+#include "core/json.h"
 
 static const char *prog = "bench_bpe";
 
@@ -75,7 +76,7 @@ static void usage(FILE *f)
 		"  -j, --js DIR         the gpt-3-encoder package (Encoder.js);\n"
 		"                       default $QF_GPT3_ENCODER, else\n"
 		"                       build/gpt-3-encoder; 'none': no JS\n"
-		"                       (get it: pipelines/data/gpt2/fetch.sh\n"
+		"                       (get it: pipelines/lib/gpt2-fetch.sh\n"
 		"                       --package build)\n"
 		"  -t, --js-time SEC    wall-clock cap for JS (default 120)\n"
 		"  -r, --runs N         qf timings per document, the best counts\n"
@@ -568,7 +569,7 @@ int main(int argc, char **argv)
 		js_wall = run_js(jsdir, cap);
 	else
 		printf("(no JS comparison: %s missing; get it with "
-		       "pipelines/data/gpt2/fetch.sh --package build)\n\n",
+		       "pipelines/lib/gpt2-fetch.sh --package build)\n\n",
 		       strcmp(jsdir, "none") ? probe : "-j none");
 	report(with_js, js_wall, cap, load);
 

@@ -653,9 +653,12 @@ static void bench_level(const struct opts *o, const qf_rec *rec,
 	for (int run = 0; run < o->runs; run++) {
 		run_zstd(level, o->zstd_defaults, &z);
 		for (size_t i = 0; i < nq; i++) {
-			qf_wopts wo = { level, o->shuffle.v[i % ns] ? QF_SHUFFLE_ON :
-					 QF_SHUFFLE_OFF, 0,
-					(size_t)o->chunk.v[i / ns] };
+			qf_wopts wo = {
+				.level = level,
+				.shuffle = o->shuffle.v[i % ns] ? QF_SHUFFLE_ON :
+					   QF_SHUFFLE_OFF,
+				.chunk = (size_t)o->chunk.v[i / ns],
+			};
 			run_qf(rec, &wo, io, run == 0 ? data : NULL, &q[i]);
 		}
 	}

@@ -47,7 +47,7 @@
 #include <cblas.h>
 
 #include "qf.h"
-#include "train.h"
+#include "train/train.h"
 
 static const char *prog = "bench_train";
 

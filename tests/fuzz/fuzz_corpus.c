@@ -16,7 +16,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "qf.h"
+#include "core/internal.h"
 
 static int fd = -1;
 static char path[64];

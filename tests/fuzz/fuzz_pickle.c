@@ -9,7 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pickle.h"
+#include "qf.h"
+#include "ckpt/pickle.h"
 
 /* Touch what a loader would look at: types, strings, items, tensors. */
 static uint64_t walk(const qf_pv *v)

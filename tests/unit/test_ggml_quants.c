@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ggml_quants.h"
+#include "quant/ggml.h"
 #include "qf.h"
 #include "unit.h"
 

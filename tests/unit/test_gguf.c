@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ggml_quants.h"
+#include "quant/ggml.h"
 #include "qf.h"
 #include "unit.h"
 

@@ -2,6 +2,7 @@
 #include <stdint.h>
 
 #include "qf.h"
+#include "core/json.h"
 #include "unit.h"
 
 static qf_json *parse(const char *s, qf_err *e)

@@ -9,7 +9,7 @@
  */
 #include <stdint.h>
 
-#include "ggml_quants.h"
+#include "quant/ggml.h"
 #include "qf.h"
 #include "unit.h"
 

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "qf.h"
+#include "core/json.h"
 #include "unit.h"
 
 #define GPT2 "../pipelines/data/gpt2/"

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "qf.h"
-#include "pickle.h"
+#include "ckpt/pickle.h"
 #include "unit.h"
 
 #define TDIR "data/torch/"

@@ -35,7 +35,7 @@
 #include <unistd.h>
 
 #include "qf.h"
-#include "train.h"
+#include "train/train.h"
 #include "unit.h"
 #include "npz_fixture.h"
 

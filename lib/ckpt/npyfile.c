@@ -1,0 +1,146 @@
+/*
+ * npyfile.c - the checkpoint backends for a .npy file and a .npz archive
+ * (ckpt/npy.c reads the formats).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ckpt/ckpt_impl.h"
+
+static int npy_read(qf_ckpt *c, size_t i, void *dst, qf_err *err)
+{
+	FILE *f = fopen(c->t[i].file, "rb");
+	qf_rec rec;
+	void *data = NULL;
+	int rc;
+
+	if (!f)
+		return qf_err_set(err, "%s: %s", c->t[i].file, strerror(errno));
+	qf_rec_init(&rec);
+	rc = qf_npy_read(f, c->t[i].file, &rec, &data, err);
+	fclose(f);
+	if (rc == 0 && qf_rec_nbytes(&rec) != c->t[i].nbytes)
+		rc = qf_err_set(err, "%s: changed while being read", c->path);
+	if (rc == 0 && data)
+		memcpy(dst, data, (size_t)c->t[i].nbytes);
+	free(data);
+	qf_rec_free(&rec);
+	return rc;
+}
+
+/* An .npz member is found again by scanning; checkpoints in .npz are
+ * small, and this keeps one array in memory at a time. */
+static int npz_read(qf_ckpt *c, size_t i, void *dst, qf_err *err)
+{
+	qf_npz_reader *z = qf_npz_open(c->path, err);
+	qf_rec rec;
+	void *data = NULL;
+	int rc;
+
+	if (!z)
+		return -1;
+	qf_rec_init(&rec);
+	while ((rc = qf_npz_next(z, &rec, &data, err)) == 1) {
+		if (strcmp(rec.name, c->t[i].name) == 0) {
+			if (qf_rec_nbytes(&rec) != c->t[i].nbytes)
+				rc = qf_err_set(err, "%s: changed while being read",
+						c->path);
+			else if (data)
+				memcpy(dst, data, (size_t)c->t[i].nbytes);
+			break;
+		}
+		free(data);
+		data = NULL;
+	}
+	if (rc == 0)
+		rc = qf_err_set(err, "%s: member %s vanished", c->path, c->t[i].name);
+	free(data);
+	qf_rec_free(&rec);
+	qf_npz_close(z);
+	return rc < 0 ? -1 : 0;
+}
+
+static void no_close(qf_ckpt *c)
+{
+	(void)c;
+}
+
+static const struct qf_ckpt_backend npy_be = { "npy", npy_read, no_close };
+static const struct qf_ckpt_backend npz_be = { "npz", npz_read, no_close };
+
+static int add_rec(qf_ckpt *c, const qf_rec *rec, const char *src_type,
+		   qf_err *err)
+{
+	qf_ckpt_tensor t;
+
+	memset(&t, 0, sizeof t);
+	t.name = rec->name;
+	t.dtype = rec->dtype;
+	t.ndim = rec->ndim;
+	memcpy(t.dims, rec->dims, sizeof t.dims);
+	t.src_type = (char *)src_type;
+	t.nbytes = qf_rec_nbytes(rec);
+	return qf_ckpt_add(c, &t, err);
+}
+
+int qf_npyfile_load(qf_ckpt *c, const char *path, qf_err *err)
+{
+	FILE *f = fopen(path, "rb");
+	qf_rec rec;
+	void *data = NULL;
+	char *base, *dot;
+	int rc;
+
+	if (!f)
+		return qf_err_set(err, "%s: %s", path, strerror(errno));
+	qf_rec_init(&rec);
+	rc = qf_npy_read(f, path, &rec, &data, err);
+	fclose(f);
+	free(data);
+	if (rc == 0) {
+		base = strrchr(path, '/');
+		base = strdup(base ? base + 1 : path);
+		if (!base)
+			rc = qf_err_set(err, "%s: out of memory", path);
+		else {
+			dot = strrchr(base, '.');
+			if (dot && dot != base)
+				*dot = 0;
+			rc = qf_rec_set_name(&rec, base, err);
+			if (rc == 0)
+				rc = add_rec(c, &rec, qf_dtype_name(rec.dtype), err);
+			free(base);
+		}
+	}
+	qf_rec_free(&rec);
+	c->be = &npy_be;
+	return rc;
+}
+
+int qf_npzfile_load(qf_ckpt *c, const char *path, qf_err *err)
+{
+	qf_npz_reader *z = qf_npz_open(path, err);
+	qf_rec rec;
+	void *data = NULL;
+	int rc;
+
+	if (!z)
+		return -1;
+	qf_rec_init(&rec);
+	while ((rc = qf_npz_next(z, &rec, &data, err)) == 1) {
+		free(data);
+		data = NULL;
+		if (add_rec(c, &rec, qf_dtype_name(rec.dtype), err) < 0) {
+			rc = -1;
+			break;
+		}
+	}
+	qf_rec_free(&rec);
+	qf_npz_close(z);
+	c->be = &npz_be;
+	return rc;
+}
+
+/* ------------------------------------------------------------ opening */

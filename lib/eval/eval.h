@@ -1,0 +1,60 @@
+/* eval.h - evaluation tables (docs/eval.md). */
+#ifndef QF_EVAL_EVAL_H
+#define QF_EVAL_EVAL_H
+
+#include "model/model.h"
+
+/* ---------------------------------------------------------------- evaluation */
+
+/* Per-language quality of a reference model and test models over token
+ * records, degradation, disparity and paired bootstrap intervals: the
+ * work of qf-eval, specified in docs/eval.md. */
+enum { QF_MEASURE_DEG_BYTE, QF_MEASURE_DEG, QF_MEASURE_D_BPB,
+       QF_MEASURE_D_NLL };
+/* "deg_byte", "deg", "d_bpb", "d_nll"; parse returns -1 when unknown. */
+const char *qf_measure_name(int measure);
+int qf_measure_parse(const char *s);
+
+typedef struct qf_eval_opts {
+	int window, stride;	/* 0: the models' smallest n_ctx, W / 2 */
+	int bootstrap;		/* replicates; 0: no intervals */
+	uint64_t seed;
+	int measure;		/* QF_MEASURE_*: D of the disparity figures */
+	const char *ref_lang;	/* NULL: "eng", and its absence is no error */
+	int baseline;		/* test model (0: the first) of *_vs_base */
+	double min_den;		/* degenerate denominators: <= this */
+	int threads;
+} qf_eval_opts;
+
+typedef struct qf_eval qf_eval;
+/* Over models[0] (the reference) and models[1..n) (test models), kept,
+ * not owned, all of one vocabulary size; names[i] for the tables.
+ *     model q4 has vocab_size 512, the reference ref 97: models must share a vocabulary */
+qf_eval *qf_eval_new(qf_model **models, const char *const *names, int n,
+		     const qf_eval_opts *o, qf_err *err);
+/* Score one token record (a unit) of stream src with every model; nll,
+ * when not NULL, gets each model's per-token NLL (nll[m] [n - 1] or
+ * NULL).  Errors name the record:
+ *     t.qft: record doc.3: no attribute first_bytes (qf-extract text writes it)
+ *     t.qft: record doc.3: token id 300 at position 17 out of range (vocab_size 97) */
+int qf_eval_doc(qf_eval *ev, const char *src, const qf_rec *rec,
+		const int32_t *tok, uint64_t n, float *const *nll,
+		qf_err *err);
+/* Scopes of the disparity table besides "all": a named list of
+ * languages ("eng,deu"), and every value of a column of a languages
+ * table (TSV with a header, language codes in the first column). */
+int qf_eval_group(qf_eval *ev, const char *name, const char *langs,
+		  qf_err *err);
+int qf_eval_group_by(qf_eval *ev, const char *table, const char *column,
+		     qf_err *err);
+/* Compute every figure and interval, after the last record. */
+int qf_eval_finish(qf_eval *ev, qf_err *err);
+/* The two tables, after qf_eval_finish (docs/eval.md). */
+int qf_eval_write_lang(const qf_eval *ev, FILE *f, qf_err *err);
+int qf_eval_write_disparity(const qf_eval *ev, FILE *f, qf_err *err);
+int qf_eval_models(const qf_eval *ev);
+const char *qf_eval_model_name(const qf_eval *ev, int i);
+uint64_t qf_eval_units(const qf_eval *ev);
+void qf_eval_free(qf_eval *ev);
+
+#endif

@@ -1,0 +1,285 @@
+/* tool.c - the tools' common front end: messages, exits, signals, options */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tool/tool.h"
+#include "stream/stream.h"
+
+#define THREADS_MAX 1024
+#define STATUS_EPIPE 141	/* 128 + SIGPIPE, as a shell reports it */
+#define PROGRESS_EVERY 0.2	/* seconds between progress lines */
+
+static const char *tool_name = "qf";
+
+/* ------------------------------------------------------------ signals */
+
+static void on_signal(int sig)
+{
+	qf_out_cleanup_all();
+	/* SA_RESETHAND restored the default action; sig is blocked until
+	 * the handler returns, then it ends the process. */
+	raise(sig);
+}
+
+/* Catch sig unless it was ignored when we started (nohup, background). */
+static void catch_signal(int sig)
+{
+	struct sigaction sa, old;
+
+	if (sigaction(sig, NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+		return;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaddset(&sa.sa_mask, SIGINT);
+	sigaddset(&sa.sa_mask, SIGTERM);
+	sigaddset(&sa.sa_mask, SIGHUP);
+	sa.sa_flags = SA_RESETHAND;
+	sigaction(sig, &sa, NULL);
+}
+
+void qf_tool_init(const char *progname)
+{
+	const char *slash;
+	qf_err err;
+
+	if (progname && *progname) {
+		slash = strrchr(progname, '/');
+		tool_name = slash && slash[1] ? slash + 1 : progname;
+	}
+	qf_provenance_tool(tool_name);
+	signal(SIGPIPE, SIG_IGN);
+	catch_signal(SIGINT);
+	catch_signal(SIGTERM);
+	catch_signal(SIGHUP);
+	if (qf_blas_check_env(&err) < 0)
+		qf_tool_usage_error("%s", err.msg);
+}
+
+const char *qf_tool_name(void)
+{
+	return tool_name;
+}
+
+/* ------------------------------------------------------------ exits */
+
+/* A closed pipe downstream: end like a tool killed by SIGPIPE, silently. */
+static void __attribute__((noreturn)) quiet_exit(void)
+{
+	qf_out_cleanup_all();
+	_exit(STATUS_EPIPE);
+}
+
+static void __attribute__((noreturn)) vdie(int status, const char *fmt,
+					   va_list ap)
+{
+	fflush(stdout);
+	fprintf(stderr, "%s: ", tool_name);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	qf_out_cleanup_all();
+	exit(status);
+}
+
+void qf_tool_die(int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vdie(status, fmt, ap);
+}
+
+/* Whether msg reports a write that failed with EPIPE: lib/ messages end
+ * in strerror(errno), and only a write to a pipe or socket gives EPIPE. */
+static int is_epipe_msg(const char *msg)
+{
+	const char *e = strerror(EPIPE);
+	size_t n = strlen(msg), m = strlen(e);
+
+	return n >= m + 2 && strcmp(msg + n - m, e) == 0 &&
+	       strncmp(msg + n - m - 2, ": ", 2) == 0;
+}
+
+void qf_tool_fail(const qf_err *err)
+{
+	if (qf_epipe_seen || (err && is_epipe_msg(err->msg)))
+		quiet_exit();
+	qf_tool_die(QF_EXIT_DATA, "%s",
+		    err && err->msg[0] ? err->msg : "unknown error");
+}
+
+void qf_tool_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fprintf(stderr, "%s: ", tool_name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry '%s --help' for more information.\n",
+		tool_name);
+	qf_out_cleanup_all();
+	exit(QF_EXIT_USAGE);
+}
+
+void qf_tool_close_stdout(void)
+{
+	int e = 0;
+
+	if (qf_out_flush_check(stdout) < 0)
+		e = errno ? errno : -1;
+	if (fclose(stdout) != 0 && !e)
+		e = errno ? errno : -1;
+	if (!e)
+		return;
+	if (e == EPIPE || qf_epipe_seen)
+		quiet_exit();
+	if (e < 0)
+		qf_tool_die(QF_EXIT_DATA, "write error");
+	qf_tool_die(QF_EXIT_DATA, "write error: %s", strerror(e));
+}
+
+/* ------------------------------------------------------------ options */
+
+static int parse_threads(const char *s, const char *from, qf_err *err)
+{
+	uint64_t n;
+
+	if (qf_parse_u64(s, THREADS_MAX, &n, NULL) < 0 || n < 1)
+		return qf_err_set(err, "invalid thread count '%s'%s", s, from);
+	return (int)n;
+}
+
+int qf_tool_threads(const char *jopt, qf_err *err)
+{
+	const char *env = getenv("QF_THREADS");
+	long n;
+
+	if (jopt)
+		return parse_threads(jopt, "", err);
+	if (env && *env)
+		return parse_threads(env, " (from QF_THREADS)", err);
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	if (n < 1)
+		return 1;
+	return n > THREADS_MAX ? THREADS_MAX : (int)n;
+}
+
+static int is_long(const char *arg)
+{
+	return strncmp(arg, "--", 2) == 0;
+}
+
+/* "--name" of "--name=value" */
+static int long_len(const char *arg)
+{
+	return (int)strcspn(arg, "=");
+}
+
+void qf_tool_common_option(int c, const char *usage, char **argv)
+{
+	switch (c) {
+	case 'h':
+		fputs(usage, stdout);
+		qf_tool_close_stdout();
+		exit(QF_EXIT_OK);
+	case QF_OPT_VERSION:
+		printf("%s (qf) %s\n%s\n", tool_name, QF_VERSION_STRING,
+		       qf_provenance());
+		qf_tool_close_stdout();
+		exit(QF_EXIT_OK);
+	case ':':
+		if (is_long(argv[optind - 1]) || !optopt)
+			qf_tool_usage_error("option '%.*s' needs a value",
+					    long_len(argv[optind - 1]),
+					    argv[optind - 1]);
+		qf_tool_usage_error("option '-%c' needs a value", optopt);
+	default:
+		if (is_long(argv[optind - 1]) || !optopt)
+			qf_tool_usage_error("unknown option '%.*s'",
+					    long_len(argv[optind - 1]),
+					    argv[optind - 1]);
+		qf_tool_usage_error("unknown option '-%c'", optopt);
+	}
+}
+
+uint64_t qf_tool_parse_count(const char *opt, const char *arg, uint64_t max)
+{
+	qf_err e;
+	uint64_t v;
+
+	if (qf_parse_u64(arg, max, &v, &e) < 0)
+		qf_tool_usage_error("%s: %s", opt, e.msg);
+	return v;
+}
+
+int qf_tool_parse_level(const char *arg)
+{
+	qf_err e;
+	uint64_t v;
+
+	if (qf_parse_u64(arg, 22, &v, &e) < 0)
+		qf_tool_usage_error("--level: %s", e.msg);
+	if (v == 0)
+		qf_tool_usage_error("--level: must be 1..22");
+	return (int)v;
+}
+
+/* ------------------------------------------------------------ progress */
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* p->last is the elapsed time of the last line printed, 0 before any. */
+void qf_progress_start(qf_progress *p, const char *what)
+{
+	p->on = isatty(STDERR_FILENO);
+	p->start = now();
+	p->last = 0;
+	p->what = what ? what : "progress";
+}
+
+void qf_progress_update(qf_progress *p, uint64_t done, uint64_t total)
+{
+	double t;
+	int pct;
+
+	if (!p->on)
+		return;
+	t = now() - p->start;
+	if (t - p->last < PROGRESS_EVERY)
+		return;
+	p->last = t;
+	if (!total) {
+		fprintf(stderr, "\r%s: %" PRIu64 " elapsed %.1f s\033[K",
+			p->what, done, t);
+		return;
+	}
+	pct = done >= total ? 100 : (int)((double)done * 100 / (double)total);
+	fprintf(stderr, "\r%s: %d%% (%" PRIu64 "/%" PRIu64
+		") elapsed %.1f s\033[K", p->what, pct, done, total, t);
+}
+
+void qf_progress_end(qf_progress *p)
+{
+	if (p->on && p->last > 0)
+		fputs("\r\033[K", stderr);
+	p->on = 0;
+	p->last = 0;
+}

@@ -1,0 +1,89 @@
+/* tool.h - the tools' common front end: OpenBLAS core choice, options, messages, progress. */
+#ifndef QF_TOOL_TOOL_H
+#define QF_TOOL_TOOL_H
+
+#include "core/core.h"
+
+/* ---------------------------------------------------------------- OpenBLAS */
+
+/* Debian 12's OpenBLAS (0.3.21) does not know recent Xeons and falls
+ * back to its generic "Prescott" kernels, several times slower than the
+ * SkylakeX or Haswell ones the CPU can run.  It reads OPENBLAS_CORETYPE
+ * only when the library loads, so the fix is to run the program again
+ * with it set.  Tools call qf_blas_init first thing in main: when
+ * OpenBLAS runs a generic core on a CPU with AVX-512 (or AVX2 and FMA)
+ * and the user has not set OPENBLAS_CORETYPE, it re-executes the program
+ * (/proc/self/exe, same argv) with OPENBLAS_CORETYPE set and a guard
+ * variable, QF_OPENBLAS_REEXEC, so that this happens at most once.  A
+ * value the user set is never overridden.  With verbose it says on
+ * stderr what it found and did.  Returns 0 (nothing to do), 1 (running
+ * with the core qf chose) or -1 (the re-execution failed; the program
+ * goes on with the generic kernels). */
+int qf_blas_init(int argc, char **argv, int verbose);
+
+/* The decision as a pure function: the core type to set, or NULL to
+ * leave OpenBLAS alone.  corename: what OpenBLAS runs
+ * (openblas_get_corename()); env_coretype, env_guard: the values of
+ * OPENBLAS_CORETYPE and QF_OPENBLAS_REEXEC (NULL when unset). */
+const char *qf_blas_core_choice(const char *corename, unsigned cpu,
+				const char *env_coretype,
+				const char *env_guard);
+
+/* ---------------------------------------------------------------- tool support */
+
+/* The tools' common front end (docs/conventions.md).  These print to
+ * stderr and may exit; nothing else in lib/ does. */
+
+/* Exit statuses. */
+#define QF_EXIT_OK 0
+#define QF_EXIT_DATA 1
+#define QF_EXIT_USAGE 2
+
+/* Record the program name for messages, ignore SIGPIPE (write errors are
+ * then reported as EPIPE and end the tool quietly), and install handlers
+ * that remove temporary output files on SIGINT, SIGTERM and SIGHUP. */
+void qf_tool_init(const char *progname);
+const char *qf_tool_name(void);
+/* "progname: message" on stderr, then exit with the given status. */
+void qf_tool_die(int status, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3), noreturn));
+/* Print err->msg as above and exit 1; if the error was a broken pipe on
+ * standard output, exit quietly with status 141 instead. */
+void qf_tool_fail(const qf_err *err) __attribute__((noreturn));
+/* Misuse: "progname: message" plus "Try 'progname --help'.", exit 2. */
+void qf_tool_usage_error(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2), noreturn));
+/* Flush and close standard output, checking for errors; exits 1 (or
+ * quietly 141 for a closed pipe) when writing failed.  Tools call it last. */
+void qf_tool_close_stdout(void);
+/* Threads: the -j value if given (> 0), else QF_THREADS, else the number
+ * of online CPUs.  Returns -1 with a message for a malformed value. */
+int qf_tool_threads(const char *jopt, qf_err *err);
+/* Options every tool has, for a getopt_long loop run with opterr = 0 and
+ * an optstring starting with ':'.  Give --help the value 'h' and
+ * --version QF_OPT_VERSION, and pass what the loop does not handle
+ * itself: 'h' prints usage on standard output and exits 0, QF_OPT_VERSION
+ * prints "NAME (qf) VERSION" and exits 0, ':' (a missing value) and
+ * anything else (an unknown option) are usage errors naming the option. */
+#define QF_OPT_VERSION 0x1000
+void qf_tool_common_option(int c, const char *usage, char **argv)
+	__attribute__((noreturn));
+/* An option's count, 0..max, strictly (qf_parse_u64); misuse exits 2
+ * with "OPT: what is wrong". */
+uint64_t qf_tool_parse_count(const char *opt, const char *arg, uint64_t max);
+/* A --level value, 1..22; a usage error otherwise. */
+int qf_tool_parse_level(const char *arg);
+
+/* Progress on stderr, only when stderr is a terminal; at most a few
+ * updates a second. */
+typedef struct qf_progress {
+	int on;
+	double last;
+	double start;
+	const char *what;
+} qf_progress;
+void qf_progress_start(qf_progress *p, const char *what);
+void qf_progress_update(qf_progress *p, uint64_t done, uint64_t total);
+void qf_progress_end(qf_progress *p);
+
+#endif
