@@ -87,13 +87,13 @@ struct sink {
 	FILE *f;
 	struct archive *a;
 	char why[256];
+	int code;	/* errno behind why, or 0 */
 };
 
 static int file_write(struct sink *s, const void *buf, size_t n)
 {
 	if (n && fwrite(buf, 1, n, s->f) != n) {
-		if (errno == EPIPE)
-			qf_epipe_seen = 1;
+		s->code = errno;
 		snprintf(s->why, sizeof s->why, "%s", strerror(errno));
 		return -1;
 	}
@@ -101,15 +101,15 @@ static int file_write(struct sink *s, const void *buf, size_t n)
 }
 
 /* Why libarchive failed: the system's reason if there is one (its FILE
- * writer says only "Write error"), else its own message. */
-static void zip_write_why(struct archive *a, char *buf, size_t len)
+ * writer says only "Write error"), else its own message.  Returns the
+ * system's errno value, or 0. */
+static int zip_write_why(struct archive *a, char *buf, size_t len)
 {
 	const char *s = archive_error_string(a);
 	int e = archive_errno(a);
 
-	if (e == EPIPE)
-		qf_epipe_seen = 1;
 	snprintf(buf, len, "%s", e > 0 ? strerror(e) : s ? s : "write error");
+	return e > 0 ? e : 0;
 }
 
 /* Writes into a FILE can fail into its buffer unseen by libarchive;
@@ -118,9 +118,10 @@ static int zip_file_failed(struct sink *s)
 {
 	if (!s->f || !ferror(s->f))
 		return 0;
-	if (qf_out_flush_check(s->f) < 0 && errno)
+	if (qf_out_flush_check(s->f) < 0 && errno) {
+		s->code = errno;
 		snprintf(s->why, sizeof s->why, "%s", strerror(errno));
-	else
+	} else
 		snprintf(s->why, sizeof s->why, "write error");
 	return -1;
 }
@@ -133,7 +134,7 @@ static int zip_write(struct sink *s, const void *buf, size_t n)
 	while (n) {
 		r = archive_write_data(s->a, p, n < READ_STEP ? n : READ_STEP);
 		if (r <= 0) {
-			zip_write_why(s->a, s->why, sizeof s->why);
+			s->code = zip_write_why(s->a, s->why, sizeof s->why);
 			return -1;
 		}
 		p += r;
@@ -697,8 +698,10 @@ static int write_npy(struct sink *s, const struct where *w, const qf_rec *rec,
 	free(hdr);
 	if (rc == 0)
 		rc = s->write(s, data, (size_t)nbytes);
-	if (rc < 0)
-		return fail(w, err, "write error: %s", s->why);
+	if (rc < 0) {
+		fail(w, err, "write error: %s", s->why);
+		return qf_err_code(err, s->code);
+	}
 	return 0;
 }
 
@@ -706,7 +709,7 @@ int qf_npy_write(FILE *f, const char *name, const qf_rec *rec,
 		 const void *data, qf_err *err)
 {
 	struct where w = { name ? name : "<npy>", NULL };
-	struct sink s = { file_write, f, NULL, "" };
+	struct sink s = { file_write, f, NULL, "", 0 };
 
 	return write_npy(&s, &w, rec, data, err);
 }
@@ -1062,8 +1065,10 @@ static int npz_entry(qf_npz_writer *z, const char *path, const qf_rec *rec,
 	r = archive_write_header(z->a, e);
 	archive_entry_free(e);
 	if (r != ARCHIVE_OK) {
-		zip_write_why(z->a, why, sizeof why);
-		return fail(w, err, "zip: %s", why);
+		int code = zip_write_why(z->a, why, sizeof why);
+
+		fail(w, err, "zip: %s", why);
+		return qf_err_code(err, code);
 	}
 	return 0;
 }
@@ -1071,7 +1076,7 @@ static int npz_entry(qf_npz_writer *z, const char *path, const qf_rec *rec,
 int qf_npz_add(qf_npz_writer *z, const char *member, const qf_rec *rec,
 	       const void *data, qf_err *err)
 {
-	struct sink s = { zip_write, z->f, z->a, "" };
+	struct sink s = { zip_write, z->f, z->a, "", 0 };
 	struct where w = { z->file, member };
 	qf_rec t;
 	qf_err e2;
@@ -1105,11 +1110,15 @@ int qf_npz_add(qf_npz_writer *z, const char *member, const qf_rec *rec,
 	if (r == 0)
 		r = write_npy(&s, &w, rec, data, err);
 	if (r == 0 && archive_write_finish_entry(z->a) != ARCHIVE_OK) {
-		zip_write_why(z->a, s.why, sizeof s.why);
-		r = fail(&w, err, "zip: %s", s.why);
+		int code = zip_write_why(z->a, s.why, sizeof s.why);
+
+		fail(&w, err, "zip: %s", s.why);
+		r = qf_err_code(err, code);
 	}
-	if (r == 0 && zip_file_failed(&s) < 0)
-		r = fail(&w, err, "write error: %s", s.why);
+	if (r == 0 && zip_file_failed(&s) < 0) {
+		fail(&w, err, "write error: %s", s.why);
+		r = qf_err_code(err, s.code);
+	}
 	if (r < 0)
 		z->dead = 1;
 	return r;
@@ -1124,13 +1133,18 @@ int qf_npz_finish(qf_npz_writer *z, qf_err *err)
 		rc = qf_err_set(err, "%s: archive incomplete after an earlier error",
 				z->file);
 	} else if (archive_write_close(z->a) != ARCHIVE_OK) {
-		zip_write_why(z->a, why, sizeof why);
-		rc = qf_err_set(err, "%s: write error: %s", z->file, why);
+		int code = zip_write_why(z->a, why, sizeof why);
+
+		qf_err_set(err, "%s: write error: %s", z->file, why);
+		rc = qf_err_code(err, code);
 	} else if (qf_out_flush_check(z->f) < 0) {
-		if (errno)
-			rc = qf_err_set(err, "%s: write error: %s", z->file,
-					strerror(errno));
-		else
+		int code = errno;
+
+		if (code) {
+			qf_err_set(err, "%s: write error: %s", z->file,
+				   strerror(code));
+			rc = qf_err_code(err, code);
+		} else
 			rc = qf_err_set(err, "%s: write error", z->file);
 	}
 	npz_writer_free(z);

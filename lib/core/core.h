@@ -17,12 +17,17 @@
 #define QF_ERR_MAX 1024
 typedef struct qf_err {
 	char msg[QF_ERR_MAX];
+	int code;	/* the errno value behind it, or 0 */
 } qf_err;
 
-/* Format a message into err (printf-style).  Always returns -1, so that
- * `return qf_err_set(e, ...);` reads naturally.  err may be NULL. */
+/* Format a message into err (printf-style), code 0.  Always returns -1,
+ * so that `return qf_err_set(e, ...);` reads naturally.  err may be
+ * NULL. */
 int qf_err_set(qf_err *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* Give err's message the errno value behind it (EPIPE: a write to a pipe
+ * whose reader has gone, which tools end quietly).  Returns -1. */
+int qf_err_code(qf_err *err, int code);
 
 /* ---------------------------------------------------------------- dtypes */
 

@@ -11,6 +11,7 @@ int qf_err_set(qf_err *err, const char *fmt, ...)
 
 	if (!err)
 		return -1;
+	err->code = 0;
 	va_start(ap, fmt);
 	vsnprintf(err->msg, sizeof err->msg, fmt, ap);
 	va_end(ap);
@@ -22,5 +23,12 @@ int qf_err_set(qf_err *err, const char *fmt, ...)
 	for (char *p = err->msg; *p; p++)
 		if (*p == '\n' || *p == '\r')
 			*p = ' ';
+	return -1;
+}
+
+int qf_err_code(qf_err *err, int code)
+{
+	if (err)
+		err->code = code;
 	return -1;
 }

@@ -50,6 +50,14 @@ static inline uint64_t qf_get_u64(const unsigned char *p)
 	return v;
 }
 
+/* Decode the code point at s (n >= 1 bytes).  Returns the bytes used and
+ * sets *cp; for an ill-formed sequence *cp is -1 and the length is that
+ * of its maximal subpart (Unicode 15, section 3.9, "U+FFFD Substitution
+ * of Maximal Subparts"): the longest prefix of a well-formed sequence,
+ * or one byte. */
+size_t qf_utf8_next(const unsigned char *s, size_t n, int32_t *cp);
+/* cp (at most U+10FFFF) as UTF-8 into u; returns its length (1..4). */
+size_t qf_utf8_put(uint32_t cp, unsigned char *u);
 /* Valid UTF-8 (no overlongs, surrogates or code points past U+10FFFF). */
 int qf_utf8_valid(const char *s, size_t n);
 
@@ -60,6 +68,50 @@ int qf_pread_all(int fd, void *buf, size_t n, uint64_t offset,
 /* A whole (text) file of at most max bytes, NUL-terminated, malloc'd. */
 int qf_read_text_file(const char *path, size_t max, char **text, size_t *len,
 		      qf_err *err);
+
+/* ------------------------------------------------------------ hashing */
+
+/* FNV-1a 64: continue hash h (start with QF_FNV1A_INIT) over n bytes. */
+#define QF_FNV1A_INIT 0xcbf29ce484222325ull
+static inline uint64_t qf_fnv1a(uint64_t h, const void *buf, size_t n)
+{
+	const unsigned char *p = buf;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 0x100000001b3ull;
+	return h;
+}
+
+/* ------------------------------------------------------------ random numbers */
+
+/* splitmix64: the next output of the sequence whose state is *x. */
+static inline uint64_t qf_splitmix64(uint64_t *x)
+{
+	uint64_t z = (*x += 0x9E3779B97F4A7C15u);
+
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
+	return z ^ (z >> 31);
+}
+
+static inline uint64_t qf_rotl64(uint64_t x, int k)
+{
+	return (x << k) | (x >> (64 - k));
+}
+
+/* xoshiro256**: the next output of state s[4] (Blackman and Vigna). */
+static inline uint64_t qf_xoshiro256ss(uint64_t *s)
+{
+	uint64_t r = qf_rotl64(s[1] * 5, 7) * 9, t = s[1] << 17;
+
+	s[2] ^= s[0];
+	s[3] ^= s[1];
+	s[1] ^= s[2];
+	s[0] ^= s[3];
+	s[2] ^= t;
+	s[3] = qf_rotl64(s[3], 45);
+	return r;
+}
 
 /* ------------------------------------------------------------ threads */
 

@@ -75,30 +75,6 @@ static int hex4(struct parser *p, uint32_t *v)
 	return 0;
 }
 
-static size_t put_utf8(char *o, uint32_t cp)
-{
-	if (cp < 0x80) {
-		o[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		o[0] = (char)(0xc0 | cp >> 6);
-		o[1] = (char)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		o[0] = (char)(0xe0 | cp >> 12);
-		o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		o[2] = (char)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	o[0] = (char)(0xf0 | cp >> 18);
-	o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-	o[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-	o[3] = (char)(0x80 | (cp & 0x3f));
-	return 4;
-}
-
 /* A string starting at the opening quote; result NUL-terminated with
  * its length (it may hold NUL bytes from \u0000). */
 static int parse_string(struct parser *p, char **out, size_t *outlen)
@@ -162,7 +138,7 @@ static int parse_string(struct parser *p, char **out, size_t *outlen)
 				perr(p, "unpaired surrogate");
 				goto fail;
 			}
-			len += put_utf8(o + len, cp);
+			len += qf_utf8_put(cp, (unsigned char *)o + len);
 			break;
 		default:
 			p->i--;

@@ -76,37 +76,6 @@ enum { QF_ATTN_ALL, QF_ATTN_PROBS, QF_ATTN_APPLY };
  * QF_ATTN_APPLY: out from a->probs and v. */
 void qf_attention(qf_pool *p, const struct qf_attn *a, int what);
 
-/* ------------------------------------------------------------ random numbers */
-
-/* splitmix64: the next output of the sequence whose state is *x. */
-static inline uint64_t qf_splitmix64(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9E3779B97F4A7C15u);
-
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
-	return z ^ (z >> 31);
-}
-
-static inline uint64_t qf_rotl64(uint64_t x, int k)
-{
-	return (x << k) | (x >> (64 - k));
-}
-
-/* xoshiro256**: the next output of state s[4] (Blackman and Vigna). */
-static inline uint64_t qf_xoshiro256ss(uint64_t *s)
-{
-	uint64_t r = qf_rotl64(s[1] * 5, 7) * 9, t = s[1] << 17;
-
-	s[2] ^= s[0];
-	s[3] ^= s[1];
-	s[1] ^= s[2];
-	s[0] ^= s[3];
-	s[2] ^= t;
-	s[3] = qf_rotl64(s[3], 45);
-	return r;
-}
-
 /* ------------------------------------------------------------ vector math */
 
 /* 16 floats: GCC vector extensions, compiled for the CPU at hand by

@@ -19,7 +19,6 @@
 
 #include "stream/stream.h"
 
-int qf_epipe_seen;
 
 enum out_kind {
 	OUT_STDOUT,	/* standard output: flushed, never closed */
@@ -106,8 +105,7 @@ static mode_t file_mode(void)
 	return 0666 & ~mask;
 }
 
-/* True when fd is a pipe whose read end has been closed. */
-static int pipe_broken(int fd)
+int qf_out_pipe_broken(int fd)
 {
 	struct stat st;
 	struct pollfd p = { .fd = fd, .events = POLLOUT };
@@ -125,11 +123,9 @@ int qf_out_flush_check(FILE *f)
 	if (fflush(f) != 0)
 		e = errno;
 	else if (ferror(f))
-		e = pipe_broken(fileno(f)) ? EPIPE : 0;
+		e = qf_out_pipe_broken(fileno(f)) ? EPIPE : 0;
 	else
 		return 0;
-	if (e == EPIPE)
-		qf_epipe_seen = 1;
 	errno = e;
 	return -1;
 }
@@ -137,11 +133,10 @@ int qf_out_flush_check(FILE *f)
 /* "NAME: what: strerror(e)", or without the cause when e is 0. */
 static int out_fail(qf_err *err, const char *name, const char *what, int e)
 {
-	if (e == EPIPE)
-		qf_epipe_seen = 1;
 	if (!e)
 		return qf_err_set(err, "%s: %s", name, what);
-	return qf_err_set(err, "%s: %s: %s", name, what, strerror(e));
+	qf_err_set(err, "%s: %s: %s", name, what, strerror(e));
+	return qf_err_code(err, e);
 }
 
 /* A qf_out for path; target (NULL: none) is stored after it. */

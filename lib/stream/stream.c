@@ -861,9 +861,10 @@ static int wfail(qf_writer *w, qf_err *err, const char *fmt, ...)
 static int wput(qf_writer *w, const void *buf, size_t n, qf_err *err)
 {
 	if (fwrite(buf, 1, n, w->f) != n) {
-		if (errno == EPIPE)
-			qf_epipe_seen = 1;
-		return wfail(w, err, "write error: %s", strerror(errno));
+		int e = errno;
+
+		wfail(w, err, "write error: %s", strerror(e));
+		return qf_err_code(err, e);
 	}
 	return 0;
 }

@@ -80,10 +80,9 @@ uint64_t qf_writer_count(const qf_writer *w);
 
 /* ---------------------------------------------------------------- output files */
 
-/* Set to 1 by lib/ when a write fails with EPIPE (a closed pipe
- * downstream); qf_tool_fail then ends the tool quietly.  Code that reports
- * a failed write should set it when errno == EPIPE. */
-extern int qf_epipe_seen;
+/* True when fd is a pipe whose reader has gone (a write to it fails
+ * with EPIPE). */
+int qf_out_pipe_broken(int fd);
 
 /* Atomic output: a temporary file in the destination's directory, renamed
  * over the destination by qf_out_commit and removed by qf_out_abort or,
@@ -113,7 +112,7 @@ void qf_out_abort(qf_out *o);                /* frees o */
 /* Remove every temporary file still open (async-signal-safe). */
 void qf_out_cleanup_all(void);
 /* Flush f and check its error indicator.  Returns 0, or -1 with errno
- * set to the cause: EPIPE (and qf_epipe_seen set) when f is a pipe whose
+ * set to the cause: EPIPE when f is a pipe whose
  * reader has gone, 0 when the cause of an earlier failure is unknown. */
 int qf_out_flush_check(FILE *f);
 

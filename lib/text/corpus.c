@@ -67,34 +67,11 @@ static int buf_putc(struct buf *b, char c)
 	return buf_put(b, &c, 1);
 }
 
-/* cp (at most U+10FFFF) as UTF-8 into u; returns its length. */
-static size_t utf8_encode(uint32_t cp, unsigned char *u)
-{
-	if (cp < 0x80) {
-		u[0] = (unsigned char)cp;
-		return 1;
-	} else if (cp < 0x800) {
-		u[0] = (unsigned char)(0xc0 | cp >> 6);
-		u[1] = (unsigned char)(0x80 | (cp & 0x3f));
-		return 2;
-	} else if (cp < 0x10000) {
-		u[0] = (unsigned char)(0xe0 | cp >> 12);
-		u[1] = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
-		u[2] = (unsigned char)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	u[0] = (unsigned char)(0xf0 | cp >> 18);
-	u[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3f));
-	u[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
-	u[3] = (unsigned char)(0x80 | (cp & 0x3f));
-	return 4;
-}
-
 static int buf_put_cp(struct buf *b, uint32_t cp)
 {
 	unsigned char u[4];
 
-	return buf_put(b, u, utf8_encode(cp, u));
+	return buf_put(b, u, qf_utf8_put(cp, u));
 }
 
 static void buf_free(struct buf *b)
@@ -102,55 +79,6 @@ static void buf_free(struct buf *b)
 	free(b->p);
 	b->p = NULL;
 	b->n = b->cap = 0;
-}
-
-/* ------------------------------------------------------------ UTF-8 */
-
-/*
- * Decode the code point at s (n >= 1 bytes).  Returns the bytes used and
- * sets *cp; for an ill-formed sequence *cp is -1 and the length is that
- * of its maximal subpart (Unicode 15, section 3.9, "U+FFFD Substitution
- * of Maximal Subparts"): the longest prefix of a well-formed sequence,
- * or one byte.
- */
-static size_t utf8_next(const unsigned char *s, size_t n, int32_t *cp)
-{
-	unsigned c = s[0], lo = 0x80, hi = 0xbf;
-	size_t len;
-	uint32_t v;
-
-	if (c < 0x80) {
-		*cp = (int32_t)c;
-		return 1;
-	}
-	if (c >= 0xc2 && c <= 0xdf) {
-		len = 2, v = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		len = 3, v = c & 0x0f;
-		if (c == 0xe0)
-			lo = 0xa0;
-		else if (c == 0xed)
-			hi = 0x9f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4, v = c & 0x07;
-		if (c == 0xf0)
-			lo = 0x90;
-		else if (c == 0xf4)
-			hi = 0x8f;
-	} else {
-		*cp = -1;
-		return 1;
-	}
-	for (size_t k = 1; k < len; k++) {
-		if (k >= n || s[k] < lo || s[k] > hi) {
-			*cp = -1;
-			return k;
-		}
-		v = v << 6 | (s[k] & 0x3f);
-		lo = 0x80, hi = 0xbf;
-	}
-	*cp = (int32_t)v;
-	return len;
 }
 
 /* The 25 code points of the Unicode White_Space property (PropList.txt):
@@ -178,7 +106,7 @@ static int all_white(const char *str, size_t n)
 
 	while (i < n) {
 		int32_t cp;
-		i += utf8_next(s + i, n - i, &cp);
+		i += qf_utf8_next(s + i, n - i, &cp);
 		if (cp < 0 || !is_white(cp))
 			return 0;
 	}
@@ -195,7 +123,7 @@ void qf_text_count(const char *str, size_t len, uint64_t *chars,
 
 	while (i < len) {
 		int32_t cp;
-		i += utf8_next(s + i, len - i, &cp);
+		i += qf_utf8_next(s + i, len - i, &cp);
 		nc++;
 		if (cp >= 0 && is_white(cp)) {
 			in = 0;
@@ -421,7 +349,7 @@ static int html_cp(struct html *h, uint32_t cp)
 {
 	unsigned char u[4];
 
-	return html_text(h, u, utf8_encode(cp, u));
+	return html_text(h, u, qf_utf8_put(cp, u));
 }
 
 /* End the paragraph: keep it unless it is empty or all White_Space. */
@@ -850,7 +778,7 @@ static int load(qf_corpus *c, const char *source, const char *fname,
 			i++;
 			continue;
 		}
-		k = utf8_next(s + i, n - i, &cp);
+		k = qf_utf8_next(s + i, n - i, &cp);
 		if (cp < 0) {
 			if (!c->replace)
 				return qf_err_set(err, "%s: byte %zu: invalid UTF-8",

@@ -92,40 +92,15 @@ static int cp_to_byte(uint32_t cp)
 
 /* ------------------------------------------------------------ UTF-8 */
 
-/* Decode the character at s[0..n) (n > 0): its length, and its code point
- * in *cp; an invalid sequence gives length 1 and *cp = UINT32_MAX. */
+/* The character at s[0..n) (n > 0): its length, and its code point in
+ * *cp; an ill-formed sequence gives length 1 and *cp = UINT32_MAX. */
 static size_t utf8_dec(const unsigned char *s, size_t n, uint32_t *cp)
 {
-	unsigned c = s[0];
-	size_t len;
-	uint32_t v, min;
+	int32_t c;
+	size_t len = qf_utf8_next(s, n, &c);
 
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	} else if ((c & 0xe0) == 0xc0) {
-		len = 2, v = c & 0x1f, min = 0x80;
-	} else if ((c & 0xf0) == 0xe0) {
-		len = 3, v = c & 0x0f, min = 0x800;
-	} else if ((c & 0xf8) == 0xf0) {
-		len = 4, v = c & 0x07, min = 0x10000;
-	} else {
-		goto bad;
-	}
-	if (n < len)
-		goto bad;
-	for (size_t k = 1; k < len; k++) {
-		if ((s[k] & 0xc0) != 0x80)
-			goto bad;
-		v = v << 6 | (s[k] & 0x3f);
-	}
-	if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-		goto bad;
-	*cp = v;
-	return len;
-bad:
-	*cp = UINT32_MAX;
-	return 1;
+	*cp = c < 0 ? UINT32_MAX : (uint32_t)c;
+	return c < 0 ? 1 : len;
 }
 
 static const unsigned char ascii_class[128] = {

@@ -66,6 +66,17 @@ void qf_tool_init(const char *progname)
 		qf_tool_usage_error("%s", err.msg);
 }
 
+void qf_tool_start(const char *name, int argc, char **argv, unsigned flags)
+{
+	int verbose = 0;
+
+	for (int i = 1; (flags & QF_START_VERBOSE) && i < argc; i++)
+		if (strcmp(argv[i], "-v") == 0 || strcmp(argv[i], "--verbose") == 0)
+			verbose = 1;
+	qf_blas_init(argc, argv, verbose);
+	qf_tool_init(name);
+}
+
 const char *qf_tool_name(void)
 {
 	return tool_name;
@@ -99,20 +110,11 @@ void qf_tool_die(int status, const char *fmt, ...)
 	vdie(status, fmt, ap);
 }
 
-/* Whether msg reports a write that failed with EPIPE: lib/ messages end
- * in strerror(errno), and only a write to a pipe or socket gives EPIPE. */
-static int is_epipe_msg(const char *msg)
-{
-	const char *e = strerror(EPIPE);
-	size_t n = strlen(msg), m = strlen(e);
-
-	return n >= m + 2 && strcmp(msg + n - m, e) == 0 &&
-	       strncmp(msg + n - m - 2, ": ", 2) == 0;
-}
-
 void qf_tool_fail(const qf_err *err)
 {
-	if (qf_epipe_seen || (err && is_epipe_msg(err->msg)))
+	/* a closed pipe downstream, named by the error or seen on stdout
+	 * (an error passed on through another message loses its code) */
+	if ((err && err->code == EPIPE) || qf_out_pipe_broken(STDOUT_FILENO))
 		quiet_exit();
 	qf_tool_die(QF_EXIT_DATA, "%s",
 		    err && err->msg[0] ? err->msg : "unknown error");
@@ -143,7 +145,7 @@ void qf_tool_close_stdout(void)
 		e = errno ? errno : -1;
 	if (!e)
 		return;
-	if (e == EPIPE || qf_epipe_seen)
+	if (e == EPIPE || qf_out_pipe_broken(STDOUT_FILENO))
 		quiet_exit();
 	if (e < 0)
 		qf_tool_die(QF_EXIT_DATA, "write error");

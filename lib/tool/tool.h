@@ -39,6 +39,12 @@ const char *qf_blas_core_choice(const char *corename, unsigned cpu,
 #define QF_EXIT_DATA 1
 #define QF_EXIT_USAGE 2
 
+/* The first call of every tool's main: OpenBLAS's core (qf_blas_init,
+ * which may run the program again; with QF_START_VERBOSE and -v or
+ * --verbose anywhere in argv it says on stderr what it found), then
+ * qf_tool_init(name). */
+#define QF_START_VERBOSE 1u
+void qf_tool_start(const char *name, int argc, char **argv, unsigned flags);
 /* Record the program name for messages, ignore SIGPIPE (write errors are
  * then reported as EPIPE and end the tool quietly), and install handlers
  * that remove temporary output files on SIGINT, SIGTERM and SIGHUP. */

@@ -105,7 +105,7 @@ static int mk(const char *path, const char *json, size_t data)
 #define CHECK_FAIL(path, want) check_fail(__LINE__, path, want)
 static void check_fail(int line, const char *path, const char *want)
 {
-	qf_err e = { "" };
+	qf_err e = { .msg = "" };
 	qf_ckpt *c = qf_ckpt_open(path, &e);
 	char full[QF_ERR_MAX];
 
