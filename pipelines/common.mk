@@ -15,6 +15,9 @@ BIN ?= $(TOP)/build/bin
 PY ?= /usr/bin/python3
 LEVEL ?= 3
 QF_CAT := $(BIN)/qf-cat
+# the studies' scripts; QFTSV, the TSV reader of the Python ones
+LIB := $(TOP)/pipelines/lib
+QFTSV := $(LIB)/qftsv.py
 
 # $(call kernels-file,FILE): what every result of a study depends on
 # beyond its inputs and options, the provenance of the qf binaries in BIN

@@ -4,7 +4,7 @@
 # 1. Tokenizer fertility per language: the shipped UDHR held-out text of
 #    every curated language through GPT-2's BPE; tokens per word and per
 #    byte, by morphological type (languages.tsv).
-# 2. Quantization error per layer: GPT-2-shaped weights (pipelines/data/
+# 2. Quantization error per layer: GPT-2-shaped weights (pipelines/lib/
 #    make-demo-weights.py: seeded random GPT-2-small-shaped weights)
 #    through qf-extract and qf-quantize, with the earlier study's quantizer
 #    (--compat) and a proper one (INT4, groups of 64) side by side.
@@ -52,7 +52,7 @@ $(OUT)/fertility-by-type.tsv: $(OUT)/fertility.tsv $(UDHR)/languages.tsv
 
 # --- 2. quantization error per layer ---------------------------------------
 
-$(OUT)/demo-weights.npz: $(TOP)/pipelines/data/make-demo-weights.py
+$(OUT)/demo-weights.npz: $(LIB)/make-demo-weights.py
 	@mkdir -p $(@D)
 	$(PY) $< $@.tmp.npz && mv $@.tmp.npz $@
 
@@ -67,6 +67,6 @@ $(OUT)/int$(BITS).qft $(OUT)/int$(BITS)-stats.tsv &: $(OUT)/weights.qft $(QF_QUA
 
 # layer, relative Frobenius error of both quantizers (the layer rows)
 $(OUT)/quant-layers.tsv: $(OUT)/compat-stats.tsv $(OUT)/int$(BITS)-stats.tsv
-	$(PY) $(TOP)/pipelines/data/layer-table.py $^ > $@.tmp && mv $@.tmp $@
+	$(PY) $(LIB)/layer-table.py $^ > $@.tmp && mv $@.tmp $@
 
 .PHONY: all

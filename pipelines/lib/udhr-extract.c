@@ -10,7 +10,7 @@
  * paragraph) and writes the paragraphs, one per line with a blank line
  * between them, to OUT_DIR/heldout/CODE.txt (articles 3, 6, ..., 30) or
  * OUT_DIR/train/CODE.txt (the title, the preamble and the other 20
- * articles).  See README.md beside this file.
+ * articles).  See pipelines/data/udhr/README.md.
  *
  * Built and run by pipelines/udhr.mk against build/libqf.a.
  */

@@ -5,28 +5,29 @@ quantizer on the same tensors - the four linear weights of the block
 rows: relative Frobenius error and SQNR in dB (squared errors and norms
 summed over the four), and the largest excess kurtosis among them.  The
 layer rows of the stats files are not used because each quantizer pools
-different tensors (--compat also hits LayerNorm gains)."""
-import csv
+different tensors (--compat also hits LayerNorm gains).  The tables are
+read by qftsv.py."""
 import math
 import os
 import sys
+
+sys.dont_write_bytecode = True    # no __pycache__ in pipelines/lib
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import qftsv  # noqa: E402
 
 LINEAR = ("attn_qkv", "attn_out", "mlp_in", "mlp_out")
 
 
 def per_layer(path):
     out = {}
-    with open(path, newline="") as f:
-        # (past the provenance line, formats/provenance.md)
-        for r in csv.DictReader((l for l in f if not l.startswith("#")),
-                                delimiter="\t"):
-            if r["row"] != "tensor" or r["kind"] not in LINEAR:
-                continue
-            n = float(r["numel"])
-            e = out.setdefault(int(r["layer"]), [0.0, 0.0, -math.inf])
-            e[0] += float(r["mse"]) * n
-            e[1] += n * (float(r["variance"]) + float(r["mean"]) ** 2)
-            e[2] = max(e[2], float(r["kurtosis"]))
+    for r in qftsv.Table(path).dicts():
+        if r["row"] != "tensor" or r["kind"] not in LINEAR:
+            continue
+        n = float(r["numel"])
+        e = out.setdefault(int(r["layer"]), [0.0, 0.0, -math.inf])
+        e[0] += float(r["mse"]) * n
+        e[1] += n * (float(r["variance"]) + float(r["mean"]) ** 2)
+        e[2] = max(e[2], float(r["kurtosis"]))
     return out
 
 
@@ -35,10 +36,11 @@ tables = [(os.path.basename(p).replace("-stats.tsv", ""), per_layer(p))
 head = ["layer"]
 for name, _ in tables:
     head += [name + "_rel_fro", name + "_sqnr_db"]
-print("\t".join(head + ["kurtosis_max"]))
+rows = []
 for layer in sorted(tables[0][1]):
     row = [str(layer)]
     for _, t in tables:
         err, norm, _ = t[layer]
         row += ["%.4f" % math.sqrt(err / norm), "%.2f" % (10 * math.log10(norm / err))]
-    print("\t".join(row + ["%.3f" % tables[0][1][layer][2]]))
+    rows.append(row + ["%.3f" % tables[0][1][layer][2]])
+sys.stdout.write(qftsv.text(head + ["kurtosis_max"], rows))
