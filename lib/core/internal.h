@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/core.h"
@@ -68,6 +69,27 @@ int qf_pread_all(int fd, void *buf, size_t n, uint64_t offset,
 /* A whole (text) file of at most max bytes, NUL-terminated, malloc'd. */
 int qf_read_text_file(const char *path, size_t max, char **text, size_t *len,
 		      qf_err *err);
+
+/* ------------------------------------------------------------ TSV */
+
+/* A tab-separated table read a line at a time.  qf_tsv_next strips the
+ * line end and splits the line at tabs in place: fld[0..n) (an empty line
+ * is one empty field), len the line's length, lineno its number from 1.
+ * Returns 1, 0 at the end, -1 on a read error (errno).  qf_tsv_open
+ * returns -1 with errno when the file cannot be opened; messages are the
+ * caller's. */
+typedef struct qf_tsv {
+	FILE *f;
+	const char *path;
+	char *line;
+	size_t cap, len;
+	uint64_t lineno;
+	char **fld;
+	size_t n, fcap;
+} qf_tsv;
+int qf_tsv_open(qf_tsv *t, const char *path);
+int qf_tsv_next(qf_tsv *t);
+void qf_tsv_close(qf_tsv *t);
 
 /* ------------------------------------------------------------ hashing */
 

@@ -60,4 +60,39 @@ int64_t qf_tok_encode(const qf_tokenizer *t, const char *text, size_t len,
 const char *qf_tok_piece(const qf_tokenizer *t, int32_t id, size_t *len);
 void qf_tok_free(qf_tokenizer *t);
 
+/* ---------------------------------------------------------------- token records */
+
+/* The attributes records are matched on across tools. */
+#define QF_ATTR_KIND "kind"
+#define QF_ATTR_LANG "lang"
+#define QF_ATTR_SOURCE "source"
+#define QF_ATTR_DOC "doc"
+#define QF_ATTR_TOKENS "tokens"
+#define QF_KIND_TOKENS "tokens"
+
+/* A token record (formats/attributes.md): a 1-d integer record of one
+ * document's token ids, kind=tokens, with what the scores need to know
+ * of its text.  The strings point into the record's attributes. */
+typedef struct qf_tokrec {
+	const char *lang;	/* ISO 639-3 code (or a UDHR file's name) */
+	const char *source;	/* where the text came from */
+	const char *unit;	/* "document" or "paragraph" */
+	const char *tokenizer;	/* qf_tok_name */
+	uint64_t doc;		/* the document's index in its source */
+	uint64_t bytes, chars, words;	/* of the text */
+	uint64_t tokens;	/* ids, not counting a BOS */
+	int64_t bos;		/* the BOS id first, or -1 for none */
+	uint64_t first_bytes, first_chars;	/* what the first id covers
+						 * when there is no BOS (it
+						 * is not scored) */
+} qf_tokrec;
+/* Set kind=tokens and t's attributes on rec, in the order qf-extract
+ * writes them. */
+int qf_tokrec_set(qf_rec *rec, const qf_tokrec *t, qf_err *err);
+/* Read them back: lang and every count must be there ("SRC: record
+ * NAME: no attribute bytes (qf-extract text writes it)"), and the first
+ * id must not cover more than the text.  doc and bos are not read. */
+int qf_tokrec_get(const char *src, const qf_rec *rec, qf_tokrec *t,
+		  qf_err *err);
+
 #endif
