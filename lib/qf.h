@@ -1,20 +1,19 @@
 /*
- * qf.h - the qf library: tensor streams, dtypes, numpy files, tool support.
+ * qf.h - the qf library, every layer's public header (docs/architecture.md):
  *
- * qf 0.1.0.  One public header; tools/ include nothing else from lib/.
+ *   core/core.h      errors, dtypes, records, numbers, provenance
+ *   stream/stream.h  tensor streams (formats/stream.md), atomic outputs
+ *   text/text.h      corpora, tokenizers, token records
+ *   quant/quant.h    quantizers, selection plans, weight statistics
+ *   ckpt/ckpt.h      numpy files, checkpoints, canonical weights
+ *   model/model.h    the model runtime: models, hooks, runs, activations
+ *   eval/eval.h      evaluation tables (docs/eval.md)
+ *   train/train.h    training (docs/train.md)
+ *   tool/tool.h      the tools' front end: OpenBLAS's core, options,
+ *                    messages and exits, progress
  *
- * Error model.  Every fallible function takes a `qf_err *` as its last
- * argument and returns 0 (or a count, or a pointer) on success and -1 (or
- * NULL) on failure, with a one-line message in err->msg of the form
- *
- *     FILE: record NAME: what is wrong
- *
- * (the "record NAME: " part only where a record is concerned).  The library
- * never prints and never exits; the qf_tool_* functions at the end of this
- * header are the one exception: they are the tools' shared front end and
- * write to stderr by design.
- *
- * The stream format itself is specified in formats/stream.md.
+ * qf 0.1.0.  tools/ include this header (or one layer's) and nothing
+ * else from lib/.  The error model is in core/core.h.
  */
 #ifndef QF_H
 #define QF_H

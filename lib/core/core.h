@@ -1,4 +1,19 @@
-/* core.h - the core: errors, dtypes, records, element statistics, numbers, provenance. */
+/*
+ * core.h - the bottom layer of qf (docs/architecture.md): errors, dtypes,
+ * records, element statistics, numbers, what the machine runs and the
+ * provenance line.  Everything else in lib/ is built on these.
+ *
+ * Error model.  Every fallible function takes a `qf_err *` as its last
+ * argument and returns 0 (or a count, or a pointer) on success and -1 (or
+ * NULL) on failure, with a one-line message in err->msg of the form
+ *
+ *     FILE: record NAME: what is wrong
+ *
+ * (the "record NAME: " part only where a record is concerned) and, in
+ * err->code, the errno value behind it when there is one.  The library
+ * never prints and never exits; tool/ (tool/tool.h), the tools' shared
+ * front end, is the one layer that does.
+ */
 #ifndef QF_CORE_CORE_H
 #define QF_CORE_CORE_H
 
@@ -143,10 +158,6 @@ int qf_parse_double(const char *s, double *out, qf_err *err);
 
 /* ---------------------------------------------------------------- OpenBLAS and CPU */
 
-/* CPU features that matter for the choice of OpenBLAS core (tool/tool.h). */
-#define QF_CPU_AVX2 1u		/* AVX2 and FMA */
-#define QF_CPU_AVX512 2u	/* AVX-512 F, CD, BW, DQ, VL */
-unsigned qf_cpu_features(void);
 /* The core OpenBLAS runs ("SkylakeX", "Prescott", ...). */
 const char *qf_blas_corename(void);
 /* Who chose that core: "user" (OPENBLAS_CORETYPE was set), "qf"
@@ -155,9 +166,6 @@ const char *qf_blas_corename(void);
  * sets OPENBLAS_CORETYPE and QF_OPENBLAS_CHOSEN_BY (one of the three)
  * together; qf then records that value and never re-executes. */
 const char *qf_blas_chosen_by(void);
-/* A QF_OPENBLAS_CHOSEN_BY that is not one of the three, or set without
- * OPENBLAS_CORETYPE, is an error (qf_tool_init: misuse, exit 2). */
-int qf_blas_check_env(qf_err *err);
 
 /* ---------------------------------------------------------------- provenance */
 

@@ -149,6 +149,13 @@ void qf_pool_free(qf_pool *p);
 
 /* ------------------------------------------------------------ OpenBLAS */
 
+/* CPU features that matter for the choice of OpenBLAS core (tool/tool.h). */
+#define QF_CPU_AVX2 1u		/* AVX2 and FMA */
+#define QF_CPU_AVX512 2u	/* AVX-512 F, CD, BW, DQ, VL */
+unsigned qf_cpu_features(void);
+/* A QF_OPENBLAS_CHOSEN_BY that is not one of the three, or set without
+ * OPENBLAS_CORETYPE, is an error (qf_tool_init: misuse, exit 2). */
+int qf_blas_check_env(qf_err *err);
 /* Record who chose OpenBLAS's core (qf_blas_init): "qf", or what the
  * environment says. */
 void qf_blas_set_chosen_by(const char *by);

@@ -1,4 +1,8 @@
-/* stream.h - tensor streams and output files (formats/stream.md). */
+/*
+ * stream.h - tensor streams (formats/stream.md): a reader and a writer of
+ * records, each a header and a chunked, zstd-compressed, checksummed
+ * payload; and output files that appear whole or not at all (qf_out).
+ */
 #ifndef QF_STREAM_STREAM_H
 #define QF_STREAM_STREAM_H
 

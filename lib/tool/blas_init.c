@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "tool/tool.h"
-#include "core/internal.h"
+#include "tool/blas.h"
 
 #define REEXEC_GUARD "QF_OPENBLAS_REEXEC"
 #define CHOSEN_BY "QF_OPENBLAS_CHOSEN_BY"

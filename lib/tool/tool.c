@@ -14,6 +14,7 @@
 
 #include "tool/tool.h"
 #include "stream/stream.h"
+#include "core/internal.h"
 
 #define THREADS_MAX 1024
 #define STATUS_EPIPE 141	/* 128 + SIGPIPE, as a shell reports it */

@@ -1,4 +1,9 @@
-/* tool.h - the tools' common front end: OpenBLAS core choice, options, messages, progress. */
+/*
+ * tool.h - the tools' common front end (docs/conventions.md): starting
+ * a tool (OpenBLAS's core, signals), options, messages and exit
+ * statuses, progress on a terminal.  The one layer of lib/ that prints
+ * and exits; a tool's main has the shape docs/architecture.md shows.
+ */
 #ifndef QF_TOOL_TOOL_H
 #define QF_TOOL_TOOL_H
 
@@ -21,13 +26,6 @@
  * goes on with the generic kernels). */
 int qf_blas_init(int argc, char **argv, int verbose);
 
-/* The decision as a pure function: the core type to set, or NULL to
- * leave OpenBLAS alone.  corename: what OpenBLAS runs
- * (openblas_get_corename()); env_coretype, env_guard: the values of
- * OPENBLAS_CORETYPE and QF_OPENBLAS_REEXEC (NULL when unset). */
-const char *qf_blas_core_choice(const char *corename, unsigned cpu,
-				const char *env_coretype,
-				const char *env_guard);
 
 /* ---------------------------------------------------------------- tool support */
 

@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #include "qf.h"
+#include "core/internal.h"
+#include "tool/blas.h"
 #include "unit.h"
 #include "npz_fixture.h"
 
