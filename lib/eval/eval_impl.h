@@ -1,0 +1,164 @@
+/* eval_impl.h - the evaluation's state, shared by the files of lib/eval/
+ * only (private to the folder).
+ *
+ * eval.c makes and frees a qf_eval; score.c scores records into units;
+ * scopes.c keeps the languages and the scopes; figures.c computes the
+ * figures of one set of units; bootstrap.c draws the replicates and
+ * their intervals; tables.c writes the two tables (docs/eval.md). */
+#ifndef QF_EVAL_IMPL_H
+#define QF_EVAL_IMPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/internal.h"
+#include "eval/eval.h"
+
+/* Per-language figures, in the order of the table's columns (their names
+ * are in tables.c). */
+enum {
+	F_FERT, F_NLL, F_PPL, F_BPB, F_BPC, F_DNLL, F_PPLR, F_DEG, F_DBPB,
+	F_DEGB, F_KLMEAN, F_KLMED, F_KLP99, F_TOP1, F_RMSDP, F_RELDEG, NF
+};
+
+/* Disparity figures over a scope. */
+enum {
+	G_MEAN, G_MAX, G_MIN, G_RANGE, G_MAXMIN, G_CV, G_RELREF, G_GRATIO,
+	G_GDIFF, G_MEAN_VB, G_RANGE_VB, G_MAXMIN_VB, G_CV_VB, G_RELREF_VB, NG
+};
+
+/* Why a figure has no value: not applicable (no status), or a
+ * degenerate denominator (reported). */
+enum { R_OK, R_NA, R_DEN0, R_DENMIN };
+
+/* The sums a unit keeps per model. */
+enum { S_NLL, S_KL, S_TOP1, S_DP2, NS };
+
+struct unit {
+	int lang;
+	uint64_t scored, tokens, bytes, chars, words;
+	size_t kl_off;		/* its KL values in kl[t][kl_off ..] */
+};
+
+struct lang {
+	char *code;
+	int *unit;		/* its units, in stream order */
+	int n, cap;
+};
+
+struct scope {
+	char *name;
+	unsigned char *in;	/* [nlang]: member */
+	int n;
+};
+
+struct table {			/* --group-by: a column of the languages table */
+	char *column, *path;
+	char **code, **val;
+	int n;
+};
+
+/* One set of figures: the estimate or a replicate. */
+struct figs {
+	double *f;		/* [nlang][nm][NF] */
+	unsigned char *r;	/* reasons, same shape */
+	double *g;		/* [ntest][nscope][NG] */
+	unsigned char *gr;
+	int *gmax, *gmin;	/* [ntest][nscope]: languages (estimate only) */
+};
+
+struct qf_eval {
+	qf_eval_opts o;
+	qf_model **m;
+	char **name;
+	int nm;			/* models; 0 is the reference */
+	int V, W, S;
+	qf_pool *pool;
+	/* data */
+	struct unit *u;
+	size_t nu, ucap;
+	double *usum;		/* [nu][nm][NS] */
+	float **kl;		/* [nm - 1][total scored] */
+	size_t nkl, klcap;
+	struct lang *lang;	/* sorted by code at finish */
+	int nlang, langcap, last;
+	/* one window */
+	float *lpr;		/* [W][V]: the reference's log-probabilities */
+	int32_t *ref_arg;	/* [W] */
+	float *row_kl, *row_dp;	/* [W] */
+	unsigned char *row_top1;
+	float **nll;		/* [nm][n - 1], one record */
+	size_t nllcap;
+	/* scopes */
+	struct table *tab;
+	int ntab;
+	char **gname_, **glist;	/* --group NAME=L1,L2 */
+	int ngroup;
+	struct scope *sc;
+	int nsc;
+	/* results */
+	int finished;
+	struct figs est;
+	struct figs *rep;	/* [bootstrap] */
+	int ref_lang;		/* index, or -1 */
+};
+
+#define FIG(fs, ev, l, m, k) ((fs)->f[(((size_t)(l) * (ev)->nm + (m)) * NF) + (k)])
+#define REA(fs, ev, l, m, k) ((fs)->r[(((size_t)(l) * (ev)->nm + (m)) * NF) + (k)])
+#define GFIG(fs, ev, t, s, k) ((fs)->g[(((size_t)(t) * (ev)->nsc + (s)) * NG) + (k)])
+#define GREA(fs, ev, t, s, k) ((fs)->gr[(((size_t)(t) * (ev)->nsc + (s)) * NG) + (k)])
+
+/* Per language and model, the sums over a multiset of units. */
+struct acc {
+	double units, tokens, scored, bytes, chars, words, s[NS];
+};
+
+/* A thread's scratch space for computing one set of figures. */
+struct work {
+	float *klbuf;		/* gather of KL values */
+	size_t klcap;
+	struct acc *acc;	/* [nm] */
+	int *draw;
+	size_t drawcap;
+};
+
+/* ------------------------------------------------------------ scopes.c */
+
+/* The index of language code, added if new (ev->last: the one before,
+ * the likely one); -1: out of memory. */
+int qf_ev_lang_index(qf_eval *ev, const char *code);
+/* The index of language code, or -1. */
+int qf_ev_find_lang(const qf_eval *ev, const char *code);
+/* Append unit to language li's list; -1: out of memory. */
+int qf_ev_lang_add_unit(qf_eval *ev, int li, int unit);
+/* Languages in code order; units keep their indices. */
+void qf_ev_sort_langs(qf_eval *ev);
+/* The scopes: all, each value of each --group-by column, each --group. */
+int qf_ev_make_scopes(qf_eval *ev, qf_err *err);
+/* The languages, the tables, the groups and the scopes. */
+void qf_ev_scopes_free(qf_eval *ev);
+
+/* ------------------------------------------------------------ figures.c */
+
+/* The storage of one set of figures (est: with the languages of the
+ * disparity's max and min); -1: out of memory, what was allocated is
+ * left for qf_ev_figs_free. */
+int qf_ev_figs_alloc(const qf_eval *ev, struct figs *fs, int est);
+void qf_ev_figs_free(struct figs *fs);
+
+/* Figures of language l from units draw[0..n) (indices into its units),
+ * into fs; -1: out of memory. */
+int qf_ev_lang_figs(const qf_eval *ev, int l, const int *draw, int n,
+		    struct work *wk, struct figs *fs);
+/* rel_deg of every language, once all languages have their figures. */
+void qf_ev_rel_figs(const qf_eval *ev, struct figs *fs);
+/* Disparity figures of every test model and scope. */
+void qf_ev_disp_figs(const qf_eval *ev, struct figs *fs);
+
+/* ------------------------------------------------------------ bootstrap.c */
+
+/* The interval of a figure from the replicates: vals [B] gathered by the
+ * caller; *bad gets the count of replicates without a value. */
+void qf_ev_interval(double *vals, int B, double *lo, double *hi, int *bad);
+
+#endif

@@ -1,0 +1,219 @@
+/*
+ * tables.c - the two tables of qf-eval, after qf_eval_finish: per
+ * language and model (-o), and the disparity per test model and scope
+ * (-d), each figure with its bootstrap interval and the reasons of what
+ * has no value in a status column (docs/eval.md, "Output").
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "eval/eval_impl.h"
+
+/* The columns of the figures (eval_impl.h, F_* and G_*). */
+static const char *const fname[NF] = {
+	"fertility", "nll", "ppl", "bpb", "bpc", "d_nll", "ppl_ratio", "deg",
+	"d_bpb", "deg_byte", "kl_mean", "kl_median", "kl_p99", "top1",
+	"rms_dp", "rel_deg",
+};
+static const char *const gname[NG] = {
+	"mean", "max", "min", "range", "max_min", "cv", "rel_ref_mean",
+	"group_ratio", "group_diff", "mean_vs_base", "range_vs_base",
+	"max_min_vs_base", "cv_vs_base", "rel_ref_mean_vs_base",
+};
+
+static void put_num(FILE *f, double v)
+{
+	if (isnan(v) || isinf(v))
+		fputs("\tNA", f);
+	else
+		fprintf(f, "\t%.6g", v == 0 ? 0.0 : v);	/* no -0 */
+}
+
+static const char *why(int r)
+{
+	return r == R_DEN0 ? "den<=0" : r == R_DENMIN ? "den<=min" : NULL;
+}
+
+/* Append "name:reason" to a status buffer. */
+static void status_add(char *st, size_t cap, const char *name,
+		       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void status_add(char *st, size_t cap, const char *name,
+		       const char *fmt, ...)
+{
+	size_t len = strlen(st);
+	va_list ap;
+
+	if (len + 1 >= cap)
+		return;
+	snprintf(st + len, cap - len, "%s%s:", len ? ";" : "", name);
+	len = strlen(st);
+	va_start(ap, fmt);
+	vsnprintf(st + len, cap - len, fmt, ap);
+	va_end(ap);
+}
+
+/* A figure with its interval; the status gets what is degenerate. */
+static void put_fig(FILE *f, const qf_eval *ev, double est, int r,
+		    double *vals, const char *name, char *st, size_t stcap)
+{
+	double lo = NAN, hi = NAN;
+	int bad = 0, B = ev->o.bootstrap;
+
+	put_num(f, est);
+	if (r == R_OK && B > 0) {
+		qf_ev_interval(vals, B, &lo, &hi, &bad);
+		if (bad)
+			status_add(st, stcap, name, "ci %d/%d", bad, B);
+	} else if (why(r)) {
+		status_add(st, stcap, name, "%s", why(r));
+	}
+	put_num(f, lo);
+	put_num(f, hi);
+}
+
+/* A table's start: room for one figure's replicates (vals[B]) and the
+ * provenance line. */
+static double *table_start(const qf_eval *ev, FILE *f, qf_err *err)
+{
+	int B = ev->o.bootstrap;
+	double *vals = malloc((size_t)(B > 0 ? B : 1) * sizeof *vals);
+
+	if (!vals) {
+		qf_err_set(err, "out of memory");
+		return NULL;
+	}
+	qf_provenance_comment(f);
+	return vals;
+}
+
+/* A table's end: the table (what) written out. */
+static int table_end(double *vals, FILE *f, const char *what, qf_err *err)
+{
+	free(vals);
+	if (qf_out_flush_check(f) < 0)
+		return qf_err_set(err, "cannot write the %s table: %s", what,
+				  strerror(errno));
+	return 0;
+}
+
+/* ------------------------------------------------------------ languages */
+
+/* Units, tokens, scored, bytes, chars and words of language lg. */
+static void lang_counts(const qf_eval *ev, const struct lang *lg,
+			uint64_t c[6])
+{
+	memset(c, 0, 6 * sizeof *c);
+	for (int i = 0; i < lg->n; i++) {
+		const struct unit *u = &ev->u[lg->unit[i]];
+
+		c[0]++;
+		c[1] += u->tokens;
+		c[2] += u->scored;
+		c[3] += u->bytes;
+		c[4] += u->chars;
+		c[5] += u->words;
+	}
+}
+
+/* The row of language l and model m. */
+static void lang_row(FILE *f, const qf_eval *ev, int l, int m,
+		     const uint64_t c[6], double *vals)
+{
+	int B = ev->o.bootstrap;
+	char st[1024] = "";
+
+	fprintf(f, "%s\t%s", ev->lang[l].code, ev->name[m]);
+	for (int k = 0; k < 6; k++)
+		fprintf(f, "\t%" PRIu64, c[k]);
+	for (int k = 0; k < NF; k++) {
+		char tmp[256] = "";
+
+		for (int b = 0; b < B; b++)
+			vals[b] = FIG(&ev->rep[b], ev, l, m, k);
+		/* only rel_deg's reasons go in its status */
+		put_fig(f, ev, FIG(&ev->est, ev, l, m, k),
+			REA(&ev->est, ev, l, m, k), vals, fname[k],
+			k == F_RELDEG ? st : tmp,
+			k == F_RELDEG ? sizeof st : sizeof tmp);
+	}
+	fprintf(f, "\t%s\n", m == 0 ? "NA" : st[0] ? st : "ok");
+}
+
+int qf_eval_write_lang(const qf_eval *ev, FILE *f, qf_err *err)
+{
+	double *vals = table_start(ev, f, err);
+
+	if (!vals)
+		return -1;
+	fputs("lang\tmodel\tunits\ttokens\tscored\tbytes\tchars\twords", f);
+	for (int k = 0; k < NF; k++)
+		fprintf(f, "\t%s\t%s_lo\t%s_hi", fname[k], fname[k], fname[k]);
+	fputs("\trel_deg_status\n", f);
+	for (int l = 0; l < ev->nlang; l++) {
+		uint64_t c[6];
+
+		lang_counts(ev, &ev->lang[l], c);
+		for (int m = 0; m < ev->nm; m++)
+			lang_row(f, ev, l, m, c, vals);
+	}
+	return table_end(vals, f, "language", err);
+}
+
+/* ------------------------------------------------------------ disparity */
+
+/* The language of an extreme (max_lang, min_lang), when the figure has a
+ * value. */
+static void put_lang(FILE *f, const qf_eval *ev, int l, int r)
+{
+	fprintf(f, "\t%s", l >= 0 && r == R_OK ? ev->lang[l].code : "NA");
+}
+
+/* The row of test model t and scope s. */
+static void disp_row(FILE *f, const qf_eval *ev, int t, int s, double *vals)
+{
+	int B = ev->o.bootstrap;
+	int amax = ev->est.gmax[(size_t)t * ev->nsc + s];
+	int amin = ev->est.gmin[(size_t)t * ev->nsc + s];
+	char st[2048] = "";
+
+	fprintf(f, "%s\t%s\t%s\t%d", ev->name[t + 1],
+		qf_measure_name(ev->o.measure), ev->sc[s].name, ev->sc[s].n);
+	for (int k = 0; k < NG; k++) {
+		for (int b = 0; b < B; b++)
+			vals[b] = GFIG(&ev->rep[b], ev, t, s, k);
+		put_fig(f, ev, GFIG(&ev->est, ev, t, s, k),
+			GREA(&ev->est, ev, t, s, k), vals, gname[k], st,
+			sizeof st);
+		if (k == G_MAX)
+			put_lang(f, ev, amax, GREA(&ev->est, ev, t, s, k));
+		if (k == G_MIN)
+			put_lang(f, ev, amin, GREA(&ev->est, ev, t, s, k));
+	}
+	fprintf(f, "\t%s\n", st[0] ? st : "ok");
+}
+
+int qf_eval_write_disparity(const qf_eval *ev, FILE *f, qf_err *err)
+{
+	double *vals = table_start(ev, f, err);
+
+	if (!vals)
+		return -1;
+	fputs("model\tmeasure\tscope\tn_lang", f);
+	for (int k = 0; k < NG; k++) {
+		fprintf(f, "\t%s\t%s_lo\t%s_hi", gname[k], gname[k], gname[k]);
+		if (k == G_MAX)
+			fputs("\tmax_lang", f);
+		if (k == G_MIN)
+			fputs("\tmin_lang", f);
+	}
+	fputs("\tstatus\n", f);
+	for (int t = 0; t < ev->nm - 1; t++)
+		for (int s = 0; s < ev->nsc; s++)
+			disp_row(f, ev, t, s, vals);
+	return table_end(vals, f, "disparity", err);
+}
