@@ -59,11 +59,11 @@ static const char usage[] =
 	"  qf-act -m model.qft --corrupt 3 --seed 1 --patch states.qft --layers 1 --nll traced.qft -o /dev/null tokens.qft\n";
 
 struct opts {
-	const char *model, *output, *nll, *layers, *jobs, *patch, *positions;
-	unsigned sites;
-	int reduce, seed_set, attn, verbose, window, stride, corrupt_set;
-	uint64_t k, seed;
-	double eps, corrupt;
+	const char *model, *output, *nll, *patch, *input;
+	const char *layers, *positions, *jobs;	/* as given */
+	int seed_set, corrupt_set, verbose, threads;
+	uint64_t *layer_list, *position_list;	/* parsed */
+	qf_act_opts a;		/* all but the patch stream and sigma */
 };
 
 /* ------------------------------------------------------------ options */
@@ -89,98 +89,33 @@ static unsigned parse_sites(const char *s)
 	return set;
 }
 
-static void parse_reduce(struct opts *o, const char *s)
+static void parse_reduce(qf_act_opts *a, const char *s)
 {
 	if (strcmp(s, "none") == 0) {
-		o->reduce = QF_ACT_NONE;
+		a->reduce = QF_ACT_NONE;
 	} else if (strcmp(s, "mean") == 0) {
-		o->reduce = QF_ACT_MEAN;
+		a->reduce = QF_ACT_MEAN;
 	} else if (strncmp(s, "sample:", 7) == 0) {
-		o->reduce = QF_ACT_SAMPLE;
-		o->k = qf_tool_parse_count("--reduce sample:K", s + 7, UINT32_MAX);
-		if (o->k == 0)
+		a->reduce = QF_ACT_SAMPLE;
+		a->k = qf_tool_parse_count("--reduce sample:K", s + 7, UINT32_MAX);
+		if (a->k == 0)
 			qf_tool_usage_error("--reduce: sample:K wants K >= 1");
 	} else {
 		qf_tool_usage_error("--reduce: unknown reduction '%s' (none, mean, sample:K)", s);
 	}
 }
 
-static void parse_args(int argc, char **argv, struct opts *o)
+/* A number in [0, max] (written maxs) for option opt. */
+static double parse_real(const char *opt, const char *arg, double max,
+			 const char *maxs)
 {
-	enum { O_SEED = 0x2000, O_WINDOW, O_STRIDE, O_ATTN, O_EPS, O_NLL,
-	       O_PATCH, O_POSITIONS, O_CORRUPT };
-	static const struct option longs[] = {
-		{ "model", required_argument, NULL, 'm' },
-		{ "layers", required_argument, NULL, 'L' },
-		{ "sites", required_argument, NULL, 'S' },
-		{ "reduce", required_argument, NULL, 'r' },
-		{ "seed", required_argument, NULL, O_SEED },
-		{ "window", required_argument, NULL, O_WINDOW },
-		{ "stride", required_argument, NULL, O_STRIDE },
-		{ "attn-stats", no_argument, NULL, O_ATTN },
-		{ "sink-eps", required_argument, NULL, O_EPS },
-		{ "nll", required_argument, NULL, O_NLL },
-		{ "patch", required_argument, NULL, O_PATCH },
-		{ "positions", required_argument, NULL, O_POSITIONS },
-		{ "corrupt", required_argument, NULL, O_CORRUPT },
-		{ "output", required_argument, NULL, 'o' },
-		{ "jobs", required_argument, NULL, 'j' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, QF_OPT_VERSION },
-		{ NULL, 0, NULL, 0 }
-	};
+	double v;
 	qf_err e;
-	int c;
 
-	o->sites = 1u << QF_SITE_RESID_POST;
-	o->eps = 0.3;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":m:L:S:r:o:j:vh", longs, NULL)) != -1) {
-		switch (c) {
-		case 'm': o->model = optarg; break;
-		case 'L': o->layers = optarg; break;
-		case 'S': o->sites = parse_sites(optarg); break;
-		case 'r': parse_reduce(o, optarg); break;
-		case O_SEED:
-			o->seed = qf_tool_parse_count("--seed", optarg, UINT64_MAX);
-			o->seed_set = 1;
-			break;
-		case O_WINDOW: o->window = (int)qf_tool_parse_count("--window", optarg, 1u << 30); break;
-		case O_STRIDE: o->stride = (int)qf_tool_parse_count("--stride", optarg, 1u << 30); break;
-		case O_ATTN: o->attn = 1; break;
-		case O_EPS:
-			if (qf_parse_double(optarg, &o->eps, &e) < 0 ||
-			    !(o->eps >= 0 && o->eps <= 1))
-				qf_tool_usage_error("--sink-eps: '%s' is not a number in [0, 1]", optarg);
-			break;
-		case O_NLL: o->nll = optarg; break;
-		case O_PATCH: o->patch = optarg; break;
-		case O_POSITIONS: o->positions = optarg; break;
-		case O_CORRUPT:
-			if (qf_parse_double(optarg, &o->corrupt, &e) < 0 ||
-			    !(o->corrupt >= 0 && o->corrupt <= 1e6))
-				qf_tool_usage_error("--corrupt: '%s' is not a number in [0, 1e6]", optarg);
-			o->corrupt_set = 1;
-			break;
-		case 'o': o->output = optarg; break;
-		case 'j': o->jobs = optarg; break;
-		case 'v': o->verbose = 1; break;
-		default: qf_tool_common_option(c, usage, argv);
-		}
-	}
-	if (!o->model)
-		qf_tool_usage_error("no model: give -m MODEL");
-	if (o->reduce == QF_ACT_SAMPLE && !o->seed_set)
-		qf_tool_usage_error("--reduce sample:K needs --seed N");
-	if (o->corrupt_set && !o->seed_set)
-		qf_tool_usage_error("--corrupt K needs --seed N");
-	if (o->seed_set && o->reduce != QF_ACT_SAMPLE && !o->corrupt_set)
-		qf_tool_usage_error("--seed is only for --reduce sample:K and --corrupt");
-	if (o->positions && !o->patch)
-		qf_tool_usage_error("--positions is only for --patch");
-	if (optind + 1 < argc)
-		qf_tool_usage_error("one token stream at most");
+	if (qf_parse_double(arg, &v, &e) < 0 || !(v >= 0 && v <= max))
+		qf_tool_usage_error("%s: '%s' is not a number in [0, %s]", opt,
+				    arg, maxs);
+	return v;
 }
 
 /* A comma-separated list of counts below max + 1, for option opt. */
@@ -210,6 +145,139 @@ static uint64_t *parse_list(const char *opt, const char *s, uint64_t max,
 	*np = n;
 	return v;
 }
+
+enum { O_SEED = 0x2000, O_WINDOW, O_STRIDE, O_ATTN, O_EPS, O_NLL, O_PATCH,
+       O_POSITIONS, O_CORRUPT };
+
+static void option(struct opts *o, int c, const char *arg, char **argv)
+{
+	switch (c) {
+	case 'm': o->model = arg; break;
+	case 'L': o->layers = arg; break;
+	case 'S': o->a.sites = parse_sites(arg); break;
+	case 'r': parse_reduce(&o->a, arg); break;
+	case O_SEED:
+		o->a.seed = qf_tool_parse_count("--seed", arg, UINT64_MAX);
+		o->seed_set = 1;
+		break;
+	case O_WINDOW: o->a.window = (int)qf_tool_parse_count("--window", arg, 1u << 30); break;
+	case O_STRIDE: o->a.stride = (int)qf_tool_parse_count("--stride", arg, 1u << 30); break;
+	case O_ATTN: o->a.attn = 1; break;
+	case O_EPS: o->a.eps = parse_real("--sink-eps", arg, 1, "1"); break;
+	case O_NLL: o->nll = arg; o->a.nll = 1; break;
+	case O_PATCH: o->patch = arg; break;
+	case O_POSITIONS: o->positions = arg; break;
+	case O_CORRUPT:
+		o->a.corrupt = parse_real("--corrupt", arg, 1e6, "1e6");
+		o->corrupt_set = 1;
+		break;
+	case 'o': o->output = arg; break;
+	case 'j': o->jobs = arg; break;
+	case 'v': o->verbose = 1; break;
+	default: qf_tool_common_option(c, usage, argv);
+	}
+}
+
+/* What goes together. */
+static void check_args(const struct opts *o, int argc)
+{
+	if (!o->model)
+		qf_tool_usage_error("no model: give -m MODEL");
+	if (o->a.reduce == QF_ACT_SAMPLE && !o->seed_set)
+		qf_tool_usage_error("--reduce sample:K needs --seed N");
+	if (o->corrupt_set && !o->seed_set)
+		qf_tool_usage_error("--corrupt K needs --seed N");
+	if (o->seed_set && o->a.reduce != QF_ACT_SAMPLE && !o->corrupt_set)
+		qf_tool_usage_error("--seed is only for --reduce sample:K and --corrupt");
+	if (o->positions && !o->patch)
+		qf_tool_usage_error("--positions is only for --patch");
+	if (optind + 1 < argc)
+		qf_tool_usage_error("one token stream at most");
+}
+
+/* The thread count and the lists. */
+static void parse_values(struct opts *o)
+{
+	static const uint64_t none[1];
+	qf_err e;
+
+	if ((o->threads = qf_tool_threads(o->jobs, &e)) < 0)
+		qf_tool_usage_error("%s", e.msg);
+	if (o->layers) {
+		o->layer_list = parse_list("--layers", o->layers, UINT32_MAX,
+					   &o->a.nlayers);
+		/* "": final_norm only */
+		o->a.layers = o->layer_list ? o->layer_list : none;
+	}
+	if (o->positions) {
+		o->position_list = parse_list("--positions", o->positions,
+					      UINT64_MAX - 1, &o->a.npositions);
+		if (!o->a.npositions)
+			qf_tool_usage_error("--positions: no position given");
+		o->a.positions = o->position_list;
+	}
+}
+
+static void parse_args(int argc, char **argv, struct opts *o)
+{
+	static const struct option longs[] = {
+		{ "model", required_argument, NULL, 'm' },
+		{ "layers", required_argument, NULL, 'L' },
+		{ "sites", required_argument, NULL, 'S' },
+		{ "reduce", required_argument, NULL, 'r' },
+		{ "seed", required_argument, NULL, O_SEED },
+		{ "window", required_argument, NULL, O_WINDOW },
+		{ "stride", required_argument, NULL, O_STRIDE },
+		{ "attn-stats", no_argument, NULL, O_ATTN },
+		{ "sink-eps", required_argument, NULL, O_EPS },
+		{ "nll", required_argument, NULL, O_NLL },
+		{ "patch", required_argument, NULL, O_PATCH },
+		{ "positions", required_argument, NULL, O_POSITIONS },
+		{ "corrupt", required_argument, NULL, O_CORRUPT },
+		{ "output", required_argument, NULL, 'o' },
+		{ "jobs", required_argument, NULL, 'j' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, QF_OPT_VERSION },
+		{ NULL, 0, NULL, 0 }
+	};
+	int c;
+
+	o->a.sites = 1u << QF_SITE_RESID_POST;
+	o->a.eps = 0.3;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":m:L:S:r:o:j:vh", longs, NULL)) != -1)
+		option(o, c, optarg, argv);
+	check_args(o, argc);
+	parse_values(o);
+	o->input = optind < argc ? argv[optind] : "-";
+}
+
+static void opts_free(struct opts *o)
+{
+	free(o->layer_list);
+	free(o->position_list);
+}
+
+/* The options the model's shape bounds (misuse: exit 2). */
+static void check_model(const qf_act_opts *a, const qf_model_config *cfg)
+{
+	int window = a->window ? a->window : cfg->n_ctx;
+
+	if (a->window && (a->window < 2 || a->window > cfg->n_ctx))
+		qf_tool_usage_error("--window %d out of range [2, n_ctx %d]",
+				    a->window, cfg->n_ctx);
+	if (a->stride && a->stride >= window)
+		qf_tool_usage_error("--stride %d out of range [1, window %d)",
+				    a->stride, window);
+	for (size_t i = 0; i < a->nlayers; i++)
+		if (a->layers[i] >= (uint64_t)cfg->n_layer)
+			qf_tool_usage_error("--layers: layer %" PRIu64
+					    " out of range (the model has %d)",
+					    a->layers[i], cfg->n_layer);
+}
+
+/* ------------------------------------------------------------ running */
 
 /* Records to the states' stream or the NLL's. */
 struct sinks {
@@ -243,119 +311,86 @@ static int one_doc(qf_act *a, qf_reader *in, const qf_rec *rec,
 	return rc;
 }
 
-int main(int argc, char **argv)
+/* Commit the NLL's stream, then the states'.  A writer is gone once
+ * closed, committed or not; what is left is aborted. */
+static int sinks_close(struct sinks *k, qf_err *e)
 {
-	static struct opts o;
-	qf_act_opts ao = { 0 };
-	const qf_model_config *cfg;
-	struct sinks k = { NULL, NULL };
-	qf_act *a;
-	qf_model *m;
-	qf_reader *in, *fr = NULL;
+	int rc = qf_writer_close(k->wn, e);
+
+	k->wn = NULL;
+	if (rc < 0)
+		return -1;
+	rc = qf_writer_close(k->w, e);
+	k->w = NULL;
+	return rc;
+}
+
+/* Every document of in. */
+static int all_docs(qf_act *a, qf_reader *in, struct sinks *k, qf_err *e)
+{
 	qf_rec rec;
-	qf_err e;
-	int threads, rc;
-	uint64_t *layers = NULL, *positions = NULL;
-	static const uint64_t none[1];
+	int rc;
 
-	for (int i = 1; i < argc; i++)
-		if (strcmp(argv[i], "-v") == 0 || strcmp(argv[i], "--verbose") == 0)
-			o.verbose = 1;
-	qf_blas_init(argc, argv, o.verbose);
-	qf_tool_init("qf-act");
-	parse_args(argc, argv, &o);
-	threads = qf_tool_threads(o.jobs, &e);
-	if (threads < 0)
-		qf_tool_usage_error("%s", e.msg);
-	m = qf_model_load(o.model, &e);
-	if (!m)
-		qf_tool_fail(&e);
-	if (qf_model_set_threads(m, threads, &e) < 0)
-		qf_tool_fail(&e);
-	cfg = qf_model_cfg(m);
-	if (o.window && (o.window < 2 || o.window > cfg->n_ctx))
-		qf_tool_usage_error("--window %d out of range [2, n_ctx %d]",
-				    o.window, cfg->n_ctx);
-	if (o.stride && o.stride >= (o.window ? o.window : cfg->n_ctx))
-		qf_tool_usage_error("--stride %d out of range [1, window %d)",
-				    o.stride, o.window ? o.window : cfg->n_ctx);
-	if (o.layers) {
-		layers = parse_list("--layers", o.layers, UINT32_MAX, &ao.nlayers);
-		for (size_t i = 0; i < ao.nlayers; i++)
-			if (layers[i] >= (uint64_t)cfg->n_layer)
-				qf_tool_usage_error("--layers: layer %" PRIu64
-						    " out of range (the model has %d)",
-						    layers[i], cfg->n_layer);
-		ao.layers = layers ? layers : none;	/* "": final_norm only */
-	}
-	if (o.positions) {
-		positions = parse_list("--positions", o.positions,
-				       UINT64_MAX - 1, &ao.npositions);
-		if (!ao.npositions)
-			qf_tool_usage_error("--positions: no position given");
-		ao.positions = positions;
-	}
-	if (o.corrupt > 0 &&
-	    qf_weights_std(o.model, "tok_emb.weight", &ao.sigma, &e) < 0)
-		qf_tool_fail(&e);
-	if (o.patch && !(fr = qf_reader_open(o.patch, &e)))
-		qf_tool_fail(&e);
-	ao.sites = o.sites;
-	ao.reduce = o.reduce;
-	ao.k = o.k;
-	ao.seed = o.seed;
-	ao.window = o.window;
-	ao.stride = o.stride;
-	ao.attn = o.attn;
-	ao.eps = o.eps;
-	ao.nll = o.nll != NULL;
-	ao.patch = fr;
-	ao.corrupt = o.corrupt;
-	a = qf_act_new(m, &ao, &e);
-	if (!a)
-		qf_tool_fail(&e);
-
-	in = qf_reader_open(optind < argc ? argv[optind] : "-", &e);
-	if (!in)
-		qf_tool_fail(&e);
-	k.w = qf_writer_open(o.output ? o.output : "-", NULL, &e);
-	if (!k.w)
-		qf_tool_fail(&e);
-	if (o.nll && !(k.wn = qf_writer_open(o.nll, NULL, &e))) {
-		qf_writer_abort(k.w);
-		qf_tool_fail(&e);
-	}
 	qf_rec_init(&rec);
-	while ((rc = qf_reader_next(in, &rec, &e)) > 0) {
-		if (one_doc(a, in, &rec, &k, &e) < 0) {
+	while ((rc = qf_reader_next(in, &rec, e)) > 0)
+		if (one_doc(a, in, &rec, k, e) < 0) {
 			rc = -1;
 			break;
 		}
-	}
-	if (rc == 0 && k.wn && qf_writer_close(k.wn, &e) < 0) {
-		k.wn = NULL;
-		rc = -1;
-	} else if (rc == 0) {
-		k.wn = NULL;
-	}
-	if (rc < 0) {
-		if (k.wn)
-			qf_writer_abort(k.wn);
-		qf_writer_abort(k.w);
-		qf_tool_fail(&e);
-	}
-	if (qf_writer_close(k.w, &e) < 0)
-		qf_tool_fail(&e);
-	if (o.verbose)
-		fprintf(stderr, "qf-act: %" PRIu64 " documents\n", qf_act_docs(a));
 	qf_rec_free(&rec);
+	return rc;
+}
+
+static int run(const struct opts *o, qf_err *e)
+{
+	qf_model *m = NULL;
+	qf_reader *fr = NULL, *in = NULL;
+	qf_act *a = NULL;
+	struct sinks k = { NULL, NULL };
+	qf_act_opts ao = o->a;
+	int status = -1;
+
+	if (!(m = qf_model_load(o->model, e)) ||
+	    qf_model_set_threads(m, o->threads, e) < 0)
+		goto out;
+	check_model(&ao, qf_model_cfg(m));
+	if (ao.corrupt > 0 &&
+	    qf_weights_std(o->model, "tok_emb.weight", &ao.sigma, e) < 0)
+		goto out;
+	if (o->patch && !(ao.patch = fr = qf_reader_open(o->patch, e)))
+		goto out;
+	if (!(a = qf_act_new(m, &ao, e)) ||
+	    !(in = qf_reader_open(o->input, e)) ||
+	    !(k.w = qf_writer_open(o->output ? o->output : "-", NULL, e)) ||
+	    (o->nll && !(k.wn = qf_writer_open(o->nll, NULL, e))))
+		goto out;
+	if (all_docs(a, in, &k, e) < 0 || sinks_close(&k, e) < 0)
+		goto out;
+	if (o->verbose)
+		fprintf(stderr, "qf-act: %" PRIu64 " documents\n", qf_act_docs(a));
+	status = QF_EXIT_OK;
+out:
+	qf_writer_abort(k.wn);
+	qf_writer_abort(k.w);
 	qf_reader_close(in);
 	qf_act_free(a);
+	qf_reader_close(fr);
 	qf_model_free(m);
-	free(layers);
-	free(positions);
-	if (fr)
-		qf_reader_close(fr);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = { 0 };
+	qf_err e;
+	int status;
+
+	qf_tool_start("qf-act", argc, argv, QF_START_VERBOSE);
+	parse_args(argc, argv, &o);
+	status = run(&o, &e);
+	opts_free(&o);
+	if (status < 0)
+		qf_tool_fail(&e);
 	qf_tool_close_stdout();
-	return QF_EXIT_OK;
+	return status;
 }

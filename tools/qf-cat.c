@@ -15,6 +15,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "qf.h"
 
@@ -59,6 +60,8 @@ enum fmt { F_QFT, F_NPY, F_NPZ, F_TSV };
 enum mode { M_WRITE, M_LIST };
 
 struct opts {
+	char **inputs;		/* "-" when none are given */
+	int ninputs;
 	enum mode mode;
 	int stats;
 	enum fmt to, from;
@@ -117,9 +120,60 @@ static void push(char ***list, int *n, const char *s)
 	(*list)[(*n)++] = (char *)s;
 }
 
+enum { O_TO = 256, O_FROM, O_SET, O_RENAME, O_LEVEL, O_SHUFFLE, O_NO_SHUFFLE };
+
+static void option(struct opts *o, int c, const char *arg, char **argv)
+{
+	switch (c) {
+	case 'l': o->mode = M_LIST; break;
+	case 's': o->mode = M_LIST; o->stats = 1; break;
+	case O_TO: o->to = parse_fmt(arg, 1); break;
+	case O_FROM: o->from = parse_fmt(arg, 0); break;
+	case 'n': push(&o->names, &o->nnames, arg); break;
+	case 'x': push(&o->excludes, &o->nexcludes, arg); break;
+	case 'a': push(&o->attrs, &o->nattrs, arg); break;
+	case O_SET:
+		if (!strchr(arg, '='))
+			qf_tool_usage_error("--set wants KEY=VALUE, not '%s'", arg);
+		push(&o->sets, &o->nsets, arg);
+		break;
+	case 't':
+		o->dtype = qf_dtype_parse(arg);
+		if (!o->dtype)
+			qf_tool_usage_error("unknown dtype '%s'", arg);
+		break;
+	case O_RENAME: o->rename = arg; break;
+	case 'o': o->output = arg; break;
+	case O_LEVEL: o->w.level = qf_tool_parse_level(arg); break;
+	case O_SHUFFLE: o->w.shuffle = QF_SHUFFLE_ON; break;
+	case O_NO_SHUFFLE: o->w.shuffle = QF_SHUFFLE_OFF; break;
+	default: qf_tool_common_option(c, usage, argv);
+	}
+}
+
+/* The inputs: standard input when none are given, and at most once when
+ * it is read whole (.npy, .npz). */
+static void set_inputs(struct opts *o, int argc, char **argv)
+{
+	static char *stdin_only[] = { "-" };
+	int nstdin = 0;
+
+	o->inputs = argv + optind;
+	o->ninputs = argc - optind;
+	if (o->ninputs == 0) {
+		o->inputs = stdin_only;
+		o->ninputs = 1;
+	}
+	if (o->from != F_NPZ && o->from != F_NPY)
+		return;
+	for (int i = 0; i < o->ninputs; i++)
+		nstdin += strcmp(o->inputs[i], "-") == 0;
+	if (nstdin > 1)
+		qf_tool_usage_error("standard input given twice");
+}
+
 static void parse_args(int argc, char **argv, struct opts *o)
 {
-	enum { O_TO = 256, O_FROM, O_SET, O_RENAME, O_LEVEL, O_SHUFFLE, O_NO_SHUFFLE };
 	static const struct option longs[] = {
 		{ "list", no_argument, 0, 'l' },
 		{ "stats", no_argument, 0, 's' },
@@ -142,35 +196,19 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	int c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":lsn:x:a:t:o:h", longs, NULL)) != -1) {
-		switch (c) {
-		case 'l': o->mode = M_LIST; break;
-		case 's': o->mode = M_LIST; o->stats = 1; break;
-		case O_TO: o->to = parse_fmt(optarg, 1); break;
-		case O_FROM: o->from = parse_fmt(optarg, 0); break;
-		case 'n': push(&o->names, &o->nnames, optarg); break;
-		case 'x': push(&o->excludes, &o->nexcludes, optarg); break;
-		case 'a': push(&o->attrs, &o->nattrs, optarg); break;
-		case O_SET:
-			if (!strchr(optarg, '='))
-				qf_tool_usage_error("--set wants KEY=VALUE, not '%s'", optarg);
-			push(&o->sets, &o->nsets, optarg);
-			break;
-		case 't':
-			o->dtype = qf_dtype_parse(optarg);
-			if (!o->dtype)
-				qf_tool_usage_error("unknown dtype '%s'", optarg);
-			break;
-		case O_RENAME: o->rename = optarg; break;
-		case 'o': o->output = optarg; break;
-		case O_LEVEL: o->w.level = qf_tool_parse_level(optarg); break;
-		case O_SHUFFLE: o->w.shuffle = QF_SHUFFLE_ON; break;
-		case O_NO_SHUFFLE: o->w.shuffle = QF_SHUFFLE_OFF; break;
-		default: qf_tool_common_option(c, usage, argv);
-		}
-	}
+	while ((c = getopt_long(argc, argv, ":lsn:x:a:t:o:h", longs, NULL)) != -1)
+		option(o, c, optarg, argv);
 	if (o->mode == M_LIST && o->to != F_QFT)
 		qf_tool_usage_error("--list and --stats write text; drop --to");
+	set_inputs(o, argc, argv);
+}
+
+static void opts_free(struct opts *o)
+{
+	free(o->names);
+	free(o->excludes);
+	free(o->attrs);
+	free(o->sets);
 }
 
 /* ------------------------------------------------------------ inputs */
@@ -606,13 +644,17 @@ static int sink_close(struct sink *k, qf_err *e)
 	if (k->have_held) {
 		qf_rec_free(&k->held);
 		free(k->held_data);
+		k->have_held = 0;
 	}
 	if (rc == 0)
-		return qf_out_commit(k->out, e);
-	qf_out_abort(k->out);
-	return -1;
+		rc = qf_out_commit(k->out, e);
+	else
+		qf_out_abort(k->out);
+	k->out = NULL;
+	return rc;
 }
 
+/* Remove what the sink wrote: what sink_close did not commit. */
 static void sink_abort(struct sink *k)
 {
 	if (k->w)
@@ -650,55 +692,53 @@ static int cat_one(const char *path, struct sink *k, qf_err *e)
 	return rc;
 }
 
+/* A listing goes on past a bad input, saying what was wrong; an output
+ * file is all or nothing, and nothing goes on into a closed pipe. */
+static int goes_on(const struct sink *k, const qf_err *e)
+{
+	if (k->o->mode != M_LIST || e->code == EPIPE ||
+	    qf_out_pipe_broken(STDOUT_FILENO))
+		return 0;
+	fflush(k->f);
+	fprintf(stderr, "%s: %s\n", qf_tool_name(), e->msg);
+	return 1;
+}
+
+static int run(struct opts *o, qf_err *e)
+{
+	struct sink k;
+	int status = -1, failed = 0;
+
+	if (sink_open(&k, o, e) < 0)
+		goto out;
+	qf_progress_start(&progress, "qf-cat: MiB read");
+	for (int i = 0; i < o->ninputs; i++)
+		if (cat_one(o->inputs[i], &k, e) < 0) {
+			if (!goes_on(&k, e))
+				goto out;
+			failed = 1;
+		}
+	qf_progress_end(&progress);
+	if (sink_close(&k, e) == 0)
+		status = failed ? QF_EXIT_DATA : QF_EXIT_OK;
+out:
+	sink_abort(&k);
+	return status;
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o = { 0 };
-	struct sink k;
 	qf_err e;
-	char *stdin_only[] = { "-" };
-	char **inputs = argv;
-	int ninputs, failed = 0;
+	int status;
 
-	qf_blas_init(argc, argv, 0);	/* the kernels its provenance names */
-	qf_tool_init("qf-cat");
+	/* OpenBLAS's core: the kernels its provenance names */
+	qf_tool_start("qf-cat", argc, argv, 0);
 	parse_args(argc, argv, &o);
-	inputs = argv + optind;
-	ninputs = argc - optind;
-	if (ninputs == 0) {
-		inputs = stdin_only;
-		ninputs = 1;
-	}
-	if (o.from == F_NPZ || o.from == F_NPY) {
-		int nstdin = 0;
-		for (int i = 0; i < ninputs; i++)
-			nstdin += strcmp(inputs[i], "-") == 0;
-		if (nstdin > 1)
-			qf_tool_usage_error("standard input given twice");
-	}
-	if (sink_open(&k, &o, &e) < 0)
+	status = run(&o, &e);
+	opts_free(&o);
+	if (status < 0)
 		qf_tool_fail(&e);
-	qf_progress_start(&progress, "qf-cat: MiB read");
-	for (int i = 0; i < ninputs; i++) {
-		if (cat_one(inputs[i], &k, &e) < 0) {
-			/* A listing goes on with the other inputs; an output
-			 * file is all or nothing. */
-			if (o.mode == M_LIST) {
-				fflush(k.f);
-				fprintf(stderr, "%s: %s\n", qf_tool_name(), e.msg);
-				failed = 1;
-				continue;
-			}
-			sink_abort(&k);
-			qf_tool_fail(&e);
-		}
-	}
-	qf_progress_end(&progress);
-	if (sink_close(&k, &e) < 0)
-		qf_tool_fail(&e);
-	free(o.names);
-	free(o.excludes);
-	free(o.attrs);
-	free(o.sets);
 	qf_tool_close_stdout();
-	return failed ? QF_EXIT_DATA : QF_EXIT_OK;
+	return status;
 }

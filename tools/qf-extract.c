@@ -59,6 +59,9 @@ static const char usage[] =
 	"  qf-extract text -k gpt2 --encoder encoder.json --vocab vocab.bpe --unit paragraph -o udhr.qft udhr.tgz\n";
 
 struct opts {
+	int weights;		/* the command: weights, or text */
+	char **inputs;
+	int ninputs;
 	int list, raw, verbose, dtype;
 	const char *output;
 	qf_wopts w;
@@ -68,10 +71,64 @@ struct opts {
 	int64_t bos;		/* -1: none */
 };
 
-static void parse_args(int argc, char **argv, struct opts *o)
+/* ------------------------------------------------------------ options */
+
+static const char *const formats[] = {
+	[QF_TEXT_AUTO] = "auto", [QF_TEXT_PLAIN] = "plain",
+	[QF_TEXT_HTML] = "html", NULL
+};
+static const char *const units[] = {
+	[QF_TEXT_DOCUMENT] = "document", [QF_TEXT_PARAGRAPH] = "paragraph",
+	NULL
+};
+
+/* The index of arg in names (NULL-terminated); a usage error "unknown
+ * WHAT 'ARG'" when it is not there. */
+static int pick(const char *arg, const char *const *names, const char *what)
 {
-	enum { O_RAW = 256, O_ENC, O_VOCAB, O_TOKJSON, O_LANG, O_FORMAT, O_UNIT,
-	       O_REPLACE, O_LEVEL, O_SHUFFLE, O_NO_SHUFFLE, O_BOS };
+	for (int i = 0; names[i]; i++)
+		if (strcmp(arg, names[i]) == 0)
+			return i;
+	qf_tool_usage_error("unknown %s '%s'", what, arg);
+}
+
+enum { O_RAW = 256, O_ENC, O_VOCAB, O_TOKJSON, O_LANG, O_FORMAT, O_UNIT,
+       O_REPLACE, O_LEVEL, O_SHUFFLE, O_NO_SHUFFLE, O_BOS };
+
+static void option(struct opts *o, int c, const char *arg, char **argv)
+{
+	switch (c) {
+	case 'l': o->list = 1; break;
+	case O_RAW: o->raw = 1; break;
+	case 't':
+		o->dtype = qf_dtype_parse(arg);
+		if (!o->dtype || !qf_dtype_is_float(o->dtype))
+			qf_tool_usage_error("--dtype wants a float type, not '%s'",
+					    arg);
+		break;
+	case 'k': o->tokenizer = arg; break;
+	case O_ENC: o->encoder = arg; break;
+	case O_VOCAB: o->vocab = arg; break;
+	case O_TOKJSON: o->tokjson = arg; break;
+	case 'm': o->text.member_glob = arg; break;
+	case O_LANG: o->text.lang = arg; break;
+	case O_FORMAT: o->text.format = pick(arg, formats, "format"); break;
+	case O_UNIT: o->text.unit = pick(arg, units, "unit"); break;
+	case O_REPLACE: o->text.replace_invalid = 1; break;
+	case O_BOS:
+		o->bos = (int64_t)qf_tool_parse_count("--bos", arg, INT32_MAX);
+		break;
+	case 'o': o->output = arg; break;
+	case O_LEVEL: o->w.level = qf_tool_parse_level(arg); break;
+	case O_SHUFFLE: o->w.shuffle = QF_SHUFFLE_ON; break;
+	case O_NO_SHUFFLE: o->w.shuffle = QF_SHUFFLE_OFF; break;
+	case 'v': o->verbose = 1; break;
+	default: qf_tool_common_option(c, usage, argv);
+	}
+}
+
+static void parse_options(int argc, char **argv, struct opts *o)
+{
 	static const struct option longs[] = {
 		{ "list", no_argument, 0, 'l' },
 		{ "raw", no_argument, 0, O_RAW },
@@ -98,52 +155,59 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	int c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":lt:k:m:o:vh", longs, NULL)) != -1) {
-		switch (c) {
-		case 'l': o->list = 1; break;
-		case O_RAW: o->raw = 1; break;
-		case 't':
-			o->dtype = qf_dtype_parse(optarg);
-			if (!o->dtype || !qf_dtype_is_float(o->dtype))
-				qf_tool_usage_error("--dtype wants a float type, not '%s'",
-						    optarg);
-			break;
-		case 'k': o->tokenizer = optarg; break;
-		case O_ENC: o->encoder = optarg; break;
-		case O_VOCAB: o->vocab = optarg; break;
-		case O_TOKJSON: o->tokjson = optarg; break;
-		case 'm': o->text.member_glob = optarg; break;
-		case O_LANG: o->text.lang = optarg; break;
-		case O_FORMAT:
-			if (strcmp(optarg, "auto") == 0)
-				o->text.format = QF_TEXT_AUTO;
-			else if (strcmp(optarg, "plain") == 0)
-				o->text.format = QF_TEXT_PLAIN;
-			else if (strcmp(optarg, "html") == 0)
-				o->text.format = QF_TEXT_HTML;
-			else
-				qf_tool_usage_error("unknown format '%s'", optarg);
-			break;
-		case O_UNIT:
-			if (strcmp(optarg, "document") == 0)
-				o->text.unit = QF_TEXT_DOCUMENT;
-			else if (strcmp(optarg, "paragraph") == 0)
-				o->text.unit = QF_TEXT_PARAGRAPH;
-			else
-				qf_tool_usage_error("unknown unit '%s'", optarg);
-			break;
-		case O_REPLACE: o->text.replace_invalid = 1; break;
-		case O_BOS:
-			o->bos = (int64_t)qf_tool_parse_count("--bos", optarg,
-							      INT32_MAX);
-			break;
-		case 'o': o->output = optarg; break;
-		case O_LEVEL: o->w.level = qf_tool_parse_level(optarg); break;
-		case O_SHUFFLE: o->w.shuffle = QF_SHUFFLE_ON; break;
-		case O_NO_SHUFFLE: o->w.shuffle = QF_SHUFFLE_OFF; break;
-		case 'v': o->verbose = 1; break;
-		default: qf_tool_common_option(c, usage, argv);
-		}
+	while ((c = getopt_long(argc, argv, ":lt:k:m:o:vh", longs, NULL)) != -1)
+		option(o, c, optarg, argv);
+}
+
+/* The tokenizer options of text go together. */
+static void check_tokenizer(const struct opts *o)
+{
+	const char *name = o->tokenizer ? o->tokenizer : "bytes";
+
+	if (o->tokjson) {
+		if (o->tokenizer && strcmp(o->tokenizer, "gpt2") != 0)
+			qf_tool_usage_error("--tokenizer-json goes with -k gpt2");
+	} else if (strcmp(name, "bytes") == 0) {
+		if (o->encoder || o->vocab)
+			qf_tool_usage_error("--encoder and --vocab go with -k gpt2");
+	} else if (strcmp(name, "gpt2") == 0) {
+		if (!o->encoder || !o->vocab)
+			qf_tool_usage_error("-k gpt2 needs --encoder and --vocab, or "
+					    "--tokenizer-json");
+	} else {
+		qf_tool_usage_error("unknown tokenizer '%s' (bytes or gpt2)", name);
+	}
+}
+
+/* "qf-extract COMMAND [OPTION]... INPUT...". */
+static void parse_args(int argc, char **argv, struct opts *o)
+{
+	o->bos = -1;
+	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 ||
+			  strcmp(argv[1], "-h") == 0 ||
+			  strcmp(argv[1], "--version") == 0))
+		parse_options(argc, argv, o);	/* prints and exits */
+	if (argc < 2)
+		qf_tool_usage_error("missing command: weights or text");
+	o->weights = strcmp(argv[1], "weights") == 0;
+	if (!o->weights && strcmp(argv[1], "text") != 0)
+		qf_tool_usage_error("unknown command '%s' (weights or text)",
+				    argv[1]);
+	parse_options(argc - 1, argv + 1, o);
+	o->inputs = argv + 1 + optind;
+	o->ninputs = argc - 1 - optind;
+	if (o->weights) {
+		if (o->ninputs != 1)
+			qf_tool_usage_error("weights takes one CHECKPOINT");
+		if (o->tokenizer || o->encoder || o->vocab || o->tokjson ||
+		    o->text.member_glob || o->text.lang)
+			qf_tool_usage_error("text options given to weights");
+	} else {
+		if (o->ninputs < 1)
+			qf_tool_usage_error("text needs at least one INPUT");
+		if (o->list || o->raw || o->dtype)
+			qf_tool_usage_error("weights options given to text");
+		check_tokenizer(o);
 	}
 }
 
@@ -160,21 +224,59 @@ static void list_rec(FILE *f, const qf_rec *r)
 	putc('\n', f);
 }
 
-static int weights(const struct opts *o, const char *path)
+/* -l: the plan's records as lines. */
+static int list_plan(const struct opts *o, const qf_wplan *p, qf_err *e)
 {
-	qf_err e;
-	qf_ckpt *c = qf_ckpt_open(path, &e);
-	qf_wplan p;
-	qf_writer *w;
-	qf_progress prog;
+	qf_out *out = qf_out_open(o->output, e);
 
-	if (!c)
-		qf_tool_fail(&e);
-	if ((o->raw ? qf_wplan_raw(c, &p, &e) : qf_wplan_gpt2(c, &p, &e)) < 0 ||
-	    (o->dtype && qf_wplan_set_float_dtype(&p, o->dtype, &e) < 0)) {
-		qf_ckpt_close(c);
-		qf_tool_fail(&e);
+	if (!out)
+		return -1;
+	list_rec(qf_out_file(out), &p->config);
+	for (size_t i = 0; i < p->n; i++)
+		list_rec(qf_out_file(out), &p->items[i].rec);
+	return qf_out_commit(out, e);
+}
+
+/* The plan's records as a weight stream. */
+static int write_plan(const struct opts *o, qf_ckpt *c, const qf_wplan *p,
+		      qf_err *e)
+{
+	qf_writer *w = qf_writer_open(o->output, &o->w, e);
+	qf_progress prog;
+	void *data = NULL;
+
+	if (!w)
+		return -1;
+	qf_progress_start(&prog, "qf-extract: tensors");
+	if (qf_writer_put(w, &p->config, NULL, e) < 0)
+		goto fail;
+	for (size_t i = 0; i < p->n; i++) {
+		if (qf_wplan_read(c, p, i, &data, e) < 0 ||
+		    qf_writer_put(w, &p->items[i].rec, data, e) < 0)
+			goto fail;
+		free(data);
+		data = NULL;
+		qf_progress_update(&prog, i + 1, p->n);
 	}
+	qf_progress_end(&prog);
+	return qf_writer_close(w, e);
+fail:
+	free(data);
+	qf_writer_abort(w);
+	return -1;
+}
+
+static int run_weights(const struct opts *o, qf_err *e)
+{
+	const char *path = o->inputs[0];
+	qf_ckpt *c = NULL;
+	qf_wplan p = { 0 };
+	int status = -1;
+
+	if (!(c = qf_ckpt_open(path, e)) ||
+	    (o->raw ? qf_wplan_raw(c, &p, e) : qf_wplan_gpt2(c, &p, e)) < 0 ||
+	    (o->dtype && qf_wplan_set_float_dtype(&p, o->dtype, e) < 0))
+		goto out;
 	if (o->verbose) {
 		fprintf(stderr, "%s: %s: %s checkpoint, %zu tensors, %zu records",
 			qf_tool_name(), path, qf_ckpt_format(c), qf_ckpt_count(c), p.n);
@@ -183,218 +285,157 @@ static int weights(const struct opts *o, const char *path)
 				p.skipped);
 		fputc('\n', stderr);
 	}
-	if (o->list) {
-		qf_out *out = qf_out_open(o->output, &e);
-		if (!out)
-			qf_tool_fail(&e);
-		list_rec(qf_out_file(out), &p.config);
-		for (size_t i = 0; i < p.n; i++)
-			list_rec(qf_out_file(out), &p.items[i].rec);
-		qf_wplan_free(&p);
-		qf_ckpt_close(c);
-		if (qf_out_commit(out, &e) < 0)
-			qf_tool_fail(&e);
-		return 0;
-	}
-	w = qf_writer_open(o->output, &o->w, &e);
-	if (!w)
-		qf_tool_fail(&e);
-	qf_progress_start(&prog, "qf-extract: tensors");
-	if (qf_writer_put(w, &p.config, NULL, &e) < 0)
-		goto fail;
-	for (size_t i = 0; i < p.n; i++) {
-		void *data;
-		if (qf_wplan_read(c, &p, i, &data, &e) < 0)
-			goto fail;
-		int rc = qf_writer_put(w, &p.items[i].rec, data, &e);
-		free(data);
-		if (rc < 0)
-			goto fail;
-		qf_progress_update(&prog, i + 1, p.n);
-	}
-	qf_progress_end(&prog);
+	if ((o->list ? list_plan(o, &p, e) : write_plan(o, c, &p, e)) == 0)
+		status = QF_EXIT_OK;
+out:
 	qf_wplan_free(&p);
 	qf_ckpt_close(c);
-	if (qf_writer_close(w, &e) < 0)
-		qf_tool_fail(&e);
-	return 0;
-fail:
-	qf_writer_abort(w);
-	qf_wplan_free(&p);
-	qf_ckpt_close(c);
-	qf_tool_fail(&e);
+	return status;
 }
 
 /* ------------------------------------------------------------ text */
 
 static qf_tokenizer *open_tokenizer(const struct opts *o, qf_err *e)
 {
-	const char *name = o->tokenizer ? o->tokenizer : "bytes";
-
-	if (o->tokjson) {
-		if (o->tokenizer && strcmp(o->tokenizer, "gpt2") != 0)
-			qf_tool_usage_error("--tokenizer-json goes with -k gpt2");
+	if (o->tokjson)
 		return qf_tok_hf_open(o->tokjson, e);
-	}
-	if (strcmp(name, "bytes") == 0) {
-		if (o->encoder || o->vocab)
-			qf_tool_usage_error("--encoder and --vocab go with -k gpt2");
-		return qf_tok_bytes(e);
-	}
-	if (strcmp(name, "gpt2") == 0) {
-		if (!o->encoder || !o->vocab)
-			qf_tool_usage_error("-k gpt2 needs --encoder and --vocab, or "
-					    "--tokenizer-json");
+	if (o->encoder)		/* -k gpt2 (check_tokenizer) */
 		return qf_tok_gpt2_open(o->encoder, o->vocab, e);
-	}
-	qf_tool_usage_error("unknown tokenizer '%s' (bytes or gpt2)", name);
+	return qf_tok_bytes(e);
 }
 
-/* One document as a record: its token ids, with counts as attributes. */
-static int put_doc(qf_writer *w, const qf_tokenizer *t, const qf_doc *d,
-		   uint64_t n, const struct opts *o, int32_t **ids, size_t *cap,
-		   qf_err *e)
+/* Token ids, reused from document to document. */
+struct ids {
+	int32_t *v;
+	size_t n, cap;
+};
+
+/* The ids of document d, after a BOS when there is one. */
+static int encode(const qf_tokenizer *t, const qf_doc *d, int64_t bos,
+		  struct ids *ids, qf_err *e)
 {
-	size_t nid = 0, first_bytes = 0, first_chars = 0;
-	uint64_t chars, words, dims[1];
+	ids->n = 0;
+	if (bos >= 0) {
+		if (ids->cap < 1) {
+			int32_t *p = realloc(ids->v, 64 * sizeof *p);
+
+			if (!p)
+				return qf_err_set(e, "out of memory");
+			ids->v = p;
+			ids->cap = 64;
+		}
+		ids->v[ids->n++] = (int32_t)bos;
+	}
+	return qf_tok_encode(t, d->text, d->len, &ids->v, &ids->n, &ids->cap,
+			     e) < 0 ? -1 : 0;
+}
+
+/* One document as token record doc.N: its ids, with counts as attributes. */
+static int put_doc(qf_writer *w, const qf_tokenizer *t, const qf_doc *d,
+		   uint64_t n, const struct opts *o, struct ids *ids, qf_err *e)
+{
+	qf_tokrec tr = {
+		.lang = d->lang, .source = d->source,
+		.unit = units[o->text.unit], .tokenizer = qf_tok_name(t),
+		.doc = d->index, .bytes = d->len, .bos = o->bos,
+	};
+	uint64_t dims[1];
 	qf_rec r;
 	char name[64];
 	int rc = 0;
 
-	if (o->bos >= 0) {
-		if (*cap < 1) {
-			int32_t *p = realloc(*ids, 64 * sizeof *p);
-
-			if (!p)
-				return qf_err_set(e, "out of memory");
-			*ids = p;
-			*cap = 64;
-		}
-		(*ids)[nid++] = (int32_t)o->bos;
-	}
-	if (qf_tok_encode(t, d->text, d->len, ids, &nid, cap, e) < 0)
+	if (encode(t, d, o->bos, ids, e) < 0)
 		return -1;
-	qf_text_count(d->text, d->len, &chars, &words);
+	qf_text_count(d->text, d->len, &tr.chars, &tr.words);
+	tr.tokens = ids->n - (o->bos >= 0);
 	/* what the first token covers: not scored when there is no BOS */
-	if (o->bos < 0 && nid > 0) {
-		const char *p = qf_tok_piece(t, (*ids)[0], &first_bytes);
+	if (o->bos < 0 && ids->n > 0) {
+		size_t len = 0;
+		const char *p = qf_tok_piece(t, ids->v[0], &len);
 
-		for (size_t i = 0; p && i < first_bytes; i++)
-			first_chars += ((unsigned char)p[i] & 0xC0) != 0x80;
+		tr.first_bytes = len;
+		for (size_t i = 0; p && i < len; i++)
+			tr.first_chars += ((unsigned char)p[i] & 0xC0) != 0x80;
 	}
 	qf_rec_init(&r);
 	snprintf(name, sizeof name, "doc.%" PRIu64, n);
-	dims[0] = nid;
+	dims[0] = ids->n;
 	rc |= qf_rec_set_name(&r, name, e);
 	rc |= qf_rec_set_shape(&r, QF_I32, 1, dims, e);
-	rc |= qf_rec_set(&r, "kind", "tokens", e);
-	rc |= qf_rec_set(&r, "lang", d->lang, e);
-	rc |= qf_rec_set(&r, "source", d->source, e);
-	rc |= qf_rec_setf(&r, e, "doc", "%" PRIu64, d->index);
-	rc |= qf_rec_set(&r, "unit", o->text.unit == QF_TEXT_PARAGRAPH ?
-			 "paragraph" : "document", e);
-	rc |= qf_rec_set(&r, "tokenizer", qf_tok_name(t), e);
-	rc |= qf_rec_setf(&r, e, "bytes", "%zu", d->len);
-	rc |= qf_rec_setf(&r, e, "chars", "%" PRIu64, chars);
-	rc |= qf_rec_setf(&r, e, "words", "%" PRIu64, words);
-	rc |= qf_rec_setf(&r, e, "tokens", "%zu", nid - (o->bos >= 0));
-	if (o->bos >= 0)
-		rc |= qf_rec_setf(&r, e, "bos", "%" PRId64, o->bos);
-	rc |= qf_rec_setf(&r, e, "first_bytes", "%zu", first_bytes);
-	rc |= qf_rec_setf(&r, e, "first_chars", "%zu", first_chars);
+	rc |= qf_tokrec_set(&r, &tr, e);
 	if (rc == 0)
-		rc = qf_writer_put(w, &r, *ids, e);
+		rc = qf_writer_put(w, &r, ids->v, e);
 	qf_rec_free(&r);
 	return rc;
 }
 
-static int text(const struct opts *o, int n, char **inputs)
+/* The documents of one input, numbered on from *count. */
+static int put_corpus(qf_writer *w, const qf_tokenizer *t, const char *path,
+		      const struct opts *o, struct ids *ids, uint64_t *count,
+		      qf_progress *prog, qf_err *e)
 {
-	qf_err e;
-	qf_tokenizer *t = open_tokenizer(o, &e);
-	qf_writer *w;
+	qf_corpus *c = qf_corpus_open(path, &o->text, e);
 	qf_doc d;
-	int32_t *ids = NULL;
-	size_t cap = 0;
+	int rc;
+
+	if (!c)
+		return -1;
+	memset(&d, 0, sizeof d);
+	while ((rc = qf_corpus_next(c, &d, e)) == 1) {
+		if (put_doc(w, t, &d, (*count)++, o, ids, e) < 0) {
+			rc = -1;
+			break;
+		}
+		qf_progress_update(prog, *count, 0);
+	}
+	qf_doc_free(&d);
+	qf_corpus_close(c);
+	return rc;
+}
+
+static int run_text(const struct opts *o, qf_err *e)
+{
+	qf_tokenizer *t = NULL;
+	qf_writer *w = NULL;
+	struct ids ids = { NULL, 0, 0 };
 	uint64_t count = 0;
 	qf_progress prog;
+	int status = -1;
 
-	if (!t)
-		qf_tool_fail(&e);
-	w = qf_writer_open(o->output, &o->w, &e);
-	if (!w) {
-		qf_tok_free(t);
-		qf_tool_fail(&e);
-	}
-	memset(&d, 0, sizeof d);
+	if (!(t = open_tokenizer(o, e)) ||
+	    !(w = qf_writer_open(o->output, &o->w, e)))
+		goto out;
 	qf_progress_start(&prog, "qf-extract: documents");
-	for (int i = 0; i < n; i++) {
-		qf_corpus *c = qf_corpus_open(inputs[i], &o->text, &e);
-		int rc;
-
-		if (!c)
-			goto fail;
-		while ((rc = qf_corpus_next(c, &d, &e)) == 1) {
-			if (put_doc(w, t, &d, count++, o, &ids, &cap, &e) < 0) {
-				rc = -1;
-				break;
-			}
-			qf_progress_update(&prog, count, 0);
-		}
-		qf_corpus_close(c);
-		if (rc < 0)
-			goto fail;
-	}
+	for (int i = 0; i < o->ninputs; i++)
+		if (put_corpus(w, t, o->inputs[i], o, &ids, &count, &prog, e) < 0)
+			goto out;
 	qf_progress_end(&prog);
-	qf_doc_free(&d);
-	free(ids);
-	qf_tok_free(t);
-	if (qf_writer_close(w, &e) < 0)
-		qf_tool_fail(&e);
-	return 0;
-fail:
-	qf_doc_free(&d);
-	free(ids);
-	qf_tok_free(t);
+	status = qf_writer_close(w, e) < 0 ? -1 : QF_EXIT_OK;
+	w = NULL;
+out:
 	qf_writer_abort(w);
-	qf_tool_fail(&e);
+	free(ids.v);
+	qf_tok_free(t);
+	return status;
+}
+
+static int run(const struct opts *o, qf_err *e)
+{
+	return o->weights ? run_weights(o, e) : run_text(o, e);
 }
 
 int main(int argc, char **argv)
 {
-	struct opts o;
-	const char *cmd;
+	struct opts o = { 0 };
+	qf_err e;
+	int status;
 
-	memset(&o, 0, sizeof o);
-	o.bos = -1;
-	qf_blas_init(argc, argv, 0);	/* the kernels its provenance names */
-	qf_tool_init("qf-extract");
-	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 ||
-			  strcmp(argv[1], "-h") == 0 ||
-			  strcmp(argv[1], "--version") == 0))
-		parse_args(argc, argv, &o);
-	if (argc < 2)
-		qf_tool_usage_error("missing command: weights or text");
-	cmd = argv[1];
-	if (strcmp(cmd, "weights") != 0 && strcmp(cmd, "text") != 0)
-		qf_tool_usage_error("unknown command '%s' (weights or text)", cmd);
-	parse_args(argc - 1, argv + 1, &o);
-	argc -= 1 + optind;
-	argv += 1 + optind;
-	if (strcmp(cmd, "weights") == 0) {
-		if (argc != 1)
-			qf_tool_usage_error("weights takes one CHECKPOINT");
-		if (o.tokenizer || o.encoder || o.vocab || o.tokjson ||
-		    o.text.member_glob || o.text.lang)
-			qf_tool_usage_error("text options given to weights");
-		weights(&o, argv[0]);
-	} else {
-		if (argc < 1)
-			qf_tool_usage_error("text needs at least one INPUT");
-		if (o.list || o.raw || o.dtype)
-			qf_tool_usage_error("weights options given to text");
-		text(&o, argc, argv);
-	}
+	/* OpenBLAS's core: the kernels its provenance names */
+	qf_tool_start("qf-extract", argc, argv, 0);
+	parse_args(argc, argv, &o);
+	status = run(&o, &e);
+	if (status < 0)
+		qf_tool_fail(&e);
 	qf_tool_close_stdout();
-	return 0;
+	return status;
 }

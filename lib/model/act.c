@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/model.h"
+#include "model/runtime.h"
 
 struct qf_act {
 	qf_act_opts o;
@@ -39,12 +39,10 @@ struct qf_act {
 
 /* ------------------------------------------------------------ noise */
 
+/* The output of splitmix64 from state z: a hash of z. */
 static uint64_t mix64(uint64_t z)
 {
-	z += 0x9e3779b97f4a7c15ull;
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
+	return qf_splitmix64(&z);
 }
 
 /* corrupt: row x [d] of the document's position p gets K sigma times
@@ -110,15 +108,12 @@ int qf_weights_std(const char *path, const char *name, double *sigma,
 
 uint64_t qf_tokens_fnv(const int32_t *tok, uint64_t n)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
+	uint64_t h = QF_FNV1A_INIT;
+	unsigned char le[4];
 
 	for (uint64_t i = 0; i < n; i++) {
-		uint32_t v = (uint32_t)tok[i];
-
-		for (int b = 0; b < 4; b++) {
-			h ^= (v >> (8 * b)) & 0xff;
-			h *= 0x100000001b3ull;
-		}
+		qf_put_u32(le, (uint32_t)tok[i]);
+		h = qf_fnv1a(h, le, sizeof le);
 	}
 	return h;
 }
@@ -195,15 +190,6 @@ static int attn_hook(void *ctx, const qf_site_info *s, float *p)
 
 /* ------------------------------------------------------------ sampling */
 
-static uint64_t splitmix(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
 /* K distinct positions of n (all of them when K >= n), in order, from a
  * generator seeded by the seed and the document's ordinal. */
 static void sample(qf_act *r, uint64_t ordinal)
@@ -215,7 +201,7 @@ static void sample(qf_act *r, uint64_t ordinal)
 		r->slot[i] = -1;
 	/* Floyd's algorithm: k draws, each a new position */
 	for (uint64_t i = n - k; i < n; i++) {
-		uint64_t t = splitmix(&st) % (i + 1);
+		uint64_t t = qf_splitmix64(&st) % (i + 1);
 
 		r->slot[r->slot[t] < 0 ? t : i] = 0;
 	}
@@ -232,7 +218,9 @@ static void sample(qf_act *r, uint64_t ordinal)
 static int set_common(qf_rec *out, const qf_rec *in, uint64_t ordinal,
 		      uint64_t n, uint64_t fnv, qf_err *e)
 {
-	static const char *keep[] = { "lang", "doc", "source" };
+	static const char *const keep[] = {
+		QF_ATTR_LANG, QF_ATTR_DOC, QF_ATTR_SOURCE,
+	};
 
 	for (size_t i = 0; i < sizeof keep / sizeof *keep; i++) {
 		const char *v = qf_rec_get(in, keep[i]);
@@ -243,77 +231,83 @@ static int set_common(qf_rec *out, const qf_rec *in, uint64_t ordinal,
 	if (qf_rec_set(out, "record", in->name, e) < 0 ||
 	    qf_rec_setf(out, e, "ordinal", "%" PRIu64, ordinal) < 0 ||
 	    qf_rec_setf(out, e, "tokens_fnv", "%016" PRIx64, fnv) < 0 ||
-	    qf_rec_setf(out, e, "tokens", "%" PRIu64, n) < 0)
+	    qf_rec_setf(out, e, QF_ATTR_TOKENS, "%" PRIu64, n) < 0)
 		return -1;
 	return 0;
 }
 
+/* sample:K: the positions drawn, "P0,P1,...". */
+static int positions_attr(const qf_act *r, qf_rec *out, qf_err *e)
+{
+	size_t cap = r->kk * 21 + 1, len = 0;
+	char *txt = malloc(cap);
+	int rc;
+
+	if (!txt)
+		return qf_err_set(e, "out of memory");
+	txt[0] = 0;
+	for (uint64_t i = 0; i < r->kk; i++)
+		len += (size_t)snprintf(txt + len, cap - len, "%s%" PRIu64,
+					i ? "," : "", r->pos[i]);
+	rc = qf_rec_set(out, "positions", txt, e);
+	free(txt);
+	return rc;
+}
+
+/* The header of record state.ORDINAL.L.SITE: its name, shape and
+ * attributes. */
+static int state_header(const qf_act *r, qf_rec *out, const qf_rec *in,
+			uint64_t ordinal, int l, int s, qf_err *e)
+{
+	static const char *const rname[] = { "none", "mean", "sample" };
+	const qf_act_opts *o = &r->o;
+	uint64_t dims[2] = { r->n, (uint64_t)width(r, s) };
+	int nd = 2;
+	char name[128];
+
+	if (o->reduce == QF_ACT_SAMPLE) {
+		dims[0] = r->kk;
+	} else if (o->reduce == QF_ACT_MEAN) {
+		dims[0] = dims[1];
+		nd = 1;
+	}
+	snprintf(name, sizeof name, "state.%" PRIu64 ".%d.%s", ordinal, l,
+		 qf_site_name(s));
+	if (qf_rec_set_name(out, name, e) < 0 ||
+	    qf_rec_set_shape(out, QF_F32, nd, dims, e) < 0 ||
+	    set_common(out, in, ordinal, r->n, r->fnv, e) < 0 ||
+	    qf_rec_set(out, QF_ATTR_KIND, "state", e) < 0 ||
+	    qf_rec_setf(out, e, "layer", "%d", l) < 0 ||
+	    qf_rec_set(out, "site", qf_site_name(s), e) < 0)
+		return -1;
+	if (o->reduce != QF_ACT_SAMPLE)
+		return qf_rec_set(out, "reduce", rname[o->reduce], e);
+	if (qf_rec_setf(out, e, "reduce", "sample:%" PRIu64, o->k) < 0 ||
+	    qf_rec_setf(out, e, "seed", "%" PRIu64, o->seed) < 0)
+		return -1;
+	return positions_attr(r, out, e);
+}
+
+/* The states of the chosen layers and sites, by layer, then site; a mean
+ * is scaled here from the sum the hook made. */
 static int write_states(qf_act *r, qf_act_put_fn put, void *ctx,
 			const qf_rec *in, uint64_t ordinal, qf_err *e)
 {
-	static const char *rname[] = { "none", "mean", "sample" };
-	const qf_act_opts *o = &r->o;
-	int L = r->cfg->n_layer;
 	qf_rec out;
 	int rc = 0;
 
 	qf_rec_init(&out);
-	for (int l = 0; l <= L && rc == 0; l++)
+	for (int l = 0; l <= r->cfg->n_layer && rc == 0; l++)
 		for (int s = 0; s < r->nsites && rc == 0; s++) {
 			float *b = r->buf[l * r->nsites + s];
-			uint64_t dims[2];
-			int d = width(r, s), nd = 2;
 
 			if (!b)
 				continue;
 			qf_rec_free(&out);
-			dims[1] = (uint64_t)d;
-			if (o->reduce == QF_ACT_NONE) {
-				dims[0] = r->n;
-			} else if (o->reduce == QF_ACT_SAMPLE) {
-				dims[0] = r->kk;
-			} else {
-				dims[0] = (uint64_t)d;
-				nd = 1;
-				for (int j = 0; j < d; j++)
+			if (r->o.reduce == QF_ACT_MEAN)
+				for (int j = 0; j < width(r, s); j++)
 					b[j] = (float)(b[j] / (double)r->n);
-			}
-			{
-				char name[128];
-
-				snprintf(name, sizeof name, "state.%" PRIu64 ".%d.%s",
-					 ordinal, l, qf_site_name(s));
-				rc = qf_rec_set_name(&out, name, e);
-			}
-			if (rc == 0)
-				rc = qf_rec_set_shape(&out, QF_F32, nd, dims, e);
-			if (rc == 0)
-				rc = set_common(&out, in, ordinal, r->n, r->fnv, e);
-			if (rc == 0 &&
-			    (qf_rec_set(&out, "kind", "state", e) < 0 ||
-			     qf_rec_setf(&out, e, "layer", "%d", l) < 0 ||
-			     qf_rec_set(&out, "site", qf_site_name(s), e) < 0 ||
-			     (o->reduce == QF_ACT_SAMPLE
-			      ? qf_rec_setf(&out, e, "reduce", "sample:%" PRIu64, o->k)
-			      : qf_rec_set(&out, "reduce", rname[o->reduce], e)) < 0 ||
-			     (o->reduce == QF_ACT_SAMPLE &&
-			      qf_rec_setf(&out, e, "seed", "%" PRIu64, o->seed) < 0)))
-				rc = -1;
-			if (rc == 0 && o->reduce == QF_ACT_SAMPLE) {
-				size_t cap = r->kk * 21 + 1, len = 0;
-				char *txt = malloc(cap);
-
-				if (!txt) {
-					qf_rec_free(&out);
-					return qf_err_set(e, "out of memory");
-				}
-				txt[0] = 0;
-				for (uint64_t i = 0; i < r->kk; i++)
-					len += (size_t)snprintf(txt + len, cap - len, "%s%" PRIu64,
-							i ? "," : "", r->pos[i]);
-				rc = qf_rec_set(&out, "positions", txt, e);
-				free(txt);
-			}
+			rc = state_header(r, &out, in, ordinal, l, s, e);
 			if (rc == 0)
 				rc = put(ctx, QF_ACT_OUT_STATE, &out, b, e);
 		}
@@ -338,7 +332,7 @@ static int write_attn(qf_act *r, qf_act_put_fn put, void *ctx,
 	if (qf_rec_set_name(&out, name, e) < 0 ||
 	    qf_rec_set_shape(&out, QF_F32, 3, dims, e) < 0 ||
 	    set_common(&out, in, ordinal, r->n, r->fnv, e) < 0 ||
-	    qf_rec_set(&out, "kind", "attn_stats", e) < 0 ||
+	    qf_rec_set(&out, QF_ATTR_KIND, "attn_stats", e) < 0 ||
 	    qf_rec_set(&out, "stats", "entropy,first", e) < 0 ||
 	    qf_rec_setf(&out, e, "sink_eps", "%g", r->o.eps) < 0)
 		rc = -1;
@@ -382,7 +376,7 @@ static int write_nll(qf_act_put_fn put, void *ctx, const qf_rec *in,
 	if (qf_rec_set_name(&out, name, e) < 0 ||
 	    qf_rec_set_shape(&out, QF_F32, 1, dims, e) < 0 ||
 	    set_common(&out, in, ordinal, n, fnv, e) < 0 ||
-	    qf_rec_set(&out, "kind", "nll", e) < 0 ||
+	    qf_rec_set(&out, QF_ATTR_KIND, "nll", e) < 0 ||
 	    put(ctx, QF_ACT_OUT_NLL, &out, nll, e) < 0)
 		rc = -1;
 	qf_rec_free(&out);
@@ -398,85 +392,87 @@ static int from_attr(const qf_rec *f, const char *key, uint64_t *v)
 	return s && qf_parse_u64(s, UINT64_MAX, v, NULL) == 0 ? 0 : -1;
 }
 
-/* " (doc D)" of a token record, or "". */
-static const char *doc_of(const qf_rec *rec, char *buf, size_t n)
+/* " (doc D)" of a token record, or "".  buf: QF_ERR_MAX bytes, so that
+ * only what a message would lose anyway is cut. */
+static const char *doc_of(const qf_rec *rec, char *buf)
 {
-	const char *doc = qf_rec_get(rec, "doc");
+	const char *doc = qf_rec_get(rec, QF_ATTR_DOC);
 
 	if (!doc)
 		return "";
-	snprintf(buf, n, " (doc %s)", doc);
+	snprintf(buf, QF_ERR_MAX, " (doc %s)", doc);
 	return buf;
 }
 
-/* Read FROM's state records of the current document (ordinal r->ordinal,
- * token record rec of the stream named src) into r->from: those of the
- * chosen layers and sites.  Records of other kinds, layers or sites are
- * skipped; the first record of a later document is kept for the next
- * call. */
-static int load_from(qf_act *r, const qf_rec *rec, const char *src,
-		     qf_err *e)
+/* The next state record of FROM of the current document or a later one,
+ * in r->frec (r->fpending set): 1 with its ordinal in *ord, 0 at the end
+ * of FROM, -1.  Records of other kinds and of earlier documents are
+ * skipped. */
+static int from_next(qf_act *r, uint64_t *ord, qf_err *e)
 {
-	const char *fname = qf_reader_name(r->fr);
-	int L = r->cfg->n_layer, got = 0, rc;
-	uint64_t later = UINT64_MAX;
-	char db[160];
-	const char *doc = doc_of(rec, db, sizeof db);
-
 	for (;;) {
-		uint64_t ord, layer, n;
-		char want[24];
-		const char *kind, *site_s, *fnv_s;
-		int site;
-		float **slot;
+		const char *kind;
 
 		if (!r->fpending) {
-			rc = qf_reader_next(r->fr, &r->frec, e);
-			if (rc < 0)
-				return -1;
-			if (rc == 0)
-				break;
+			int rc = qf_reader_next(r->fr, &r->frec, e);
+
+			if (rc <= 0)
+				return rc;
 			r->fpending = 1;
 		}
-		kind = qf_rec_get(&r->frec, "kind");
-		if (!kind || strcmp(kind, "state") != 0 ||
-		    from_attr(&r->frec, "ordinal", &ord) < 0 ||
-		    ord < r->ordinal) {
-			r->fpending = 0;
-			continue;
-		}
-		if (ord > r->ordinal) {
-			later = ord;
-			break;
-		}
-		got = 1;
+		kind = qf_rec_get(&r->frec, QF_ATTR_KIND);
+		if (kind && strcmp(kind, "state") == 0 &&
+		    from_attr(&r->frec, "ordinal", ord) == 0 && *ord >= r->ordinal)
+			return 1;
 		r->fpending = 0;
-		site_s = qf_rec_get(&r->frec, "site");
-		site = site_s ? qf_site_parse(site_s) : -1;
-		if (from_attr(&r->frec, "layer", &layer) < 0 || site < 0 ||
-		    layer > (uint64_t)L)
-			return qf_err_set(e, "%s: record %s: no valid layer and site attributes",
-					  fname, r->frec.name);
-		slot = &r->from[layer * (uint64_t)r->nsites + (uint64_t)site];
-		if (!chosen(r, (int)layer, site))
-			continue;
-		fnv_s = qf_rec_get(&r->frec, "tokens_fnv");
-		snprintf(want, sizeof want, "%016" PRIx64, r->fnv);
-		if (from_attr(&r->frec, "tokens", &n) < 0 || n != r->n ||
-		    (fnv_s && strcmp(fnv_s, want) != 0))
-			return qf_err_set(e, "%s: record %s: made over other tokens than %s: record %s%s",
-					  fname, r->frec.name, src, rec->name, doc);
-		if (r->frec.ndim != 2 || r->frec.dims[0] != r->n ||
-		    r->frec.dims[1] != (uint64_t)width(r, site))
-			return qf_err_set(e, "%s: record %s: shape is not [%" PRIu64 ", %d] "
-					  "(states per token, --reduce none)",
-					  fname, r->frec.name, r->n, width(r, site));
-		free(*slot);
-		*slot = NULL;
-		if (qf_reader_read_as(r->fr, QF_F32, (void **)slot, e) < 0)
-			return -1;
 	}
-	for (int l = 0; l <= L; l++)
+}
+
+/* State record r->frec of the current document into r->from, if its
+ * layer and site are chosen: made over the same tokens (those of token
+ * record rec of src), per token. */
+static int from_state(qf_act *r, const qf_rec *rec, const char *src,
+		      const char *doc, qf_err *e)
+{
+	const char *fname = qf_reader_name(r->fr);
+	const char *site_s = qf_rec_get(&r->frec, "site"), *fnv_s;
+	int site = site_s ? qf_site_parse(site_s) : -1;
+	uint64_t layer, n;
+	char want[24];
+	float **slot;
+
+	if (from_attr(&r->frec, "layer", &layer) < 0 || site < 0 ||
+	    layer > (uint64_t)r->cfg->n_layer)
+		return qf_err_set(e, "%s: record %s: no valid layer and site attributes",
+				  fname, r->frec.name);
+	slot = &r->from[layer * (uint64_t)r->nsites + (uint64_t)site];
+	if (!chosen(r, (int)layer, site))
+		return 0;
+	fnv_s = qf_rec_get(&r->frec, "tokens_fnv");
+	snprintf(want, sizeof want, "%016" PRIx64, r->fnv);
+	if (from_attr(&r->frec, QF_ATTR_TOKENS, &n) < 0 || n != r->n ||
+	    (fnv_s && strcmp(fnv_s, want) != 0))
+		return qf_err_set(e, "%s: record %s: made over other tokens than %s: record %s%s",
+				  fname, r->frec.name, src, rec->name, doc);
+	if (r->frec.ndim != 2 || r->frec.dims[0] != r->n ||
+	    r->frec.dims[1] != (uint64_t)width(r, site))
+		return qf_err_set(e, "%s: record %s: shape is not [%" PRIu64 ", %d] "
+				  "(states per token, --reduce none)",
+				  fname, r->frec.name, r->n, width(r, site));
+	free(*slot);
+	*slot = NULL;
+	return qf_reader_read_as(r->fr, QF_F32, (void **)slot, e);
+}
+
+/* Every chosen layer and site has its state from FROM; got: some state
+ * of the document was read, later: the ordinal of the next document's
+ * first record (UINT64_MAX at the end of FROM). */
+static int from_complete(const qf_act *r, const qf_rec *rec, const char *src,
+			 const char *doc, int got, uint64_t later, qf_err *e)
+{
+	const char *fname = qf_reader_name(r->fr);
+
+	for (int l = 0; l <= r->cfg->n_layer; l++)
 		for (int s = 0; s < r->nsites; s++) {
 			if (!chosen(r, l, s) || r->from[l * r->nsites + s])
 				continue;
@@ -492,6 +488,34 @@ static int load_from(qf_act *r, const qf_rec *rec, const char *src,
 	return 0;
 }
 
+/* Read FROM's state records of the current document (ordinal r->ordinal,
+ * token record rec of the stream named src) into r->from: those of the
+ * chosen layers and sites.  Records of other kinds, layers or sites are
+ * skipped; the first record of a later document is kept for the next
+ * call. */
+static int load_from(qf_act *r, const qf_rec *rec, const char *src,
+		     qf_err *e)
+{
+	uint64_t ord, later = UINT64_MAX;
+	char db[QF_ERR_MAX];
+	const char *doc = doc_of(rec, db);
+	int got = 0, rc;
+
+	while ((rc = from_next(r, &ord, e)) > 0) {
+		if (ord > r->ordinal) {
+			later = ord;
+			break;
+		}
+		got = 1;
+		r->fpending = 0;
+		if (from_state(r, rec, src, doc, e) < 0)
+			return -1;
+	}
+	if (rc < 0)
+		return -1;
+	return from_complete(r, rec, src, doc, got, later, e);
+}
+
 /* positions: the mask of the current document. */
 static int make_pmask(qf_act *r, qf_err *e)
 {
@@ -502,6 +526,80 @@ static int make_pmask(qf_act *r, qf_err *e)
 		if (r->o.positions[i] < r->n)
 			r->pmask[r->o.positions[i]] = 1;
 	return 0;
+}
+
+/* ------------------------------------------------------------ a document */
+
+/* The document's buffers: sample:K's positions, and a state buffer of
+ * each chosen layer and site (zeroed: a mean is summed into it). */
+static int doc_buffers(qf_act *r, uint64_t ordinal, qf_err *e)
+{
+	const qf_act_opts *o = &r->o;
+
+	if (o->reduce == QF_ACT_SAMPLE) {
+		r->slot = malloc(r->n * sizeof *r->slot);
+		r->pos = malloc(r->n * sizeof *r->pos);
+		if (!r->slot || !r->pos)
+			return qf_err_set(e, "out of memory");
+		sample(r, ordinal);
+	}
+	for (int l = 0; l <= r->cfg->n_layer; l++)
+		for (int s = 0; s < r->nsites; s++) {
+			uint64_t rows = o->reduce == QF_ACT_NONE ? r->n
+				: o->reduce == QF_ACT_SAMPLE ? r->kk : 1;
+
+			if (!chosen(r, l, s))
+				continue;
+			r->buf[l * r->nsites + s] =
+				calloc(rows * (uint64_t)width(r, s), sizeof(float));
+			if (!r->buf[l * r->nsites + s])
+				return qf_err_set(e, "out of memory");
+		}
+	return 0;
+}
+
+/* The passes over the document with the hooks: the states, attention
+ * statistics and (nll not NULL) the NLL. */
+static int doc_run(qf_act *r, const char *src, const qf_rec *rec,
+		   const int32_t *tok, float *nll, qf_err *e)
+{
+	const qf_act_opts *o = &r->o;
+	int L = r->cfg->n_layer;
+	qf_hooks h = { site_hook, 0, NULL, r, NULL };
+	char db[QF_ERR_MAX];
+	qf_err e2;
+
+	h.sites = o->sites;
+	if (o->corrupt > 0)
+		h.sites |= 1u << QF_SITE_RESID_PRE;
+	if (o->attn) {
+		h.attn = attn_hook;
+		memset(r->attn, 0, (size_t)L * r->cfg->n_head * 2 * sizeof *r->attn);
+		memset(r->attn_n, 0, (size_t)L * sizeof *r->attn_n);
+	}
+	if (qf_model_nll(r->m, tok, r->n, o->window, o->stride, &h, nll, &e2) < 0)
+		return qf_err_set(e, "%s: record %s%s: %s", src, rec->name,
+				  doc_of(rec, db), e2.msg);
+	return 0;
+}
+
+/* Free what one document held. */
+static void doc_reset(qf_act *r)
+{
+	for (int i = 0; i < (r->cfg->n_layer + 1) * r->nsites; i++) {
+		free(r->buf[i]);
+		r->buf[i] = NULL;
+		if (r->from) {
+			free(r->from[i]);
+			r->from[i] = NULL;
+		}
+	}
+	free(r->pmask);
+	r->pmask = NULL;
+	free(r->slot);
+	free(r->pos);
+	r->slot = NULL;
+	r->pos = NULL;
 }
 
 /* ------------------------------------------------------------ API */
@@ -558,74 +656,28 @@ int qf_act_doc(qf_act *r, const char *src, const qf_rec *rec,
 	       qf_err *e)
 {
 	const qf_act_opts *o = &r->o;
-	int L = r->cfg->n_layer, rc = 0;
 	uint64_t ordinal = r->ordinal;
 	float *nll = NULL;
-	qf_hooks h = { site_hook, 0, NULL, r, NULL };
-	qf_err e2;
+	char db[QF_ERR_MAX];
+	int rc = -1;
 
 	r->n = n;
 	r->fnv = qf_tokens_fnv(tok, r->n);
 	if (r->n == 0) {
-		const char *doc = qf_rec_get(rec, "doc");
-
-		r->ordinal++;
-		return qf_err_set(e, "%s: record %s%s%s%s: empty document",
-				  src, rec->name,
-				  doc ? " (doc " : "", doc ? doc : "",
-				  doc ? ")" : "");
+		r->ordinal++;	/* the document counts even when it fails */
+		return qf_err_set(e, "%s: record %s%s: empty document", src,
+				  rec->name, doc_of(rec, db));
 	}
-	if (o->reduce == QF_ACT_SAMPLE) {
-		r->slot = malloc(r->n * sizeof *r->slot);
-		r->pos = malloc(r->n * sizeof *r->pos);
-		if (!r->slot || !r->pos) {
-			rc = qf_err_set(e, "out of memory");
-			goto out;
-		}
-		sample(r, ordinal);
-	}
-	for (int l = 0; l <= L; l++)
-		for (int s = 0; s < r->nsites; s++) {
-			uint64_t rows = o->reduce == QF_ACT_NONE ? r->n
-				: o->reduce == QF_ACT_SAMPLE ? r->kk : 1;
-
-			if (!chosen(r, l, s))
-				continue;
-			r->buf[l * r->nsites + s] =
-				calloc(rows * (uint64_t)width(r, s), sizeof(float));
-			if (!r->buf[l * r->nsites + s]) {
-				rc = qf_err_set(e, "out of memory");
-				goto out;
-			}
-		}
-	h.sites = o->sites;
-	if (o->corrupt > 0)
-		h.sites |= 1u << QF_SITE_RESID_PRE;
-	if (r->fr && load_from(r, rec, src, e) < 0) {
-		rc = -1;
+	if (doc_buffers(r, ordinal, e) < 0 ||
+	    (r->fr && load_from(r, rec, src, e) < 0) ||
+	    (o->npositions && make_pmask(r, e) < 0))
 		goto out;
-	}
-	if (o->npositions && make_pmask(r, e) < 0) {
-		rc = -1;
-		goto out;
-	}
-	if (o->attn) {
-		h.attn = attn_hook;
-		memset(r->attn, 0, (size_t)L * r->cfg->n_head * 2 * sizeof *r->attn);
-		memset(r->attn_n, 0, (size_t)L * sizeof *r->attn_n);
-	}
 	if (o->nll && r->n > 1 && !(nll = malloc((r->n - 1) * sizeof *nll))) {
-		rc = qf_err_set(e, "out of memory");
+		qf_err_set(e, "out of memory");
 		goto out;
 	}
-	if (qf_model_nll(r->m, tok, r->n, o->window, o->stride, &h, nll, &e2) < 0) {
-		const char *doc = qf_rec_get(rec, "doc");
-
-		rc = qf_err_set(e, "%s: record %s%s%s%s: %s", src,
-				rec->name, doc ? " (doc " : "", doc ? doc : "",
-				doc ? ")" : "", e2.msg);
+	if (doc_run(r, src, rec, tok, nll, e) < 0)
 		goto out;
-	}
 	rc = write_states(r, put, ctx, rec, ordinal, e);
 	if (rc == 0 && o->attn)
 		rc = write_attn(r, put, ctx, rec, ordinal, e);
@@ -633,20 +685,7 @@ int qf_act_doc(qf_act *r, const char *src, const qf_rec *rec,
 		rc = write_nll(put, ctx, rec, ordinal, r->n, r->fnv, nll, e);
 out:
 	r->ordinal++;
-	for (int i = 0; i < (L + 1) * r->nsites; i++) {
-		free(r->buf[i]);
-		r->buf[i] = NULL;
-		if (r->from) {
-			free(r->from[i]);
-			r->from[i] = NULL;
-		}
-	}
-	free(r->pmask);
-	r->pmask = NULL;
-	free(r->slot);
-	free(r->pos);
-	r->slot = NULL;
-	r->pos = NULL;
+	doc_reset(r);
 	free(nll);
 	return rc;
 }

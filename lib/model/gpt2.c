@@ -168,8 +168,8 @@ static void ln_task(void *ctx, int task, int tid)
 			      j->w, j->b, j->d, j->eps);
 }
 
-static void layernorm(qf_pool *p, float *y, const float *x, const float *w,
-		      const float *b, int T, int d, float eps)
+void qf_layernorm(qf_pool *p, float *y, const float *x, const float *w,
+		  const float *b, int T, int d, float eps)
 {
 	struct ln_job j = { y, x, w, b, T, d, eps };
 
@@ -218,23 +218,11 @@ static void gelu_task(void *ctx, int task, int tid)
 	gelu_span(j->x + (size_t)t0 * j->F, (size_t)(t1 - t0) * j->F);
 }
 
-static void gelu_new(qf_pool *p, float *x, int T, int F)
+void qf_gelu_new(qf_pool *p, float *x, int T, int F)
 {
 	struct gelu_job j = { x, T, F };
 
 	qf_pool_run(p, (T + ROWS_PER_TASK - 1) / ROWS_PER_TASK, gelu_task, &j);
-}
-
-/* The two kernels above for other files of the runtime (lib/train.c). */
-void qf_layernorm(qf_pool *p, float *y, const float *x, const float *w,
-		  const float *b, int T, int d, float eps)
-{
-	layernorm(p, y, x, w, b, T, d, eps);
-}
-
-void qf_gelu_new(qf_pool *p, float *x, int T, int F)
-{
-	gelu_new(p, x, T, F);
 }
 
 /* ------------------------------------------------------------ the model */
@@ -266,7 +254,7 @@ static int gpt2_block(struct qf_fwd *f, int l)
 	const struct qf_layer *w = &f->m->layer[l];
 	int T = f->T, d = c->n_embd, F = c->n_inner, rc;
 
-	layernorm(f->pool, f->ln, f->x, w->ln1_w, w->ln1_b, T, d, c->norm_eps);
+	qf_layernorm(f->pool, f->ln, f->x, w->ln1_w, w->ln1_b, T, d, c->norm_eps);
 	SITE(QF_SITE_LN1_OUT, f->ln, d);
 	qf_linear(f->pool, f->qkv, f->ln, w->qkv_w, w->qkv_b, T, d, 3 * d);
 	if ((rc = qf_fwd_attention(f, l)) != 0)
@@ -277,10 +265,10 @@ static int gpt2_block(struct qf_fwd *f, int l)
 	qf_add(f->x, f->o, (size_t)T * d);
 	SITE(QF_SITE_RESID_MID, f->x, d);
 
-	layernorm(f->pool, f->ln, f->x, w->ln2_w, w->ln2_b, T, d, c->norm_eps);
+	qf_layernorm(f->pool, f->ln, f->x, w->ln2_w, w->ln2_b, T, d, c->norm_eps);
 	SITE(QF_SITE_LN2_OUT, f->ln, d);
 	qf_linear(f->pool, f->fc, f->ln, w->mlp_in_w, w->mlp_in_b, T, d, F);
-	gelu_new(f->pool, f->fc, T, F);
+	qf_gelu_new(f->pool, f->fc, T, F);
 	SITE(QF_SITE_MLP_ACT, f->fc, F);
 	qf_linear(f->pool, f->o, f->fc, w->mlp_out_w, w->mlp_out_b, T, F, d);
 	SITE(QF_SITE_MLP_OUT, f->o, d);
@@ -293,7 +281,7 @@ static void gpt2_final_norm(struct qf_fwd *f, float *out)
 {
 	const qf_model *m = f->m;
 
-	layernorm(f->pool, out, f->x, m->final_w, m->final_b, f->T,
+	qf_layernorm(f->pool, out, f->x, m->final_w, m->final_b, f->T,
 		  m->cfg.n_embd, m->cfg.norm_eps);
 }
 

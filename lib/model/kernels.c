@@ -12,8 +12,8 @@
  * sched_yield while the pool worked (18% of a pass's samples under
  * perf on 2 CPUs).  The blocks depend on the shapes alone, so the thread
  * count does not change results (qf_linear).  The element-wise kernels
- * (softmax here, LayerNorm and GELU in gpt2.c, log-sum-exp in model.c)
- * run on the pool by rows.
+ * (softmax and log-sum-exp here, LayerNorm and GELU in gpt2.c) run on the
+ * pool by rows.
  */
 #include <errno.h>
 #include <math.h>
@@ -88,24 +88,24 @@ void qf_add(float *y, const float *x, size_t n)
 		y[i] += x[i];
 }
 
-/* ------------------------------------------------------------ attention */
+/* ------------------------------------------------------------ softmax */
 
-/* Softmax of s[0..n) in place (n >= 1), as torch computes it: exp(s -
- * max) / sum; returns 1 / sum.  With norm 0 the row is left at exp(s -
- * max), for the caller to scale what it computes from it by 1 / sum (one
- * pass over the row less).  The tail of a row goes through the vector
- * code in a padded copy. */
-QF_CLONES
-static float softmax_row(float *s, int n, int norm)
+/* The common part of softmax and log-sum-exp over s[0..n) (n >= 1), as
+ * torch computes them: 16 lanes, the maximum taken out, the tail of the
+ * row in a padded copy.  Returns sum exp(s - max) and the maximum in *max;
+ * with store, s[0..full) becomes exp(s - max); the tail's exp is left in
+ * *tail (its padding is 0) for the caller to store. */
+static inline __attribute__((always_inline)) float
+exp_sum_row(float *s, int n, int store, qf_v16 *tail, float *max)
 {
-	qf_v16 v, mx, acc = { 0 }, tail;
-	float m, sum, inv;
+	qf_v16 v, mx, acc = { 0 };
+	float m;
 	int i, full = n & ~15, rest = n - full;
 
 	for (i = 0; i < 16; i++)
-		tail[i] = -INFINITY;
-	memcpy(&tail, s + full, (size_t)rest * sizeof *s);
-	mx = tail;
+		(*tail)[i] = -INFINITY;
+	memcpy(tail, s + full, (size_t)rest * sizeof *s);
+	mx = *tail;
 	for (i = 0; i < full; i += 16) {
 		memcpy(&v, s + i, sizeof v);
 		mx = (qf_v16)(((qf_v16i)v & (v > mx)) | ((qf_v16i)mx & ~(v > mx)));
@@ -118,31 +118,69 @@ static float softmax_row(float *s, int n, int norm)
 		v -= m;
 		qf_v16_exp(&v);
 		acc += v;
-		memcpy(s + i, &v, sizeof v);
+		if (store)
+			memcpy(s + i, &v, sizeof v);
 	}
-	tail -= m;
-	qf_v16_exp(&tail);		/* exp(-inf) = 0 for the padding */
-	acc += tail;
-	sum = qf_v16_sum(&acc);
-	inv = 1.0f / sum;
-	if (!norm) {
-		memcpy(s + full, &tail, (size_t)rest * sizeof *s);
-		return inv;
-	}
+	*tail -= m;
+	qf_v16_exp(tail);		/* exp(-inf) = 0 for the padding */
+	acc += *tail;
+	*max = m;
+	return qf_v16_sum(&acc);
+}
+
+/* s[0..full) *= c, and the rest of the row (up to n) = tail · c. */
+static inline __attribute__((always_inline)) void
+scale_store(float *s, int n, qf_v16 *tail, float c)
+{
+	qf_v16 v;
+	int i, full = n & ~15, rest = n - full;
+
 	for (i = 0; i < full; i += 16) {
 		memcpy(&v, s + i, sizeof v);
-		v *= inv;
+		v *= c;
 		memcpy(s + i, &v, sizeof v);
 	}
-	tail *= inv;
-	memcpy(s + full, &tail, (size_t)rest * sizeof *s);
+	*tail *= c;
+	memcpy(s + full, tail, (size_t)rest * sizeof *s);
+}
+
+/* Softmax of s[0..n) in place (n >= 1): exp(s - max) / sum; returns 1 /
+ * sum.  With norm 0 the row is left at exp(s - max), for the caller to
+ * scale what it computes from it by 1 / sum (one pass over the row
+ * less). */
+QF_CLONES
+float qf_softmax_row(float *s, int n, int norm)
+{
+	qf_v16 tail;
+	float m, inv;
+	int full = n & ~15;
+
+	inv = 1.0f / exp_sum_row(s, n, 1, &tail, &m);
+	if (norm)
+		scale_store(s, n, &tail, inv);
+	else
+		memcpy(s + full, &tail, (size_t)(n - full) * sizeof *s);
 	return inv;
 }
 
-float qf_softmax_row(float *s, int n, int norm)
+/* -log softmax(row)[target] over n logits.  With grad, row becomes the
+ * gradient of scale · nll: (softmax(row) - onehot(target)) · scale. */
+QF_CLONES
+float qf_ce_row(float *row, int n, int target, int grad, float scale)
 {
-	return softmax_row(s, n, norm);
+	qf_v16 tail;
+	float m, xt = row[target], sum, nll;
+
+	sum = exp_sum_row(row, n, grad, &tail, &m);
+	nll = logf(sum) + m - xt;
+	if (!grad)
+		return nll;
+	scale_store(row, n, &tail, scale / sum);
+	row[target] -= scale;
+	return nll;
 }
+
+/* ------------------------------------------------------------ attention */
 
 static void scale_row(float *x, int n, float c)
 {
@@ -157,6 +195,40 @@ struct attn_job {
 	float scale;
 };
 
+/* Rows [i0, i0 + rows) of head h's probabilities into s (row stride
+ * lds; key/value head g): s = q kᵀ / sqrt(hd), then softmax over keys
+ * 0..t, zero after (up to end: a->T for QF_ATTN_PROBS, else i0 + rows).
+ * All rows against keys [0, i0 + m), then rows [i0 + m, i0 + rows)
+ * against keys [i0 + m, i0 + rows), so that of the upper triangle only
+ * blocks of QF_ATTN_QB / 2 on the diagonal are computed.  With norm 0
+ * the rows are left unnormalised and inv[r] gets their 1 / sum. */
+static void attn_probs(const struct attn_job *j, int h, int g, int i0,
+		       int rows, float *s, int lds, int norm, float *inv)
+{
+	const struct qf_attn *a = j->a;
+	int m = rows < QF_ATTN_QB / 2 ? rows : QF_ATTN_QB / 2;
+	int end = j->what == QF_ATTN_PROBS ? a->T : i0 + rows;
+	const float *q = a->q + (size_t)i0 * a->ldq + h * a->hd;
+	const float *k = a->k + g * a->hd;
+
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows,
+		    i0 + m, a->hd, j->scale, q, a->ldq, k, a->ldkv,
+		    0.0f, s, lds);
+	if (rows > m)
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
+			    rows - m, rows - m, a->hd, j->scale,
+			    q + (size_t)m * a->ldq, a->ldq,
+			    k + (size_t)(i0 + m) * a->ldkv, a->ldkv,
+			    0.0f, s + (size_t)m * lds + i0 + m, lds);
+	for (int r = 0; r < rows; r++) {
+		float *row = s + (size_t)r * lds;
+		int t = i0 + r;
+
+		inv[r] = qf_softmax_row(row, t + 1, norm);
+		memset(row + t + 1, 0, (size_t)(end - t - 1) * sizeof *row);
+	}
+}
+
 /* Task i: head h, query rows [i0, i1); the heaviest blocks (last rows)
  * go first.  Query row t attends to keys 0..t. */
 static void attn_task(void *ctx, int task, int tid)
@@ -168,7 +240,7 @@ static void attn_task(void *ctx, int task, int tid)
 	int g = h / (a->n_head / a->n_kv_head);
 	int i0 = blk * QF_ATTN_QB;
 	int i1 = i0 + QF_ATTN_QB < a->T ? i0 + QF_ATTN_QB : a->T;
-	int rows = i1 - i0, n = i1, lds, r;
+	int rows = i1 - i0, lds, r;
 	int norm = j->what != QF_ATTN_ALL;
 	float *s, *out, inv[QF_ATTN_QB];
 
@@ -179,38 +251,13 @@ static void attn_task(void *ctx, int task, int tid)
 		s = a->probs + ((size_t)h * a->T + i0) * a->T;
 		lds = a->T;
 	}
-	if (j->what != QF_ATTN_APPLY) {
-		/* s = q kᵀ / sqrt(hd), then softmax over keys 0..t: all rows
-		 * against keys [0, i0 + m), then rows [i0 + m, i1) against
-		 * keys [i0 + m, i1), so that of the upper triangle only
-		 * blocks of QF_ATTN_QB / 2 on the diagonal are computed */
-		int m = rows < QF_ATTN_QB / 2 ? rows : QF_ATTN_QB / 2;
-		const float *q = a->q + (size_t)i0 * a->ldq + h * a->hd;
-		const float *k = a->k + g * a->hd;
-
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows,
-			    i0 + m, a->hd, j->scale, q, a->ldq, k, a->ldkv,
-			    0.0f, s, lds);
-		if (rows > m)
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
-				    rows - m, rows - m, a->hd, j->scale,
-				    q + (size_t)m * a->ldq, a->ldq,
-				    k + (size_t)(i0 + m) * a->ldkv, a->ldkv,
-				    0.0f, s + (size_t)m * lds + i0 + m, lds);
-		for (r = 0; r < rows; r++) {
-			float *row = s + (size_t)r * lds;
-			int t = i0 + r;
-			int end = j->what == QF_ATTN_PROBS ? a->T : n;
-
-			inv[r] = softmax_row(row, t + 1, norm);
-			memset(row + t + 1, 0, (size_t)(end - t - 1) * sizeof *row);
-		}
-	}
+	if (j->what != QF_ATTN_APPLY)
+		attn_probs(j, h, g, i0, rows, s, lds, norm, inv);
 	if (j->what == QF_ATTN_PROBS)
 		return;
 	out = a->out + (size_t)i0 * a->ldo + h * a->hd;
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, a->hd,
-		    n, 1.0f, s, lds, a->v + g * a->hd, a->ldkv, 0.0f, out,
+		    i1, 1.0f, s, lds, a->v + g * a->hd, a->ldkv, 0.0f, out,
 		    a->ldo);
 	if (!norm)	/* the softmax's division, on hd values a row */
 		for (r = 0; r < rows; r++)

@@ -180,6 +180,24 @@ static int load_tensor(qf_model *m, qf_reader *r, const qf_rec *rec,
 	return 0;
 }
 
+/* The records after the config into their slots (rec: a record header
+ * to read into); every slot must be filled. */
+static int load_tensors(qf_model *m, qf_reader *r, qf_rec *rec, qf_err *err)
+{
+	int rc;
+
+	while ((rc = qf_reader_next(r, rec, err)) > 0)
+		if (load_tensor(m, r, rec, err) < 0)
+			return -1;
+	if (rc < 0)
+		return -1;
+	for (size_t i = 0; i < m->nslot; i++)
+		if (!m->slot[i].seen)
+			return qf_err_set(err, "%s: record %s: missing", m->file,
+					  m->slot[i].name);
+	return 0;
+}
+
 qf_model *qf_model_read(qf_reader *r, qf_err *err)
 {
 	qf_model *m = calloc(1, sizeof *m);
@@ -211,17 +229,8 @@ qf_model *qf_model_read(qf_reader *r, qf_err *err)
 		goto fail;
 	}
 	m->arch->slots(m, m->slot);
-	while ((rc = qf_reader_next(r, &rec, err)) > 0)
-		if (load_tensor(m, r, &rec, err) < 0)
-			goto fail;
-	if (rc < 0)
+	if (load_tensors(m, r, &rec, err) < 0)
 		goto fail;
-	for (size_t i = 0; i < m->nslot; i++)
-		if (!m->slot[i].seen) {
-			qf_err_set(err, "%s: record %s: missing", m->file,
-				   m->slot[i].name);
-			goto fail;
-		}
 	if (m->cfg.tied)
 		m->head = m->tok_emb;
 	m->threads = qf_blas_threads();
@@ -289,6 +298,16 @@ void qf_model_free(qf_model *m)
 
 /* ------------------------------------------------------------ hooks */
 
+/* What the hook about to be called is given. */
+static void set_info(struct qf_fwd *f, int layer, int site, int T, int d)
+{
+	f->info.layer = layer;
+	f->info.site = site;
+	f->info.T = T;
+	f->info.d = d;
+	f->info.err->msg[0] = '\0';
+}
+
 /* What a hook returned, as the pass's status. */
 static int hook_status(struct qf_fwd *f, int rc)
 {
@@ -311,11 +330,7 @@ int qf_fwd_site(struct qf_fwd *f, int layer, int site, float *buf,
 
 	if (!h || !h->fn || !(h->sites & 1u << site))
 		return 0;
-	f->info.layer = layer;
-	f->info.site = site;
-	f->info.T = f->T;
-	f->info.d = width;
-	f->info.err->msg[0] = '\0';
+	set_info(f, layer, site, f->T, width);
 	return hook_status(f, h->fn(h->ctx, &f->info, buf));
 }
 
@@ -340,11 +355,7 @@ int qf_fwd_attention(struct qf_fwd *f, int layer)
 	}
 	a.probs = m->probs;
 	qf_attention(f->pool, &a, QF_ATTN_PROBS);
-	f->info.layer = layer;
-	f->info.site = -1;
-	f->info.T = f->T;
-	f->info.d = c->n_head;
-	f->info.err->msg[0] = '\0';
+	set_info(f, layer, -1, f->T, c->n_head);
 	if ((rc = hook_status(f, f->h->attn(f->h->ctx, &f->info, m->probs))))
 		return rc;
 	qf_attention(f->pool, &a, QF_ATTN_APPLY);
@@ -391,55 +402,6 @@ static int buffers(qf_model *m, const qf_hooks *h, qf_err *err)
 	if (!m->act || !m->scratch || !m->logit_blk || (h && h->attn && !m->probs))
 		return qf_err_set(err, "out of memory for the activations");
 	return 0;
-}
-
-/* -log softmax(row)[target] over n logits (log-sum-exp as torch: 16
- * lanes, the maximum taken out, a padded tail).  With grad, row becomes the
- * gradient of scale · nll: (softmax(row) - onehot(target)) · scale. */
-QF_CLONES
-float qf_ce_row(float *row, int n, int target, int grad, float scale)
-{
-	qf_v16 v, mx, acc = { 0 }, tail;
-	float m, xt = row[target], sum, nll, inv;
-	int i, full = n & ~15, rest = n - full;
-
-	for (i = 0; i < 16; i++)
-		tail[i] = -INFINITY;
-	memcpy(&tail, row + full, (size_t)rest * sizeof *row);
-	mx = tail;
-	for (i = 0; i < full; i += 16) {
-		memcpy(&v, row + i, sizeof v);
-		mx = (qf_v16)(((qf_v16i)v & (v > mx)) | ((qf_v16i)mx & ~(v > mx)));
-	}
-	m = mx[0];
-	for (i = 1; i < 16; i++)
-		m = mx[i] > m ? mx[i] : m;
-	for (i = 0; i < full; i += 16) {
-		memcpy(&v, row + i, sizeof v);
-		v -= m;
-		qf_v16_exp(&v);
-		acc += v;
-		if (grad)
-			memcpy(row + i, &v, sizeof v);
-	}
-	tail -= m;
-	qf_v16_exp(&tail);
-	acc += tail;
-	sum = qf_v16_sum(&acc);
-	nll = logf(sum) + m - xt;
-	if (!grad)
-		return nll;
-	memcpy(row + full, &tail, (size_t)rest * sizeof *row);
-	inv = scale / sum;
-	for (i = 0; i < full; i += 16) {
-		memcpy(&v, row + i, sizeof v);
-		v *= inv;
-		memcpy(row + i, &v, sizeof v);
-	}
-	for (i = full; i < n; i++)
-		row[i] *= inv;
-	row[target] -= scale;
-	return nll;
 }
 
 struct nll_job {
@@ -494,12 +456,8 @@ static int head_nll(struct qf_fwd *f, const float *xf, float *logits,
 		if (j.n <= 0)
 			continue;
 		if (hook) {
-			f->info.layer = m->cfg.n_layer;
-			f->info.site = -2;
-			f->info.T = j.n;
-			f->info.d = V;
+			set_info(f, m->cfg.n_layer, -2, j.n, V);
 			f->info.pos = pos + j.r0;
-			f->info.err->msg[0] = '\0';
 			rc = hook_status(f, hook(f->h->ctx, &f->info, j.logits));
 			f->info.pos = pos;
 			if (rc)
@@ -511,6 +469,27 @@ static int head_nll(struct qf_fwd *f, const float *xf, float *logits,
 	return 0;
 }
 
+/* A pass's state over tok[0..T): the model's activations, split. */
+static void fwd_init(struct qf_fwd *f, qf_model *m, const int32_t *tok, int T,
+		     const qf_hooks *h)
+{
+	const qf_model_config *c = &m->cfg;
+	size_t C = (size_t)c->n_ctx, d = (size_t)c->n_embd;
+
+	memset(f, 0, sizeof *f);
+	f->m = m;
+	f->pool = m->pool;
+	f->tok = tok;
+	f->T = T;
+	f->x = m->act;
+	f->ln = f->x + C * d;
+	f->z = f->ln + C * d;
+	f->o = f->z + C * d;
+	f->qkv = f->o + C * d;
+	f->fc = f->qkv + C * (size_t)(c->n_head + 2 * c->n_kv_head) * c->head_dim;
+	f->h = h;
+}
+
 /* A pass over checked tokens tok[0..T): pos and first_new for the hooks,
  * logits [T, V] or NULL, NLL of rows row0 .. T-2 into nll or NULL. */
 static int pass(qf_model *m, const int32_t *tok, int T, const qf_hooks *h,
@@ -518,25 +497,14 @@ static int pass(qf_model *m, const int32_t *tok, int T, const qf_hooks *h,
 		int row0, qf_err *err)
 {
 	const qf_model_config *c = &m->cfg;
-	size_t C = (size_t)c->n_ctx, d = (size_t)c->n_embd;
+	int d = c->n_embd;
 	struct qf_fwd f;
 	qf_err herr;
 	int rc = 0, nb;
 
 	if (buffers(m, h, err) < 0)
 		return -1;
-	memset(&f, 0, sizeof f);
-	f.m = m;
-	f.pool = m->pool;
-	f.tok = tok;
-	f.T = T;
-	f.x = m->act;
-	f.ln = f.x + C * d;
-	f.z = f.ln + C * d;
-	f.o = f.z + C * d;
-	f.qkv = f.o + C * d;
-	f.fc = f.qkv + C * (size_t)(c->n_head + 2 * c->n_kv_head) * c->head_dim;
-	f.h = h;
+	fwd_init(&f, m, tok, T, h);
 	f.info.pos = pos;
 	f.info.first_new = first_new;
 	f.info.err = &herr;
@@ -548,14 +516,13 @@ static int pass(qf_model *m, const int32_t *tok, int T, const qf_hooks *h,
 		qf_blas_set_threads(1);
 	m->arch->embed(&f);
 	for (int l = 0; l < c->n_layer && !rc; l++) {
-		rc = qf_fwd_site(&f, l, QF_SITE_RESID_PRE, f.x, (int)d);
+		rc = qf_fwd_site(&f, l, QF_SITE_RESID_PRE, f.x, d);
 		if (!rc)
 			rc = m->arch->block(&f, l);
 	}
 	if (!rc) {
 		m->arch->final_norm(&f, f.ln);
-		rc = qf_fwd_site(&f, c->n_layer, QF_SITE_FINAL_NORM, f.ln,
-				 (int)d);
+		rc = qf_fwd_site(&f, c->n_layer, QF_SITE_FINAL_NORM, f.ln, d);
 	}
 	if (!rc)
 		rc = head_nll(&f, f.ln, logits, nll, row0);

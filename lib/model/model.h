@@ -55,7 +55,7 @@ const char *qf_arch_name(int arch);
 int qf_model_set_threads(qf_model *m, int n, qf_err *err);
 void qf_model_free(qf_model *m);
 
-/* Activations over documents (lib/act.c, the work of qf-act,
+/* Activations over documents (model/act.c, the work of qf-act,
  * docs/man/qf-act.1): a qf_act runs the model over one document's tokens
  * at a time (windows as qf_model_nll) and hands over, per document, the
  * records

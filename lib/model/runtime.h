@@ -1,6 +1,7 @@
 /*
- * model_impl.h - shared by the model runtime's files only (model.c,
- * gpt2.c, blas.c, and train.c, the trainer); not installed.
+ * runtime.h - shared by the model runtime's files (model.c, gpt2.c,
+ * kernels.c, act.c) and the layers above (the trainer, the scorer);
+ * library-internal, not installed.
  *
  * The runtime in one picture:
  *
@@ -9,8 +10,9 @@
  *             tokens, runs a pass (embed, blocks, final norm, head and
  *             NLL) and the windows over a document;
  *   gpt2.c    GPT-2's config, tensors and the kernels of one block;
- *   blas.c    sgemm, attention, the thread pool, vector math, OpenBLAS's
- *             core type.
+ *   kernels.c sgemm, attention, softmax and log-sum-exp, OpenBLAS's
+ *             threads;
+ *   act.c     activations over documents (qf-act), on the hooks.
  *
  * A second family (LLaMA) is a new `struct qf_arch` (its file, its
  * config, its tensor list, its embed, block and final norm) using the same
@@ -41,7 +43,7 @@ void qf_linear(qf_pool *p, float *y, const float *x, const float *w,
 	       const float *b, int T, int in, int out);
 /* y += x, n elements. */
 void qf_add(float *y, const float *x, size_t n);
-/* -log softmax(row)[target] over n logits (model.c).  With grad, row
+/* -log softmax(row)[target] over n logits.  With grad, row
  * becomes the gradient of scale · that: (softmax(row) - onehot) · scale;
  * without, row is only read. */
 float qf_ce_row(float *row, int n, int target, int grad, float scale);
@@ -52,8 +54,8 @@ void qf_layernorm(qf_pool *p, float *y, const float *x, const float *w,
 /* gelu_new in place on x [T, F], by rows on the pool (gpt2.c). */
 void qf_gelu_new(qf_pool *p, float *x, int T, int F);
 /* Softmax of s[0..n) in place as torch computes it (max subtracted);
- * returns 1 / sum.  With norm 0 the row is left at exp(s - max) (blas.c,
- * the kernel of qf_attention). */
+ * returns 1 / sum.  With norm 0 the row is left at exp(s - max) (the
+ * kernel of qf_attention). */
 float qf_softmax_row(float *s, int n, int norm);
 
 /* Causal self-attention.  Row t of q holds head h at columns h·hd, rows

@@ -485,14 +485,13 @@ static size_t find_end_tag(const unsigned char *s, size_t n, size_t i,
 	return n;
 }
 
-/* A start or end tag at s[i] == '<'; returns the index after it, or -1
- * (out of memory). */
-static int64_t html_tag(struct html *h, size_t i, int end)
+/* The name of the tag at s[j] in lower case into name (TAG_MAX + 1
+ * bytes; a longer name becomes "?", which matches no element); returns
+ * the index after it. */
+static size_t tag_name(const unsigned char *s, size_t n, size_t j,
+		       char *name)
 {
-	const unsigned char *s = h->s;
-	size_t n = h->n, j = i + 1 + end, k = 0;
-	char name[TAG_MAX + 1];
-	int is_html;
+	size_t k = 0;
 
 	while (j < n && !html_ws(s[j]) && s[j] != '/' && s[j] != '>') {
 		if (k <= TAG_MAX)
@@ -503,10 +502,69 @@ static int64_t html_tag(struct html *h, size_t i, int end)
 	if (k > TAG_MAX)
 		k = 0, name[0] = '?';	/* matches no element */
 	name[k] = 0;
+	return j;
+}
+
+/* The attribute at s[j] of a tag (is_html: the first <html> start tag,
+ * whose lang and data-iso6393 values are kept in h).  Returns the index
+ * after it, n when the input ends in a quoted value (the tag is then
+ * dropped), or -1 (out of memory). */
+static int64_t html_attr(struct html *h, size_t j, int is_html)
+{
+	const unsigned char *s = h->s;
+	size_t n = h->n, a0, a1, v0 = 0, v1 = 0;
+	char **dst = NULL;
+
+	a0 = j++;
+	while (j < n && !html_ws(s[j]) && s[j] != '/' && s[j] != '>' &&
+	       s[j] != '=')
+		j++;
+	a1 = j;
+	while (j < n && html_ws(s[j]))
+		j++;
+	if (j >= n || s[j] != '=')
+		return (int64_t)j;
+	j++;
+	while (j < n && html_ws(s[j]))
+		j++;
+	if (j < n && (s[j] == '"' || s[j] == '\'')) {
+		const unsigned char *q = memchr(s + j + 1, s[j], n - j - 1);
+		if (!q)
+			return (int64_t)n;
+		v0 = j + 1;
+		v1 = (size_t)(q - s);
+		j = v1 + 1;
+	} else {
+		v0 = j;
+		while (j < n && !html_ws(s[j]) && s[j] != '>')
+			j++;
+		v1 = j;
+	}
+	if (!is_html)
+		return (int64_t)j;
+	if (a1 - a0 == 4 && strncasecmp((const char *)s + a0, "lang", 4) == 0)
+		dst = &h->lang;
+	else if (a1 - a0 == 12 &&
+		 strncasecmp((const char *)s + a0, "data-iso6393", 12) == 0)
+		dst = &h->iso;
+	if (dst && !*dst && !(*dst = attr_value(s + v0, v1 - v0)))
+		return -1;
+	return (int64_t)j;
+}
+
+/* A start or end tag at s[i] == '<'; returns the index after it, or -1
+ * (out of memory). */
+static int64_t html_tag(struct html *h, size_t i, int end)
+{
+	const unsigned char *s = h->s;
+	size_t n = h->n, j;
+	char name[TAG_MAX + 1];
+	int is_html;
+
+	j = tag_name(s, n, i + 1 + end, name);
 	is_html = !end && !h->seen_html && strcmp(name, "html") == 0;
 	for (;;) {
-		size_t a0, a1, v0 = 0, v1 = 0;
-		int has_val = 0;
+		int64_t r;
 
 		while (j < n && (html_ws(s[j]) || s[j] == '/'))
 			j++;
@@ -516,48 +574,9 @@ static int64_t html_tag(struct html *h, size_t i, int end)
 			j++;
 			break;
 		}
-		a0 = j++;
-		while (j < n && !html_ws(s[j]) && s[j] != '/' && s[j] != '>' &&
-		       s[j] != '=')
-			j++;
-		a1 = j;
-		while (j < n && html_ws(s[j]))
-			j++;
-		if (j < n && s[j] == '=') {
-			j++;
-			while (j < n && html_ws(s[j]))
-				j++;
-			if (j < n && (s[j] == '"' || s[j] == '\'')) {
-				const unsigned char *q = memchr(s + j + 1, s[j],
-								n - j - 1);
-				if (!q)
-					return (int64_t)n;
-				v0 = j + 1;
-				v1 = (size_t)(q - s);
-				j = v1 + 1;
-			} else {
-				v0 = j;
-				while (j < n && !html_ws(s[j]) && s[j] != '>')
-					j++;
-				v1 = j;
-			}
-			has_val = 1;
-		}
-		if (is_html && has_val) {
-			char **dst = NULL;
-			if (a1 - a0 == 4 && strncasecmp((const char *)s + a0,
-							"lang", 4) == 0)
-				dst = &h->lang;
-			else if (a1 - a0 == 12 &&
-				 strncasecmp((const char *)s + a0,
-					     "data-iso6393", 12) == 0)
-				dst = &h->iso;
-			if (dst && !*dst) {
-				*dst = attr_value(s + v0, v1 - v0);
-				if (!*dst)
-					return -1;
-			}
-		}
+		if ((r = html_attr(h, j, is_html)) < 0)
+			return -1;
+		j = (size_t)r;
 	}
 	if (is_html)
 		h->seen_html = 1;
@@ -751,22 +770,14 @@ static int chosen(const qf_corpus *c, const char *rel)
 	       has_ext(rel, "htm");
 }
 
-/*
- * Turn the raw bytes of a member (c->raw) into its paragraphs: check or
- * repair UTF-8, drop a leading BOM, strip HTML, split, find the language.
- * source names the member in messages and documents; fname is its file
- * name (for the format and the language).
- */
-static int load(qf_corpus *c, const char *source, const char *fname,
-		qf_err *err)
+/* The text of a member's raw bytes s[0..n): a leading BOM dropped,
+ * invalid UTF-8 an error naming its offset or, with c->replace, replaced
+ * by U+FFFD in a copy (fixed).  *t, *len: the text, in s or in fixed. */
+static int check_utf8(const qf_corpus *c, const char *source,
+		      const unsigned char *s, size_t n, struct buf *fixed,
+		      const char **t, size_t *len, qf_err *err)
 {
-	const unsigned char *s = (const unsigned char *)c->raw.p;
-	size_t n = c->raw.n, i = 0, start = 0;
-	struct buf fixed = { 0 }, out = { 0 };
-	const char *t;
-	struct html h = { 0 };
-	int fmt, rc = -1;
-	char *lang = NULL;
+	size_t i = 0, start = 0;
 
 	if (n >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0)
 		i = start = 3;
@@ -783,47 +794,89 @@ static int load(qf_corpus *c, const char *source, const char *fname,
 			if (!c->replace)
 				return qf_err_set(err, "%s: byte %zu: invalid UTF-8",
 						  source, i);
-			if (!fixed.p && buf_put(&fixed, s + start, i - start) < 0)
+			if (!fixed->p && buf_put(fixed, s + start, i - start) < 0)
 				goto nomem;
-			if (buf_put_cp(&fixed, 0xfffd) < 0)
+			if (buf_put_cp(fixed, 0xfffd) < 0)
 				goto nomem;
-		} else if (fixed.p && buf_put(&fixed, s + i, k) < 0) {
+		} else if (fixed->p && buf_put(fixed, s + i, k) < 0) {
 			goto nomem;
 		}
 		i += k;
 		/* copy ASCII runs in one go once repairing */
-		if (fixed.p) {
+		if (fixed->p) {
 			size_t j = i;
 			while (j < n && s[j] < 0x80)
 				j++;
-			if (buf_put(&fixed, s + i, j - i) < 0)
+			if (buf_put(fixed, s + i, j - i) < 0)
 				goto nomem;
 			i = j;
 		}
 	}
-	t = fixed.p ? fixed.p : (const char *)s + start;
-	n = fixed.p ? fixed.n : n - start;
+	*t = fixed->p ? fixed->p : (const char *)s + start;
+	*len = fixed->p ? fixed->n : n - start;
+	return 0;
+nomem:
+	return qf_err_set(err, "%s: out of memory", source);
+}
 
-	fmt = c->format != QF_TEXT_AUTO ? c->format :
-	      detect_format(fname, t, n);
-	if (fmt == QF_TEXT_HTML) {
-		h.s = (const unsigned char *)t;
-		h.n = n;
-		h.out = &out;
-		if (html_strip(&h) < 0)
-			goto nomem;
-	} else if (plain_paras(t, n, &out) < 0) {
+/* The paragraphs of text t[0..n) into out, separated by "\n\n": as HTML
+ * (its language attributes then in h) or as plain text, as c->format or
+ * the file name fname and the content say. */
+static int paragraphs(const qf_corpus *c, const char *fname, const char *t,
+		      size_t n, struct html *h, struct buf *out)
+{
+	int fmt = c->format != QF_TEXT_AUTO ? c->format :
+		  detect_format(fname, t, n);
+
+	if (fmt != QF_TEXT_HTML)
+		return plain_paras(t, n, out);
+	h->s = (const unsigned char *)t;
+	h->n = n;
+	h->out = out;
+	return html_strip(h);
+}
+
+/* A member's language (malloc'd): the one given, else from the file name,
+ * else from the markup, else "und". */
+static char *member_lang(const qf_corpus *c, const char *fname,
+			 const struct html *h)
+{
+	char *lang;
+
+	if (c->lang)
+		return strdup(c->lang);
+	if ((lang = lang_from_name(fname)))
+		return lang;
+	return strdup(h->iso && *h->iso ? h->iso :
+		      h->lang && *h->lang ? h->lang : "und");
+}
+
+/*
+ * Turn the raw bytes of a member (c->raw) into its paragraphs: check or
+ * repair UTF-8, drop a leading BOM, strip HTML, split, find the language.
+ * source names the member in messages and documents; fname is its file
+ * name (for the format and the language).
+ */
+static int load(qf_corpus *c, const char *source, const char *fname,
+		qf_err *err)
+{
+	struct buf fixed = { 0 }, out = { 0 };
+	struct html h = { 0 };
+	const char *t = NULL;
+	size_t n = 0;
+	int rc = -1;
+	char *lang = NULL;
+
+	if (check_utf8(c, source, (const unsigned char *)c->raw.p, c->raw.n,
+		       &fixed, &t, &n, err) < 0)
+		goto done;
+	if (paragraphs(c, fname, t, n, &h, &out) < 0)
 		goto nomem;
-	}
 	if (out.n == 0) {
 		qf_err_set(err, "%s: no text", source);
 		goto done;
 	}
-	if (c->lang)
-		lang = strdup(c->lang);
-	else if (!(lang = lang_from_name(fname)))
-		lang = strdup(h.iso && *h.iso ? h.iso :
-			      h.lang && *h.lang ? h.lang : "und");
+	lang = member_lang(c, fname, &h);
 	free(c->msource);
 	c->msource = strdup(source);
 	if (!lang || !c->msource)
@@ -1098,6 +1151,30 @@ static int check_member(qf_corpus *c, struct archive_entry *e,
 	return rc;
 }
 
+/* The data of the current member, named source, into c->raw. */
+static int ar_data(qf_corpus *c, const char *source, qf_err *err)
+{
+	c->raw.n = 0;
+	for (;;) {
+		la_ssize_t k;
+
+		if (buf_grow(&c->raw, 1 << 16) < 0)
+			return oom(c, err);
+		k = archive_read_data(c->a, c->raw.p + c->raw.n,
+				      c->raw.cap - c->raw.n - 1);
+		if (k < 0)
+			return qf_err_set(err, "%s: %s", source,
+					  archive_error_string(c->a));
+		if (k == 0)
+			return 0;
+		c->raw.n += (size_t)k;
+		if (c->raw.n > MAX_MEMBER)
+			return qf_err_set(err, "%s: larger than %u bytes",
+					  source, MAX_MEMBER);
+	}
+}
+
+/* The next chosen member of the archive, loaded: 1, 0 at the end, -1. */
 static int ar_next(qf_corpus *c, qf_err *err)
 {
 	for (;;) {
@@ -1128,38 +1205,11 @@ static int ar_next(qf_corpus *c, qf_err *err)
 		sprintf(source, "%s:%s", c->name, name);
 		printable(source);
 		size = archive_entry_size_is_set(e) ? archive_entry_size(e) : 0;
-		if (size > (int64_t)MAX_MEMBER) {
-			qf_err_set(err, "%s: larger than %u bytes", source,
-				   MAX_MEMBER);
-			free(source);
-			return -1;
-		}
-		c->raw.n = 0;
-		for (;;) {
-			la_ssize_t k;
-			if (buf_grow(&c->raw, 1 << 16) < 0) {
-				free(source);
-				return oom(c, err);
-			}
-			k = archive_read_data(c->a, c->raw.p + c->raw.n,
-					      c->raw.cap - c->raw.n - 1);
-			if (k < 0) {
-				qf_err_set(err, "%s: %s", source,
-					   archive_error_string(c->a));
-				free(source);
-				return -1;
-			}
-			if (k == 0)
-				break;
-			c->raw.n += (size_t)k;
-			if (c->raw.n > MAX_MEMBER) {
-				qf_err_set(err, "%s: larger than %u bytes",
-					   source, MAX_MEMBER);
-				free(source);
-				return -1;
-			}
-		}
-		r = load(c, source, rel, err);
+		if (size > (int64_t)MAX_MEMBER)
+			r = qf_err_set(err, "%s: larger than %u bytes", source,
+				       MAX_MEMBER);
+		else if ((r = ar_data(c, source, err)) == 0)
+			r = load(c, source, rel, err);
 		free(source);
 		return r < 0 ? -1 : 1;
 	}

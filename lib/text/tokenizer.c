@@ -103,27 +103,17 @@ static size_t utf8_dec(const unsigned char *s, size_t n, uint32_t *cp)
 	return c < 0 ? 1 : len;
 }
 
-static const unsigned char ascii_class[128] = {
-	['\t'] = C_SPACE, ['\n'] = C_SPACE, ['\v'] = C_SPACE, ['\f'] = C_SPACE,
-	['\r'] = C_SPACE, [' '] = C_SPACE,
-	['0'] = C_NUMBER, ['1'] = C_NUMBER, ['2'] = C_NUMBER, ['3'] = C_NUMBER,
-	['4'] = C_NUMBER, ['5'] = C_NUMBER, ['6'] = C_NUMBER, ['7'] = C_NUMBER,
-	['8'] = C_NUMBER, ['9'] = C_NUMBER,
-	['A'] = C_LETTER, ['B'] = C_LETTER, ['C'] = C_LETTER, ['D'] = C_LETTER,
-	['E'] = C_LETTER, ['F'] = C_LETTER, ['G'] = C_LETTER, ['H'] = C_LETTER,
-	['I'] = C_LETTER, ['J'] = C_LETTER, ['K'] = C_LETTER, ['L'] = C_LETTER,
-	['M'] = C_LETTER, ['N'] = C_LETTER, ['O'] = C_LETTER, ['P'] = C_LETTER,
-	['Q'] = C_LETTER, ['R'] = C_LETTER, ['S'] = C_LETTER, ['T'] = C_LETTER,
-	['U'] = C_LETTER, ['V'] = C_LETTER, ['W'] = C_LETTER, ['X'] = C_LETTER,
-	['Y'] = C_LETTER, ['Z'] = C_LETTER,
-	['a'] = C_LETTER, ['b'] = C_LETTER, ['c'] = C_LETTER, ['d'] = C_LETTER,
-	['e'] = C_LETTER, ['f'] = C_LETTER, ['g'] = C_LETTER, ['h'] = C_LETTER,
-	['i'] = C_LETTER, ['j'] = C_LETTER, ['k'] = C_LETTER, ['l'] = C_LETTER,
-	['m'] = C_LETTER, ['n'] = C_LETTER, ['o'] = C_LETTER, ['p'] = C_LETTER,
-	['q'] = C_LETTER, ['r'] = C_LETTER, ['s'] = C_LETTER, ['t'] = C_LETTER,
-	['u'] = C_LETTER, ['v'] = C_LETTER, ['w'] = C_LETTER, ['x'] = C_LETTER,
-	['y'] = C_LETTER, ['z'] = C_LETTER,
-};
+/* The class of an ASCII character (qf_uni_class's for it). */
+static int ascii_class(unsigned c)
+{
+	if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')
+		return C_LETTER;
+	if (c >= '0' && c <= '9')
+		return C_NUMBER;
+	if (c == ' ' || (c >= '\t' && c <= '\r'))
+		return C_SPACE;
+	return C_OTHER;
+}
 
 /* Class of the character at s[0..n) and its length in *len.  Bytes that
  * are not valid UTF-8 are characters of class "other", one byte each. */
@@ -133,7 +123,7 @@ static int char_class(const unsigned char *s, size_t n, size_t *len)
 
 	if (s[0] < 0x80) {
 		*len = 1;
-		return ascii_class[s[0]];
+		return ascii_class(s[0]);
 	}
 	*len = utf8_dec(s, n, &cp);
 	return cp == UINT32_MAX ? C_OTHER : qf_uni_class(cp);
@@ -196,6 +186,8 @@ static size_t next_piece(const unsigned char *s, size_t n, size_t p)
 
 /* ------------------------------------------------------------ hashing */
 
+/* splitmix64's output function (qf_splitmix64 without the step of its
+ * state): spreads a hash over the bits a table index takes. */
 static uint64_t mix64(uint64_t x)
 {
 	x ^= x >> 30;
@@ -208,11 +200,7 @@ static uint64_t mix64(uint64_t x)
 
 static uint64_t hash_bytes(const unsigned char *s, size_t n)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ s[i]) * 0x100000001b3ull;
-	return mix64(h ^ n);
+	return mix64(qf_fnv1a(QF_FNV1A_INIT, s, n) ^ n);
 }
 
 static const char *piece(const qf_tokenizer *t, size_t id, size_t *len)
@@ -369,6 +357,29 @@ static void sift_up(uint64_t *h, size_t i)
 	h[i] = x;
 }
 
+/* BPE's start on the m bytes of s: a symbol per byte in a list, and a
+ * heap of the pairs that have a rank; returns the heap's size. */
+static size_t bpe_start(const qf_tokenizer *t, struct work *w,
+			const unsigned char *s, size_t m)
+{
+	size_t hn = 0;
+
+	for (size_t i = 0; i < m; i++) {
+		w->tok[i] = t->byte_id[s[i]];
+		w->prev[i] = i ? (uint32_t)(i - 1) : NONE;
+		w->next[i] = i + 1 < m ? (uint32_t)(i + 1) : NONE;
+	}
+	for (size_t i = 0; i + 1 < m; i++) {
+		const struct merge_slot *ms = merge_find(t, w->tok[i],
+							 w->tok[i + 1]);
+		if (ms)
+			w->heap[hn++] = (uint64_t)ms->rank << 32 | i;
+	}
+	for (size_t i = hn / 2; i-- > 0;)
+		sift_down(w->heap, hn, i);
+	return hn;
+}
+
 /* BPE on the m bytes of s (1 < m <= MAX_PIECE; w reserved for m): the
  * resulting ids into out (room for m); returns their number, or -1 when
  * the heap outgrew memory.
@@ -386,21 +397,8 @@ static ssize_t bpe(const qf_tokenizer *t, struct work *w,
 	int32_t *tok = w->tok;
 	uint32_t *next = w->next, *prev = w->prev;
 	uint64_t *h = w->heap, cur = UINT64_MAX;
-	size_t hn = 0, np = 0, k;
+	size_t hn = bpe_start(t, w, s, m), np = 0, k;
 	const struct merge_slot *ms;
-
-	for (size_t i = 0; i < m; i++) {
-		tok[i] = t->byte_id[s[i]];
-		prev[i] = i ? (uint32_t)(i - 1) : NONE;
-		next[i] = i + 1 < m ? (uint32_t)(i + 1) : NONE;
-	}
-	for (size_t i = 0; i + 1 < m; i++) {
-		ms = merge_find(t, tok[i], tok[i + 1]);
-		if (ms)
-			h[hn++] = (uint64_t)ms->rank << 32 | i;
-	}
-	for (size_t i = hn / 2; i-- > 0;)
-		sift_down(h, hn, i);
 
 	for (;;) {
 		uint64_t top;
@@ -731,6 +729,58 @@ static int check_ids(struct loader *l, struct entry **by_id)
 	return 0;
 }
 
+/* Token id (entry e) decoded into the arena at *total and entered in the
+ * hash of pieces. */
+static int add_piece(struct loader *l, size_t id, const struct entry *e,
+		     size_t *total)
+{
+	qf_tokenizer *t = l->t;
+	unsigned char *p = (unsigned char *)t->arena + *total;
+	uint32_t bad;
+	ssize_t k = alphabet_decode(e->str, e->len, p, &bad);
+	char a[SHOW_MAX];
+	size_t s;
+
+	if (k < 0 && bad == UINT32_MAX)
+		return qf_err_set(l->err, "%s: %stoken \"%s\": invalid UTF-8",
+				  l->path, l->vplace, show(a, e->str, e->len));
+	if (k < 0)
+		return qf_err_set(l->err, "%s: %stoken \"%s\": character U+%04"
+				  PRIX32 " is not in GPT-2's byte-level "
+				  "alphabet", l->path, l->vplace,
+				  show(a, e->str, e->len), bad);
+	t->off[id] = *total;
+	p[k] = 0;
+	*total += (size_t)k + 1;
+	t->off[id + 1] = *total;
+	if (vocab_find(t, p, (size_t)k) >= 0)
+		return qf_err_set(l->err, "%s: %sduplicate token \"%s\"",
+				  l->path, l->vplace, show(a, e->str, e->len));
+	s = hash_bytes(p, (size_t)k) & t->vmask;
+	while (t->vslot[s] >= 0)
+		s = (s + 1) & t->vmask;
+	t->vslot[s] = (int32_t)id;
+	return 0;
+}
+
+/* The token of every single byte: each must have one. */
+static int byte_ids(struct loader *l)
+{
+	qf_tokenizer *t = l->t;
+
+	for (unsigned b = 0; b < 256; b++) {
+		unsigned char c = (unsigned char)b;
+
+		t->byte_id[b] = vocab_find(t, &c, 1);
+		if (t->byte_id[b] < 0)
+			return qf_err_set(l->err, "%s: %sno token for byte 0x%02x "
+					  "(U+%04" PRIX32 " in the byte-level "
+					  "alphabet): every byte needs one",
+					  l->path, l->vplace, b, byte_to_cp(b));
+	}
+	return 0;
+}
+
 /* The tokenizer from the entries: ids dense and unique, pieces decoded
  * and hashed, every byte present. */
 static int build_vocab(struct loader *l)
@@ -738,7 +788,7 @@ static int build_vocab(struct loader *l)
 	qf_tokenizer *t;
 	size_t n = l->nent, total = 0;
 	struct entry **by_id = NULL;
-	char a[SHOW_MAX];
+	int rc = -1;
 
 	if (n == 0)
 		return qf_err_set(l->err, "%s: %sempty vocabulary", l->path,
@@ -753,7 +803,7 @@ static int build_vocab(struct loader *l)
 	t->kind = TOK_BPE;
 	t->n = n;
 	if (check_ids(l, by_id) < 0)
-		goto fail;
+		goto out;
 	for (size_t i = 0; i < n; i++)
 		total += l->ent[i].len + 1;
 	t->arena = malloc(total);
@@ -764,56 +814,16 @@ static int build_vocab(struct loader *l)
 		goto oom;
 	memset(t->vslot, 0xff, (t->vmask + 1) * sizeof *t->vslot);
 	total = 0;
-	for (size_t id = 0; id < n; id++) {
-		struct entry *e = by_id[id];
-		unsigned char *p = (unsigned char *)t->arena + total;
-		uint32_t bad;
-		ssize_t k = alphabet_decode(e->str, e->len, p, &bad);
-		size_t s;
-
-		if (k < 0 && bad == UINT32_MAX) {
-			qf_err_set(l->err, "%s: %stoken \"%s\": invalid UTF-8",
-				   l->path, l->vplace, show(a, e->str, e->len));
-			goto fail;
-		} else if (k < 0) {
-			qf_err_set(l->err, "%s: %stoken \"%s\": character U+%04"
-				   PRIX32 " is not in GPT-2's byte-level "
-				   "alphabet", l->path, l->vplace,
-				   show(a, e->str, e->len), bad);
-			goto fail;
-		}
-		t->off[id] = total;
-		p[k] = 0;
-		total += (size_t)k + 1;
-		t->off[id + 1] = total;
-		if (vocab_find(t, p, (size_t)k) >= 0) {
-			qf_err_set(l->err, "%s: %sduplicate token \"%s\"",
-				   l->path, l->vplace, show(a, e->str, e->len));
-			goto fail;
-		}
-		s = hash_bytes(p, (size_t)k) & t->vmask;
-		while (t->vslot[s] >= 0)
-			s = (s + 1) & t->vmask;
-		t->vslot[s] = (int32_t)id;
-	}
-	for (unsigned b = 0; b < 256; b++) {
-		unsigned char c = (unsigned char)b;
-		t->byte_id[b] = vocab_find(t, &c, 1);
-		if (t->byte_id[b] < 0) {
-			qf_err_set(l->err, "%s: %sno token for byte 0x%02x "
-				   "(U+%04" PRIX32 " in the byte-level "
-				   "alphabet): every byte needs one", l->path,
-				   l->vplace, b, byte_to_cp(b));
-			goto fail;
-		}
-	}
-	free(by_id);
-	return 0;
+	for (size_t id = 0; id < n; id++)
+		if (add_piece(l, id, by_id[id], &total) < 0)
+			goto out;
+	rc = byte_ids(l);
+	goto out;
 oom:
 	oom(l);
-fail:
+out:
 	free(by_id);
-	return -1;
+	return rc;
 }
 
 static int merges_init(struct loader *l, size_t count)
@@ -924,6 +934,19 @@ oom:
 	return oom(l);
 }
 
+/* The end of loading: the whole tokens marked, the tokenizer handed
+ * over (NULL on error; the loader still holds it). */
+static qf_tokenizer *loader_take(struct loader *l)
+{
+	qf_tokenizer *t;
+
+	if (find_whole(l) < 0)
+		return NULL;
+	t = l->t;
+	l->t = NULL;
+	return t;
+}
+
 static void loader_free(struct loader *l)
 {
 	free(l->ent);
@@ -973,6 +996,28 @@ static int is_blank(int c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
 }
 
+/* The blank-separated fields of the line s[0..n): the first two from
+ * f[i] to fe[i]; returns their number, 3 for more than two. */
+static size_t split_fields(const char *s, size_t n, const char **f,
+			   const char **fe)
+{
+	size_t nf = 0, k = 0;
+
+	while (k < n) {
+		while (k < n && is_blank(s[k]))
+			k++;
+		if (k == n)
+			break;
+		if (nf == 2)
+			return 3;
+		f[nf] = s + k;
+		while (k < n && !is_blank(s[k]))
+			k++;
+		fe[nf++] = s + k;
+	}
+	return nf;
+}
+
 /* vocab.bpe: an optional "#version..." first line, then a merge per
  * line, "a b" (fields separated by blanks), highest priority first.
  * Empty lines are skipped. */
@@ -988,8 +1033,8 @@ static int read_merges_file(struct loader *l, const char *text, size_t len)
 		return -1;
 	while (p < len) {
 		const char *s = text + p, *e = memchr(s, '\n', len - p);
-		const char *f[3] = { 0 }, *fe[3] = { 0 };
-		size_t n = e ? (size_t)(e - s) : len - p, nf = 0, k = 0;
+		const char *f[2] = { 0 }, *fe[2] = { 0 };
+		size_t n = e ? (size_t)(e - s) : len - p, nf;
 
 		p += n + (e != NULL);
 		lineno++;
@@ -999,20 +1044,7 @@ static int read_merges_file(struct loader *l, const char *text, size_t len)
 					  l->path, place);
 		if (lineno == 1 && n >= 8 && memcmp(s, "#version", 8) == 0)
 			continue;
-		while (k < n) {
-			while (k < n && is_blank(s[k]))
-				k++;
-			if (k == n)
-				break;
-			if (nf == 2) {
-				nf++;
-				break;
-			}
-			f[nf] = s + k;
-			while (k < n && !is_blank(s[k]))
-				k++;
-			fe[nf++] = s + k;
-		}
+		nf = split_fields(s, n, f, fe);
 		if (nf == 0)
 			continue;
 		if (nf != 2)
@@ -1043,11 +1075,9 @@ qf_tokenizer *qf_tok_gpt2_open(const char *encoder_json,
 	if (read_vocab_object(&l, j) < 0 || build_vocab(&l) < 0)
 		goto out;
 	l.path = vocab_bpe;
-	if (qf_read_text_file(vocab_bpe, MAX_FILE, &mtext, &mlen, err) < 0 ||
-	    read_merges_file(&l, mtext, mlen) < 0 || find_whole(&l) < 0)
-		goto out;
-	t = l.t;
-	l.t = NULL;
+	if (qf_read_text_file(vocab_bpe, MAX_FILE, &mtext, &mlen, err) == 0 &&
+	    read_merges_file(&l, mtext, mlen) == 0)
+		t = loader_take(&l);
 out:
 	loader_free(&l);
 	qf_json_free(j);
@@ -1200,13 +1230,10 @@ qf_tokenizer *qf_tok_hf_open(const char *tokenizer_json, qf_err *err)
 	if (hf_check(&l, j) < 0)
 		goto out;
 	model = qf_json_get(j, "model");
-	if (read_vocab_object(&l, qf_json_get(model, "vocab")) < 0 ||
-	    build_vocab(&l) < 0 ||
-	    hf_merges(&l, qf_json_get(model, "merges")) < 0 ||
-	    find_whole(&l) < 0)
-		goto out;
-	t = l.t;
-	l.t = NULL;
+	if (read_vocab_object(&l, qf_json_get(model, "vocab")) == 0 &&
+	    build_vocab(&l) == 0 &&
+	    hf_merges(&l, qf_json_get(model, "merges")) == 0)
+		t = loader_take(&l);
 out:
 	loader_free(&l);
 	qf_json_free(j);
