@@ -3,15 +3,15 @@
  *
  * Reads token records (as qf-extract text writes them: integer ids, a
  * lang attribute), samples windows of n_ctx + 1 tokens by language
- * (lib/train.c's qf_tdata), and trains a new model (seeded GPT-2 init),
- * the weights of a weight stream (--init), or a checkpoint (--resume)
- * with AdamW.  Writes the checkpoint CKPT (a weight stream every qf tool
- * reads) and CKPT.opt (the optimizer state), each atomically, at the end
- * and every --checkpoint-every steps, and a TSV log per step.  The work
- * is lib/train.c's; this is options, files and messages.  See
- * docs/man/qf-train.1 and docs/train.md.
+ * (lib/train/data.c's qf_tdata), and trains a new model (seeded GPT-2
+ * init), the weights of a weight stream (--init), or a checkpoint
+ * (--resume) with AdamW.  Writes the checkpoint CKPT (a weight stream
+ * every qf tool reads) and CKPT.opt (the optimizer state), each
+ * atomically, at the end and every --checkpoint-every steps, and a TSV
+ * log per step, live (see open_log).  The work is lib/train/'s; this is
+ * options, files and messages.  See docs/man/qf-train.1 and
+ * docs/train.md.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
@@ -81,6 +81,8 @@ struct opts {
 	int set_init_std, set_cfg, set_sep, set_batch, set_seed, set_steps, set_stop;
 	int set_lr, set_min_lr, set_warmup, set_wd, set_clip, verbose;
 	const char *cfg_opt;	/* the first config option given */
+	const char *tokens;	/* the token stream */
+	int threads;
 };
 
 static double parse_real(const char *opt, const char *arg, double lo,
@@ -93,6 +95,66 @@ static double parse_real(const char *opt, const char *arg, double lo,
 		qf_tool_usage_error("%s: '%s' is not a number in [%g, %g]", opt,
 				    arg, lo, hi);
 	return x;
+}
+
+/* An option's count (qf_tool_parse_count), noting that it was given. */
+static uint64_t given_count(const char *opt, const char *arg, uint64_t max,
+			    int *set)
+{
+	*set = 1;
+	return qf_tool_parse_count(opt, arg, max);
+}
+
+/* The same for a real number. */
+static double given_real(const char *opt, const char *arg, double lo,
+			 double hi, int *set)
+{
+	*set = 1;
+	return parse_real(opt, arg, lo, hi);
+}
+
+/* The options that exclude or need each other; the threads. */
+static void check_args(int argc, struct opts *o)
+{
+	qf_err e;
+
+	if (!o->output)
+		qf_tool_usage_error("no output: give -o CKPT");
+	if (strcmp(o->output, "-") == 0)
+		qf_tool_usage_error("-o: a checkpoint is two files and needs a name, "
+				    "not standard output");
+	if (o->init && o->resume)
+		qf_tool_usage_error("--init and --resume exclude each other");
+	if ((o->init || o->resume) && o->cfg_opt)
+		qf_tool_usage_error("--%s: not with %s (the model has its config)",
+				    o->cfg_opt, o->init ? "--init" : "--resume");
+	if ((o->init || o->resume) && o->set_init_std)
+		qf_tool_usage_error("--init-std: not with %s (the model has its "
+				    "weights)", o->init ? "--init" : "--resume");
+	if (o->resume && o->set_seed)
+		qf_tool_usage_error("--seed: not with --resume (the checkpoint has "
+				    "its generator)");
+	if (!o->resume && !o->set_steps)
+		qf_tool_usage_error("no --steps given");
+	if (o->set_steps && o->steps == 0)
+		qf_tool_usage_error("--steps: at least 1");
+	if (o->batch == 0)
+		qf_tool_usage_error("--batch: at least 1");
+	if (!o->resume && o->d % o->heads)
+		qf_tool_usage_error("--d-model %" PRIu64 " is not a multiple of "
+				    "--heads %" PRIu64, o->d, o->heads);
+	if (!o->init && !o->resume && o->set_sep && o->sep >= o->vocab)
+		qf_tool_usage_error("--sep %" PRIu64 " out of range (vocab %" PRIu64
+				    ")", o->sep, o->vocab);
+	if (o->set_stop && o->set_steps && o->stop > o->steps)
+		qf_tool_usage_error("--stop-at %" PRIu64 " beyond --steps %" PRIu64,
+				    o->stop, o->steps);
+	if (o->set_stop && o->stop == 0)
+		qf_tool_usage_error("--stop-at: at least 1");
+	if (optind + 1 < argc)
+		qf_tool_usage_error("one token stream at most");
+	if ((o->threads = qf_tool_threads(o->jobs, &e)) < 0)
+		qf_tool_usage_error("%s", e.msg);
 }
 
 static void parse_args(int argc, char **argv, struct opts *o)
@@ -161,37 +223,18 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		case O_INIT: o->init = optarg; break;
 		case O_RESUME: o->resume = optarg; break;
 		case O_MIX: o->mix = optarg; break;
-		case O_SEP:
-			o->sep = qf_tool_parse_count(opt, optarg, INT32_MAX);
-			o->set_sep = 1;
-			break;
-		case O_BATCH:
-			o->batch = qf_tool_parse_count(opt, optarg, 1 << 16);
-			o->set_batch = 1;
-			break;
-		case O_SEED:
-			o->seed = qf_tool_parse_count(opt, optarg, UINT64_MAX);
-			o->set_seed = 1;
-			break;
-		case O_STEPS:
-			o->steps = qf_tool_parse_count(opt, optarg, UINT32_MAX);
-			o->set_steps = 1;
-			break;
-		case O_STOP:
-			o->stop = qf_tool_parse_count(opt, optarg, UINT32_MAX);
-			o->set_stop = 1;
-			break;
-		case O_LR: o->lr = parse_real(opt, optarg, 0, 1e3); o->set_lr = 1; break;
-		case O_MINLR: o->min_lr = parse_real(opt, optarg, 0, 1e3); o->set_min_lr = 1; break;
-		case O_WARMUP:
-			o->warmup = qf_tool_parse_count(opt, optarg, UINT32_MAX);
-			o->set_warmup = 1;
-			break;
-		case O_WD: o->wd = parse_real(opt, optarg, 0, 1e3); o->set_wd = 1; break;
-		case O_CLIP: o->clip = parse_real(opt, optarg, 0, 1e30); o->set_clip = 1; break;
+		case O_SEP: o->sep = given_count(opt, optarg, INT32_MAX, &o->set_sep); break;
+		case O_BATCH: o->batch = given_count(opt, optarg, 1 << 16, &o->set_batch); break;
+		case O_SEED: o->seed = given_count(opt, optarg, UINT64_MAX, &o->set_seed); break;
+		case O_STEPS: o->steps = given_count(opt, optarg, UINT32_MAX, &o->set_steps); break;
+		case O_STOP: o->stop = given_count(opt, optarg, UINT32_MAX, &o->set_stop); break;
+		case O_LR: o->lr = given_real(opt, optarg, 0, 1e3, &o->set_lr); break;
+		case O_MINLR: o->min_lr = given_real(opt, optarg, 0, 1e3, &o->set_min_lr); break;
+		case O_WARMUP: o->warmup = given_count(opt, optarg, UINT32_MAX, &o->set_warmup); break;
+		case O_WD: o->wd = given_real(opt, optarg, 0, 1e3, &o->set_wd); break;
+		case O_CLIP: o->clip = given_real(opt, optarg, 0, 1e30, &o->set_clip); break;
 		case O_INIT_STD:
-			o->init_std = parse_real(opt, optarg, 1e-6, 10);
-			o->set_init_std = 1;
+			o->init_std = given_real(opt, optarg, 1e-6, 10, &o->set_init_std);
 			break;
 		case O_EVERY: o->every = qf_tool_parse_count(opt, optarg, UINT32_MAX); break;
 		case O_LOG: o->log = optarg; break;
@@ -201,41 +244,8 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		default: qf_tool_common_option(c, usage, argv);
 		}
 	}
-	if (!o->output)
-		qf_tool_usage_error("no output: give -o CKPT");
-	if (strcmp(o->output, "-") == 0)
-		qf_tool_usage_error("-o: a checkpoint is two files and needs a name, "
-				    "not standard output");
-	if (o->init && o->resume)
-		qf_tool_usage_error("--init and --resume exclude each other");
-	if ((o->init || o->resume) && o->cfg_opt)
-		qf_tool_usage_error("--%s: not with %s (the model has its config)",
-				    o->cfg_opt, o->init ? "--init" : "--resume");
-	if ((o->init || o->resume) && o->set_init_std)
-		qf_tool_usage_error("--init-std: not with %s (the model has its "
-				    "weights)", o->init ? "--init" : "--resume");
-	if (o->resume && o->set_seed)
-		qf_tool_usage_error("--seed: not with --resume (the checkpoint has "
-				    "its generator)");
-	if (!o->resume && !o->set_steps)
-		qf_tool_usage_error("no --steps given");
-	if (o->set_steps && o->steps == 0)
-		qf_tool_usage_error("--steps: at least 1");
-	if (o->batch == 0)
-		qf_tool_usage_error("--batch: at least 1");
-	if (!o->resume && o->d % o->heads)
-		qf_tool_usage_error("--d-model %" PRIu64 " is not a multiple of "
-				    "--heads %" PRIu64, o->d, o->heads);
-	if (!o->init && !o->resume && o->set_sep && o->sep >= o->vocab)
-		qf_tool_usage_error("--sep %" PRIu64 " out of range (vocab %" PRIu64
-				    ")", o->sep, o->vocab);
-	if (o->set_stop && o->set_steps && o->stop > o->steps)
-		qf_tool_usage_error("--stop-at %" PRIu64 " beyond --steps %" PRIu64,
-				    o->stop, o->steps);
-	if (o->set_stop && o->stop == 0)
-		qf_tool_usage_error("--stop-at: at least 1");
-	if (optind + 1 < argc)
-		qf_tool_usage_error("one token stream at most");
+	check_args(argc, o);
+	o->tokens = optind < argc ? argv[optind] : "-";
 }
 
 /* The options of a run: from the checkpoint when resuming, each replaced
@@ -285,12 +295,80 @@ static void settle_opts(struct opts *o, qf_train_opts *to, const qf_rec *meta)
 		qf_tool_usage_error("%s", e.msg);
 }
 
+/* The model: a checkpoint's (and its options and attributes), a weight
+ * stream's, or a new one of the config the options give. */
+static qf_train *open_model(const struct opts *o, qf_train_opts *to,
+			    qf_rec *meta, qf_err *e)
+{
+	qf_model_config mc = { 0 };
+
+	if (o->resume)
+		return qf_train_resume(o->resume, to, meta, e);
+	if (o->init)
+		return qf_train_load(o->init, o->seed, e);
+	mc.arch = QF_ARCH_GPT2;
+	mc.n_layer = (int)o->layers;
+	mc.n_embd = (int)o->d;
+	mc.n_head = (int)o->heads;
+	mc.n_ctx = (int)o->ctx;
+	mc.vocab_size = (int)o->vocab;
+	mc.n_inner = (int)o->inner;
+	mc.tied = 1;
+	return qf_train_new_std(&mc, o->seed, o->init_std, e);
+}
+
+/* The model and the options of the run, with something left to do. */
+static qf_train *start(struct opts *o, qf_train_opts *to, qf_err *e)
+{
+	qf_train *t;
+	qf_rec meta;
+
+	qf_rec_init(&meta);
+	t = open_model(o, to, &meta, e);
+	if (t)
+		settle_opts(o, to, &meta);
+	qf_rec_free(&meta);
+	if (!t)
+		return NULL;
+	if (!o->set_sep)
+		o->sep = (uint64_t)qf_train_cfg(t)->vocab_size - 1;
+	if (qf_train_step_count(t) >= o->stop)
+		qf_err_set(e, "%s: already at step %" PRIu64 ", nothing to do "
+			   "before step %" PRIu64, o->resume,
+			   qf_train_step_count(t), o->stop);
+	else if (qf_train_set_threads(t, o->threads, e) == 0)
+		return t;
+	qf_train_free(t);
+	return NULL;
+}
+
 static double now(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* -v: the model, the batch and each language of the data. */
+static void describe(qf_train *t, const qf_tdata *d, const struct opts *o)
+{
+	const qf_model_config *c = qf_train_cfg(t);
+
+	fprintf(stderr, "qf-train: model: %d layers, d %d, %d heads, n_ctx %d, "
+		"n_inner %d, vocab %d: %zu parameters; batch %" PRIu64 " x %d "
+		"tokens, %.0f MB of activations\n", c->n_layer, c->n_embd,
+		c->n_head, c->n_ctx, c->n_inner, c->vocab_size,
+		qf_train_nparams(t), o->batch, c->n_ctx,
+		qf_train_act_bytes(c, (int)o->batch, c->n_ctx) / 1e6);
+	for (size_t i = 0; i < qf_tdata_nlangs(d); i++) {
+		double p;
+		uint64_t n;
+		const char *lang = qf_tdata_lang(d, i, &p, &n);
+
+		fprintf(stderr, "qf-train: data: %s: %" PRIu64 " tokens, p %.4f\n",
+			lang, n, p);
+	}
 }
 
 static void log_header(FILE *f, int L)
@@ -300,6 +378,20 @@ static void log_header(FILE *f, int L)
 	for (int l = 0; l < L; l++)
 		fprintf(f, "\tgn_%d", l);
 	fputs("\tgn_final\n", f);
+}
+
+/* The log, written live (qf_out_open_live), not atomically: it can be
+ * watched while training goes on, a run that fails or is interrupted
+ * leaves the lines of the steps it did, and pipelines/model.mk reads
+ * those to resume such a run.  A line per step, flushed. */
+static qf_out *open_log(const char *path, int L, qf_err *e)
+{
+	qf_out *out = qf_out_open_live(path, e);
+
+	if (!out)
+		return NULL;
+	log_header(qf_out_file(out), L);
+	return out;
 }
 
 static void log_row(FILE *f, const qf_train_stats *s, uint64_t tokens,
@@ -313,148 +405,132 @@ static void log_row(FILE *f, const qf_train_stats *s, uint64_t tokens,
 	fflush(f);
 }
 
-static void save(qf_train *t, const struct opts *o, const qf_train_opts *to)
+static int save(qf_train *t, const struct opts *o, const qf_train_opts *to,
+		qf_err *e)
 {
 	qf_rec meta;
-	qf_err e;
+	int rc = -1;
 
 	qf_rec_init(&meta);
-	if (qf_rec_setf(&meta, &e, "batch", "%" PRIu64, o->batch) < 0 ||
-	    qf_rec_setf(&meta, &e, "sep", "%" PRIu64, o->sep) < 0 ||
-	    qf_train_save(t, o->output, to, &meta, &e) < 0)
-		qf_tool_fail(&e);
+	if (qf_rec_setf(&meta, e, "batch", "%" PRIu64, o->batch) == 0 &&
+	    qf_rec_setf(&meta, e, "sep", "%" PRIu64, o->sep) == 0)
+		rc = qf_train_save(t, o->output, to, &meta, e);
 	qf_rec_free(&meta);
+	return rc;
+}
+
+/* The training loop's buffers and what the summary says of it. */
+struct loop {
+	int32_t *tok;		/* [batch, n_ctx + 1] */
+	double *group;		/* [n_layer + 2] gradient norms */
+	uint64_t first;		/* the step it started from */
+	double t0, loss;	/* its start, the last loss */
+};
+
+/* Steps up to o->stop, a line of log (if not NULL) each, and the
+ * checkpoints on the way. */
+static int train(qf_train *t, const qf_tdata *d, const struct opts *o,
+		 const qf_train_opts *to, FILE *log, struct loop *lp, qf_err *e)
+{
+	const qf_model_config *c = qf_train_cfg(t);
+	qf_train_stats st = { .group = lp->group };
+	qf_progress prog;
+	int rc = 0;
+
+	lp->first = qf_train_step_count(t);
+	qf_progress_start(&prog, "training");
+	lp->t0 = now();
+	for (uint64_t s = lp->first; s < o->stop; s++) {
+		qf_tdata_sample(d, qf_train_rng(t), (int)o->batch, lp->tok, NULL);
+		rc = qf_train_step(t, lp->tok, (int)o->batch, c->n_ctx, to, &st, e);
+		if (rc < 0)
+			break;
+		lp->loss = st.loss;
+		if (log)
+			log_row(log, &st, qf_train_tokens(t), now() - lp->t0,
+				c->n_layer);
+		if (o->every && (s + 1) % o->every == 0 && s + 1 < o->stop &&
+		    (rc = save(t, o, to, e)) < 0)
+			break;
+		qf_progress_update(&prog, s + 1 - lp->first, o->stop - lp->first);
+	}
+	qf_progress_end(&prog);
+	return rc;
+}
+
+/* -v: the steps of this run, their speed, where the schedule stands. */
+static void summary(qf_train *t, const struct opts *o, const qf_train_opts *to,
+		    const struct loop *lp)
+{
+	double secs = now() - lp->t0;
+	uint64_t n = o->stop - lp->first;
+
+	fprintf(stderr, "qf-train: %" PRIu64 " steps in %.1f s, %.0f tokens/s; "
+		"step %" PRIu64 " of %" PRIu64 ", loss %.4f\n", n, secs,
+		(double)n * o->batch * qf_train_cfg(t)->n_ctx / secs,
+		qf_train_step_count(t), to->steps, lp->loss);
+}
+
+/* Open the model and the data, train, write the checkpoint. */
+static int run(struct opts *o, qf_err *e)
+{
+	struct loop lp = { .loss = NAN };
+	qf_train_opts to;
+	qf_train *t = NULL;
+	qf_tdata *d = NULL;
+	qf_out *probe, *log = NULL;
+	const qf_model_config *c;
+	int rc = -1;
+
+	/* the checkpoint's directory must take it, before any work */
+	if (!(probe = qf_out_open(o->output, e)))
+		return -1;
+	qf_out_abort(probe);
+	if (!(t = start(o, &to, e)))
+		goto out;
+	c = qf_train_cfg(t);
+	if (!(d = qf_tdata_load(o->tokens, o->mix, c->vocab_size,
+				o->sep <= INT32_MAX ? (int32_t)o->sep : -1,
+				c->n_ctx + 1, e)))
+		goto out;
+	lp.tok = malloc(o->batch * (size_t)(c->n_ctx + 1) * sizeof *lp.tok);
+	lp.group = malloc((size_t)(c->n_layer + 2) * sizeof *lp.group);
+	if (!lp.tok || !lp.group) {
+		qf_err_set(e, "out of memory");
+		goto out;
+	}
+	if (o->verbose)
+		describe(t, d, o);
+	if (o->log && !(log = open_log(o->log, c->n_layer, e)))
+		goto out;
+	if (train(t, d, o, &to, log ? qf_out_file(log) : NULL, &lp, e) < 0 ||
+	    save(t, o, &to, e) < 0)
+		goto out;
+	rc = log ? qf_out_commit(log, e) : 0;
+	log = NULL;
+	if (rc == 0 && o->verbose)
+		summary(t, o, &to, &lp);
+out:
+	if (log)
+		qf_out_abort(log);	/* live: closed, and left as it is */
+	free(lp.group);
+	free(lp.tok);
+	qf_tdata_free(d);
+	qf_train_free(t);
+	return rc;
 }
 
 int main(int argc, char **argv)
 {
-	static struct opts o;
-	qf_train_opts to;
-	qf_train_stats st;
-	qf_progress prog;
-	const qf_model_config *c;
-	qf_train *t;
-	qf_tdata *d;
-	qf_rec meta;
+	struct opts o = { 0 };
 	qf_err e;
-	qf_out *out;
-	FILE *log = NULL;
-	qf_out *logf = NULL;
-	int32_t *tok;
-	double *group, t0, last_loss = NAN;
-	uint64_t first;
-	int threads, T;
+	int status;
 
-	for (int i = 1; i < argc; i++)
-		if (strcmp(argv[i], "-v") == 0 || strcmp(argv[i], "--verbose") == 0)
-			o.verbose = 1;
-	qf_blas_init(argc, argv, o.verbose);
-	qf_tool_init("qf-train");
-	parse_args(argc, argv, &o);
-	threads = qf_tool_threads(o.jobs, &e);
-	if (threads < 0)
-		qf_tool_usage_error("%s", e.msg);
-
-	/* the checkpoint's directory must take it, before any work */
-	if (!(out = qf_out_open(o.output, &e)))
-		qf_tool_fail(&e);
-	qf_out_abort(out);
-	qf_rec_init(&meta);
-	if (o.resume) {
-		t = qf_train_resume(o.resume, &to, &meta, &e);
-	} else if (o.init) {
-		t = qf_train_load(o.init, o.seed, &e);
-	} else {
-		qf_model_config mc = { 0 };
-
-		mc.arch = QF_ARCH_GPT2;
-		mc.n_layer = (int)o.layers;
-		mc.n_embd = (int)o.d;
-		mc.n_head = (int)o.heads;
-		mc.n_ctx = (int)o.ctx;
-		mc.vocab_size = (int)o.vocab;
-		mc.n_inner = (int)o.inner;
-		mc.tied = 1;
-		t = qf_train_new_std(&mc, o.seed, o.init_std, &e);
-	}
-	if (!t)
-		qf_tool_fail(&e);
-	settle_opts(&o, &to, &meta);
-	qf_rec_free(&meta);
-	c = qf_train_cfg(t);
-	if (!o.set_sep)
-		o.sep = (uint64_t)c->vocab_size - 1;
-	if (qf_train_step_count(t) >= o.stop)
-		qf_tool_die(QF_EXIT_DATA, "%s: already at step %" PRIu64 ", nothing "
-			    "to do before step %" PRIu64, o.resume,
-			    qf_train_step_count(t), o.stop);
-	if (qf_train_set_threads(t, threads, &e) < 0)
-		qf_tool_fail(&e);
-	T = c->n_ctx;
-	d = qf_tdata_load(optind < argc ? argv[optind] : "-", o.mix,
-			  c->vocab_size, o.sep <= INT32_MAX ? (int32_t)o.sep : -1,
-			  T + 1, &e);
-	if (!d)
-		qf_tool_fail(&e);
-	tok = malloc(o.batch * (size_t)(T + 1) * sizeof *tok);
-	group = malloc((size_t)(c->n_layer + 2) * sizeof *group);
-	if (!tok || !group)
-		qf_tool_die(QF_EXIT_DATA, "out of memory");
-	if (o.verbose) {
-		fprintf(stderr, "qf-train: model: %d layers, d %d, %d heads, n_ctx "
-			"%d, n_inner %d, vocab %d: %zu parameters; batch %" PRIu64
-			" x %d tokens, %.0f MB of activations\n", c->n_layer,
-			c->n_embd, c->n_head, c->n_ctx, c->n_inner, c->vocab_size,
-			qf_train_nparams(t), o.batch, T,
-			qf_train_act_bytes(c, (int)o.batch, T) / 1e6);
-		for (size_t i = 0; i < qf_tdata_nlangs(d); i++) {
-			double p;
-			uint64_t n;
-			const char *lang = qf_tdata_lang(d, i, &p, &n);
-
-			fprintf(stderr, "qf-train: data: %s: %" PRIu64 " tokens, "
-				"p %.4f\n", lang, n, p);
-		}
-	}
-	if (o.log) {
-		if (!(logf = qf_out_open_live(o.log, &e)))
-			qf_tool_fail(&e);
-		log = qf_out_file(logf);
-		log_header(log, c->n_layer);
-	}
-
-	first = qf_train_step_count(t);
-	st.group = group;
-	qf_progress_start(&prog, "training");
-	t0 = now();
-	for (uint64_t s = first; s < o.stop; s++) {
-		qf_tdata_sample(d, qf_train_rng(t), (int)o.batch, tok, NULL);
-		if (qf_train_step(t, tok, (int)o.batch, T, &to, &st, &e) < 0)
-			qf_tool_fail(&e);
-		last_loss = st.loss;
-		if (log)
-			log_row(log, &st, qf_train_tokens(t), now() - t0, c->n_layer);
-		if (o.every && (s + 1) % o.every == 0 && s + 1 < o.stop)
-			save(t, &o, &to);
-		qf_progress_update(&prog, s + 1 - first, o.stop - first);
-	}
-	qf_progress_end(&prog);
-	save(t, &o, &to);
-	if (logf && qf_out_commit(logf, &e) < 0)
-		qf_tool_fail(&e);
-	if (o.verbose) {
-		double secs = now() - t0;
-
-		fprintf(stderr, "qf-train: %" PRIu64 " steps in %.1f s, %.0f "
-			"tokens/s; step %" PRIu64 " of %" PRIu64 ", loss %.4f\n",
-			o.stop - first, secs,
-			(double)(o.stop - first) * o.batch * T / secs,
-			qf_train_step_count(t), to.steps, last_loss);
-	}
-	free(tok);
-	free(group);
-	qf_tdata_free(d);
-	qf_train_free(t);
+	qf_tool_start("qf-train", argc, argv, QF_START_VERBOSE);
+	parse_args(argc, argv, &o);	/* misuse: exit 2, before any work */
+	status = run(&o, &e);		/* open, train, save, close */
+	if (status < 0)
+		qf_tool_fail(&e);	/* one line, exit 1; the log stays */
 	qf_tool_close_stdout();
-	return QF_EXIT_OK;
+	return status;
 }

@@ -1,15 +1,16 @@
 /*
- * train.h - training a GPT-2 on qf's runtime (lib/train.c): parameters,
- * forward with the activations kept, backward, AdamW with a warm-up and
- * cosine schedule, gradient clipping, checkpoints, and the sampling of
- * training windows from a token stream.  docs/train.md describes it all.
+ * train.h - training a GPT-2 on qf's runtime: the parameters, a forward
+ * pass that keeps its activations, the backward pass, AdamW with a
+ * warm-up and cosine schedule, gradient clipping, checkpoints, and the
+ * sampling of training windows from a token stream.  docs/train.md
+ * describes it all; qf-train is its command line.
  *
- * Internal for now (tools/qf-train.c includes it beside qf.h); it is meant
- * to move into qf.h as a "training" section.  Same error model as qf.h:
- * 0 / a pointer on success, -1 / NULL with a one-line message in err.
+ * The error model is qf's (core/core.h): 0 or a pointer on success, -1
+ * or NULL with a one-line message in err.  Results do not depend on the
+ * number of threads.
  */
-#ifndef QF_TRAIN_H
-#define QF_TRAIN_H
+#ifndef QF_TRAIN_TRAIN_H
+#define QF_TRAIN_TRAIN_H
 
 #include <stdint.h>
 
@@ -167,7 +168,12 @@ const char *qf_tdata_lang(const qf_tdata *d, size_t i, double *p,
 			  uint64_t *ntok);
 void qf_tdata_free(qf_tdata *d);
 
-/* xoshiro256** seeded by splitmix64 from seed, and its next word. */
+/* ---------------------------------------------------------------- random numbers */
+
+/* The generator of the initialisation and the sampling: xoshiro256**
+ * (Blackman and Vigna), its 4 words seeded with 4 outputs of splitmix64
+ * from seed; and its next word.  A caller can draw the same numbers the
+ * trainer does (tests against other implementations do). */
 void qf_train_rng_seed(uint64_t rng[4], uint64_t seed);
 uint64_t qf_train_rng_next(uint64_t rng[4]);
 
