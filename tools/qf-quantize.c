@@ -10,8 +10,10 @@
  * being compressed and written as well.  See docs/man/qf-quantize.1 and
  * docs/quantize.md.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "qf.h"
@@ -75,34 +77,148 @@ struct opts {
 	int scheme_set, bits_set, sym_set, gran_set, clip_set, round_set,
 	    seed_set, include_set;
 	int verbose;
-	const char *output, *stats;
+	const char *input, *output, *stats;
 	qf_wopts w;
 };
 
-/* ------------------------------------------------------------ options */
+/* ------------------------------------------------------------ option values */
 
-static void check(int rc, const qf_err *e)
+/* Misuse exits 2 with "OPTION: what is wrong". */
+
+/* The first len bytes of s as a word for a name lookup (cut at size - 1:
+ * no name is that long). */
+static void word(char *buf, size_t size, const char *s, size_t len)
 {
-	if (rc < 0)
-		qf_tool_usage_error("%s", e->msg);
+	if (len >= size)
+		len = size - 1;
+	memcpy(buf, s, len);
+	buf[len] = 0;
 }
 
+static char *xstrdup(const char *s)
+{
+	char *d = strdup(s);
+
+	if (!d)
+		qf_tool_die(QF_EXIT_DATA, "out of memory");
+	return d;
+}
+
+/* "attn_qkv,mlp_in" (or "all") as a kind set. */
 static unsigned parse_kinds(const char *opt, const char *s)
 {
-	qf_err e;
-	unsigned set = qf_qkinds_parse(opt, s, &e);
+	unsigned set = 0;
+	char name[32];
 
-	check(set ? 0 : -1, &e);
+	if (strcmp(s, "all") == 0)
+		return (1u << QF_QKINDS) - 1;
+	while (*s) {
+		size_t len = strcspn(s, ",");
+		int k;
+
+		word(name, sizeof name, s, len);
+		k = qf_qkind_parse(name);
+		if (k < 0)
+			qf_tool_usage_error("%s: unknown kind '%.*s' (tok_emb, "
+					    "pos_emb, ln_weight, ln_bias, attn_qkv, "
+					    "attn_out, mlp_in, mlp_out, bias, head)",
+					    opt, (int)len, s);
+		set |= 1u << k;
+		s += len;
+		if (*s == ',' && !*++s)
+			qf_tool_usage_error("%s: empty item in the list", opt);
+	}
+	if (!set)
+		qf_tool_usage_error("%s: empty list", opt);
 	return set;
 }
 
-static int parse_bits(const char *s)
+/* INT bits, 2..8. */
+static int parse_bits(const char *opt, const char *s)
 {
-	qf_err e;
-	int bits = qf_qbits_parse("--bits", s, &e);
+	uint64_t v = qf_tool_parse_count(opt, s, 64);
 
-	check(bits, &e);
-	return bits;
+	if (v < 2 || v > 8)
+		qf_tool_usage_error("%s: bits %" PRIu64 " out of range 2..8", opt, v);
+	return (int)v;
+}
+
+static int parse_layer(const char *opt, const char *s)
+{
+	return (int)qf_tool_parse_count(opt, s, QF_QMAX_LAYERS - 1);
+}
+
+/* --protect-layers "0,9,11". */
+static void protect_layers(qf_qplan *p, const char *list)
+{
+	char *copy = xstrdup(list), *save = NULL, *tok;
+
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+		qf_qplan_protect_layer(p, parse_layer("--protect-layers", tok));
+	free(copy);
+	if (!p->prot_layers_max)
+		qf_tool_usage_error("--protect-layers: empty list");
+}
+
+/* A --bits-map file with newlines as commas and comments dropped. */
+static char *read_map_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *text = NULL, *t;
+	size_t len = 0, cap = 0;
+	int c;
+
+	if (!f)
+		qf_tool_usage_error("--bits-map: %s: %s", path, strerror(errno));
+	while ((c = getc(f)) != EOF) {
+		if (c == '#')
+			while ((c = getc(f)) != EOF && c != '\n')
+				;
+		if (c == EOF)
+			break;
+		if (len + 2 > cap) {
+			cap = cap ? 2 * cap : 256;
+			if (!(t = realloc(text, cap)))
+				break;
+			text = t;
+		}
+		text[len++] = (char)(c == '\n' ? ',' : c);
+	}
+	fclose(f);
+	t = c == EOF ? realloc(text, len + 1) : NULL;
+	if (!t)
+		qf_tool_die(QF_EXIT_DATA, "out of memory");
+	t[len] = 0;
+	return t;
+}
+
+/* One KEY=BITS of a --bits-map: "default" or a layer. */
+static void map_item(qf_qplan *p, char *item)
+{
+	char *eq = strchr(item, '=');
+	int bits;
+
+	if (!eq)
+		qf_tool_usage_error("--bits-map: '%s' is not KEY=BITS", item);
+	*eq = 0;
+	bits = parse_bits("--bits-map", eq + 1);
+	qf_qplan_map_bits(p, strcmp(item, "default") == 0 ? -1 :
+			  parse_layer("--bits-map", item), bits);
+}
+
+/* --bits-map "default=4,0=8,11=8" (commas or newlines, '#' comments), or
+ * "@FILE" holding the same. */
+static void bits_map(qf_qplan *p, const char *map)
+{
+	char *text = map[0] == '@' ? read_map_file(map + 1) : xstrdup(map);
+	char *save = NULL, *tok;
+
+	for (tok = strtok_r(text, ", \t\r", &save); tok;
+	     tok = strtok_r(NULL, ", \t\r", &save))
+		map_item(p, tok);
+	free(text);
+	if (!p->map_default && !p->bits_map_max)
+		qf_tool_usage_error("--bits-map: empty map");
 }
 
 static void add_name(struct opts *o, int protect, const char *glob)
@@ -135,14 +251,10 @@ static void parse_clip(struct opts *o, const char *s)
 {
 	const char *colon = strchr(s, ':');
 	char name[32];
-	size_t len = colon ? (size_t)(colon - s) : strlen(s);
 	qf_qspec *q = &o->p.q;
 	qf_err e;
 
-	if (len >= sizeof name)
-		len = sizeof name - 1;
-	memcpy(name, s, len);
-	name[len] = 0;
+	word(name, sizeof name, s, colon ? (size_t)(colon - s) : strlen(s));
 	q->clip = qf_qclip_parse(name);
 	if (!q->clip)
 		qf_tool_usage_error("unknown clipping '%s' (none, percentile:P, "
@@ -234,11 +346,13 @@ static void finish_args(struct opts *o, const char *round, const char *jopt)
 		if (p->map_default)
 			p->q.bits = p->map_default;
 	}
-	check(qf_qspec_check(&p->q, &e), &e);
+	if (qf_qspec_check(&p->q, &e) < 0)
+		qf_tool_usage_error("%s", e.msg);
 	if (!o->include_set)
 		p->include = QF_QKINDS_LINEAR;
 	p->threads = qf_tool_threads(jopt, &e);
-	check(p->threads, &e);
+	if (p->threads < 0)
+		qf_tool_usage_error("%s", e.msg);
 }
 
 static void parse_args(int argc, char **argv, struct opts *o)
@@ -278,14 +392,14 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	};
 	const char *jopt = NULL, *scheme = "int", *round = NULL;
 	qf_qplan *p = &o->p;
-	qf_err e;
 	int c, bits = 4, sym = 1;
 
+	qf_qplan_init(p);
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":s:b:g:c:k:n:o:j:vh", longs, NULL)) != -1) {
 		switch (c) {
 		case 's': scheme = optarg; o->scheme_set = 1; break;
-		case 'b': bits = parse_bits(optarg); o->bits_set = 1; break;
+		case 'b': bits = parse_bits("--bits", optarg); o->bits_set = 1; break;
 		case O_SYM: sym = 1; o->sym_set = 1; break;
 		case O_ASYM: sym = 0; o->sym_set = 1; break;
 		case 'g': parse_gran(o, optarg); break;
@@ -302,10 +416,10 @@ static void parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case O_ALLW: p->include |= QF_QKINDS_WEIGHTS; o->include_set = 1; break;
 		case 'n': add_name(o, 0, optarg); break;
-		case O_PLAYERS: check(qf_qplan_protect_layers(p, optarg, &e), &e); break;
+		case O_PLAYERS: protect_layers(p, optarg); break;
 		case O_PKIND: p->prot_kind |= parse_kinds("--protect-kind", optarg); break;
 		case O_PNAME: add_name(o, 1, optarg); break;
-		case O_BITSMAP: check(qf_qplan_bits_map(p, optarg, &e), &e); break;
+		case O_BITSMAP: bits_map(p, optarg); break;
 		case O_NONFINITE: p->nonfinite = parse_nonfinite(optarg); break;
 		case 'o': o->output = optarg; break;
 		case O_EMIT: p->emit_codes = 1; break;
@@ -320,8 +434,14 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	}
 	if (argc - optind > 1)
 		qf_tool_usage_error("one input at most (got %d)", argc - optind);
+	o->input = optind < argc ? argv[optind] : "-";
 	resolve_spec(o, scheme, bits, sym);
 	finish_args(o, round, jopt);
+}
+
+static void opts_free(struct opts *o)
+{
+	qf_qplan_free(&o->p);
 }
 
 /* ------------------------------------------------------------ records */
@@ -329,19 +449,22 @@ static void parse_args(int argc, char **argv, struct opts *o)
 struct ctx {
 	struct opts *o;
 	qf_reader *r;
-	qf_writer *w;
-	qf_wthread *wt;
 	qf_out *so;		/* --stats */
 	qf_qstats *stats;
+	qf_writer *w;
+	qf_wthread *wt;
 	int n_layer;		/* from the config record; -1 unknown */
+	int misuse;		/* the error is a usage error (exit 2) */
 };
 
 /* Layers the options name that the model lacks: a usage error. */
-static void check_layers(const struct ctx *c, int n_layer, const char *src)
+static int check_layers(struct ctx *c, int n_layer, const char *src, qf_err *e)
 {
-	qf_err e;
-
-	check(qf_qplan_check_layers(&c->o->p, n_layer, src, &e), &e);
+	if (qf_qplan_check_layers(&c->o->p, n_layer, src, e) < 0) {
+		c->misuse = 1;
+		return -1;
+	}
+	return 0;
 }
 
 static int process(struct ctx *c, const qf_rec *rec, qf_err *e)
@@ -351,7 +474,8 @@ static int process(struct ctx *c, const qf_rec *rec, qf_err *e)
 
 	if (n_layer >= 0) {
 		c->n_layer = n_layer;
-		check_layers(c, n_layer, "the model");
+		if (check_layers(c, n_layer, "the model", e) < 0)
+			return -1;
 	}
 	b = qf_wbatch_new(e);
 	if (!b)
@@ -363,11 +487,12 @@ static int process(struct ctx *c, const qf_rec *rec, qf_err *e)
 	return qf_wthread_put(c->wt, b, e);
 }
 
-/* Every record through; -1 on error. */
-static int run(struct ctx *c, qf_err *e)
+/* Every record through, and the writer thread finished; -1 on error. */
+static int quantize_all(struct ctx *c, qf_err *e)
 {
 	qf_progress prog;
 	qf_rec rec;
+	qf_err e2;
 	int rc;
 
 	qf_progress_start(&prog, "qf-quantize: records");
@@ -380,13 +505,28 @@ static int run(struct ctx *c, qf_err *e)
 		qf_progress_update(&prog, qf_reader_count(c->r), 0);
 	}
 	qf_progress_end(&prog);
-	if (qf_wthread_finish(c->wt, e) < 0)
+	if (qf_wthread_finish(c->wt, c->misuse ? &e2 : e) < 0)
 		rc = -1;
+	c->wt = NULL;
 	qf_rec_free(&rec);
 	return rc;
 }
 
-/* ------------------------------------------------------------ main */
+/* After the stream: the layers and protection items the options name
+ * must all have been there (usage errors). */
+static int check_plan(struct ctx *c, qf_err *e)
+{
+	if (c->n_layer < 0 &&
+	    check_layers(c, qf_qstats_layers(c->stats), "the stream", e) < 0)
+		return -1;
+	if (qf_qplan_check_matches(&c->o->p, e) < 0) {
+		c->misuse = 1;
+		return -1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ run */
 
 static void summary(const qf_qstats *s)
 {
@@ -407,74 +547,79 @@ static void summary(const qf_qstats *s)
 		t.bytes_out ? 100.0 * (double)t.bytes_fp / (double)t.bytes_out : 0.0);
 }
 
-static void abort_outputs(struct ctx *c)
-{
-	qf_writer_abort(c->w);
-	if (c->so)
-		qf_out_abort(c->so);
-}
-
-static void open_all(struct ctx *c, const char *input)
+/* The input, the statistics and the output with its writer thread. */
+static int open_all(struct ctx *c, qf_err *e)
 {
 	struct opts *o = c->o;
-	qf_err e;
 
-	c->r = qf_reader_open(input, &e);
+	c->r = qf_reader_open(o->input, e);
 	if (!c->r)
-		qf_tool_fail(&e);
-	if (o->stats) {
-		c->so = qf_out_open(o->stats, &e);
-		if (!c->so)
-			qf_tool_fail(&e);
-	}
-	c->stats = qf_qstats_new(c->so ? qf_out_file(c->so) : NULL, &e);
+		return -1;
+	if (o->stats && !(c->so = qf_out_open(o->stats, e)))
+		return -1;
+	c->stats = qf_qstats_new(c->so ? qf_out_file(c->so) : NULL, e);
 	if (!c->stats)
-		qf_tool_fail(&e);
+		return -1;
 	/* a record passed through keeps its provenance, the quantized ones
-	 * get this tool's (lib/qplan.c) */
+	 * get this tool's (lib/quant/qapply.c) */
 	o->w.provenance = QF_PROV_KEEP;
-	c->w = qf_writer_open(o->output, &o->w, &e);
+	c->w = qf_writer_open(o->output, &o->w, e);
 	if (!c->w)
-		qf_tool_fail(&e);
-	c->wt = qf_wthread_start(c->w, o->p.threads > 1, &e);
-	if (!c->wt)
-		qf_tool_fail(&e);
+		return -1;
+	c->wt = qf_wthread_start(c->w, o->p.threads > 1, e);
+	return c->wt ? 0 : -1;
+}
+
+/* Open, quantize every record, close: 0, or -1 with the error in e
+ * (a misuse found in the stream exits 2 here, after the clean-up). */
+static int run(struct opts *o, qf_err *e)
+{
+	struct ctx c = { o, NULL, NULL, NULL, NULL, NULL, -1, 0 };
+	qf_writer *w;
+	qf_out *so;
+	qf_err e2;
+	int rc = -1;
+
+	if (open_all(&c, e) < 0 || quantize_all(&c, e) < 0 ||
+	    check_plan(&c, e) < 0)
+		goto out;
+	w = c.w;
+	c.w = NULL;
+	if (qf_writer_close(w, e) < 0)
+		goto out;
+	qf_qstats_finish(c.stats);
+	so = c.so;
+	c.so = NULL;
+	if (so && qf_out_commit(so, e) < 0)
+		goto out;
+	if (o->verbose)
+		summary(c.stats);
+	rc = 0;
+out:
+	if (c.wt)
+		qf_wthread_finish(c.wt, &e2);
+	qf_writer_abort(c.w);
+	qf_out_abort(c.so);
+	qf_qstats_free(c.stats);
+	qf_reader_close(c.r);
+	if (rc < 0 && c.misuse)
+		qf_tool_usage_error("%s", e->msg);
+	return rc;
 }
 
 int main(int argc, char **argv)
 {
-	static struct opts o;
-	struct ctx c = { &o, NULL, NULL, NULL, NULL, NULL, -1 };
+	struct opts o = { 0 };
 	qf_err e;
+	int status;
 
-	qf_blas_init(argc, argv, 0);	/* the kernels its provenance names */
-	qf_tool_init("qf-quantize");
-	qf_qplan_init(&o.p);
-	parse_args(argc, argv, &o);
-	open_all(&c, optind < argc ? argv[optind] : "-");
-	if (run(&c, &e) < 0) {
-		abort_outputs(&c);
+	/* not QF_START_VERBOSE: -v is the summary, not OpenBLAS's choice */
+	qf_tool_start("qf-quantize", argc, argv, 0);
+	parse_args(argc, argv, &o);	/* misuse: exit 2, before any work */
+	status = run(&o, &e);
+	opts_free(&o);
+	if (status < 0)
 		qf_tool_fail(&e);
-	}
-	if (c.n_layer < 0)
-		check_layers(&c, qf_qstats_layers(c.stats), "the stream");
-	if (qf_qplan_check_matches(&o.p, &e) < 0) {
-		abort_outputs(&c);
-		qf_tool_usage_error("%s", e.msg);
-	}
-	if (qf_writer_close(c.w, &e) < 0) {
-		if (c.so)
-			qf_out_abort(c.so);
-		qf_tool_fail(&e);
-	}
-	qf_qstats_finish(c.stats);
-	if (c.so && qf_out_commit(c.so, &e) < 0)
-		qf_tool_fail(&e);
-	if (o.verbose)
-		summary(c.stats);
-	qf_qstats_free(c.stats);
-	qf_reader_close(c.r);
-	qf_qplan_free(&o.p);
 	qf_tool_close_stdout();
-	return QF_EXIT_OK;
+	return status;
 }

@@ -10,6 +10,7 @@
 #include <archive_entry.h>
 
 #include "ckpt/ckpt.h"
+#include "core/internal.h"
 
 #define NPY_MAGIC "\x93NUMPY"
 #define NPY_MAGIC_LEN 6
@@ -944,11 +945,7 @@ struct nameset {
 
 static size_t name_hash(const char *s)
 {
-	size_t h = 14695981039346656037ull;
-
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 1099511628211ull;
-	return h;
+	return (size_t)qf_fnv1a(QF_FNV1A_INIT, s, strlen(s));
 }
 
 static char **nameset_find(struct nameset *ns, const char *s)

@@ -156,26 +156,18 @@ static const char *numtext(const qf_json *j)
 	return j->type == QF_JSON_NUMBER ? j->str : kind(j);
 }
 
-/*
- * Parse one entry {"dtype", "shape", "data_offsets"} of the tensor `name`
- * into t (dtype, shape, src_type; offset and nbytes relative to the data
- * buffer).  data_size is the size of the data buffer.
- */
-static int parse_entry(const char *path, const char *name, const qf_json *v,
-		       uint64_t data_size, qf_ckpt_tensor *t, qf_err *err)
+/* The fields of one entry, each exactly once, and no other. */
+static int entry_fields(const char *path, const char *name, const qf_json *v,
+			const qf_json **f, qf_err *err)
 {
 	static const char *const want[3] = { "dtype", "shape", "data_offsets" };
-	const qf_json *f[3] = { NULL, NULL, NULL };
-	const qf_json *dt, *sh, *off;
-	const char *dname = NULL;
-	char q[QBUF], shape[QF_MAX_DIMS * 24];
-	uint64_t begin, end, numel = 1, bytes, es;
-	size_t o;
-	int k, zero = 0;
+	char q[QBUF];
+	int k;
 
 	if (v->type != QF_JSON_OBJECT)
 		return qf_err_set(err, "%s: tensor %s: entry is %s, not an object",
 				  path, name, kind(v));
+	f[0] = f[1] = f[2] = NULL;
 	for (size_t i = 0; i < v->n; i++) {
 		for (k = 0; k < 3; k++)
 			if (strcmp(v->keys[i], want[k]) == 0)
@@ -192,7 +184,15 @@ static int parse_entry(const char *path, const char *name, const qf_json *v,
 		if (!f[k])
 			return qf_err_set(err, "%s: tensor %s: no \"%s\"", path, name,
 					  want[k]);
-	dt = f[0], sh = f[1], off = f[2];
+	return 0;
+}
+
+/* "dtype" into t (dtype, src_type). */
+static int entry_dtype(const char *path, const char *name, const qf_json *dt,
+		       qf_ckpt_tensor *t, qf_err *err)
+{
+	const char *dname = NULL;
+	char q[QBUF];
 
 	if (dt->type != QF_JSON_STRING)
 		return qf_err_set(err, "%s: tensor %s: dtype is %s, not a string",
@@ -205,7 +205,18 @@ static int parse_entry(const char *path, const char *name, const qf_json *v,
 		return qf_err_set(err, "%s: tensor %s: unknown dtype %s", path, name,
 				  quote(dt->str, dt->len, q, sizeof q));
 	t->src_type = (char *)dname;
-	es = qf_dtype_size(t->dtype);
+	return 0;
+}
+
+/* "shape" into t (ndim, dims) and its text into shape (len bytes); the
+ * tensor's bytes into *bytes. */
+static int entry_shape(const char *path, const char *name, const qf_json *sh,
+		       qf_ckpt_tensor *t, char *shape, size_t len,
+		       uint64_t *bytes, qf_err *err)
+{
+	uint64_t numel = 1;
+	size_t o;
+	int k, zero = 0;
 
 	if (sh->type != QF_JSON_ARRAY)
 		return qf_err_set(err, "%s: tensor %s: shape is %s, not an array",
@@ -223,20 +234,30 @@ static int parse_entry(const char *path, const char *name, const qf_json *v,
 			zero = 1;
 	}
 	shape[0] = 0;
-	o = (size_t)snprintf(shape, sizeof shape, "[");
+	o = (size_t)snprintf(shape, len, "[");
 	for (k = 0; k < t->ndim; k++)
-		o += (size_t)snprintf(shape + o, sizeof shape - o, "%s%" PRIu64,
+		o += (size_t)snprintf(shape + o, len - o, "%s%" PRIu64,
 				      k ? ", " : "", t->dims[k]);
-	snprintf(shape + o, sizeof shape - o, "]");
+	snprintf(shape + o, len - o, "]");
 	for (k = 0; k < t->ndim && !zero; k++)
 		if (__builtin_mul_overflow(numel, t->dims[k], &numel))
 			return qf_err_set(err, "%s: tensor %s: shape %s has more "
 					  "than 2^64 elements", path, name, shape);
 	if (zero)
 		numel = 0;
-	if (__builtin_mul_overflow(numel, es, &bytes))
+	if (__builtin_mul_overflow(numel, qf_dtype_size(t->dtype), bytes))
 		return qf_err_set(err, "%s: tensor %s: %s shape %s needs 2^64 bytes "
-				  "or more", path, name, dname, shape);
+				  "or more", path, name, t->src_type, shape);
+	return 0;
+}
+
+/* "data_offsets" into t (offset, nbytes), relative to a data buffer of
+ * data_size bytes: they must hold the bytes the dtype and shape need. */
+static int entry_offsets(const char *path, const char *name, const qf_json *off,
+			 const char *shape, uint64_t bytes, uint64_t data_size,
+			 qf_ckpt_tensor *t, qf_err *err)
+{
+	uint64_t begin, end;
 
 	if (off->type != QF_JSON_ARRAY || off->n != 2)
 		return qf_err_set(err, "%s: tensor %s: data_offsets is not an "
@@ -257,7 +278,7 @@ static int parse_entry(const char *path, const char *name, const qf_json *v,
 		return qf_err_set(err, "%s: tensor %s: data_offsets [%" PRIu64 ", %"
 				  PRIu64 "] hold %" PRIu64 " bytes, but %s %s "
 				  "needs %" PRIu64, path, name, begin, end,
-				  end - begin, dname, shape, bytes);
+				  end - begin, t->src_type, shape, bytes);
 	if (end > data_size)
 		return qf_err_set(err, "%s: tensor %s: data ends before offset %"
 				  PRIu64 " of the data buffer (data_offsets [%"
@@ -267,6 +288,26 @@ static int parse_entry(const char *path, const char *name, const qf_json *v,
 	t->offset = begin;
 	t->nbytes = bytes;
 	return 0;
+}
+
+/*
+ * Parse one entry {"dtype", "shape", "data_offsets"} of the tensor `name`
+ * into t (dtype, shape, src_type; offset and nbytes relative to the data
+ * buffer).  data_size is the size of the data buffer.
+ */
+static int parse_entry(const char *path, const char *name, const qf_json *v,
+		       uint64_t data_size, qf_ckpt_tensor *t, qf_err *err)
+{
+	const qf_json *f[3];
+	char shape[QF_MAX_DIMS * 24];
+	uint64_t bytes = 0;
+
+	if (entry_fields(path, name, v, f, err) < 0 ||
+	    entry_dtype(path, name, f[0], t, err) < 0 ||
+	    entry_shape(path, name, f[1], t, shape, sizeof shape, &bytes,
+			err) < 0)
+		return -1;
+	return entry_offsets(path, name, f[2], shape, bytes, data_size, t, err);
 }
 
 /* __metadata__: an object of strings, into c->meta.  Keys that clash
@@ -371,17 +412,34 @@ static int set_shard(qf_ckpt *c, struct st *s, size_t n0, qf_err *err)
 	return 0;
 }
 
-/* Open one safetensors file, check its header and add its tensors. */
-static int load_file(qf_ckpt *c, struct st *s, const char *path, qf_err *err)
+/* JSON text that must be an object: name is what messages start with.
+ * NULL on error. */
+static qf_json *parse_object(const char *text, size_t n, const char *name,
+			     qf_err *err)
 {
-	unsigned char lenbuf[8];
-	struct stat sb;
-	char *text = NULL, *jname = NULL;
-	qf_json *j = NULL;
-	uint64_t n, size, base;
-	size_t n0 = c->n, jlen;
-	int *fds, fd, have_meta = 0, rc = -1;
+	qf_json *j = qf_json_parse(text, n, name, err);
 	long long nul;
+
+	if (!j)
+		return NULL;
+	nul = nul_escape(text, n);
+	if (nul >= 0)
+		qf_err_set(err, "%s: offset %lld: \\u0000 in a string", name, nul);
+	else if (j->type != QF_JSON_OBJECT)
+		qf_err_set(err, "%s: not a JSON object", name);
+	else
+		return j;
+	qf_json_free(j);
+	return NULL;
+}
+
+/* Open path as the next shard of s: a regular file of *size bytes.
+ * Returns its descriptor, or -1. */
+static int open_shard(struct st *s, const char *path, uint64_t *size,
+		      qf_err *err)
+{
+	struct stat sb;
+	int *fds, fd;
 
 	fds = realloc(s->fd, (s->nshard + 1) * sizeof *fds);
 	if (!fds)
@@ -396,76 +454,101 @@ static int load_file(qf_ckpt *c, struct st *s, const char *path, qf_err *err)
 		return qf_err_set(err, "%s: %s", path, strerror(errno));
 	if (!S_ISREG(sb.st_mode))
 		return qf_err_set(err, "%s: not a regular file", path);
-	size = (uint64_t)sb.st_size;
+	*size = (uint64_t)sb.st_size;
+	return fd;
+}
+
+/* The header's text, n bytes after the 8-byte length: malloc'd, or NULL. */
+static char *read_header(int fd, const char *path, uint64_t size,
+			 uint64_t *n, qf_err *err)
+{
+	unsigned char lenbuf[8];
+	char *text;
+
 	if (size < 8)
 		return qf_err_set(err, "%s: header: offset 0: the file has %" PRIu64
 				  " bytes, too few for the 8-byte header length",
-				  path, size);
+				  path, size), NULL;
 	if (qf_pread_all(fd, lenbuf, 8, 0, path, err) < 0)
-		return -1;
-	n = qf_get_u64(lenbuf);
-	if (n > MAX_HEADER)
+		return NULL;
+	*n = qf_get_u64(lenbuf);
+	if (*n > MAX_HEADER)
 		return qf_err_set(err, "%s: header: offset 0: header length %" PRIu64
-				  " is over the limit of %u bytes", path, n,
-				  MAX_HEADER);
-	if (n > size - 8)
+				  " is over the limit of %u bytes", path, *n,
+				  MAX_HEADER), NULL;
+	if (*n > size - 8)
 		return qf_err_set(err, "%s: header: offset 0: header length %" PRIu64
 				  " runs past the end of the file (%" PRIu64
-				  " bytes)", path, n, size);
-	base = 8 + n;
-	jlen = strlen(path) + sizeof ": header";
-	text = malloc(n + 1);
-	jname = malloc(jlen);
-	if (!text || !jname) {
-		qf_err_set(err, "%s: out of memory", path);
-		goto out;
+				  " bytes)", path, *n, size), NULL;
+	text = malloc(*n + 1);
+	if (!text)
+		return qf_err_set(err, "%s: out of memory", path), NULL;
+	if (qf_pread_all(fd, text, *n, 8, path, err) < 0) {
+		free(text);
+		return NULL;
 	}
-	snprintf(jname, jlen, "%s: header", path);
-	if (qf_pread_all(fd, text, n, 8, path, err) < 0)
-		goto out;
-	if (n == 0 || text[0] != '{') {
-		qf_err_set(err, "%s: header: offset 0: does not start with '{'",
-			   path);
-		goto out;
+	if (*n == 0 || text[0] != '{') {
+		free(text);
+		return qf_err_set(err, "%s: header: offset 0: does not start "
+				  "with '{'", path), NULL;
 	}
-	j = qf_json_parse(text, n, jname, err);
-	if (!j)
-		goto out;
-	nul = nul_escape(text, n);
-	if (nul >= 0) {
-		qf_err_set(err, "%s: header: offset %lld: \\u0000 in a string",
-			   path, nul);
-		goto out;
-	}
-	if (j->type != QF_JSON_OBJECT) {
-		qf_err_set(err, "%s: header: not a JSON object", path);
-		goto out;
-	}
+	return text;
+}
+
+/* The header's tensors (data at base in a file of size bytes) into c,
+ * its __metadata__ into c->meta. */
+static int header_tensors(qf_ckpt *c, const char *path, const qf_json *j,
+			  uint64_t base, uint64_t size, qf_err *err)
+{
+	int have_meta = 0;
+
 	for (size_t i = 0; i < j->n; i++) {
 		const char *name = j->keys[i];
 		qf_ckpt_tensor t;
 
 		if (strcmp(name, "__metadata__") == 0) {
-			if (have_meta++) {
-				qf_err_set(err, "%s: header: __metadata__ appears "
-					   "twice", path);
-				goto out;
-			}
+			if (have_meta++)
+				return qf_err_set(err, "%s: header: __metadata__ "
+						  "appears twice", path);
 			if (add_metadata(c, path, j->items[i], err) < 0)
-				goto out;
+				return -1;
 			continue;
 		}
 		memset(&t, 0, sizeof t);
 		if (check_name(path, "header", name, err) < 0 ||
 		    parse_entry(path, name, j->items[i], size - base, &t, err) < 0)
-			goto out;
+			return -1;
 		t.name = (char *)name;
 		t.file = (char *)path;
 		t.offset += base;
 		if (qf_ckpt_add(c, &t, err) < 0)
-			goto out;
+			return -1;
 	}
-	if (check_cover(c, n0, c->n, path, base, size - base, err) < 0 ||
+	return 0;
+}
+
+/* Open one safetensors file, check its header and add its tensors. */
+static int load_file(qf_ckpt *c, struct st *s, const char *path, qf_err *err)
+{
+	char *text = NULL, *jname = NULL;
+	qf_json *j = NULL;
+	uint64_t n = 0, size = 0, base;
+	size_t n0 = c->n, jlen = strlen(path) + sizeof ": header";
+	int fd, rc = -1;
+
+	fd = open_shard(s, path, &size, err);
+	if (fd < 0 || !(text = read_header(fd, path, size, &n, err)))
+		return -1;
+	base = 8 + n;
+	jname = malloc(jlen);
+	if (!jname) {
+		qf_err_set(err, "%s: out of memory", path);
+		goto out;
+	}
+	snprintf(jname, jlen, "%s: header", path);
+	j = parse_object(text, n, jname, err);
+	if (!j || header_tensors(c, path, j, base, size, err) < 0 ||
+	    check_cover(c, n0, c->n, path, base, size - base, err) < 0 ||
 	    set_shard(c, s, n0, err) < 0)
 		goto out;
 	rc = 0;
@@ -577,149 +660,182 @@ static int index_meta(qf_ckpt *c, const char *path, const qf_json *m,
 	return 0;
 }
 
-int qf_safetensors_load_index(qf_ckpt *c, const char *path, qf_err *err)
-{
-	struct st *s = start(c, path, err);
-	const qf_json *wm = NULL, *meta = NULL;
-	const char **shards = NULL;
-	struct entry *e = NULL, key, *hit;
-	char *text = NULL, *dir = NULL, *spath = NULL, *slash, q[QBUF];
-	size_t len, nshards = 0, n0, last = 0;
-	qf_json *j = NULL;
-	long long nul;
-	int rc = -1;
+/* The index: weight_map's entries (sorted by name once read) and the
+ * distinct shards in order of appearance. */
+struct index {
+	const char *path;
+	struct entry *e;
+	size_t n;
+	const char **shards;
+	size_t nshards;
+};
 
-	if (!s || qf_read_text_file(path, MAX_HEADER, &text, &len, err) < 0)
-		return -1;
-	j = qf_json_parse(text, len, path, err);
-	if (!j)
-		goto out;
-	nul = nul_escape(text, len);
-	if (nul >= 0) {
-		qf_err_set(err, "%s: offset %lld: \\u0000 in a string", path, nul);
-		goto out;
-	}
-	if (j->type != QF_JSON_OBJECT) {
-		qf_err_set(err, "%s: not a JSON object", path);
-		goto out;
-	}
+/* The index's weight_map (an object) and metadata (or NULL), each at
+ * most once. */
+static int index_keys(const char *path, const qf_json *j, const qf_json **wm,
+		      const qf_json **meta, qf_err *err)
+{
+	*wm = *meta = NULL;
 	for (size_t i = 0; i < j->n; i++) {
-		const qf_json **slot = strcmp(j->keys[i], "weight_map") == 0 ? &wm :
-			strcmp(j->keys[i], "metadata") == 0 ? &meta : NULL;
+		const qf_json **slot = strcmp(j->keys[i], "weight_map") == 0 ? wm :
+			strcmp(j->keys[i], "metadata") == 0 ? meta : NULL;
 		if (!slot)
 			continue;
-		if (*slot) {
-			qf_err_set(err, "%s: %s appears twice", path, j->keys[i]);
-			goto out;
-		}
+		if (*slot)
+			return qf_err_set(err, "%s: %s appears twice", path,
+					  j->keys[i]);
 		*slot = j->items[i];
 	}
-	if (!wm || wm->type != QF_JSON_OBJECT) {
-		qf_err_set(err, "%s: %s", path, wm ? "weight_map is not an object" :
-			   "no weight_map");
-		goto out;
-	}
-	if (meta && index_meta(c, path, meta, err) < 0)
-		goto out;
+	if (!*wm || (*wm)->type != QF_JSON_OBJECT)
+		return qf_err_set(err, "%s: %s", path, *wm ?
+				  "weight_map is not an object" : "no weight_map");
+	return 0;
+}
 
-	/* the entries, and the distinct shards in order of appearance */
-	e = malloc((wm->n ? wm->n : 1) * sizeof *e);
-	shards = malloc((wm->n ? wm->n : 1) * sizeof *shards);
-	if (!e || !shards) {
-		qf_err_set(err, "%s: out of memory", path);
-		goto out;
-	}
+/* The number of shard name v, added when new; last: the previous one. */
+static size_t shard_index(struct index *x, const char *v, size_t last)
+{
+	size_t k;
+
+	if (x->nshards && strcmp(x->shards[last], v) == 0)
+		return last;
+	for (k = 0; k < x->nshards; k++)
+		if (strcmp(x->shards[k], v) == 0)
+			return k;
+	x->shards[x->nshards++] = v;
+	return k;
+}
+
+/* weight_map's entries, checked, and its shards. */
+static int index_entries(struct index *x, const qf_json *wm, qf_err *err)
+{
+	size_t last = 0;
+	char q[QBUF];
+
+	x->e = malloc((wm->n ? wm->n : 1) * sizeof *x->e);
+	x->shards = malloc((wm->n ? wm->n : 1) * sizeof *x->shards);
+	if (!x->e || !x->shards)
+		return qf_err_set(err, "%s: out of memory", x->path);
 	for (size_t i = 0; i < wm->n; i++) {
 		const qf_json *v = wm->items[i];
-		size_t k;
 
-		if (check_name(path, "weight_map", wm->keys[i], err) < 0)
-			goto out;
-		if (v->type != QF_JSON_STRING) {
-			qf_err_set(err, "%s: tensor %s: shard is %s, not a string",
-				   path, wm->keys[i], kind(v));
-			goto out;
-		}
-		if (!shard_name_ok(v)) {
-			qf_err_set(err, "%s: tensor %s: shard %s is not a plain file "
-				   "name in the index's directory", path,
-				   wm->keys[i], quote(v->str, v->len, q, sizeof q));
-			goto out;
-		}
-		if (nshards && strcmp(shards[last], v->str) == 0) {
-			k = last;
-		} else {
-			for (k = 0; k < nshards; k++)
-				if (strcmp(shards[k], v->str) == 0)
-					break;
-			if (k == nshards)
-				shards[nshards++] = v->str;
-		}
-		last = k;
-		e[i].name = wm->keys[i];
-		e[i].shard = k;
-		e[i].seen = 0;
+		if (check_name(x->path, "weight_map", wm->keys[i], err) < 0)
+			return -1;
+		if (v->type != QF_JSON_STRING)
+			return qf_err_set(err, "%s: tensor %s: shard is %s, not a "
+					  "string", x->path, wm->keys[i], kind(v));
+		if (!shard_name_ok(v))
+			return qf_err_set(err, "%s: tensor %s: shard %s is not a "
+					  "plain file name in the index's directory",
+					  x->path, wm->keys[i],
+					  quote(v->str, v->len, q, sizeof q));
+		last = shard_index(x, v->str, last);
+		x->e[i].name = wm->keys[i];
+		x->e[i].shard = last;
+		x->e[i].seen = 0;
+		x->n++;
 	}
-	qsort(e, wm->n, sizeof *e, cmp_entry);
-	for (size_t i = 1; i < wm->n; i++)
-		if (strcmp(e[i - 1].name, e[i].name) == 0) {
-			qf_err_set(err, "%s: tensor %s appears twice in weight_map",
-				   path, e[i].name);
-			goto out;
-		}
+	return 0;
+}
 
-	dir = strdup(path);
-	if (!dir) {
-		qf_err_set(err, "%s: out of memory", path);
-		goto out;
+/* Sort the entries by name; a name may appear once. */
+static int index_sort(struct index *x, qf_err *err)
+{
+	qsort(x->e, x->n, sizeof *x->e, cmp_entry);
+	for (size_t i = 1; i < x->n; i++)
+		if (strcmp(x->e[i - 1].name, x->e[i].name) == 0)
+			return qf_err_set(err, "%s: tensor %s appears twice in "
+					  "weight_map", x->path, x->e[i].name);
+	return 0;
+}
+
+/* The tensors c->t[n0..) of shard k (at spath) must be the index's for
+ * it; they are marked seen. */
+static int match_shard(qf_ckpt *c, struct index *x, size_t k, size_t n0,
+		       const char *spath, qf_err *err)
+{
+	struct entry key, *hit;
+
+	for (size_t i = n0; i < c->n; i++) {
+		key.name = c->t[i].name;
+		hit = bsearch(&key, x->e, x->n, sizeof *x->e, cmp_entry);
+		if (!hit)
+			return qf_err_set(err, "%s: tensor %s: not in the index's "
+					  "weight_map", spath, key.name);
+		if (hit->shard != k)
+			return qf_err_set(err, "%s: tensor %s: the index's "
+					  "weight_map puts it in %s", spath,
+					  key.name, x->shards[hit->shard]);
+		hit->seen = 1;
 	}
+	return 0;
+}
+
+/* The shard at dir + name, loaded and matched against the index. */
+static int load_shard(qf_ckpt *c, struct st *s, struct index *x, size_t k,
+		      const char *dir, qf_err *err)
+{
+	size_t len = strlen(dir) + strlen(x->shards[k]) + 1, n0 = c->n;
+	char *spath = malloc(len);
+	int rc;
+
+	if (!spath)
+		return qf_err_set(err, "%s: out of memory", x->path);
+	snprintf(spath, len, "%s%s", dir, x->shards[k]);
+	rc = load_file(c, s, spath, err);
+	if (rc == 0)
+		rc = match_shard(c, x, k, n0, spath, err);
+	free(spath);
+	return rc;
+}
+
+/* Every shard, in order of appearance; then every entry must have been
+ * found in its shard. */
+static int load_shards(qf_ckpt *c, struct st *s, struct index *x, qf_err *err)
+{
+	char *dir = strdup(x->path), *slash;
+	int rc = 0;
+
+	if (!dir)
+		return qf_err_set(err, "%s: out of memory", x->path);
 	slash = strrchr(dir, '/');
 	if (slash)
 		slash[1] = 0;
 	else
 		dir[0] = 0;
-	for (size_t k = 0; k < nshards; k++) {
-		len = strlen(dir) + strlen(shards[k]) + 1;
-		free(spath);
-		spath = malloc(len);
-		if (!spath) {
-			qf_err_set(err, "%s: out of memory", path);
-			goto out;
-		}
-		snprintf(spath, len, "%s%s", dir, shards[k]);
-		n0 = c->n;
-		if (load_file(c, s, spath, err) < 0)
-			goto out;
-		for (size_t i = n0; i < c->n; i++) {
-			key.name = c->t[i].name;
-			hit = bsearch(&key, e, wm->n, sizeof *e, cmp_entry);
-			if (!hit) {
-				qf_err_set(err, "%s: tensor %s: not in the index's "
-					   "weight_map", spath, key.name);
-				goto out;
-			}
-			if (hit->shard != k) {
-				qf_err_set(err, "%s: tensor %s: the index's weight_map "
-					   "puts it in %s", spath, key.name,
-					   shards[hit->shard]);
-				goto out;
-			}
-			hit->seen = 1;
-		}
-	}
-	for (size_t i = 0; i < wm->n; i++)
-		if (!e[i].seen) {
-			qf_err_set(err, "%s: tensor %s: weight_map puts it in %s, "
-				   "which does not hold it", path, e[i].name,
-				   shards[e[i].shard]);
-			goto out;
-		}
+	for (size_t k = 0; k < x->nshards && rc == 0; k++)
+		rc = load_shard(c, s, x, k, dir, err);
+	free(dir);
+	for (size_t i = 0; i < x->n && rc == 0; i++)
+		if (!x->e[i].seen)
+			rc = qf_err_set(err, "%s: tensor %s: weight_map puts it "
+					"in %s, which does not hold it", x->path,
+					x->e[i].name, x->shards[x->e[i].shard]);
+	return rc;
+}
+
+int qf_safetensors_load_index(qf_ckpt *c, const char *path, qf_err *err)
+{
+	struct st *s = start(c, path, err);
+	struct index x = { path, NULL, 0, NULL, 0 };
+	const qf_json *wm, *meta;
+	char *text = NULL;
+	qf_json *j = NULL;
+	size_t len;
+	int rc = -1;
+
+	if (!s || qf_read_text_file(path, MAX_HEADER, &text, &len, err) < 0)
+		return -1;
+	j = parse_object(text, len, path, err);
+	if (!j || index_keys(path, j, &wm, &meta, err) < 0 ||
+	    (meta && index_meta(c, path, meta, err) < 0) ||
+	    index_entries(&x, wm, err) < 0 || index_sort(&x, err) < 0 ||
+	    load_shards(c, s, &x, err) < 0)
+		goto out;
 	rc = 0;
 out:
-	free(spath);
-	free(dir);
-	free(shards);
-	free(e);
+	free(x.shards);
+	free(x.e);
 	qf_json_free(j);
 	free(text);
 	return rc;

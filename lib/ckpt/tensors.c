@@ -13,11 +13,7 @@
 
 static uint64_t name_hash(const char *s)
 {
-	uint64_t h = 1469598103934665603ull;	/* FNV-1a */
-
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 1099511628211ull;
-	return h;
+	return qf_fnv1a(QF_FNV1A_INIT, s, strlen(s));
 }
 
 /* The index set of tensor names: open addressing, slots hold index + 1. */
@@ -145,5 +141,3 @@ int qf_ckpt_check_ranges(qf_ckpt *c, const char *file, uint64_t lo,
 	free(v);
 	return rc;
 }
-
-/* ------------------------------------------------------------ config.json */

@@ -352,77 +352,93 @@ static int plan_param(qf_wplan *p, size_t *cap, const qf_ckpt *c,
 	return add_item(p, cap, c, slot - 1, pr, layer, tr, want, nd, err);
 }
 
+/* Every tensor classified; the embeddings and layer 0's block must be
+ * there, with the dimensions the config is read from. */
+static int find_params(const qf_ckpt *c, struct found *f, qf_err *err)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (classify(f, c, i, err) < 0)
+			return -1;
+	if (!f->global[G_TOK] || !f->global[G_POS] || !f->nlayers)
+		return qf_err_set(err, "%s: no GPT-2 model here (token and "
+				  "position embeddings and blocks are required)",
+				  c->path);
+	if (tensor(c, f->global[G_TOK])->ndim != 2 ||
+	    tensor(c, f->global[G_POS])->ndim != 2)
+		return qf_err_set(err, "%s: embeddings must be 2-dimensional",
+				  c->path);
+	for (size_t k = 0; k < NBLOCK; k++)
+		if (!f->block[k])
+			return qf_err_set(err, "%s: missing tensor for layer 0 %s "
+					  "(%s%s)", c->path, block_params[k].canon,
+					  f->gguf ? "blk.N." : "h.N.",
+					  f->gguf ? block_params[k].gguf :
+					  block_params[k].hf);
+	if (tensor(c, f->block[8])->ndim != 2)
+		return qf_err_set(err, "%s: tensor %s must be 2-dimensional",
+				  c->path, tensor(c, f->block[8])->name);
+	return 0;
+}
+
+/* The head is tied when absent or stored in the embedding's bytes. */
+static int head_tied(const qf_ckpt *c, const struct found *f)
+{
+	const qf_ckpt_tensor *tok = tensor(c, f->global[G_TOK]);
+	const qf_ckpt_tensor *head = tensor(c, f->global[G_HEAD]);
+
+	return !head || (strcmp(head->file, tok->file) == 0 &&
+			 head->offset == tok->offset && head->nbytes == tok->nbytes &&
+			 strcmp(qf_ckpt_format(c), "torch") == 0);
+}
+
+/* The items in canonical order: embeddings, blocks, final norm, and the
+ * head unless it is tied. */
+static int plan_items(qf_wplan *p, const qf_ckpt *c, const struct found *f,
+		      const struct dims *dm, int tied, qf_err *err)
+{
+	size_t cap = 0;
+
+	for (int g = G_TOK; g <= G_POS; g++)
+		if (plan_param(p, &cap, c, f, f->global[g], &global_params[g],
+			       -1, dm, err) < 0)
+			return -1;
+	for (size_t l = 0; l < dm->layers; l++)
+		for (size_t k = 0; k < NBLOCK; k++)
+			if (plan_param(p, &cap, c, f,
+				       l < f->nlayers ? f->block[l * NBLOCK + k] : 0,
+				       &block_params[k], (long)l, dm, err) < 0)
+				return -1;
+	for (int g = G_LNF_W; g < (tied ? G_HEAD : NGLOBAL); g++)
+		if (plan_param(p, &cap, c, f, f->global[g], &global_params[g],
+			       -1, dm, err) < 0)
+			return -1;
+	return 0;
+}
+
 int qf_wplan_gpt2(const qf_ckpt *c, qf_wplan *p, qf_err *err)
 {
 	struct found f;
 	struct dims dm;
-	size_t cap = 0;
 	int tied, rc = -1;
-	const qf_ckpt_tensor *tok, *head;
 	const char *tie;
 
 	memset(p, 0, sizeof *p);
 	memset(&f, 0, sizeof f);
 	qf_rec_init(&p->config);
-	for (size_t i = 0; i < c->n; i++)
-		if (classify(&f, c, i, err) < 0)
-			goto out;
-	if (!f.global[G_TOK] || !f.global[G_POS] || !f.nlayers) {
-		qf_err_set(err, "%s: no GPT-2 model here (token and position "
-			   "embeddings and blocks are required)", c->path);
+	if (find_params(c, &f, err) < 0)
 		goto out;
-	}
-	tok = tensor(c, f.global[G_TOK]);
-	if (tok->ndim != 2 || tensor(c, f.global[G_POS])->ndim != 2) {
-		qf_err_set(err, "%s: embeddings must be 2-dimensional", c->path);
-		goto out;
-	}
-	for (size_t k = 0; k < NBLOCK; k++)
-		if (!f.block[k]) {
-			qf_err_set(err, "%s: missing tensor for layer 0 %s (%s%s)",
-				   c->path, block_params[k].canon,
-				   f.gguf ? "blk.N." : "h.N.",
-				   f.gguf ? block_params[k].gguf : block_params[k].hf);
-			goto out;
-		}
-	if (tensor(c, f.block[8])->ndim != 2) {
-		qf_err_set(err, "%s: tensor %s must be 2-dimensional", c->path,
-			   tensor(c, f.block[8])->name);
-		goto out;
-	}
-	/* The head is tied when absent or stored in the embedding's bytes. */
-	head = tensor(c, f.global[G_HEAD]);
-	tied = !head || (strcmp(head->file, tok->file) == 0 &&
-			 head->offset == tok->offset && head->nbytes == tok->nbytes &&
-			 strcmp(qf_ckpt_format(c), "torch") == 0);
-	if (head && tied)
+	tied = head_tied(c, &f);
+	if (f.global[G_HEAD] && tied)
 		f.skipped++;
 	if (make_config(c, &f, &dm, tied, &p->config, err) < 0)
 		goto out;
 	tie = qf_rec_get(&c->meta, "tie_word_embeddings");
-	if (tie && strcmp(tie, "false") == 0 && !head) {
+	if (tie && strcmp(tie, "false") == 0 && !f.global[G_HEAD]) {
 		qf_err_set(err, "%s: config says the head is not tied, but there "
 			   "is no head tensor", c->path);
 		goto out;
 	}
-	if (plan_param(p, &cap, c, &f, f.global[G_TOK], &global_params[G_TOK],
-		       -1, &dm, err) < 0 ||
-	    plan_param(p, &cap, c, &f, f.global[G_POS], &global_params[G_POS],
-		       -1, &dm, err) < 0)
-		goto out;
-	for (size_t l = 0; l < dm.layers; l++)
-		for (size_t k = 0; k < NBLOCK; k++)
-			if (plan_param(p, &cap, c, &f,
-				       l < f.nlayers ? f.block[l * NBLOCK + k] : 0,
-				       &block_params[k], (long)l, &dm, err) < 0)
-				goto out;
-	if (plan_param(p, &cap, c, &f, f.global[G_LNF_W], &global_params[G_LNF_W],
-		       -1, &dm, err) < 0 ||
-	    plan_param(p, &cap, c, &f, f.global[G_LNF_B], &global_params[G_LNF_B],
-		       -1, &dm, err) < 0)
-		goto out;
-	if (!tied && plan_param(p, &cap, c, &f, f.global[G_HEAD],
-				&global_params[G_HEAD], -1, &dm, err) < 0)
+	if (plan_items(p, c, &f, &dm, tied, err) < 0)
 		goto out;
 	p->skipped = f.skipped;
 	rc = 0;

@@ -166,24 +166,25 @@ typedef struct qf_qplan {
 	int nonfinite;		/* enum qf_qnonfinite */
 	int emit_codes;		/* also NAME.codes, .scales, .zeros records */
 	int threads;
+	struct qf_pool *pool;	/* the threads, made at the first record */
 } qf_qplan;
 
-/* A zeroed plan selects nothing; qf_qplan_free releases the name lists. */
+/* A zeroed plan selects nothing; qf_qplan_free releases the name lists
+ * and the threads. */
 void qf_qplan_init(qf_qplan *p);
 void qf_qplan_free(qf_qplan *p);
-/* Option values.  Messages start with the option: "--bits: ...". */
-/* "attn_qkv,mlp_in" (or "all") as a kind set; 0 on error. */
-unsigned qf_qkinds_parse(const char *opt, const char *s, qf_err *err);
-/* INT bits 2..8, or -1. */
-int qf_qbits_parse(const char *opt, const char *s, qf_err *err);
+/* The kinds by number k (bit k of a kind set) and back: "tok_emb" ...
+ * "head" (the list above); NULL and -1 for none. */
+const char *qf_qkind_name(int kind);
+int qf_qkind_parse(const char *name);
 /* Add a glob of names to quantize, or (protect) to keep. */
 int qf_qplan_add_name(qf_qplan *p, int protect, const char *glob,
 		      qf_err *err);
-/* --protect-layers "0,9,11". */
-int qf_qplan_protect_layers(qf_qplan *p, const char *list, qf_err *err);
-/* --bits-map "default=4,0=8,11=8" (commas or newlines, '#' comments), or
- * "@FILE" holding the same. */
-int qf_qplan_bits_map(qf_qplan *p, const char *map, qf_err *err);
+/* Keep a layer (0 <= layer < QF_QMAX_LAYERS) in full precision. */
+void qf_qplan_protect_layer(qf_qplan *p, int layer);
+/* INT bits (2..8) of a layer, or with layer -1 of the layers the map
+ * does not name (its "default"). */
+void qf_qplan_map_bits(qf_qplan *p, int layer, int bits);
 
 /* The layer attribute as a number below QF_QMAX_LAYERS, or -1. */
 int qf_qrec_layer(const qf_rec *rec);

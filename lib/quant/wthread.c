@@ -1,5 +1,6 @@
-/* threads.c - a writer thread: batches of records written in order while
- * the caller prepares the next */
+/* wthread.c - batches of records (what one input record becomes), and a
+ * writer thread that writes them in order while the caller prepares the
+ * next */
 #include <pthread.h>
 #include <stdlib.h>
 
@@ -18,6 +19,28 @@ struct qf_wthread {
 	int done, failed;
 	qf_err err;
 };
+
+qf_wbatch *qf_wbatch_new(qf_err *err)
+{
+	qf_wbatch *b = calloc(1, sizeof *b);
+
+	if (!b)
+		return qf_err_set(err, "out of memory"), NULL;
+	for (int i = 0; i < QF_WBATCH_MAX; i++)
+		qf_rec_init(&b->rec[i]);
+	return b;
+}
+
+void qf_wbatch_free(qf_wbatch *b)
+{
+	if (!b)
+		return;
+	for (int i = 0; i < QF_WBATCH_MAX; i++)
+		qf_rec_free(&b->rec[i]);
+	for (int i = 0; i < b->n; i++)
+		free(b->data[i]);
+	free(b);
+}
 
 static int batch_write(qf_writer *w, qf_wbatch *b, qf_err *e)
 {

@@ -1,0 +1,323 @@
+/*
+ * qtensor.c - qf_quantize: one tensor's units cut into blocks (runs of
+ * whole units, or element blocks of the one unit of a per-tensor spec),
+ * the blocks spread over the thread pool, their sums added in block
+ * order; Q8_0 and Q4_0 go through the llama.cpp reference blocks
+ * (ggml_quants.c).  Definitions: docs/quantize.md.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "quant/ggml.h"
+#include "quant/quant_impl.h"
+
+qf_pool *qf_qpool_new(int threads)
+{
+	qf_err e;
+
+	if (threads > QTHREADS_MAX)
+		threads = QTHREADS_MAX;
+	return threads > 1 ? qf_pool_new(threads, &e) : NULL;
+}
+
+/* ------------------------------------------------------------ the job */
+
+static void job_init(struct qjob *J, const qf_qspec *q, const float *x,
+		     uint64_t rows, uint64_t cols, uint64_t key,
+		     const qf_qbuf *out, int want_err, qf_pool *pool)
+{
+	memset(J, 0, sizeof *J);
+	J->q = q;
+	J->x = x;
+	J->rows = rows;
+	J->cols = cols;
+	J->numel = rows * cols;
+	J->key = key;
+	J->out = out;
+	J->want_err = want_err;
+	J->need_fit = want_err;
+	J->pool = pool;
+	J->gpr = qf_qgroups_per_row(q, cols);
+	J->unit_len = q->gran == QF_QG_TENSOR ? J->numel :
+		q->gran == QF_QG_CHANNEL ? cols : q->group;
+	if (J->unit_len > cols && q->gran == QF_QG_GROUP)
+		J->unit_len = cols;
+	J->units = qf_qunits(q, rows, cols);
+	if (q->scheme == QF_QS_COMPAT) {
+		J->qlo = -8;
+		J->qhi = 7;
+	} else if (q->scheme == QF_QS_INT) {
+		J->qhi = q->sym ? (float)((1 << (q->bits - 1)) - 1) :
+			(float)((1 << q->bits) - 1);
+		J->qlo = q->sym ? -J->qhi : 0;
+	}
+	if (q->clip == QF_QC_ACIQ_GAUSS)
+		J->alpha_k = qf_aciq_alpha_gauss(q->bits);
+	else if (q->clip == QF_QC_ACIQ_LAPLACE)
+		J->alpha_k = qf_aciq_alpha_laplace(q->bits);
+}
+
+static void unit_span(const struct qjob *J, uint64_t u, uint64_t *start,
+		      uint64_t *len)
+{
+	uint64_t r, g;
+
+	if (J->q->gran == QF_QG_TENSOR) {
+		*start = 0;
+		*len = J->numel;
+		return;
+	}
+	r = u / J->gpr;
+	g = u % J->gpr;
+	*start = r * J->cols + g * J->unit_len;
+	*len = J->cols - g * J->unit_len < J->unit_len ?
+		J->cols - g * J->unit_len : J->unit_len;
+}
+
+/* ------------------------------------------------------------ blocks */
+
+struct run {
+	const struct qjob *J;
+	struct part *part;
+	uint64_t units_per_block;
+	struct uparam tp;	/* per tensor: the one unit's parameters */
+	struct ufit tf;
+	int fail;
+};
+
+static void store_unit(const struct qjob *J, uint64_t u, const struct uparam *p)
+{
+	if (J->out->scales)
+		((float *)J->out->scales)[u] = p->s;
+	if (J->out->zeros)
+		J->out->zeros[u] = (int32_t)p->z;
+}
+
+/* The units [*u0, *u1) of block b. */
+static void block_units(const struct run *R, int b, uint64_t *u0, uint64_t *u1)
+{
+	*u0 = (uint64_t)b * R->units_per_block;
+	*u1 = *u0 + R->units_per_block < R->J->units ?
+		*u0 + R->units_per_block : R->J->units;
+}
+
+/* Channel and group granularity: a run of whole units. */
+static void units_block(void *arg, int b, int tid)
+{
+	struct run *R = arg;
+	const struct qjob *J = R->J;
+	struct part *pt = &R->part[b];
+	float *tmp = NULL;
+	uint64_t u0, u1;
+
+	(void)tid;
+	block_units(R, b, &u0, &u1);
+	memset(pt, 0, sizeof *pt);
+	if (J->q->clip == QF_QC_PERCENTILE &&
+	    !(tmp = malloc(J->unit_len * sizeof *tmp))) {
+		__atomic_store_n(&R->fail, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	for (uint64_t u = u0; u < u1; u++) {
+		uint64_t start, len;
+		struct uparam p;
+		struct ufit f;
+
+		unit_span(J, u, &start, &len);
+		if (qf_qunit_params(J, J->x + start, len, NULL, tmp, &p, &f) < 0) {
+			__atomic_store_n(&R->fail, 1, __ATOMIC_RELAXED);
+			break;
+		}
+		qf_qs_apply(J, &p, J->x + start, J->out->y + start, len, start);
+		store_unit(J, u, &p);
+		pt->alpha += p.alpha;
+		if (J->want_err)
+			qf_qunit_err(J, &p, &f, J->x + start, J->out->y + start,
+				     len, pt);
+	}
+	free(tmp);
+}
+
+/* Per tensor: element blocks with the one unit's parameters. */
+static void tensor_block(void *arg, int b, int tid)
+{
+	struct run *R = arg;
+	const struct qjob *J = R->J;
+	uint64_t start, len = qblock_len(J->numel, b, &start);
+
+	(void)tid;
+	memset(&R->part[b], 0, sizeof R->part[b]);
+	qf_qs_apply(J, &R->tp, J->x + start, J->out->y + start, len, start);
+	if (J->want_err) {
+		struct part *pt = &R->part[b];
+		qf_qunit_err(J, &R->tp, &R->tf, J->x + start, J->out->y + start,
+			     len, pt);
+		/* the prediction is per unit: counted once, below */
+		pt->pg = pt->pl = 0;
+	}
+}
+
+/* One 32-element unit u through the reference code: its values, codes
+ * (into codes when they are not wanted) and scale, and its figures. */
+static void ggml_unit(const struct qjob *J, uint64_t u, int8_t *codes,
+		      struct part *pt)
+{
+	const float *x = J->x + u * QF_QK;
+	float *y = J->out->y + u * QF_QK;
+	int8_t *c = J->out->codes ? (int8_t *)J->out->codes + u * QF_QK : codes;
+	struct uparam p;
+	struct ufit f;
+	struct racc a;
+	uint16_t d;
+
+	if (J->q->scheme == QF_QS_Q8_0) {
+		qf_q8_0_quantize(x, QF_QK, &d, c);
+		qf_q8_0_dequantize(&d, c, QF_QK, y);
+	} else {
+		qf_q4_0_quantize(x, QF_QK, &d, c);
+		qf_q4_0_dequantize(&d, c, QF_QK, y);
+	}
+	if (J->out->scales)
+		((uint16_t *)J->out->scales)[u] = d;
+	qf_racc_init(&a);
+	qf_racc_range(x, QF_QK, 0, 0, &a);
+	p.lo = -a.amax;
+	p.hi = a.amax;
+	p.alpha = a.amax;
+	pt->alpha += p.alpha;
+	if (J->want_err) {
+		f.c = 0;
+		f.sig = sqrt(a.sumsq / QF_QK);
+		f.b = a.sumabs / QF_QK;
+		qf_qunit_err(J, &p, &f, x, y, QF_QK, pt);
+	}
+}
+
+/* ggml blocks: a run of 32-element units. */
+static void ggml_block(void *arg, int b, int tid)
+{
+	struct run *R = arg;
+	struct part *pt = &R->part[b];
+	int8_t codes[QF_QK];
+	uint64_t u0, u1;
+
+	(void)tid;
+	block_units(R, b, &u0, &u1);
+	memset(pt, 0, sizeof *pt);
+	for (uint64_t u = u0; u < u1; u++)
+		ggml_unit(R->J, u, codes, pt);
+}
+
+/* ------------------------------------------------------------ a tensor */
+
+static int is_ggml(const qf_qspec *q)
+{
+	return q->scheme == QF_QS_Q8_0 || q->scheme == QF_QS_Q4_0;
+}
+
+/* How R's blocks cut the tensor, and for a per-tensor spec the one
+ * unit's parameters (on the pool).  Returns the blocks, or 0 when out
+ * of memory. */
+static size_t plan_blocks(struct run *R)
+{
+	const struct qjob *J = R->J;
+	float *tmp = NULL;
+	int rc;
+
+	if (J->q->gran != QF_QG_TENSOR) {
+		R->units_per_block = QBLOCK / J->unit_len;
+		if (R->units_per_block == 0)
+			R->units_per_block = 1;
+		if (is_ggml(J->q))
+			R->units_per_block = QBLOCK / QF_QK;
+		return (size_t)((J->units + R->units_per_block - 1) /
+				R->units_per_block);
+	}
+	if (J->q->clip == QF_QC_PERCENTILE &&
+	    !(tmp = malloc(J->numel * sizeof *tmp)))
+		return 0;
+	rc = qf_qunit_params(J, J->x, J->numel, J->pool, tmp, &R->tp, &R->tf);
+	free(tmp);
+	return rc < 0 ? 0 : qblocks(J->numel);
+}
+
+/* The blocks' sums in block order, and the one unit's figures of a
+ * per-tensor spec. */
+static void add_parts(const struct run *R, size_t nb, qf_qres *res)
+{
+	const struct qjob *J = R->J;
+	int bits = J->q->bits;
+
+	for (size_t b = 0; b < nb; b++) {
+		res->alpha_sum += R->part[b].alpha;
+		res->sse += R->part[b].sse;
+		res->sumsq += R->part[b].sumsq;
+		res->clipped += R->part[b].clipped;
+		res->pred_gauss += R->part[b].pg;
+		res->pred_laplace += R->part[b].pl;
+	}
+	if (J->q->gran == QF_QG_TENSOR) {
+		double a_lo = R->tf.c - R->tp.lo, a_hi = R->tp.hi - R->tf.c;
+		store_unit(J, 0, &R->tp);
+		res->alpha_sum = R->tp.alpha;
+		if (J->want_err) {
+			res->pred_gauss = (double)J->numel *
+				qf_aciq_pred(0, a_lo, a_hi, R->tf.sig, bits);
+			res->pred_laplace = (double)J->numel *
+				qf_aciq_pred(1, a_lo, a_hi, R->tf.b, bits);
+		}
+	}
+	if (!J->want_err) {
+		res->sse = res->sumsq = 0;
+		res->clipped = 0;
+		res->pred_gauss = res->pred_laplace = 0;
+	}
+}
+
+int qf_quantize_pool(const qf_qspec *q, const float *x, uint64_t rows,
+		     uint64_t cols, uint64_t key, const qf_qbuf *out,
+		     int want_err, qf_qres *res, qf_pool *pool, qf_err *err)
+{
+	struct qjob J;
+	struct run R;
+	size_t nb;
+
+	memset(res, 0, sizeof *res);
+	if (qf_qspec_check(q, err) < 0)
+		return -1;
+	qf_qs_init();
+	job_init(&J, q, x, rows, cols, key, out, want_err, pool);
+	res->numel = J.numel;
+	res->units = J.units;
+	res->alpha_k = J.alpha_k;
+	if (J.numel == 0)
+		return 0;
+	if (J.units == 0)
+		return qf_err_set(err, "%s needs rows whose length is a multiple "
+				  "of %d, not %llu", qf_qscheme_name(q->scheme),
+				  QF_QK, (unsigned long long)cols);
+	memset(&R, 0, sizeof R);
+	R.J = &J;
+	nb = plan_blocks(&R);
+	if (!nb || !(R.part = malloc(nb * sizeof *R.part)))
+		return qf_err_set(err, "out of memory");
+	qf_pool_run(pool, (int)nb, is_ggml(q) ? ggml_block :
+		    q->gran == QF_QG_TENSOR ? tensor_block : units_block, &R);
+	if (!R.fail)
+		add_parts(&R, nb, res);
+	free(R.part);
+	return R.fail ? qf_err_set(err, "out of memory") : 0;
+}
+
+int qf_quantize(const qf_qspec *q, const float *x, uint64_t rows,
+		uint64_t cols, uint64_t key, const qf_qbuf *out, int want_err,
+		qf_qres *res, int threads, qf_err *err)
+{
+	qf_pool *pool = qf_qpool_new(threads);
+	int rc = qf_quantize_pool(q, x, rows, cols, key, out, want_err, res,
+				  pool, err);
+
+	qf_pool_free(pool);
+	return rc;
+}
