@@ -218,8 +218,9 @@ static void parse_values(struct opts *o)
 	}
 }
 
-static void parse_args(int argc, char **argv, struct opts *o)
+static void parse_args(int argc, char **argv, void *arg)
 {
+	struct opts *o = arg;
 	static const struct option longs[] = {
 		{ "model", required_argument, NULL, 'm' },
 		{ "layers", required_argument, NULL, 'L' },
@@ -237,9 +238,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		{ "output", required_argument, NULL, 'o' },
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, QF_OPT_VERSION },
-		{ NULL, 0, NULL, 0 }
+		QF_OPT_END
 	};
 	int c;
 
@@ -253,8 +252,10 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	o->input = optind < argc ? argv[optind] : "-";
 }
 
-static void opts_free(struct opts *o)
+static void opts_free(void *arg)
 {
+	struct opts *o = arg;
+
 	free(o->layer_list);
 	free(o->position_list);
 }
@@ -341,8 +342,9 @@ static int all_docs(qf_act *a, qf_reader *in, struct sinks *k, qf_err *e)
 	return rc;
 }
 
-static int run(const struct opts *o, qf_err *e)
+static int run(void *arg, qf_err *e)
 {
+	const struct opts *o = arg;
 	qf_model *m = NULL;
 	qf_reader *fr = NULL, *in = NULL;
 	qf_act *a = NULL;
@@ -381,16 +383,10 @@ out:
 
 int main(int argc, char **argv)
 {
+	static const qf_tool_def tool = {
+		"qf-act", QF_START_VERBOSE, parse_args, run, opts_free
+	};
 	struct opts o = { 0 };
-	qf_err e;
-	int status;
 
-	qf_tool_start("qf-act", argc, argv, QF_START_VERBOSE);
-	parse_args(argc, argv, &o);
-	status = run(&o, &e);
-	opts_free(&o);
-	if (status < 0)
-		qf_tool_fail(&e);
-	qf_tool_close_stdout();
-	return status;
+	return qf_tool_main(&tool, &o, argc, argv);
 }

@@ -172,26 +172,25 @@ static void set_inputs(struct opts *o, int argc, char **argv)
 		qf_tool_usage_error("standard input given twice");
 }
 
-static void parse_args(int argc, char **argv, struct opts *o)
+static void parse_args(int argc, char **argv, void *arg)
 {
+	struct opts *o = arg;
 	static const struct option longs[] = {
-		{ "list", no_argument, 0, 'l' },
-		{ "stats", no_argument, 0, 's' },
-		{ "to", required_argument, 0, O_TO },
-		{ "from", required_argument, 0, O_FROM },
-		{ "name", required_argument, 0, 'n' },
-		{ "exclude", required_argument, 0, 'x' },
-		{ "attr", required_argument, 0, 'a' },
-		{ "dtype", required_argument, 0, 't' },
-		{ "set", required_argument, 0, O_SET },
-		{ "rename", required_argument, 0, O_RENAME },
-		{ "output", required_argument, 0, 'o' },
-		{ "level", required_argument, 0, O_LEVEL },
-		{ "shuffle", no_argument, 0, O_SHUFFLE },
-		{ "no-shuffle", no_argument, 0, O_NO_SHUFFLE },
-		{ "help", no_argument, 0, 'h' },
-		{ "version", no_argument, 0, QF_OPT_VERSION },
-		{ 0, 0, 0, 0 },
+		{ "list", no_argument, NULL, 'l' },
+		{ "stats", no_argument, NULL, 's' },
+		{ "to", required_argument, NULL, O_TO },
+		{ "from", required_argument, NULL, O_FROM },
+		{ "name", required_argument, NULL, 'n' },
+		{ "exclude", required_argument, NULL, 'x' },
+		{ "attr", required_argument, NULL, 'a' },
+		{ "dtype", required_argument, NULL, 't' },
+		{ "set", required_argument, NULL, O_SET },
+		{ "rename", required_argument, NULL, O_RENAME },
+		{ "output", required_argument, NULL, 'o' },
+		{ "level", required_argument, NULL, O_LEVEL },
+		{ "shuffle", no_argument, NULL, O_SHUFFLE },
+		{ "no-shuffle", no_argument, NULL, O_NO_SHUFFLE },
+		QF_OPT_END
 	};
 	int c;
 
@@ -203,8 +202,10 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	set_inputs(o, argc, argv);
 }
 
-static void opts_free(struct opts *o)
+static void opts_free(void *arg)
 {
+	struct opts *o = arg;
+
 	free(o->names);
 	free(o->excludes);
 	free(o->attrs);
@@ -704,8 +705,9 @@ static int goes_on(const struct sink *k, const qf_err *e)
 	return 1;
 }
 
-static int run(struct opts *o, qf_err *e)
+static int run(void *arg, qf_err *e)
 {
+	struct opts *o = arg;
 	struct sink k;
 	int status = -1, failed = 0;
 
@@ -728,17 +730,11 @@ out:
 
 int main(int argc, char **argv)
 {
-	struct opts o = { 0 };
-	qf_err e;
-	int status;
-
 	/* OpenBLAS's core: the kernels its provenance names */
-	qf_tool_start("qf-cat", argc, argv, 0);
-	parse_args(argc, argv, &o);
-	status = run(&o, &e);
-	opts_free(&o);
-	if (status < 0)
-		qf_tool_fail(&e);
-	qf_tool_close_stdout();
-	return status;
+	static const qf_tool_def tool = {
+		"qf-cat", 0, parse_args, run, opts_free
+	};
+	struct opts o = { 0 };
+
+	return qf_tool_main(&tool, &o, argc, argv);
 }

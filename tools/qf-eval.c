@@ -202,8 +202,9 @@ static void option(struct opts *o, int c, char **argv)
 	}
 }
 
-static void parse_args(int argc, char **argv, struct opts *o)
+static void parse_args(int argc, char **argv, void *arg)
 {
+	struct opts *o = arg;
 	static const struct option longs[] = {
 		{ "ref", required_argument, NULL, 'r' },
 		{ "model", required_argument, NULL, 'm' },
@@ -223,9 +224,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		{ "stride", required_argument, NULL, O_STRIDE },
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, QF_OPT_VERSION },
-		{ NULL, 0, NULL, 0 }
+		QF_OPT_END
 	};
 	qf_err e;
 	int c;
@@ -253,8 +252,10 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	o->ntokens = argc - optind;
 }
 
-static void opts_free(struct opts *o)
+static void opts_free(void *arg)
 {
+	struct opts *o = arg;
+
 	for (int i = 0; i < o->nm; i++)
 		free(o->name[i]);
 }
@@ -441,8 +442,9 @@ static int commit_out(qf_out **out, qf_err *e)
 	return d ? qf_out_commit(d, e) : 0;
 }
 
-static int run(const struct opts *o, qf_err *e)
+static int run(void *arg, qf_err *e)
 {
+	const struct opts *o = arg;
 	qf_model *models[MAXM] = { NULL };
 	struct scoring sc = { .verbose = o->verbose };
 	qf_out *out = NULL, *dout = NULL;
@@ -488,16 +490,10 @@ out:
 
 int main(int argc, char **argv)
 {
+	static const qf_tool_def tool = {
+		"qf-eval", QF_START_VERBOSE, parse_args, run, opts_free
+	};
 	struct opts o = { 0 };
-	qf_err e;
-	int status;
 
-	qf_tool_start("qf-eval", argc, argv, QF_START_VERBOSE);
-	parse_args(argc, argv, &o);	/* misuse: exit 2, before any work */
-	status = run(&o, &e);
-	opts_free(&o);
-	if (status < 0)
-		qf_tool_fail(&e);
-	qf_tool_close_stdout();
-	return status;
+	return qf_tool_main(&tool, &o, argc, argv);
 }

@@ -130,27 +130,25 @@ static void option(struct opts *o, int c, const char *arg, char **argv)
 static void parse_options(int argc, char **argv, struct opts *o)
 {
 	static const struct option longs[] = {
-		{ "list", no_argument, 0, 'l' },
-		{ "raw", no_argument, 0, O_RAW },
-		{ "dtype", required_argument, 0, 't' },
-		{ "tokenizer", required_argument, 0, 'k' },
-		{ "encoder", required_argument, 0, O_ENC },
-		{ "vocab", required_argument, 0, O_VOCAB },
-		{ "tokenizer-json", required_argument, 0, O_TOKJSON },
-		{ "member", required_argument, 0, 'm' },
-		{ "lang", required_argument, 0, O_LANG },
-		{ "format", required_argument, 0, O_FORMAT },
-		{ "unit", required_argument, 0, O_UNIT },
-		{ "replace-invalid", no_argument, 0, O_REPLACE },
-		{ "bos", required_argument, 0, O_BOS },
-		{ "output", required_argument, 0, 'o' },
-		{ "level", required_argument, 0, O_LEVEL },
-		{ "shuffle", no_argument, 0, O_SHUFFLE },
-		{ "no-shuffle", no_argument, 0, O_NO_SHUFFLE },
-		{ "verbose", no_argument, 0, 'v' },
-		{ "help", no_argument, 0, 'h' },
-		{ "version", no_argument, 0, QF_OPT_VERSION },
-		{ 0, 0, 0, 0 },
+		{ "list", no_argument, NULL, 'l' },
+		{ "raw", no_argument, NULL, O_RAW },
+		{ "dtype", required_argument, NULL, 't' },
+		{ "tokenizer", required_argument, NULL, 'k' },
+		{ "encoder", required_argument, NULL, O_ENC },
+		{ "vocab", required_argument, NULL, O_VOCAB },
+		{ "tokenizer-json", required_argument, NULL, O_TOKJSON },
+		{ "member", required_argument, NULL, 'm' },
+		{ "lang", required_argument, NULL, O_LANG },
+		{ "format", required_argument, NULL, O_FORMAT },
+		{ "unit", required_argument, NULL, O_UNIT },
+		{ "replace-invalid", no_argument, NULL, O_REPLACE },
+		{ "bos", required_argument, NULL, O_BOS },
+		{ "output", required_argument, NULL, 'o' },
+		{ "level", required_argument, NULL, O_LEVEL },
+		{ "shuffle", no_argument, NULL, O_SHUFFLE },
+		{ "no-shuffle", no_argument, NULL, O_NO_SHUFFLE },
+		{ "verbose", no_argument, NULL, 'v' },
+		QF_OPT_END
 	};
 	int c;
 
@@ -180,8 +178,10 @@ static void check_tokenizer(const struct opts *o)
 }
 
 /* "qf-extract COMMAND [OPTION]... INPUT...". */
-static void parse_args(int argc, char **argv, struct opts *o)
+static void parse_args(int argc, char **argv, void *arg)
 {
+	struct opts *o = arg;
+
 	o->bos = -1;
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 ||
 			  strcmp(argv[1], "-h") == 0 ||
@@ -419,23 +419,20 @@ out:
 	return status;
 }
 
-static int run(const struct opts *o, qf_err *e)
+static int run(void *arg, qf_err *e)
 {
+	const struct opts *o = arg;
+
 	return o->weights ? run_weights(o, e) : run_text(o, e);
 }
 
 int main(int argc, char **argv)
 {
-	struct opts o = { 0 };
-	qf_err e;
-	int status;
-
 	/* OpenBLAS's core: the kernels its provenance names */
-	qf_tool_start("qf-extract", argc, argv, 0);
-	parse_args(argc, argv, &o);
-	status = run(&o, &e);
-	if (status < 0)
-		qf_tool_fail(&e);
-	qf_tool_close_stdout();
-	return status;
+	static const qf_tool_def tool = {
+		"qf-extract", 0, parse_args, run, NULL
+	};
+	struct opts o = { 0 };
+
+	return qf_tool_main(&tool, &o, argc, argv);
 }

@@ -355,40 +355,39 @@ static void finish_args(struct opts *o, const char *round, const char *jopt)
 		qf_tool_usage_error("%s", e.msg);
 }
 
-static void parse_args(int argc, char **argv, struct opts *o)
+static void parse_args(int argc, char **argv, void *arg)
 {
+	struct opts *o = arg;
 	enum { O_SYM = 256, O_ASYM, O_ROUND, O_SEED, O_COMPAT, O_ALLW,
 	       O_PLAYERS, O_PKIND, O_PNAME, O_BITSMAP, O_NONFINITE, O_EMIT,
 	       O_STATS, O_LEVEL, O_SHUFFLE, O_NO_SHUFFLE };
 	static const struct option longs[] = {
-		{ "scheme", required_argument, 0, 's' },
-		{ "bits", required_argument, 0, 'b' },
-		{ "sym", no_argument, 0, O_SYM },
-		{ "asym", no_argument, 0, O_ASYM },
-		{ "granularity", required_argument, 0, 'g' },
-		{ "clip", required_argument, 0, 'c' },
-		{ "round", required_argument, 0, O_ROUND },
-		{ "seed", required_argument, 0, O_SEED },
-		{ "compat", no_argument, 0, O_COMPAT },
-		{ "include", required_argument, 0, 'k' },
-		{ "all-weights", no_argument, 0, O_ALLW },
-		{ "include-name", required_argument, 0, 'n' },
-		{ "protect-layers", required_argument, 0, O_PLAYERS },
-		{ "protect-kind", required_argument, 0, O_PKIND },
-		{ "protect-name", required_argument, 0, O_PNAME },
-		{ "bits-map", required_argument, 0, O_BITSMAP },
-		{ "nonfinite", required_argument, 0, O_NONFINITE },
-		{ "output", required_argument, 0, 'o' },
-		{ "emit-codes", no_argument, 0, O_EMIT },
-		{ "stats", required_argument, 0, O_STATS },
-		{ "level", required_argument, 0, O_LEVEL },
-		{ "shuffle", no_argument, 0, O_SHUFFLE },
-		{ "no-shuffle", no_argument, 0, O_NO_SHUFFLE },
-		{ "jobs", required_argument, 0, 'j' },
-		{ "verbose", no_argument, 0, 'v' },
-		{ "help", no_argument, 0, 'h' },
-		{ "version", no_argument, 0, QF_OPT_VERSION },
-		{ 0, 0, 0, 0 },
+		{ "scheme", required_argument, NULL, 's' },
+		{ "bits", required_argument, NULL, 'b' },
+		{ "sym", no_argument, NULL, O_SYM },
+		{ "asym", no_argument, NULL, O_ASYM },
+		{ "granularity", required_argument, NULL, 'g' },
+		{ "clip", required_argument, NULL, 'c' },
+		{ "round", required_argument, NULL, O_ROUND },
+		{ "seed", required_argument, NULL, O_SEED },
+		{ "compat", no_argument, NULL, O_COMPAT },
+		{ "include", required_argument, NULL, 'k' },
+		{ "all-weights", no_argument, NULL, O_ALLW },
+		{ "include-name", required_argument, NULL, 'n' },
+		{ "protect-layers", required_argument, NULL, O_PLAYERS },
+		{ "protect-kind", required_argument, NULL, O_PKIND },
+		{ "protect-name", required_argument, NULL, O_PNAME },
+		{ "bits-map", required_argument, NULL, O_BITSMAP },
+		{ "nonfinite", required_argument, NULL, O_NONFINITE },
+		{ "output", required_argument, NULL, 'o' },
+		{ "emit-codes", no_argument, NULL, O_EMIT },
+		{ "stats", required_argument, NULL, O_STATS },
+		{ "level", required_argument, NULL, O_LEVEL },
+		{ "shuffle", no_argument, NULL, O_SHUFFLE },
+		{ "no-shuffle", no_argument, NULL, O_NO_SHUFFLE },
+		{ "jobs", required_argument, NULL, 'j' },
+		{ "verbose", no_argument, NULL, 'v' },
+		QF_OPT_END
 	};
 	const char *jopt = NULL, *scheme = "int", *round = NULL;
 	qf_qplan *p = &o->p;
@@ -439,8 +438,10 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	finish_args(o, round, jopt);
 }
 
-static void opts_free(struct opts *o)
+static void opts_free(void *arg)
 {
+	struct opts *o = arg;
+
 	qf_qplan_free(&o->p);
 }
 
@@ -572,8 +573,9 @@ static int open_all(struct ctx *c, qf_err *e)
 
 /* Open, quantize every record, close: 0, or -1 with the error in e
  * (a misuse found in the stream exits 2 here, after the clean-up). */
-static int run(struct opts *o, qf_err *e)
+static int run(void *arg, qf_err *e)
 {
+	struct opts *o = arg;
 	struct ctx c = { o, NULL, NULL, NULL, NULL, NULL, -1, 0 };
 	qf_writer *w;
 	qf_out *so;
@@ -609,17 +611,11 @@ out:
 
 int main(int argc, char **argv)
 {
-	struct opts o = { 0 };
-	qf_err e;
-	int status;
-
 	/* not QF_START_VERBOSE: -v is the summary, not OpenBLAS's choice */
-	qf_tool_start("qf-quantize", argc, argv, 0);
-	parse_args(argc, argv, &o);	/* misuse: exit 2, before any work */
-	status = run(&o, &e);
-	opts_free(&o);
-	if (status < 0)
-		qf_tool_fail(&e);
-	qf_tool_close_stdout();
-	return status;
+	static const qf_tool_def tool = {
+		"qf-quantize", 0, parse_args, run, opts_free
+	};
+	struct opts o = { 0 };
+
+	return qf_tool_main(&tool, &o, argc, argv);
 }

@@ -157,8 +157,9 @@ static void check_args(int argc, struct opts *o)
 		qf_tool_usage_error("%s", e.msg);
 }
 
-static void parse_args(int argc, char **argv, struct opts *o)
+static void parse_args(int argc, char **argv, void *arg)
 {
+	struct opts *o = arg;
 	enum { O_LAYERS = 0x2000, O_D, O_HEADS, O_CTX, O_VOCAB, O_INNER,
 	       O_INIT, O_RESUME, O_MIX, O_SEP, O_BATCH, O_SEED, O_STEPS,
 	       O_STOP, O_LR, O_MINLR, O_WARMUP, O_WD, O_CLIP, O_EVERY, O_LOG,
@@ -189,9 +190,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		{ "output", required_argument, NULL, 'o' },
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, QF_OPT_VERSION },
-		{ NULL, 0, NULL, 0 }
+		QF_OPT_END
 	};
 	int c, li;
 
@@ -472,8 +471,9 @@ static void summary(qf_train *t, const struct opts *o, const qf_train_opts *to,
 }
 
 /* Open the model and the data, train, write the checkpoint. */
-static int run(struct opts *o, qf_err *e)
+static int run(void *arg, qf_err *e)
 {
+	struct opts *o = arg;
 	struct loop lp = { .loss = NAN };
 	qf_train_opts to;
 	qf_train *t = NULL;
@@ -522,15 +522,10 @@ out:
 
 int main(int argc, char **argv)
 {
+	static const qf_tool_def tool = {
+		"qf-train", QF_START_VERBOSE, parse_args, run, NULL
+	};
 	struct opts o = { 0 };
-	qf_err e;
-	int status;
 
-	qf_tool_start("qf-train", argc, argv, QF_START_VERBOSE);
-	parse_args(argc, argv, &o);	/* misuse: exit 2, before any work */
-	status = run(&o, &e);		/* open, train, save, close */
-	if (status < 0)
-		qf_tool_fail(&e);	/* one line, exit 1; the log stays */
-	qf_tool_close_stdout();
-	return status;
+	return qf_tool_main(&tool, &o, argc, argv);
 }

@@ -78,6 +78,22 @@ void qf_tool_start(const char *name, int argc, char **argv, unsigned flags)
 	qf_tool_init(name);
 }
 
+int qf_tool_main(const qf_tool_def *t, void *opts, int argc, char **argv)
+{
+	qf_err e;
+	int status;
+
+	qf_tool_start(t->name, argc, argv, t->flags);
+	t->parse(argc, argv, opts);
+	status = t->run(opts, &e);
+	if (t->free)
+		t->free(opts);
+	if (status < 0)
+		qf_tool_fail(&e);
+	qf_tool_close_stdout();
+	return status;
+}
+
 const char *qf_tool_name(void)
 {
 	return tool_name;

@@ -43,6 +43,22 @@ int qf_blas_init(int argc, char **argv, int verbose);
  * qf_tool_init(name). */
 #define QF_START_VERBOSE 1u
 void qf_tool_start(const char *name, int argc, char **argv, unsigned flags);
+/* A tool, for qf_tool_main: its name, qf_tool_start's flags and its
+ * three steps (docs/architecture.md, "A tool's main"). */
+typedef struct qf_tool_def {
+	const char *name;
+	unsigned flags;
+	/* The command line into opts; misuse exits 2, before any work. */
+	void (*parse)(int argc, char **argv, void *opts);
+	/* Open, loop, close: an exit status, or -1 with err. */
+	int (*run)(void *opts, qf_err *err);
+	/* Release what parse allocated; NULL when nothing is. */
+	void (*free)(void *opts);
+} qf_tool_def;
+/* Every tool's main: qf_tool_start, parse, run, free, then qf_tool_fail
+ * on an error (one line, exit 1; 141 for a closed pipe) or
+ * qf_tool_close_stdout.  Returns run's exit status. */
+int qf_tool_main(const qf_tool_def *t, void *opts, int argc, char **argv);
 /* Record the program name for messages, ignore SIGPIPE (write errors are
  * then reported as EPIPE and end the tool quietly), and install handlers
  * that remove temporary output files on SIGINT, SIGTERM and SIGHUP. */
@@ -70,6 +86,12 @@ int qf_tool_threads(const char *jopt, qf_err *err);
  * prints "NAME (qf) VERSION" and exits 0, ':' (a missing value) and
  * anything else (an unknown option) are usage errors naming the option. */
 #define QF_OPT_VERSION 0x1000
+/* The end of every tool's getopt_long table: --help, --version and the
+ * terminator. */
+#define QF_OPT_END \
+	{ "help", no_argument, NULL, 'h' }, \
+	{ "version", no_argument, NULL, QF_OPT_VERSION }, \
+	{ NULL, 0, NULL, 0 }
 void qf_tool_common_option(int c, const char *usage, char **argv)
 	__attribute__((noreturn));
 /* An option's count, 0..max, strictly (qf_parse_u64); misuse exits 2
