@@ -146,6 +146,9 @@ qf_pool *qf_pool_new(int n, qf_err *err);
 int qf_pool_size(const qf_pool *p);
 void qf_pool_run(qf_pool *p, int ntask, qf_task_fn fn, void *ctx);
 void qf_pool_free(qf_pool *p);
+/* Replace *pool (NULL: none) by a pool of n threads; on failure *pool
+ * stays.  "thread count 0, expected at least 1" for n < 1. */
+int qf_pool_replace(qf_pool **pool, int n, qf_err *err);
 
 /* ------------------------------------------------------------ OpenBLAS */
 

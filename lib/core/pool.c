@@ -146,3 +146,15 @@ void qf_pool_free(qf_pool *p)
 	free(p);
 }
 
+int qf_pool_replace(qf_pool **pool, int n, qf_err *err)
+{
+	qf_pool *p;
+
+	if (n < 1)
+		return qf_err_set(err, "thread count %d, expected at least 1", n);
+	if (!(p = qf_pool_new(n, err)))
+		return -1;
+	qf_pool_free(*pool);
+	*pool = p;
+	return 0;
+}

@@ -123,30 +123,10 @@ QF_CLONES
 static void layernorm_row(float *y, const float *x, const float *w,
 			  const float *b, int d, float eps)
 {
-	qf_v16 v, acc = { 0 };
-	float mean, var, rstd;
-	int i;
+	float mean, rstd;
 
-	for (i = 0; i + 16 <= d; i += 16) {
-		memcpy(&v, x + i, sizeof v);
-		acc += v;
-	}
-	mean = qf_v16_sum(&acc);
-	for (; i < d; i++)
-		mean += x[i];
-	mean /= (float)d;
-	memset(&acc, 0, sizeof acc);
-	for (i = 0; i + 16 <= d; i += 16) {
-		memcpy(&v, x + i, sizeof v);
-		v -= mean;
-		acc += v * v;
-	}
-	var = qf_v16_sum(&acc);
-	for (; i < d; i++)
-		var += (x[i] - mean) * (x[i] - mean);
-	var /= (float)d;
-	rstd = 1.0f / sqrtf(var + eps);
-	for (i = 0; i < d; i++)
+	qf_ln_stats(x, d, eps, &mean, &rstd);
+	for (int i = 0; i < d; i++)
 		y[i] = (x[i] - mean) * rstd * w[i] + b[i];
 }
 

@@ -263,14 +263,8 @@ const qf_model_config *qf_model_cfg(const qf_model *m)
 
 int qf_model_set_threads(qf_model *m, int n, qf_err *err)
 {
-	qf_pool *p;
-
-	if (n < 1)
-		return qf_err_set(err, "thread count %d, expected at least 1", n);
-	if (!(p = qf_pool_new(n, err)))
+	if (qf_pool_replace(&m->pool, n, err) < 0)
 		return -1;
-	qf_pool_free(m->pool);
-	m->pool = p;
 	m->threads = n;
 	qf_blas_set_threads(n);
 	free(m->scratch);		/* one per thread: made again */

@@ -21,7 +21,9 @@
 #ifndef QF_MODEL_IMPL_H
 #define QF_MODEL_IMPL_H
 
+#include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "model/model.h"
 #include "core/internal.h"
@@ -122,6 +124,39 @@ static inline __attribute__((always_inline)) float qf_v16_sum(const qf_v16 *v)
 	for (int i = 0; i < 16; i++)
 		s += (*v)[i];
 	return s;
+}
+
+/* LayerNorm's statistics of one row x[0..d): the mean, and 1/sqrt(var +
+ * eps) with the population variance.  One copy for the forward pass and
+ * the trainer's backward pass, so both see the same bits. */
+static inline __attribute__((always_inline)) void
+qf_ln_stats(const float *x, int d, float eps, float *mean_out,
+	    float *rstd_out)
+{
+	qf_v16 v, acc = { 0 };
+	float mean, var;
+	int i;
+
+	for (i = 0; i + 16 <= d; i += 16) {
+		memcpy(&v, x + i, sizeof v);
+		acc += v;
+	}
+	mean = qf_v16_sum(&acc);
+	for (; i < d; i++)
+		mean += x[i];
+	mean /= (float)d;
+	memset(&acc, 0, sizeof acc);
+	for (i = 0; i + 16 <= d; i += 16) {
+		memcpy(&v, x + i, sizeof v);
+		v -= mean;
+		acc += v * v;
+	}
+	var = qf_v16_sum(&acc);
+	for (; i < d; i++)
+		var += (x[i] - mean) * (x[i] - mean);
+	var /= (float)d;
+	*mean_out = mean;
+	*rstd_out = 1.0f / sqrtf(var + eps);
 }
 
 /* ------------------------------------------------------------ the model */

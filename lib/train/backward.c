@@ -206,28 +206,10 @@ static void ln_back_row(float *restrict dx, float *restrict pw,
 			float eps)
 {
 	qf_v16 xv, gv, wv, hv, sa = { 0 }, sc = { 0 };
-	float mean, var, rstd, a, c;
+	float mean, rstd, a, c;
 	int i, full = d & ~15;
 
-	for (i = 0; i < full; i += 16) {
-		memcpy(&xv, x + i, sizeof xv);
-		sa += xv;
-	}
-	mean = qf_v16_sum(&sa);
-	for (; i < d; i++)
-		mean += x[i];
-	mean /= (float)d;
-	memset(&sa, 0, sizeof sa);
-	for (i = 0; i < full; i += 16) {
-		memcpy(&xv, x + i, sizeof xv);
-		xv -= mean;
-		sa += xv * xv;
-	}
-	var = qf_v16_sum(&sa);
-	for (; i < d; i++)
-		var += (x[i] - mean) * (x[i] - mean);
-	var /= (float)d;
-	rstd = 1.0f / sqrtf(var + eps);
+	qf_ln_stats(x, d, eps, &mean, &rstd);
 	memset(&sa, 0, sizeof sa);
 	for (i = 0; i < full; i += 16) {
 		qf_v16 p, b;

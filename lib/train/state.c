@@ -427,14 +427,8 @@ int qf_train_tensor_at(qf_train *t, size_t i, qf_train_tensor *out)
 
 int qf_train_set_threads(qf_train *t, int n, qf_err *err)
 {
-	qf_pool *p;
-
-	if (n < 1)
-		return qf_err_set(err, "thread count %d, expected at least 1", n);
-	if (!(p = qf_pool_new(n, err)))
+	if (qf_pool_replace(&t->pool, n, err) < 0)
 		return -1;
-	qf_pool_free(t->pool);
-	t->pool = p;
 	t->threads = n;
 	free(t->attn_scr);		/* one per thread: made again */
 	t->attn_scr = NULL;
