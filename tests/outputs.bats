@@ -1,11 +1,11 @@
 #!/usr/bin/env bats
-# Output destinations (lib/out.c; docs/conventions.md, "-o FILE is written
+# Output destinations (lib/stream/out.c; docs/conventions.md, "-o FILE is written
 # atomically"): through symbolic links, to devices, fifos and descriptors
 # named /dev/stdout, /dev/fd/N, /proc/self/fd/N, and paths that cannot be
 # written.  qf-cat -o goes through qf_out_open, qf-quantize -o through
 # qf_writer_open and --stats through qf_out_open again.
 #
-# Safety.  These tests run as root in CI.  A wrong lib/out.c (such as the
+# Safety.  These tests run as root in CI.  A wrong lib/stream/out.c (such as the
 # one before this suite) takes /dev/stdout for a regular file when standard
 # output is one, and renames a temporary file over /dev/stdout, for the
 # whole machine.  So every test that names something in /dev runs the tool

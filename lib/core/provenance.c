@@ -22,7 +22,7 @@ static char line[512];
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 /* The level of x86-64 that GCC's target_clones pick for qf's kernels
- * (lib/model_impl.h QF_CLONES). */
+ * (lib/model/runtime.h QF_CLONES). */
 const char *qf_simd_level(void)
 {
 #if defined(__x86_64__)

@@ -8,7 +8,7 @@
  *     's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
  *
  * matched by hand (next_piece; character classes from the generated
- * lib/unicode_class.c), then BPE on the bytes of each piece.  The merging
+ * lib/text/unicode_class.c), then BPE on the bytes of each piece.  The merging
  * is GPT-2's (encoder.py): repeatedly the pair of lowest rank, every
  * occurrence left to right, until no pair has a rank.  It runs on a
  * linked list with a heap of (rank, position) candidates, so a piece of m
@@ -31,7 +31,7 @@
 #include "text/text.h"
 #include "text/unicode.h"
 
-/* lib/unicode_class.c (generated): 0 other, 1 \p{L}, 2 \p{N}, 3 White_Space */
+/* lib/text/unicode_class.c (generated): 0 other, 1 \p{L}, 2 \p{N}, 3 White_Space */
 enum { C_OTHER, C_LETTER, C_NUMBER, C_SPACE };
 
 enum { TOK_BYTES, TOK_BPE };

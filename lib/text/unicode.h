@@ -4,7 +4,7 @@
 
 #include <stdint.h>
 
-/* Unicode classes for GPT-2's pre-tokenizer (lib/unicode_class.c,
+/* Unicode classes for GPT-2's pre-tokenizer (lib/text/unicode_class.c,
  * generated): 0 other, 1 letter, 2 number, 3 White_Space; and the
  * Unicode version of the table. */
 int qf_uni_class(uint32_t cp);

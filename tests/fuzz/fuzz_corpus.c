@@ -1,5 +1,5 @@
 /*
- * fuzz_corpus.c - the corpus reader (lib/corpus.c) on arbitrary bytes.
+ * fuzz_corpus.c - the corpus reader (lib/text/corpus.c) on arbitrary bytes.
  *
  * The input is a file (a memfd, reopened through /proc/self/fd) read as
  * plain text and as HTML, with invalid UTF-8 an error and replaced, a

@@ -1,5 +1,5 @@
 /*
- * fuzz_gguf.c - libFuzzer harness for the GGUF reader (lib/gguf.c):
+ * fuzz_gguf.c - libFuzzer harness for the GGUF reader (lib/ckpt/gguf.c):
  * the input as a file (a memfd, else a temporary file), opened with
  * qf_ckpt_open, every tensor read, closed.  Errors are fine; crashes,
  * sanitizer reports and leaks are not.

@@ -1,6 +1,6 @@
 /*
  * fuzz_npy.c - libFuzzer harness for the .npy and .npz readers
- * (lib/npy.c): the input read as an .npy from memory, then as an .npz
+ * (lib/ckpt/npy.c): the input read as an .npy from memory, then as an .npz
  * from a memfd (seekable zip reader).  Errors are fine; crashes,
  * sanitizer reports and leaks are not.
  *

@@ -1,6 +1,6 @@
 /*
  * fuzz_pickle.c - libFuzzer harness for the restricted unpickler
- * (lib/pickle.c): the input is a pickle, loaded and then walked.  Errors
+ * (lib/ckpt/pickle.c): the input is a pickle, loaded and then walked.  Errors
  * are fine; crashes, sanitizer reports, leaks and hangs are not.
  *
  *   make build/fuzz/fuzz_pickle && build/fuzz/fuzz_pickle tests/fuzz/corpus/pickle

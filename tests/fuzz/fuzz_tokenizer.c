@@ -1,5 +1,5 @@
 /*
- * fuzz_tokenizer.c - the tokenizers (lib/tokenizer.c) on arbitrary bytes.
+ * fuzz_tokenizer.c - the tokenizers (lib/text/tokenizer.c) on arbitrary bytes.
  *
  * The first byte picks what the rest is:
  *

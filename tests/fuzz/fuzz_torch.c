@@ -1,6 +1,6 @@
 /*
  * fuzz_torch.c - libFuzzer harness for the torch.save zip backend
- * (lib/torch.c, with lib/pickle.c): the input as a file (a memfd, else a
+ * (lib/ckpt/torch.c, with lib/ckpt/pickle.c): the input as a file (a memfd, else a
  * temporary file), opened with qf_ckpt_open, every tensor read, closed.
  * Errors are fine; crashes, sanitizer reports and leaks are not, and an
  * error must be one line.
@@ -21,7 +21,7 @@
 /* A tensor larger than this is listed but not read. */
 #define MAX_READ (16u << 20)
 
-/* What lib/ckpt.c sends to the torch loader: a zip that libarchive lists
+/* What lib/ckpt/ckpt.c sends to the torch loader: a zip that libarchive lists
  * with a member ending in "data.pkl" (other zips go to the .npz reader). */
 static int is_torch(const uint8_t *data, size_t size)
 {

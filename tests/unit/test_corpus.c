@@ -1,5 +1,5 @@
 /*
- * test_corpus.c - corpora as documents (lib/corpus.c): plain files,
+ * test_corpus.c - corpora as documents (lib/text/corpus.c): plain files,
  * paragraphs, HTML stripping, directories, archives, hostile archives,
  * invalid UTF-8 and word counts.  Run from tests/; the fixtures and their
  * independent references (Python's html.parser, bytes.decode, str.split)

@@ -1,5 +1,5 @@
 /*
- * test_ggml_quants.c - ggml's Q8_0 and Q4_0 blocks (lib/ggml_quants.c):
+ * test_ggml_quants.c - ggml's Q8_0 and Q4_0 blocks (lib/quant/ggml_quants.c):
  * the reference quantizers code for code and scale bit for bit, the
  * dequantizers bit for bit, and ggml's byte layout.
  *

@@ -1,5 +1,5 @@
 /*
- * test_gguf.c - GGUF checkpoints through qf_ckpt_open (lib/gguf.c).
+ * test_gguf.c - GGUF checkpoints through qf_ckpt_open (lib/ckpt/gguf.c).
  *
  * The fixtures in data/gguf/ come from data/gguf/gen.py, a GGUF writer of
  * its own: gpt2.gguf with its values in gpt2.npz, dims.gguf and

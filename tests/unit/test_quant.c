@@ -1,5 +1,5 @@
 /*
- * test_quant.c - lib/quant.c: codebooks against the published tables,
+ * test_quant.c - lib/quant/: codebooks against the published tables,
  * ACIQ optima against a closed form and scipy (data/quant/aciq.tsv),
  * idempotence, thread invariance, stochastic rounding, Q8_0/Q4_0 through
  * qf_quantize against the reference blocks, weight statistics against a

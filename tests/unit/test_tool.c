@@ -1,4 +1,4 @@
-/* test_tool.c - tool support (lib/tool.c) and atomic output (lib/out.c) */
+/* test_tool.c - tool support (lib/tool/tool.c) and atomic output (lib/stream/out.c) */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -848,7 +848,7 @@ static int child_proc_stdout(void)
 }
 
 /*
- * /dev/stdout itself.  A wrong lib/out.c may rename a temporary file
+ * /dev/stdout itself.  A wrong lib/stream/out.c may rename a temporary file
  * over it, for the whole machine when run as root, so the child bind-
  * mounts a scratch directory over /dev in a mount namespace of its own
  * first (private, so nothing is seen outside).  Without one it goes on

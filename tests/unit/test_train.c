@@ -1,5 +1,5 @@
 /*
- * test_train.c - the trainer (lib/train.c) against independent references.
+ * test_train.c - the trainer (lib/train/train.c) against independent references.
  *
  *   torch       data/train/train.{qft,npz} (tests/data/train/gen_train.py):
  *               the loss, per-target NLL, logits and every parameter's

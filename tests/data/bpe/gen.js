@@ -203,7 +203,7 @@ function gpt2Ids(text) {
 }
 
 // a longer text of many pieces, so that the cache of pieces in an encode
-// call (lib/tokenizer.c) serves some of them
+// call (lib/text/tokenizer.c) serves some of them
 const CONCAT = ['fin', 'tur', 'rus', 'hun', 'pol', 'vie', 'yor', 'zul', 'swh', 'deu_1996', 'heb', 'hin'];
 const concat = [['concat-udhr', udhr.filter(([n]) => CONCAT.includes(n.slice(5))).map(([, t]) => t).join('\n')]];
 

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """oracle.py - an independent implementation of docs/quantize.md in numpy.
 
-Written from the document, not from lib/quant.c, to check qf-quantize.
+Written from the document, not from lib/quant/, to check qf-quantize.
 Run with Debian's python3 (numpy, scipy; torch for the compat preset).
 
   oracle.py gen OUT.npz
