@@ -8,7 +8,7 @@
  * optionally per-head attention statistics and per-token NLL.  Memory: the
  * model, one document's tokens, and that document's selected states
  * (reduce none: tokens x width per layer and site; mean: one row each;
- * sample:K: K rows each).  The work is lib/act.c's (qf_act); this is
+ * sample:K: K rows each).  The work is lib/model/act.c's (qf_act); this is
  * options, files and messages.  See docs/man/qf-act.1.
  */
 #include <getopt.h>
