@@ -549,14 +549,97 @@ static int check_dup_keys(struct rd *r, char **keys, size_t n, qf_err *err)
 
 /* ------------------------------------------------------------ tensor infos */
 
+/* The fields after a tensor's name: its dims, ggml type and data offset. */
+static int read_ti_fields(struct rd *r, const char *what, const char *qn,
+			  uint32_t *nd, uint64_t *ne, uint32_t *type,
+			  uint64_t *offset, qf_err *err)
+{
+	if (rd_u32(r, nd, what, err) < 0)
+		return -1;
+	if (*nd > MAX_DIMS)
+		return qf_err_set(err, "%s: tensor %s: %" PRIu32 " dimensions (at "
+				  "most %d)", r->path, qn, *nd, MAX_DIMS);
+	for (uint32_t k = 0; k < *nd; k++)
+		if (rd_u64(r, &ne[k], what, err) < 0)
+			return -1;
+	if (rd_u32(r, type, what, err) < 0 ||
+	    rd_u64(r, offset, what, err) < 0)
+		return -1;
+	return 0;
+}
+
+/* The ggml type, when qf reads it; NULL (and err set) otherwise. */
+static const struct ggml_type *supported_type(struct rd *r, const char *qn,
+					      uint32_t type, qf_err *err)
+{
+	const struct ggml_type *gt = ggml_type(type);
+
+	if (!gt || !gt->dtype) {
+		qf_err_set(err, "%s: tensor %s: ggml type %" PRIu32 "%s%s%s is "
+			   "not supported (F32, F16, BF16, Q8_0, Q4_0, I8, I16, "
+			   "I32, I64, F64 are)", r->path, qn, type,
+			   gt ? " (" : "", gt ? gt->name : "", gt ? ")" : "");
+		return NULL;
+	}
+	return gt;
+}
+
+/* The number of values of dims ne[0..nd), checked against the payload
+ * limit and, for a block type, whole blocks per row. */
+static int ti_numel(struct rd *r, const char *qn, const struct ggml_type *gt,
+		    uint32_t nd, const uint64_t *ne, uint64_t *numelp,
+		    qf_err *err)
+{
+	uint64_t numel = 1, lim;
+
+	/* the product of the non-zero dims, and the f32 it may become,
+	 * within the payload limit: every partial product stays small */
+	lim = QF_MAX_PAYLOAD / qf_dtype_size(gt->dtype);
+	for (uint32_t k = 0; k < nd; k++) {
+		if (ne[k] == 0)
+			continue;
+		if (ne[k] > lim / numel)
+			return qf_err_set(err, "%s: tensor %s: dimensions are too "
+					  "large (more than %" PRIu64 " values)",
+					  r->path, qn, lim);
+		numel *= ne[k];
+	}
+	for (uint32_t k = 0; k < nd; k++)
+		if (ne[k] == 0)
+			numel = 0;
+	if (gt->blck > 1 && (nd == 0 || ne[0] % gt->blck))
+		return qf_err_set(err, "%s: tensor %s: %s rows of %" PRIu64
+				  " values are not a multiple of the block "
+				  "size %u", r->path, qn, gt->name,
+				  nd ? ne[0] : 1, gt->blck);
+	*numelp = numel;
+	return 0;
+}
+
+/* Remember tensor i's ggml type, for gguf_read. */
+static int keep_type(struct gguf *g, size_t i, uint32_t type,
+		     const char *path, qf_err *err)
+{
+	if (i == g->cap) {
+		size_t cap = g->cap ? g->cap * 2 : 64;
+		uint32_t *p = realloc(g->type, cap * sizeof *p);
+		if (!p)
+			return qf_err_set(err, "%s: out of memory", path);
+		g->type = p;
+		g->cap = cap;
+	}
+	g->type[i] = type;
+	return 0;
+}
+
 static int read_tensor_info(struct rd *r, qf_ckpt *c, struct gguf *g,
 			    uint32_t alignment, uint64_t i, qf_err *err)
 {
 	char what[64], qn[QBUF];
 	const struct ggml_type *gt;
 	qf_ckpt_tensor t;
-	uint64_t ne[MAX_DIMS], numel = 1, lim, at = rd_pos(r);
-	uint32_t nd, type;
+	uint64_t ne[MAX_DIMS], numel = 0, at = rd_pos(r);
+	uint32_t nd = 0, type = 0;
 	size_t nlen;
 	char *name;
 	int rc = -1;
@@ -572,50 +655,10 @@ static int read_tensor_info(struct rd *r, qf_ckpt *c, struct gguf *g,
 			   "control character", r->path, at, qn);
 		goto out;
 	}
-	if (rd_u32(r, &nd, what, err) < 0)
+	if (read_ti_fields(r, what, qn, &nd, ne, &type, &t.offset, err) < 0 ||
+	    !(gt = supported_type(r, qn, type, err)) ||
+	    ti_numel(r, qn, gt, nd, ne, &numel, err) < 0)
 		goto out;
-	if (nd > MAX_DIMS) {
-		qf_err_set(err, "%s: tensor %s: %" PRIu32 " dimensions (at most "
-			   "%d)", r->path, qn, nd, MAX_DIMS);
-		goto out;
-	}
-	for (uint32_t k = 0; k < nd; k++)
-		if (rd_u64(r, &ne[k], what, err) < 0)
-			goto out;
-	if (rd_u32(r, &type, what, err) < 0 ||
-	    rd_u64(r, &t.offset, what, err) < 0)
-		goto out;
-	gt = ggml_type(type);
-	if (!gt || !gt->dtype) {
-		qf_err_set(err, "%s: tensor %s: ggml type %" PRIu32 "%s%s%s is "
-			   "not supported (F32, F16, BF16, Q8_0, Q4_0, I8, I16, "
-			   "I32, I64, F64 are)", r->path, qn, type,
-			   gt ? " (" : "", gt ? gt->name : "", gt ? ")" : "");
-		goto out;
-	}
-	/* the product of the non-zero dims, and the f32 it may become,
-	 * within the payload limit: every partial product stays small */
-	lim = QF_MAX_PAYLOAD / qf_dtype_size(gt->dtype);
-	for (uint32_t k = 0; k < nd; k++) {
-		if (ne[k] == 0)
-			continue;
-		if (ne[k] > lim / numel) {
-			qf_err_set(err, "%s: tensor %s: dimensions are too large "
-				   "(more than %" PRIu64 " values)", r->path, qn,
-				   lim);
-			goto out;
-		}
-		numel *= ne[k];
-	}
-	for (uint32_t k = 0; k < nd; k++)
-		if (ne[k] == 0)
-			numel = 0;
-	if (gt->blck > 1 && (nd == 0 || ne[0] % gt->blck)) {
-		qf_err_set(err, "%s: tensor %s: %s rows of %" PRIu64 " values "
-			   "are not a multiple of the block size %u", r->path,
-			   qn, gt->name, nd ? ne[0] : 1, gt->blck);
-		goto out;
-	}
 	if (t.offset % alignment) {
 		qf_err_set(err, "%s: tensor %s: data offset %" PRIu64 " is not a "
 			   "multiple of the alignment %" PRIu32, r->path, qn,
@@ -631,18 +674,8 @@ static int read_tensor_info(struct rd *r, qf_ckpt *c, struct gguf *g,
 	t.src_type = (char *)gt->name;
 	t.file = NULL;
 	t.nbytes = numel / gt->blck * gt->bytes;
-	if (c->n == g->cap) {
-		size_t cap = g->cap ? g->cap * 2 : 64;
-		uint32_t *p = realloc(g->type, cap * sizeof *p);
-		if (!p) {
-			qf_err_set(err, "%s: out of memory", r->path);
-			goto out;
-		}
-		g->type = p;
-		g->cap = cap;
-	}
-	g->type[c->n] = type;
-	rc = qf_ckpt_add(c, &t, err);
+	if (keep_type(g, c->n, type, r->path, err) == 0)
+		rc = qf_ckpt_add(c, &t, err);
 out:
 	free(name);
 	return rc;
@@ -702,14 +735,13 @@ static int check_ranges(qf_ckpt *c, uint64_t lo, uint64_t hi, qf_err *err)
 
 /* ------------------------------------------------------------ loading */
 
-static int load(qf_ckpt *c, struct gguf *g, struct rd *r, qf_err *err)
+/* The magic, the version and the two counts, checked against the limits
+ * and the size of the file. */
+static int read_header(struct rd *r, uint64_t *nt, uint64_t *nkv,
+		       qf_err *err)
 {
-	struct kv_ctx x = { r, c, DEFAULT_ALIGNMENT };
 	unsigned char h[8];
 	uint32_t version;
-	uint64_t nt, nkv, data;
-	char **keys;
-	int rc = 0;
 
 	if (rd_bytes(r, h, 8, "the GGUF header", err) < 0)
 		return -1;
@@ -725,41 +757,52 @@ static int load(qf_ckpt *c, struct gguf *g, struct rd *r, qf_err *err)
 	if (version != 2 && version != 3)
 		return qf_err_set(err, "%s: unknown GGUF version %" PRIu32
 				  " (only versions 2 and 3)", r->path, version);
-	if (rd_u64(r, &nt, "the tensor count", err) < 0 ||
-	    rd_u64(r, &nkv, "the key/value count", err) < 0)
+	if (rd_u64(r, nt, "the tensor count", err) < 0 ||
+	    rd_u64(r, nkv, "the key/value count", err) < 0)
 		return -1;
-	if (nt > MAX_TENSORS)
+	if (*nt > MAX_TENSORS)
 		return qf_err_set(err, "%s: %" PRIu64 " tensors (at most %u)",
-				  r->path, nt, MAX_TENSORS);
-	if (nkv > MAX_KV)
+				  r->path, *nt, MAX_TENSORS);
+	if (*nkv > MAX_KV)
 		return qf_err_set(err, "%s: %" PRIu64 " key/values (at most %d)",
-				  r->path, nkv, MAX_KV);
-	if (nt * MIN_TI_BYTES + nkv * MIN_KV_BYTES > rd_left(r))
+				  r->path, *nkv, MAX_KV);
+	if (*nt * MIN_TI_BYTES + *nkv * MIN_KV_BYTES > rd_left(r))
 		return qf_err_set(err, "%s: truncated: %" PRIu64 " tensors and %"
 				  PRIu64 " key/values cannot fit in the %"
-				  PRIu64 " bytes of the file", r->path, nt, nkv,
+				  PRIu64 " bytes of the file", r->path, *nt, *nkv,
 				  r->size);
+	return 0;
+}
+
+/* All nkv key/values, each key once. */
+static int read_kvs(struct kv_ctx *x, uint64_t nkv, qf_err *err)
+{
+	char **keys;
+	int rc = 0;
 
 	keys = calloc(nkv ? nkv : 1, sizeof *keys);
 	if (!keys)
-		return qf_err_set(err, "%s: out of memory", r->path);
+		return qf_err_set(err, "%s: out of memory", x->r->path);
 	for (uint64_t i = 0; i < nkv && rc == 0; i++)
-		rc = read_kv(&x, i, &keys[i], err);
+		rc = read_kv(x, i, &keys[i], err);
 	if (rc == 0)
-		rc = check_dup_keys(r, keys, (size_t)nkv, err);
+		rc = check_dup_keys(x->r, keys, (size_t)nkv, err);
 	for (uint64_t i = 0; i < nkv; i++)
 		free(keys[i]);
 	free(keys);
-	if (rc < 0)
-		return -1;
+	return rc < 0 ? -1 : 0;
+}
 
-	for (uint64_t i = 0; i < nt; i++)
-		if (read_tensor_info(r, c, g, x.alignment, i, err) < 0)
-			return -1;
+/* Make the tensors' offsets, relative to the data section, file offsets
+ * and check them. */
+static int place_data(qf_ckpt *c, struct rd *r, uint32_t alignment,
+		      uint64_t nt, qf_err *err)
+{
+	uint64_t data;
 
 	/* the data section: after the infos, padded to the alignment */
 	data = rd_pos(r);
-	data += (x.alignment - data % x.alignment) % x.alignment;
+	data += (alignment - data % alignment) % alignment;
 	if (nt > 0 && data > r->size)
 		return qf_err_set(err, "%s: truncated: the data section would "
 				  "start at offset %" PRIu64 ", the file has %"
@@ -776,6 +819,19 @@ static int load(qf_ckpt *c, struct gguf *g, struct rd *r, qf_err *err)
 		c->t[i].offset += data;
 	}
 	return check_ranges(c, data, r->size, err);
+}
+
+static int load(qf_ckpt *c, struct gguf *g, struct rd *r, qf_err *err)
+{
+	struct kv_ctx x = { r, c, DEFAULT_ALIGNMENT };
+	uint64_t nt = 0, nkv = 0;
+
+	if (read_header(r, &nt, &nkv, err) < 0 || read_kvs(&x, nkv, err) < 0)
+		return -1;
+	for (uint64_t i = 0; i < nt; i++)
+		if (read_tensor_info(r, c, g, x.alignment, i, err) < 0)
+			return -1;
+	return place_data(c, r, x.alignment, nt, err);
 }
 
 int qf_gguf_load(qf_ckpt *c, const char *path, qf_err *err)

@@ -184,13 +184,16 @@ static int parse_cd(struct torch *tc, const unsigned char *cd, size_t size,
 	return 0;
 }
 
-/* Find the end of central directory record (and its zip64 form) and
- * read the central directory. */
-static int read_cd(struct torch *tc, const char *path, qf_err *err)
+/* Find the end of central directory record in the file's last 64 KiB:
+ * its entry count, size and offset of the central directory, and its own
+ * file offset. */
+static int find_eocd(struct torch *tc, const char *path, uint64_t *count,
+		     uint64_t *size, uint64_t *off, uint64_t *eocdp,
+		     qf_err *err)
 {
-	unsigned char *tail, *cd, z[56];
-	uint64_t tlen, eocd = 0, count, size, off;
-	int found = 0, rc;
+	unsigned char *tail;
+	uint64_t tlen, eocd = 0;
+	int found = 0;
 
 	tlen = tc->fsize < 22 + 65535 ? tc->fsize : 22 + 65535;
 	if (tlen < 22)
@@ -214,27 +217,52 @@ static int read_cd(struct torch *tc, const char *path, qf_err *err)
 		return qf_err_set(err, "%s: zip end of central directory not "
 				  "found (truncated?)", path);
 	}
-	count = qf_get_u16(tail + eocd + 10);
-	size = qf_get_u32(tail + eocd + 12);
-	off = qf_get_u32(tail + eocd + 16);
-	eocd += tc->fsize - tlen;	/* now a file offset */
+	*count = qf_get_u16(tail + eocd + 10);
+	*size = qf_get_u32(tail + eocd + 12);
+	*off = qf_get_u32(tail + eocd + 16);
+	*eocdp = eocd + tc->fsize - tlen;	/* a file offset */
 	free(tail);
-	if (count == 0xffff || size == 0xffffffffu || off == 0xffffffffu) {
-		if (eocd < 20 ||
-		    qf_pread_all(tc->fd, z, 20, eocd - 20, path, err) < 0)
-			return qf_err_set(err, "%s: zip64 locator missing", path);
-		if (qf_get_u32(z) != 0x07064b50)
-			return qf_err_set(err, "%s: zip64 locator missing", path);
-		uint64_t z64 = qf_get_u64(z + 8);
-		if (tc->fsize < 56 || z64 > tc->fsize - 56 ||
-		    qf_pread_all(tc->fd, z, 56, z64, path, err) < 0 ||
-		    qf_get_u32(z) != 0x06064b50)
-			return qf_err_set(err, "%s: zip64 end of central "
-					  "directory is corrupt", path);
-		count = qf_get_u64(z + 32);
-		size = qf_get_u64(z + 40);
-		off = qf_get_u64(z + 48);
-	}
+	return 0;
+}
+
+/* The zip64 end of central directory record, found through the locator
+ * just before the record at eocd. */
+static int read_zip64_eocd(struct torch *tc, const char *path, uint64_t eocd,
+			   uint64_t *count, uint64_t *size, uint64_t *off,
+			   qf_err *err)
+{
+	unsigned char z[56];
+
+	if (eocd < 20 ||
+	    qf_pread_all(tc->fd, z, 20, eocd - 20, path, err) < 0)
+		return qf_err_set(err, "%s: zip64 locator missing", path);
+	if (qf_get_u32(z) != 0x07064b50)
+		return qf_err_set(err, "%s: zip64 locator missing", path);
+	uint64_t z64 = qf_get_u64(z + 8);
+	if (tc->fsize < 56 || z64 > tc->fsize - 56 ||
+	    qf_pread_all(tc->fd, z, 56, z64, path, err) < 0 ||
+	    qf_get_u32(z) != 0x06064b50)
+		return qf_err_set(err, "%s: zip64 end of central "
+				  "directory is corrupt", path);
+	*count = qf_get_u64(z + 32);
+	*size = qf_get_u64(z + 40);
+	*off = qf_get_u64(z + 48);
+	return 0;
+}
+
+/* Find the end of central directory record (and its zip64 form) and
+ * read the central directory. */
+static int read_cd(struct torch *tc, const char *path, qf_err *err)
+{
+	unsigned char *cd;
+	uint64_t eocd = 0, count = 0, size = 0, off = 0;
+	int rc;
+
+	if (find_eocd(tc, path, &count, &size, &off, &eocd, err) < 0)
+		return -1;
+	if ((count == 0xffff || size == 0xffffffffu || off == 0xffffffffu) &&
+	    read_zip64_eocd(tc, path, eocd, &count, &size, &off, err) < 0)
+		return -1;
 	if (size > MAX_CD)
 		return qf_err_set(err, "%s: zip central directory larger than "
 				  "%u bytes", path, MAX_CD);
@@ -381,6 +409,56 @@ static int read_member(struct torch *tc, const char *path,
 
 /* ------------------------------------------------------------ reading */
 
+/* The element strides of the dense destination into dstr; returns the end
+ * of the tensor's span in the storage, in bytes. */
+static uint64_t span_end(const struct tinfo *ti, uint64_t *dstr)
+{
+	int nd = ti->ndim;
+	uint64_t hi = ti->off;
+
+	for (int d = nd - 1; d >= 0; d--) {
+		dstr[d] = d == nd - 1 ? 1 : dstr[d + 1] * ti->size[d + 1];
+		hi += (ti->size[d] - 1) * ti->stride[d];
+	}
+	return (hi + 1) * ti->es;
+}
+
+/* The dimensions by decreasing stride (a stable sort). */
+static void stride_order(const struct tinfo *ti, int *perm)
+{
+	int nd = ti->ndim;
+
+	for (int d = 0; d < nd; d++)
+		perm[d] = d;
+	for (int i = 1; i < nd; i++)
+		for (int j = i; j > 0 &&
+		     ti->stride[perm[j]] > ti->stride[perm[j - 1]]; j--) {
+			int x = perm[j];
+			perm[j] = perm[j - 1];
+			perm[j - 1] = x;
+		}
+}
+
+/* Step the index idx to the next element in the order perm, moving the
+ * storage and destination positions along; 0 after the last element. */
+static int next_element(const struct tinfo *ti, const int *perm,
+			const uint64_t *dstr, uint64_t *idx, uint64_t *src,
+			uint64_t *dpos)
+{
+	for (int k = ti->ndim - 1; k >= 0; k--) {
+		int d = perm[k];
+		if (++idx[d] < ti->size[d]) {
+			*src += ti->stride[d];
+			*dpos += dstr[d];
+			return 1;
+		}
+		idx[d] = 0;
+		*src -= (ti->size[d] - 1) * ti->stride[d];
+		*dpos -= (ti->size[d] - 1) * dstr[d];
+	}
+	return 0;
+}
+
 /* Gather a strided tensor: visit its elements in the order of their
  * storage offsets (dimensions by decreasing stride), reading the storage
  * through a window of at most WINDOW bytes. */
@@ -388,7 +466,7 @@ static int gather(struct torch *tc, const char *path, const struct tinfo *ti,
 		  unsigned char *dst, qf_err *err)
 {
 	const struct member *m = &tc->m[ti->m];
-	int nd = ti->ndim, perm[QF_MAX_DIMS];
+	int perm[QF_MAX_DIMS];
 	uint64_t idx[QF_MAX_DIMS] = { 0 }, dstr[QF_MAX_DIMS];
 	uint64_t hi, src, dpos, wlo = 0, whi = 0, cap;
 	size_t es = ti->es;
@@ -397,30 +475,17 @@ static int gather(struct torch *tc, const char *path, const struct tinfo *ti,
 
 	if (ti->numel == 0)
 		return 0;
-	hi = ti->off;
-	for (int d = nd - 1; d >= 0; d--) {
-		dstr[d] = d == nd - 1 ? 1 : dstr[d + 1] * ti->size[d + 1];
-		hi += (ti->size[d] - 1) * ti->stride[d];
-	}
-	hi = (hi + 1) * es;	/* end of the span, bytes */
+	hi = span_end(ti, dstr);
 	cap = hi - ti->off * es;
 	if (m->method == 0 && cap > WINDOW)
 		cap = WINDOW;
 	win = malloc(cap);
 	if (!win)
 		return qf_err_set(err, "%s: out of memory", path);
-	for (int d = 0; d < nd; d++)
-		perm[d] = d;
-	for (int i = 1; i < nd; i++)	/* stable, by decreasing stride */
-		for (int j = i; j > 0 &&
-		     ti->stride[perm[j]] > ti->stride[perm[j - 1]]; j--) {
-			int x = perm[j];
-			perm[j] = perm[j - 1];
-			perm[j - 1] = x;
-		}
+	stride_order(ti, perm);
 	src = ti->off;
 	dpos = 0;
-	for (;;) {
+	do {
 		uint64_t b = src * es;
 		if (b < wlo || b + es > whi) {
 			uint64_t n = hi - b < cap ? hi - b : cap;
@@ -431,21 +496,7 @@ static int gather(struct torch *tc, const char *path, const struct tinfo *ti,
 			whi = b + n;
 		}
 		memcpy(dst + dpos * es, win + (b - wlo), es);
-		int k = nd - 1;
-		for (; k >= 0; k--) {
-			int d = perm[k];
-			if (++idx[d] < ti->size[d]) {
-				src += ti->stride[d];
-				dpos += dstr[d];
-				break;
-			}
-			idx[d] = 0;
-			src -= (ti->size[d] - 1) * ti->stride[d];
-			dpos -= (ti->size[d] - 1) * dstr[d];
-		}
-		if (k < 0)
-			break;
-	}
+	} while (next_element(ti, perm, dstr, idx, &src, &dpos));
 	free(win);
 	return rc;
 }
@@ -482,6 +533,110 @@ static const struct qf_ckpt_backend torch_be = { "torch", torch_read,
 
 /* ------------------------------------------------------------ loading */
 
+/* The storage member of a tensor (its bytes located), which must hold
+ * the storage's elements exactly; its name into mname. */
+static struct member *storage_member(qf_ckpt *c, const char *archive,
+				     const char *name, const qf_pstorage *st,
+				     char *mname, size_t size, qf_err *err)
+{
+	struct torch *tc = c->impl;
+	struct member *m;
+	size_t es = qf_dtype_size(st->dtype);
+
+	snprintf(mname, size, "%s/data/%s", archive, st->key);
+	m = find(tc, mname);
+	if (!m) {
+		qf_err_set(err, "%s: tensor %s: storage member %s is missing",
+			   c->path, name, mname);
+		return NULL;
+	}
+	if (resolve(tc, m, c->path, err) < 0)
+		return NULL;
+	if (st->numel > UINT64_MAX / es || st->numel * es != m->usize) {
+		qf_err_set(err, "%s: tensor %s: %s holds %" PRIu64 " bytes, not %"
+			   PRIu64 " elements of %s", c->path, name, mname,
+			   m->usize, st->numel, st->type);
+		return NULL;
+	}
+	return m;
+}
+
+/* The shape of a tensor: sizes and strides, the number of elements
+ * (UINT64_MAX when that overflows) and whether it is contiguous. */
+static void tensor_shape(const qf_ptensor *pt, struct tinfo *ti)
+{
+	uint64_t expect = 1;
+
+	ti->off = pt->offset;
+	ti->ndim = pt->ndim;
+	ti->numel = 1;
+	ti->contig = 1;
+	for (int d = pt->ndim - 1; d >= 0; d--) {
+		ti->size[d] = pt->size[d];
+		ti->stride[d] = pt->stride[d];
+		if (pt->size[d] == 0)
+			ti->numel = 0;
+		else if (ti->numel)
+			ti->numel = ti->numel <= UINT64_MAX / pt->size[d] ?
+				ti->numel * pt->size[d] : UINT64_MAX;
+		if (pt->size[d] > 1 && pt->stride[d] != expect)
+			ti->contig = 0;
+		expect = pt->size[d] <= UINT64_MAX / (expect ? expect : 1) ?
+			expect * pt->size[d] : UINT64_MAX;
+	}
+	if (ti->numel == 0)
+		ti->contig = 1;
+}
+
+/* Check that a tensor's elements lie within its storage; the storage
+ * index of its last element into *lastp (the offset when empty). */
+static int check_extent(qf_ckpt *c, const char *name, const char *mname,
+			const qf_ptensor *pt, const qf_pstorage *st,
+			uint64_t numel, uint64_t *lastp, qf_err *err)
+{
+	uint64_t last = pt->offset;
+
+	*lastp = last;
+	if (numel == 0) {
+		if (pt->offset > st->numel)
+			return qf_err_set(err, "%s: tensor %s: storage offset %"
+					  PRIu64 " lies outside %s of %" PRIu64
+					  " elements", c->path, name, pt->offset,
+					  mname, st->numel);
+		return 0;
+	}
+	/* the last element's index, within the storage */
+	int bad = pt->offset >= st->numel;
+	for (int d = 0; d < pt->ndim && !bad; d++) {
+		uint64_t span = pt->size[d] - 1;
+		if (span && pt->stride[d] > (st->numel - last) / span)
+			bad = 1;
+		else
+			last += span * pt->stride[d];
+	}
+	if (bad || last >= st->numel)
+		return qf_err_set(err, "%s: tensor %s: elements lie outside %s "
+				  "of %" PRIu64 " elements", c->path, name,
+				  mname, st->numel);
+	*lastp = last;
+	return 0;
+}
+
+/* Room in tc->t for one more tensor after the first n. */
+static int grow_tinfo(struct torch *tc, size_t n, const char *path,
+		      qf_err *err)
+{
+	if (n == tc->tcap) {
+		size_t cap = tc->tcap ? tc->tcap * 2 : 64;
+		struct tinfo *x = realloc(tc->t, cap * sizeof *x);
+		if (!x)
+			return qf_err_set(err, "%s: out of memory", path);
+		tc->t = x;
+		tc->tcap = cap;
+	}
+	return 0;
+}
+
 /* Check a tensor against its storage and add it to the list. */
 static int add_tensor(qf_ckpt *c, const char *archive, const char *name,
 		      const qf_ptensor *pt, qf_err *err)
@@ -491,66 +646,18 @@ static int add_tensor(qf_ckpt *c, const char *archive, const char *name,
 	struct member *m;
 	struct tinfo ti;
 	qf_ckpt_tensor t;
-	uint64_t last, expect;
+	uint64_t last;
 	char mname[4096 + QF_PK_MAX_KEY + 16];
 
 	memset(&ti, 0, sizeof ti);
-	snprintf(mname, sizeof mname, "%s/data/%s", archive, st->key);
-	m = find(tc, mname);
+	m = storage_member(c, archive, name, st, mname, sizeof mname, err);
 	if (!m)
-		return qf_err_set(err, "%s: tensor %s: storage member %s is "
-				  "missing", c->path, name, mname);
-	if (resolve(tc, m, c->path, err) < 0)
 		return -1;
 	ti.m = (size_t)(m - tc->m);
 	ti.es = qf_dtype_size(st->dtype);
-	if (st->numel > UINT64_MAX / ti.es ||
-	    st->numel * ti.es != m->usize)
-		return qf_err_set(err, "%s: tensor %s: %s holds %" PRIu64
-				  " bytes, not %" PRIu64 " elements of %s",
-				  c->path, name, mname, m->usize, st->numel,
-				  st->type);
-	ti.off = pt->offset;
-	ti.ndim = pt->ndim;
-	ti.numel = 1;
-	ti.contig = 1;
-	last = pt->offset;
-	expect = 1;
-	for (int d = pt->ndim - 1; d >= 0; d--) {
-		ti.size[d] = pt->size[d];
-		ti.stride[d] = pt->stride[d];
-		if (pt->size[d] == 0)
-			ti.numel = 0;
-		else if (ti.numel)
-			ti.numel = ti.numel <= UINT64_MAX / pt->size[d] ?
-				ti.numel * pt->size[d] : UINT64_MAX;
-		if (pt->size[d] > 1 && pt->stride[d] != expect)
-			ti.contig = 0;
-		expect = pt->size[d] <= UINT64_MAX / (expect ? expect : 1) ?
-			expect * pt->size[d] : UINT64_MAX;
-	}
-	if (ti.numel == 0) {
-		ti.contig = 1;
-		if (pt->offset > st->numel)
-			return qf_err_set(err, "%s: tensor %s: storage offset %"
-					  PRIu64 " lies outside %s of %" PRIu64
-					  " elements", c->path, name, pt->offset,
-					  mname, st->numel);
-	} else {
-		/* the last element's index, within the storage */
-		int bad = pt->offset >= st->numel;
-		for (int d = 0; d < pt->ndim && !bad; d++) {
-			uint64_t span = pt->size[d] - 1;
-			if (span && pt->stride[d] > (st->numel - last) / span)
-				bad = 1;
-			else
-				last += span * pt->stride[d];
-		}
-		if (bad || last >= st->numel)
-			return qf_err_set(err, "%s: tensor %s: elements lie "
-					  "outside %s of %" PRIu64 " elements",
-					  c->path, name, mname, st->numel);
-	}
+	tensor_shape(pt, &ti);
+	if (check_extent(c, name, mname, pt, st, ti.numel, &last, err) < 0)
+		return -1;
 	memset(&t, 0, sizeof t);
 	t.name = (char *)name;
 	t.dtype = st->dtype;
@@ -561,15 +668,8 @@ static int add_tensor(qf_ckpt *c, const char *archive, const char *name,
 	t.offset = (m->method == 0 ? m->data : 0) + pt->offset * ti.es;
 	t.nbytes = ti.numel == 0 ? 0 : ti.contig ? ti.numel * ti.es :
 		(last - pt->offset + 1) * ti.es;
-	if (c->n == tc->tcap) {
-		size_t cap = tc->tcap ? tc->tcap * 2 : 64;
-		struct tinfo *x = realloc(tc->t, cap * sizeof *x);
-		if (!x)
-			return qf_err_set(err, "%s: out of memory", c->path);
-		tc->t = x;
-		tc->tcap = cap;
-	}
-	if (qf_ckpt_add(c, &t, err) < 0)
+	if (grow_tinfo(tc, c->n, c->path, err) < 0 ||
+	    qf_ckpt_add(c, &t, err) < 0)
 		return -1;
 	tc->t[c->n - 1] = ti;
 	return 0;
@@ -697,32 +797,13 @@ static int check_byteorder(struct torch *tc, const char *path,
 	return rc;
 }
 
-int qf_torch_load(qf_ckpt *c, const char *path, qf_err *err)
+/* The ARCHIVE/data.pkl member, whose ARCHIVE names the archive folder;
+ * that name into archive. */
+static int find_pkl(struct torch *tc, const char *path, struct member **pklp,
+		    char *archive, size_t size, qf_err *err)
 {
-	struct torch *tc = calloc(1, sizeof *tc);
 	struct member *pkl = NULL;
-	const qf_pv *sd;
-	unsigned char *buf;
-	char archive[4096], where[4096 + 64];
-	struct stat st;
-	qf_pk *pk;
-	int rc = 0;
 
-	if (!tc)
-		return qf_err_set(err, "%s: out of memory", path);
-	tc->fd = -1;
-	c->impl = tc;
-	c->be = &torch_be;
-	tc->fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (tc->fd < 0)
-		return qf_err_set(err, "%s: %s", path, strerror(errno));
-	if (fstat(tc->fd, &st) < 0)
-		return qf_err_set(err, "%s: %s", path, strerror(errno));
-	tc->fsize = (uint64_t)st.st_size;
-	if (read_cd(tc, path, err) < 0)
-		return -1;
-
-	/* ARCHIVE/data.pkl names the archive folder */
 	for (size_t i = 0; i < tc->nm; i++) {
 		const char *s = strchr(tc->m[i].name, '/');
 		if (!s || strcmp(s, "/data.pkl") != 0)
@@ -735,22 +816,21 @@ int qf_torch_load(qf_ckpt *c, const char *path, qf_err *err)
 	if (!pkl)
 		return qf_err_set(err, "%s: no ARCHIVE/data.pkl member: not a "
 				  "torch.save checkpoint", path);
-	if (strlen(pkl->name) - 9 >= sizeof archive)
+	if (strlen(pkl->name) - 9 >= size)
 		return qf_err_set(err, "%s: archive name too long", path);
 	memcpy(archive, pkl->name, strlen(pkl->name) - 9);
 	archive[strlen(pkl->name) - 9] = 0;
-	if (check_byteorder(tc, path, archive, err) < 0)
-		return -1;
+	*pklp = pkl;
+	return 0;
+}
 
-	if (!(buf = slurp_member(tc, path, pkl, MAX_PKL, err)))
-		return -1;
-	snprintf(where, sizeof where, "%s: %s", path, pkl->name);
-	pk = qf_pickle_load(buf, (size_t)pkl->usize, where, err);
-	free(buf);
-	if (!pk)
-		return -1;
-	sd = state_dict(qf_pickle_root(pk), where, err);
-	for (size_t i = 0; sd && i < sd->n && rc == 0; i++) {
+/* Every entry of the state dict sd, named by a string key. */
+static int add_tensors(qf_ckpt *c, const qf_pv *sd, const char *archive,
+		       const char *where, qf_err *err)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < sd->n && rc == 0; i++) {
 		const qf_pv *k = sd->v[2 * i];
 		char q[128];
 		if (k->type != QF_PV_STR)
@@ -763,8 +843,54 @@ int qf_torch_load(qf_ckpt *c, const char *path, qf_err *err)
 		} else
 			rc = add_tensor(c, archive, k->s, sd->v[2 * i + 1]->t, err);
 	}
-	if (!sd)
-		rc = -1;
+	return rc;
+}
+
+/* Unpickle data.pkl and add the tensors of its state dict. */
+static int load_pickle(qf_ckpt *c, const char *path, struct member *pkl,
+		       const char *archive, qf_err *err)
+{
+	struct torch *tc = c->impl;
+	char where[4096 + 64];
+	unsigned char *buf;
+	const qf_pv *sd;
+	qf_pk *pk;
+	int rc;
+
+	if (!(buf = slurp_member(tc, path, pkl, MAX_PKL, err)))
+		return -1;
+	snprintf(where, sizeof where, "%s: %s", path, pkl->name);
+	pk = qf_pickle_load(buf, (size_t)pkl->usize, where, err);
+	free(buf);
+	if (!pk)
+		return -1;
+	sd = state_dict(qf_pickle_root(pk), where, err);
+	rc = sd ? add_tensors(c, sd, archive, where, err) : -1;
 	qf_pickle_free(pk);
 	return rc;
+}
+
+int qf_torch_load(qf_ckpt *c, const char *path, qf_err *err)
+{
+	struct torch *tc = calloc(1, sizeof *tc);
+	struct member *pkl = NULL;
+	char archive[4096];
+	struct stat st;
+
+	if (!tc)
+		return qf_err_set(err, "%s: out of memory", path);
+	tc->fd = -1;
+	c->impl = tc;
+	c->be = &torch_be;
+	tc->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (tc->fd < 0)
+		return qf_err_set(err, "%s: %s", path, strerror(errno));
+	if (fstat(tc->fd, &st) < 0)
+		return qf_err_set(err, "%s: %s", path, strerror(errno));
+	tc->fsize = (uint64_t)st.st_size;
+	if (read_cd(tc, path, err) < 0 ||
+	    find_pkl(tc, path, &pkl, archive, sizeof archive, err) < 0 ||
+	    check_byteorder(tc, path, archive, err) < 0)
+		return -1;
+	return load_pickle(c, path, pkl, archive, err);
 }

@@ -149,7 +149,7 @@ scale_store(float *s, int n, qf_v16 *tail, float c)
  * scale what it computes from it by 1 / sum (one pass over the row
  * less). */
 QF_CLONES
-float qf_softmax_row(float *s, int n, int norm)
+static float softmax_row(float *s, int n, int norm)
 {
 	qf_v16 tail;
 	float m, inv;
@@ -163,10 +163,17 @@ float qf_softmax_row(float *s, int n, int norm)
 	return inv;
 }
 
+/* The clones stay static: clang (make fuzz) cannot call a target_clones
+ * function from another file. */
+float qf_softmax_row(float *s, int n, int norm)
+{
+	return softmax_row(s, n, norm);
+}
+
 /* -log softmax(row)[target] over n logits.  With grad, row becomes the
  * gradient of scale · nll: (softmax(row) - onehot(target)) · scale. */
 QF_CLONES
-float qf_ce_row(float *row, int n, int target, int grad, float scale)
+static float ce_row(float *row, int n, int target, int grad, float scale)
 {
 	qf_v16 tail;
 	float m, xt = row[target], sum, nll;
@@ -178,6 +185,11 @@ float qf_ce_row(float *row, int n, int target, int grad, float scale)
 	scale_store(row, n, &tail, scale / sum);
 	row[target] -= scale;
 	return nll;
+}
+
+float qf_ce_row(float *row, int n, int target, int grad, float scale)
+{
+	return ce_row(row, n, target, grad, scale);
 }
 
 /* ------------------------------------------------------------ attention */
