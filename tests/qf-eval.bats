@@ -341,6 +341,22 @@ cell() {
 	cmp l1.tsv l3.tsv
 }
 
+@test "token ids of any integer dtype are scored alike (none skipped)" {
+	qf-eval "${MODELS[@]}" --bootstrap 30 -o l1.tsv -d d1.tsv tokens.qft
+	qf-cat -t i64 -o t64.qft tokens.qft
+	qf-cat -t u16 -o t16.qft tokens.qft
+	# a stream mixing i64, u16 and i32 records: every language is there
+	qf-cat -n 'doc.[0-4]' t64.qft > mixed.qft
+	qf-cat -x 'doc.[0-4]' -n 'doc.[0-9]' t16.qft >> mixed.qft
+	qf-cat -x 'doc.[0-9]' tokens.qft >> mixed.qft
+	for f in t64.qft mixed.qft; do
+		run --separate-stderr qf-eval "${MODELS[@]}" --bootstrap 30 -o l2.tsv -d d2.tsv $f
+		assert_success
+		cmp l1.tsv l2.tsv
+		cmp d1.tsv d2.tsv
+	done
+}
+
 @test "misuse: unknown option, no -r, duplicate names, bad --measure, bad values" {
 	misuse "${MODELS[@]}" --bogus
 	misuse -m q11=q11.qft

@@ -80,6 +80,22 @@ nothing_left() {
 	nothing_left x.qft
 }
 
+@test "misuse: zero heads is refused, not a division by zero; messages name the option given" {
+	run --separate-stderr qf-train --heads 0 --steps 1 -o x.qft tokens.qft
+	assert_failure 2
+	[ "${stderr_lines[0]}" = "qf-train: --heads: at least 1" ]
+	# each message names its own option, whatever the option table's order
+	for o in "--lr 5000" "--min-lr 5000" "--steps -1" "--seed x" "--init-std 99" \
+		 "--warmup x" "--clip -1" "--weight-decay -1" "--stop-at x" \
+		 "--checkpoint-every x" "--batch x" "--sep x" "--layers x"; do
+		run --separate-stderr qf-train $o --steps 1 -o x.qft tokens.qft
+		assert_failure 2
+		[[ ${stderr_lines[0]} == "qf-train: ${o%% *}: "* ]] ||
+			{ echo "$o: ${stderr_lines[0]}"; false; }
+	done
+	nothing_left x.qft
+}
+
 @test "bad input: exit 1, one line, nothing left behind" {
 	check() {
 		run --separate-stderr qf-train $SMALL --steps 3 --log out.tsv -o out.qft "$@"

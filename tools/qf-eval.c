@@ -392,10 +392,12 @@ static int one_stream(struct scoring *sc, const char *path, qf_err *e)
 		return -1;
 	qf_rec_init(&rec);
 	while ((rc = qf_reader_next(in, &rec, e)) > 0) {
-		if (rec.dtype != QF_I32 || rec.ndim != 1) {
+		/* any integer dtype: ids are read as i32, exactly */
+		if (qf_dtype_is_float(rec.dtype) || rec.dtype == QF_BOOL ||
+		    rec.ndim != 1) {
 			if (sc->verbose)
 				fprintf(stderr, "qf-eval: %s: record %s: %s, not "
-					"1-d i32 token ids: skipped\n",
+					"1-d integer token ids: skipped\n",
 					qf_reader_name(in), rec.name,
 					qf_dtype_name(rec.dtype));
 			continue;

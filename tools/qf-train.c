@@ -140,6 +140,8 @@ static void check_args(int argc, struct opts *o)
 		qf_tool_usage_error("--steps: at least 1");
 	if (o->batch == 0)
 		qf_tool_usage_error("--batch: at least 1");
+	if (!o->resume && o->heads == 0)
+		qf_tool_usage_error("--heads: at least 1");
 	if (!o->resume && o->d % o->heads)
 		qf_tool_usage_error("--d-model %" PRIu64 " is not a multiple of "
 				    "--heads %" PRIu64, o->d, o->heads);
@@ -155,6 +157,16 @@ static void check_args(int argc, struct opts *o)
 		qf_tool_usage_error("one token stream at most");
 	if ((o->threads = qf_tool_threads(o->jobs, &e)) < 0)
 		qf_tool_usage_error("%s", e.msg);
+}
+
+/* The long name of option value c in the table (NULL: none), for
+ * messages; looked up, not indexed, so the table's order is free. */
+static const char *long_name(const struct option *t, int c)
+{
+	for (; t->name; t++)
+		if (t->val == c)
+			return t->name;
+	return NULL;
 }
 
 static void parse_args(int argc, char **argv, void *arg)
@@ -204,14 +216,13 @@ static void parse_args(int argc, char **argv, void *arg)
 	o->seed = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":o:j:vh", longs, &li)) != -1) {
-		const char *name = c >= O_LAYERS && c <= O_LOG ?
-			longs[c - O_LAYERS].name : NULL;
-		char opt[64];
+		const char *name = long_name(longs, c);
+		char opt[64] = "";
 
 		if (name)
 			snprintf(opt, sizeof opt, "--%s", name);
 		if (c >= O_LAYERS && c <= O_INNER && !o->cfg_opt)
-			o->cfg_opt = longs[c - O_LAYERS].name;
+			o->cfg_opt = name;
 		switch (c) {
 		case O_LAYERS: o->layers = qf_tool_parse_count(opt, optarg, 4096); break;
 		case O_D: o->d = qf_tool_parse_count(opt, optarg, 65536); break;
