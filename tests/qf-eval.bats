@@ -453,3 +453,15 @@ cell() {
 	qf-eval --help | sed -n 's/^  \(qf-eval .*\)$/\1/p' > help.sh
 	while read -r line; do grep -qxF -- "$line" examples.sh; done < help.sh
 }
+
+@test "two outputs on one file are misuse, whatever the names" {
+	rm -f same.tsv
+	for args in "-o same.tsv -d same.tsv" "-o same.tsv -d ./same.tsv" \
+		    "--nll same.tsv -d same.tsv" "--nll -"; do
+		run --separate-stderr qf-eval "${MODELS[@]}" --bootstrap 0 $args tokens.qft
+		assert_failure 2
+		[[ ${stderr_lines[0]} == "qf-eval: "*" name the same file" ]] ||
+			{ echo "$args: ${stderr_lines[0]}"; false; }
+	done
+	[ ! -e same.tsv ]
+}

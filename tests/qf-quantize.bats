@@ -399,3 +399,20 @@ assert l1["numel"] == "0" and float(l1["fp_frac_params"]) == 1.0
 	[ "$(wc -l < help.sh)" -ge 5 ]
 	while read -r line; do grep -qxF -- "$line" examples.sh; done < help.sh
 }
+
+@test "two outputs on one file are misuse, whatever the names; nothing is written" {
+	rm -f same.out
+	mkdir -p sub
+	ln -sf ../link.target sub/link
+	: > link.target
+	for args in "-o same.out --stats same.out" "-o same.out --stats ./same.out" \
+		    "-o sub/../same.out --stats same.out" "-o link.target --stats sub/link" \
+		    "--stats -"; do
+		run --separate-stderr qf-quantize -b 4 $args weights.qft
+		assert_failure 2
+		[[ ${stderr_lines[0]} == "qf-quantize: -o and --stats name the same file" ]] ||
+			{ echo "$args: ${stderr_lines[0]}"; false; }
+	done
+	[ ! -e same.out ]
+	[ ! -s link.target ]
+}

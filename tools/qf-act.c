@@ -250,6 +250,9 @@ static void parse_args(int argc, char **argv, void *arg)
 	check_args(o, argc);
 	parse_values(o);
 	o->input = optind < argc ? argv[optind] : "-";
+	qf_tool_distinct_outputs((const char *[]){ "-o", "--nll" },
+				 (const char *[]){ o->output ? o->output : "-",
+						   o->nll }, 2);
 }
 
 static void opts_free(void *arg)

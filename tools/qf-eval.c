@@ -250,6 +250,9 @@ static void parse_args(int argc, char **argv, void *arg)
 	o->e.ref_lang = o->ref_lang;
 	o->tokens = argv + optind;
 	o->ntokens = argc - optind;
+	qf_tool_distinct_outputs((const char *[]){ "-o", "-d", "--nll" },
+				 (const char *[]){ o->output ? o->output : "-",
+						   o->disparity, o->nll }, 3);
 }
 
 static void opts_free(void *arg)

@@ -436,6 +436,9 @@ static void parse_args(int argc, char **argv, void *arg)
 	o->input = optind < argc ? argv[optind] : "-";
 	resolve_spec(o, scheme, bits, sym);
 	finish_args(o, round, jopt);
+	qf_tool_distinct_outputs((const char *[]){ "-o", "--stats" },
+				 (const char *[]){ o->output ? o->output : "-",
+						   o->stats }, 2);
 }
 
 static void opts_free(void *arg)

@@ -256,6 +256,8 @@ static void parse_args(int argc, char **argv, void *arg)
 	}
 	check_args(argc, o);
 	o->tokens = optind < argc ? argv[optind] : "-";
+	qf_tool_distinct_outputs((const char *[]){ "-o", "--log" },
+				 (const char *[]){ o->output, o->log }, 2);
 }
 
 /* The options of a run: from the checkpoint when resuming, each replaced

@@ -3,12 +3,14 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -241,6 +243,55 @@ uint64_t qf_tool_parse_count(const char *opt, const char *arg, uint64_t max)
 	if (qf_parse_u64(arg, max, &v, &e) < 0)
 		qf_tool_usage_error("%s: %s", opt, e.msg);
 	return v;
+}
+
+/* path with its directory resolved ("./x" and "d/../x" are "CWD/x"),
+ * into buf; 0 when the directory does not resolve. */
+static int resolved(const char *path, char *buf, size_t len)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[PATH_MAX], real[PATH_MAX];
+	size_t n = slash ? (size_t)(slash - path) : 0;
+
+	if (n >= sizeof dir)
+		return 0;
+	memcpy(dir, slash ? path : ".", slash ? n : 1);
+	dir[slash ? n : 1] = '\0';
+	if (slash && n == 0)
+		strcpy(dir, "/");
+	if (!realpath(dir, real))
+		return 0;
+	return snprintf(buf, len, "%s/%s", real, slash ? slash + 1 : path) <
+	       (int)len;
+}
+
+/* Whether two output names are one file: the same name, the same name
+ * once their directories are resolved, or the same existing file under
+ * two names (a link). */
+static int same_output(const char *a, const char *b)
+{
+	char ra[PATH_MAX + NAME_MAX + 2], rb[PATH_MAX + NAME_MAX + 2];
+	struct stat sa, sb;
+
+	if (strcmp(a, b) == 0)
+		return 1;
+	if (strcmp(a, "-") == 0 || strcmp(b, "-") == 0)
+		return 0;
+	if (resolved(a, ra, sizeof ra) && resolved(b, rb, sizeof rb) &&
+	    strcmp(ra, rb) == 0)
+		return 1;
+	return stat(a, &sa) == 0 && stat(b, &sb) == 0 &&
+	       sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+void qf_tool_distinct_outputs(const char *const *opts,
+			      const char *const *paths, int n)
+{
+	for (int i = 0; i < n; i++)
+		for (int j = i + 1; paths[i] && j < n; j++)
+			if (paths[j] && same_output(paths[i], paths[j]))
+				qf_tool_usage_error("%s and %s name the same file",
+						    opts[i], opts[j]);
 }
 
 int qf_tool_parse_level(const char *arg)

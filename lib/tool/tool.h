@@ -97,6 +97,12 @@ void qf_tool_common_option(int c, const char *usage, char **argv)
 /* An option's count, 0..max, strictly (qf_parse_u64); misuse exits 2
  * with "OPT: what is wrong". */
 uint64_t qf_tool_parse_count(const char *opt, const char *arg, uint64_t max);
+/* Outputs of one run must be distinct files: a usage error ("-o and
+ * --stats name the same file") when two of paths[0..n) (NULL: not given;
+ * "-": standard output) are the same name or the same existing file.
+ * opts[i] names the option of paths[i]. */
+void qf_tool_distinct_outputs(const char *const *opts,
+			      const char *const *paths, int n);
 /* A --level value, 1..22; a usage error otherwise. */
 int qf_tool_parse_level(const char *arg);
 
