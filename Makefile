@@ -10,8 +10,11 @@
 #                     the apt-get line
 #   make san          the sanitizer build into build/san/
 #   make layers       check that lib/ keeps its layers (lib/LAYERS)
-#   make fuzz         libFuzzer on every parser for FUZZ_SECONDS each (clang);
-#                     crashers land in tests/fuzz/crashers/
+#   make fuzz         libFuzzer on every harness for FUZZ_SECONDS each (clang;
+#                     11 x 30 s by default); crashers land in
+#                     tests/fuzz/crashers/; FUZZ=NAME runs one, FUZZ_MERGE=1
+#                     adds what found new coverage to the corpus
+#                     (docs/fuzzing.md)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -55,8 +58,13 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNITS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRC))
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 REPLAYS := $(patsubst tests/fuzz/fuzz_%.c,$(BUILD)/unit/replay_%,$(FUZZ_SRC))
-FUZZERS := $(patsubst tests/fuzz/fuzz_%.c,$(BUILD)/fuzz/fuzz_%,$(FUZZ_SRC))
-FUZZ_SECONDS ?= 60
+FUZZ ?= $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRC))
+FUZZERS := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ))
+FUZZ_SECONDS ?= 30
+FUZZ_MERGE ?=
+FUZZ_CC ?= clang
+FUZZ_CFLAGS := -std=c11 -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined
+FUZZ_OBJ := $(patsubst lib/%.c,$(BUILD)/fuzz/lib/%.o,$(LIB_SRC))
 BENCH_SRC := $(wildcard tests/bench/*.c)
 BENCHES := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 MANS := $(wildcard docs/man/*.1)
@@ -85,17 +93,43 @@ $(BUILD)/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/libqf.a | $(
 $(BUILD)/unit/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(wildcard tests/fuzz/*.h) $(BUILD)/libqf.a | $(BUILD)/unit
 	$(CC) $(QF_CPPFLAGS) $(QF_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(BUILD)/libqf.a $(LDLIBS)
 
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h) $(LIB_SRC) $(LIB_HDR) | $(BUILD)/fuzz
-	clang $(QF_CPPFLAGS) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
-	  -o $@ $< $(LIB_SRC) $(LDLIBS)
+# The library is built once for the fuzzers, instrumented for coverage
+# and the sanitizers; each harness links it with libFuzzer's main.
+$(BUILD)/fuzz/lib/%.o: lib/%.c $(LIB_HDR)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(QF_CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 
+$(BUILD)/fuzz/libqf.a: $(FUZZ_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h) $(BUILD)/fuzz/libqf.a
+	$(FUZZ_CC) $(QF_CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer \
+	  -o $@ $< $(BUILD)/fuzz/libqf.a $(LDLIBS)
+
+# fuzz_quant.c compiles qf-quantize's option parser in.
+$(BUILD)/unit/replay_quant $(BUILD)/fuzz/fuzz_quant: tools/qf-quantize.c
+
+# Each harness for FUZZ_SECONDS from its committed corpus; what it finds
+# new goes to $(BUILD)/fuzz/new-NAME, into the corpus only with
+# FUZZ_MERGE=1 (libFuzzer's -merge: the inputs that add coverage).  A
+# crash stops that harness, leaves its input in tests/fuzz/crashers/ and
+# fails the target once every harness has run.
 fuzz: $(FUZZERS)
-	@for f in $(FUZZERS); do n=$${f##*/fuzz_}; \
+	@failed=""; for n in $(FUZZ); do f=$(BUILD)/fuzz/fuzz_$$n; \
 	  mkdir -p tests/fuzz/corpus/$$n $(BUILD)/fuzz/new-$$n; \
 	  echo "fuzz: $$n for $(FUZZ_SECONDS) s"; \
-	  $$f -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=tests/fuzz/crashers/$$n- \
-	    $(BUILD)/fuzz/new-$$n tests/fuzz/corpus/$$n || exit 1; \
-	done
+	  $$f -max_total_time=$(FUZZ_SECONDS) -timeout=20 -print_final_stats=1 \
+	    -artifact_prefix=tests/fuzz/crashers/$$n- \
+	    $(BUILD)/fuzz/new-$$n tests/fuzz/corpus/$$n \
+	    2>$(BUILD)/fuzz/$$n.log || failed="$$failed $$n"; \
+	  grep -E '^(stat::number_of_executed_units|stat::new_units_added|==[0-9]+==ERROR|SUMMARY)' \
+	    $(BUILD)/fuzz/$$n.log | sed 's/^/  /' || true; \
+	  if [ -n "$(FUZZ_MERGE)" ]; then \
+	    $$f -merge=1 tests/fuzz/corpus/$$n $(BUILD)/fuzz/new-$$n \
+	      2>>$(BUILD)/fuzz/$$n.log || failed="$$failed $$n"; fi; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz: failed:$$failed (logs: $(BUILD)/fuzz/NAME.log)" >&2; exit 1; fi
 
 $(BUILD)/bench/%: tests/bench/%.c $(wildcard tests/bench/*.h) $(BUILD)/libqf.a | $(BUILD)/bench
 	$(CC) $(QF_CPPFLAGS) $(QF_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libqf.a $(LDLIBS)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # Every fuzz harness replayed over its committed corpus: the seeds
 # (tests/fuzz/corpus/NAME) and the crashers found so far
-# (tests/fuzz/crashers/NAME-*), which must no longer crash.  Under the
+# (tests/fuzz/crashers/NAME-*), which must no longer crash (one in
+# crashers/open/ is not fixed yet and not replayed).  Under the
 # sanitizer build this catches memory errors too.
 
 load common
@@ -18,4 +19,15 @@ load common
 		n=$((n + 1))
 	done
 	[ "$n" -gt 0 ] || skip "no fuzz harness yet"
+}
+
+@test "every fuzz harness has a seed corpus" {
+	for h in "$TESTS_DIR"/fuzz/fuzz_*.c; do
+		name=${h##*/fuzz_}
+		name=${name%.c}
+		ls "$TESTS_DIR/fuzz/corpus/$name" | grep -q . || {
+			echo "no seeds in tests/fuzz/corpus/$name"
+			return 1
+		}
+	done
 }

@@ -183,3 +183,26 @@ for lang, (pct, all_) in stated:
 assert len(stated) == 6, stated
 ' "$TOP" "$BATS_TEST_TMPDIR/extra.txt"
 }
+
+@test "loading converts f16 exactly: the shipped model and its f32 copy give the same states, bit for bit" {
+	cd "$BATS_TEST_TMPDIR"
+	# f16 is read into the weights a piece at a time (with the CPU's
+	# conversion where it has one); f32 straight into them
+	qf-cat -t f32 -o m32.qft "$MODEL"
+	# the f16 weights include subnormals, which a fast conversion can lose
+	py '
+import sys
+sys.path.insert(0, sys.argv[2])
+import numpy as np, qftref
+sub = 0
+for name, dt, dims, attrs, payload in qftref.read_records(open(sys.argv[1], "rb")):
+    if dt == 3:
+        h = np.frombuffer(payload, "<u2")
+        sub += int((((h & 0x7c00) == 0) & ((h & 0x3ff) != 0)).sum())
+assert sub > 0, sub' "$MODEL" "$TESTS_DIR/ref"
+	printf 'Everyone has the right to life, liberty and security of person.\n' > t.txt
+	qf-extract text -k bytes --bos 256 -o t.qft t.txt
+	qf-act -m "$MODEL" -L 0,5,11 -o a16.qft t.qft
+	qf-act -m m32.qft -L 0,5,11 -o a32.qft t.qft
+	cmp a16.qft a32.qft
+}

@@ -41,7 +41,7 @@ assert err <= 1e-4, err
 @test "--help prints the synopsis and exits 0" {
 	run qf-act --help
 	assert_success
-	assert_line --index 0 "Usage: qf-act -m MODEL [OPTION]... [TOKENS]"
+	assert_line --index 0 "Usage: qf-act -m MODEL [OPTION]... [TOKENS]..."
 }
 
 @test "--version names the tool and version" {
@@ -56,7 +56,7 @@ assert err <= 1e-4, err
 	run qf-cat -l s.qft
 	assert_line --index 0 --partial $'state.0.0.resid_post\tf32\t[32, 48]'
 	assert_line --index 0 --partial 'lang=eng doc=0 source=a.txt'
-	assert_line --index 0 --regexp 'tokens=32 kind=state layer=0 site=resid_post reduce=none provenance=qf=.*$'
+	assert_line --index 0 --regexp 'tokens=32 kind=state layer=0 site=resid_post reduce=none provenance="?qf=.*$'
 	[ "${#lines[@]}" -eq 4 ]
 	close_to s.qft state.0.0.resid_post "z['hidden'][1]"
 	close_to s.qft state.0.1.resid_post "z['hidden'][2]"
@@ -312,6 +312,7 @@ assert np.max(np.abs(nr - n)) <= 1e-5 * np.max(np.abs(n))
 
 @test "the man page examples run" {
 	cp tokens.qft tok.qft
+	cp tokens.qft more.qft
 	sed -n '/^\.SH EXAMPLES/,/^\.SH /p' "$TESTS_DIR/../docs/man/qf-act.1" |
 		grep -E '^qf-act ' | sed 's/\\-/-/g; s/\\(aq/'"'"'/g' > examples.sh
 	[ "$(wc -l < examples.sh)" -ge 4 ]
@@ -319,4 +320,128 @@ assert np.max(np.abs(nr - n)) <= 1e-5 * np.max(np.abs(n))
 	assert_success
 	qf-act --help | sed -n 's/^  \(qf-act .*\)$/\1/p' > help.sh
 	while read -r line; do grep -qxF -- "$line" examples.sh; done < help.sh
+}
+
+# Misuse: exit 2, the message (first line) and the pointer to --help.
+misuse() {
+	local want=$1
+	shift
+	rm -f x.qft
+	run --separate-stderr qf-act -m model.qft "$@" -o x.qft tokens.qft
+	echo "qf-act $*: $status: $stderr"
+	[ "$status" -eq 2 ]
+	[ "${stderr_lines[0]}" = "qf-act: $want" ]
+	[ "${stderr_lines[1]}" = "Try 'qf-act --help' for more information." ]
+	[ ! -e x.qft ]
+}
+
+@test "lists with nothing or an empty item are misuse naming the option (they selected nothing)" {
+	misuse "--layers: empty item in ''" -L ''
+	misuse "--layers: empty item in ',,1'" -L ',,1'
+	misuse "--layers: empty item in '1,'" --layers 1,
+	misuse "--sites: empty item in ',resid_post'" -S ,resid_post
+	misuse "--sites: empty item in ''" --sites ''
+	misuse "--positions: empty item in '1,,2'" --patch tokens.qft --positions 1,,2
+	misuse "--layers: invalid number 'fin'" -L fin
+}
+
+@test "--sink-eps without --attn-stats is misuse" {
+	misuse "--sink-eps is only for --attn-stats" --sink-eps 0.2
+	qf-act -m model.qft --attn-stats --sink-eps 0.2 -o x.qft tokens.qft
+	run qf-cat -l -n attn.0 x.qft
+	assert_output --partial ' sink_eps=0.2 '
+}
+
+@test "the final norm: written when -L is absent or lists final, as torch computes it" {
+	# -L without final: no final norm, whatever the sites
+	qf-act -m model.qft -L 0,1 -o s.qft tokens.qft
+	run qf-cat -l -a site=final_norm s.qft
+	assert_output ''
+	qf-act -m model.qft -L final -S final_norm -o f.qft tokens.qft
+	run qf-cat -l f.qft
+	[ "${#lines[@]}" -eq 2 ]
+	assert_line --index 0 --partial $'state.0.2.final_norm\tf32\t[32, 48]'
+	assert_line --index 0 --partial ' layer=2 site=final_norm '
+	close_to f.qft state.0.2.final_norm "z['final_norm']"
+	# all layers (no -L): the final norm with the blocks
+	qf-act -m model.qft -S resid_post,final_norm -o a.qft tokens.qft
+	qf-act -m model.qft -L 0,1,final -S resid_post,final_norm -o b.qft tokens.qft
+	cmp a.qft b.qft
+	[ "$(qf-cat -l a.qft | wc -l)" -eq 6 ]
+	# a choice that selects nothing in a layer or a site
+	misuse "--sites final_norm: its layer, final, is not in --layers" -L 0 -S resid_post,final_norm
+	misuse "--layers final: its one site, final_norm, is not in --sites" -L 1,final
+	misuse "--sites: no layer of a block in --layers for the sites other than final_norm" -L final -S final_norm,mlp_out
+	misuse "--layers: no site of a block in --sites for the layers other than final" -L 0,final -S final_norm
+	misuse "--layers: layer 2 out of range (the model has 2)" -L 2,final -S resid_post,final_norm
+	# --patch with the final norm's own states: the same NLL (document
+	# 0, one window: its rows are patched with what they are)
+	qf-act -m model.qft -L final -S final_norm --patch f.qft --nll pn.qft -o pf.qft tokens.qft
+	qf-act -m model.qft --nll n.qft -o /dev/null tokens.qft
+	cmp <(qf-cat -n nll.0 --to tsv n.qft) <(qf-cat -n nll.0 --to tsv pn.qft)
+	cmp f.qft pf.qft
+}
+
+@test "several token streams: documents numbered across them, as their concatenation" {
+	py "
+import sys
+sys.path.insert(0, '$TESTS_DIR/ref'); import qftref
+recs = list(qftref.read_records(open('tokens.qft', 'rb')))
+for i, r in enumerate(recs):
+    with open('part%d.qft' % i, 'wb') as f:
+        qftref.write_stream(f, [r])"
+	qf-act -m model.qft --attn-stats --nll n1.qft -o s1.qft tokens.qft
+	qf-act -m model.qft --attn-stats --nll n2.qft -o s2.qft part0.qft part1.qft
+	qf-act -m model.qft --attn-stats --nll n3.qft -o s3.qft part0.qft - < part1.qft
+	cmp s1.qft s2.qft
+	cmp n1.qft n2.qft
+	cmp s1.qft s3.qft
+	run qf-cat -l -n state.1.0.resid_post s2.qft
+	assert_output --partial ' record=doc.1 ordinal=1 '
+	# --patch FROM follows the documents across the streams
+	qf-act -m model2.qft -L 0 -o from2.qft tokens.qft
+	qf-act -m model.qft -L 0 --patch from2.qft --nll p1.qft -o /dev/null tokens.qft
+	qf-act -m model.qft -L 0 --patch from2.qft --nll p2.qft -o /dev/null part0.qft part1.qft
+	cmp p1.qft p2.qft
+	# a bad second stream: nothing written
+	rm -f x.qft
+	run --separate-stderr qf-act -m model.qft -o x.qft part0.qft nope.qft
+	assert_failure 1
+	[ "$stderr" = "qf-act: nope.qft: No such file or directory" ]
+	[ ! -e x.qft ]
+}
+
+# A stream of one document of N tokens (ids below 97): long.qft.
+long_doc() {
+	py "
+import numpy as np, sys
+sys.path.insert(0, '$TESTS_DIR/ref'); import qftref
+t = (np.arange($1, dtype=np.int64) * 7919 % 97).astype('<i4')
+with open('long.qft', 'wb') as f:
+    qftref.write_stream(f, [('doc.0', 8, [len(t)], [('lang', 'eng'), ('doc', '3')], t.tobytes())])"
+}
+
+ALL_SITES=resid_pre,ln1_out,attn_z,attn_out,resid_mid,ln2_out,mlp_act,mlp_out,resid_post,final_norm
+
+@test "a document whose states do not fit in memory: one line naming the file, record and size" {
+	# 60 M tokens: their states at every site take 288 GB (4800 bytes a
+	# token), more than the machine's memory; found before allocating
+	mem=$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)
+	[ "$mem" -lt 250000000 ] || skip "more than 250 GB of memory"
+	long_doc 60000000
+	rm -f x.qft
+	run --separate-stderr qf-act -m model.qft -S $ALL_SITES -o x.qft long.qft
+	assert_failure 1
+	[[ $stderr == "qf-act: long.qft: record doc.0 (doc 3): the states of its 60000000 tokens take 288.0 GB, more than the machine's memory ("*" GB): choose fewer layers or sites, or reduce them" ]]
+	[ ! -e x.qft ]
+	# an allocation that fails says what it was for, and its size
+	long_doc 3000000
+	run --separate-stderr bash -c "ulimit -v 2000000; OPENBLAS_NUM_THREADS=1 qf-act -m model.qft -S $ALL_SITES -j 1 -o x.qft long.qft"
+	assert_failure 1
+	[ "$stderr" = "qf-act: long.qft: record doc.0 (doc 3): out of memory for its states (14400000000 bytes)" ]
+	[ ! -e x.qft ]
+	# reduced, the same document runs in the memory of its tokens
+	run --separate-stderr bash -c "ulimit -v 2000000; OPENBLAS_NUM_THREADS=1 qf-act -m model.qft -S $ALL_SITES --reduce mean -j 1 -o x.qft long.qft"
+	assert_success
+	[ "$(qf-cat -l x.qft | wc -l)" -eq 19 ]
 }

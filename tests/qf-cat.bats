@@ -175,7 +175,8 @@ for k in a.files:
 	qf-cat --from npy -o x.qft x.npy
 	run qf-cat -l x.qft
 	# a record qf-cat made carries its provenance (formats/provenance.md)
-	assert_output $'x\tf32\t[8, 32]\t1024\tprovenance='"$(qf-cat --version | sed -n 2p)"
+	# (quoted: the value holds spaces and '=')
+	assert_output $'x\tf32\t[8, 32]\t1024\tprovenance="'"$(qf-cat --version | sed -n 2p)"'"'
 	qf-cat --to npy -o y.npy x.qft
 	py '
 import numpy as np
@@ -196,7 +197,7 @@ assert a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
 @test ".npz from numpy -> stream, names and values kept" {
 	qf-cat --from npz -o p.qft plain.npz
 	run qf-cat -l -n tokens p.qft
-	assert_output $'tokens\ti64\t[3, 17]\t408\tprovenance='"$(qf-cat --version | sed -n 2p)"
+	assert_output $'tokens\ti64\t[3, 17]\t408\tprovenance="'"$(qf-cat --version | sed -n 2p)"'"'
 	qf-cat --to npz -o p2.npz p.qft
 	py '
 import numpy as np
@@ -313,4 +314,167 @@ assert b.dtype == np.float64 and a.tobytes() == b.tobytes()
 	run qf-cat -l h.qft
 	assert_line --index 0 --regexp $'^config\tu8\t\\[0\\]\t0\t'
 	[ "$(printf '%s\n' "${lines[@]}" | cut -f2 | sort -u | tr '\n' ' ')" = "f16 u8 " ]
+}
+
+@test "-l quotes attribute values with spaces, '=', tabs, quotes or backslashes" {
+	qf-cat -n tokens --set 'note=two words' --set 'eq=a=b' --set $'tab=x\ty' \
+		--set 'q=say "hi"\' --set plain=ok ref.qft > attrs.qft
+	run qf-cat -l attrs.qft
+	assert_success
+	assert_output $'tokens\ti64\t[3, 17]\t408\tlang=fin note="two words" eq="a=b" tab="x\\ty" q="say \\"hi\\"\\\\" plain=ok'
+	# one line of five tab-separated columns
+	[ "$(qf-cat -l attrs.qft | awk -F'\t' '{ print NF }')" = 5 ]
+}
+
+@test "names with newlines and escape sequences are escaped in listings, TSV and errors" {
+	qf-cat --from npy --rename $'a\nb\e[31mc\x7fd\\e' -o ctl.qft x.npy
+	run qf-cat -l ctl.qft
+	assert_success
+	[ "${#lines[@]}" -eq 1 ]
+	[[ ${lines[0]} == 'a\nb\x1b[31mc\x7fd\\e'$'\t''f32'$'\t'* ]]
+	run qf-cat --to tsv ctl.qft
+	assert_line --index 0 --partial '# a\nb\x1b[31mc\x7fd\\e'$'\t''f32'
+	# an error naming the record is one line with no raw control character
+	cat ctl.qft ctl.qft > ctl2.qft
+	run --separate-stderr qf-cat --to npy -o ctl.npy ctl2.qft
+	assert_failure 1
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	# (qf_err keeps a message on one line: a newline becomes a space)
+	[[ $stderr == 'qf-cat: ctl2.qft: record a b\x1b[31mc\x7fd\e: --to npy takes exactly one record'* ]]
+	[ ! -e ctl.npy ]
+}
+
+@test "--rename '' and --set =v are misuse: exit 2" {
+	run --separate-stderr qf-cat --rename '' -o r.qft x.qft
+	assert_failure 2
+	[ "${stderr_lines[0]}" = "qf-cat: --rename: the name is empty" ]
+	run --separate-stderr qf-cat --set =v -o r.qft ref.qft
+	assert_failure 2
+	[ "${stderr_lines[0]}" = "qf-cat: --set wants KEY=VALUE, not '=v'" ]
+	[ ! -e r.qft ]
+}
+
+@test "-s prints no partial line when a payload fails" {
+	cat ref.qft big.qft > two.qft
+	# a byte of big's payload flipped (big.qft is the second segment)
+	printf '\x55' | dd of=two.qft bs=1 seek=$(( $(stat -c %s ref.qft) + 5000 )) conv=notrunc status=none
+	run --separate-stderr qf-cat -s two.qft
+	assert_failure 1
+	[ "${#lines[@]}" -eq 9 ]
+	[ "$(qf-cat -s two.qft 2>/dev/null | tail -c 1 | od -An -c | tr -d ' ')" = '\n' ]
+	[[ $stderr == "qf-cat: two.qft: record big: corrupt payload"* ]]
+}
+
+# A hand-made stream whose header declares [2^40] elements (4 TiB of
+# f32) and ends there: huge.qft, f32, 53 bytes; hugetok.qft, a token
+# record (i32, kind=tokens lang=fin) for the tools that read tokens.
+huge_streams() {
+	py '
+import struct, sys
+sys.path.insert(0, sys.argv[1])
+from qftref import crc32c, MAGIC
+def st(b):
+    return struct.pack("<I", len(b)) + b
+def huge(path, code, attrs):
+    h = MAGIC + struct.pack("<HH", 1, 0)
+    h += struct.pack("<I", crc32c(h))
+    body = struct.pack("<BBBBI", code, 1, 0, 0, 1 << 20) + struct.pack("<Q", 1 << 40)
+    body += st(b"w") + struct.pack("<I", len(attrs))
+    body += b"".join(st(k) + st(v) for k, v in attrs)
+    head = b"QREC" + struct.pack("<I", len(body)) + body
+    open(path, "wb").write(h + head + struct.pack("<I", crc32c(head)))
+huge("huge.qft", 1, [])
+huge("hugetok.qft", 8, [(b"kind", b"tokens"), (b"lang", b"fin")])
+' "$TESTS_DIR/ref"
+	[ "$(stat -c %s huge.qft)" -eq 53 ]
+}
+
+# Run a command that must fail with exit 1 and one line on stderr
+# starting with $1, quickly (timeout 60) and with a peak resident memory
+# far below the declared size (under 400 MB).
+refuses_huge() {
+	local want=$1
+	shift
+	run --separate-stderr /usr/bin/time -f %M -o rss timeout 60 "$@"
+	assert_failure 1
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	[[ $stderr == "$want"* ]]
+	[ "$(tail -1 rss)" -lt 400000 ]
+}
+
+@test "a 53-byte stream declaring 4 TiB: one line, exit 1, nothing allocated" {
+	huge_streams
+	for to in npy npz qft tsv; do
+		refuses_huge "qf-cat: huge.qft: record w: truncated" \
+			qf-cat --to $to -o h.out huge.qft
+		[ ! -e h.out ]
+	done
+	refuses_huge "qf-cat: <stdin>: record w: truncated" \
+		bash -c 'qf-cat --to npy < huge.qft'
+}
+
+@test "tools that hold a record whole refuse the 4 TiB declaration" {
+	huge_streams
+	local m=$TESTS_DIR/data/model/a.qft
+	local big="record w: payload of 4398046511104 bytes is larger than the "
+	refuses_huge "qf-quantize: huge.qft: record w: " \
+		qf-quantize -b 4 -g 64 -o q.qft huge.qft
+	[ ! -e q.qft ]
+	refuses_huge "qf-eval: hugetok.qft: $big" qf-eval -r "$m" hugetok.qft
+	refuses_huge "qf-act: hugetok.qft: $big" qf-act -m "$m" -o a.qft hugetok.qft
+	refuses_huge "qf-train: hugetok.qft: $big" qf-train --steps 1 -o t.qft hugetok.qft
+	[ ! -e a.qft ] && [ ! -e t.qft ]
+	refuses_huge "qf-eval: <stdin>: $big" bash -c "qf-eval -r '$m' < hugetok.qft"
+}
+
+@test ".npy and .npz convert in pieces: memory stays small for a 64 MiB array" {
+	py 'import numpy as np; np.save("m.npy", np.random.default_rng(1).standard_normal((4096, 4096), dtype=np.float32))'
+	/usr/bin/time -f %M -o rss1 qf-cat --from npy -o m.qft m.npy
+	/usr/bin/time -f %M -o rss2 qf-cat --to npy -o m2.npy m.qft
+	/usr/bin/time -f %M -o rss3 qf-cat --to npz -o m.npz m.qft
+	/usr/bin/time -f %M -o rss4 qf-cat --from npz -t f16 -o m16.qft m.npz
+	cmp m.npy m2.npy
+	for f in rss1 rss2 rss3 rss4; do [ "$(cat $f)" -lt 40000 ]; done
+	py '
+import numpy as np
+a = np.load("m.npy"); z = np.load("m.npz")
+assert z.files == ["m"] and (z["m"] == a).all()
+'
+	run qf-cat -s m16.qft
+	assert_output --partial $'m\tf16\t[4096, 4096]\t33554432\t'
+}
+
+@test ".npz into a pipe: data descriptors numpy and qf-cat read back" {
+	qf-cat --to npz ref.qft | cat > piped.npz
+	qf-cat --to npz -o file.npz ref.qft
+	py '
+import numpy as np
+a = np.load("piped.npz"); b = np.load("file.npz")
+assert a.files == b.files and len(a.files) == 9
+for k in a.files:
+    assert a[k].dtype == b[k].dtype and a[k].tobytes() == b[k].tobytes()
+'
+	cmp <(qf-cat --from npz < piped.npz | qf-cat -l) <(qf-cat --from npz file.npz | qf-cat -l)
+	# a file opened for appending (>>) cannot take a CRC written back
+	: > app.npz
+	qf-cat --to npz ref.qft >> app.npz
+	py 'import numpy as np, zipfile; assert zipfile.ZipFile("app.npz").testzip() is None; assert len(np.load("app.npz").files) == 9'
+}
+
+@test "4,000 members: qf-cat's .npz read back by qf-extract weights in one pass" {
+	py '
+import numpy as np
+np.savez("many.npz", **{"t%04d" % i: np.array([i, -i, i * 0.5], dtype=np.float32) for i in range(4000)})'
+	qf-cat --from npz -o many.qft many.npz
+	qf-cat --to npz -o many2.npz many.qft
+	# read tensor by tensor as a checkpoint (each once rescanned the
+	# archive from the start: 4,000 members took two minutes)
+	timeout 120 qf-extract weights --raw -o many3.qft many2.npz
+	qf-cat -x config --to npz -o back.npz many3.qft
+	py '
+import numpy as np
+a = np.load("many.npz"); b = np.load("back.npz")
+assert a.files == b.files and len(b.files) == 4000
+for k in a.files:
+    assert a[k].dtype == b[k].dtype and (a[k] == b[k]).all(), k'
 }

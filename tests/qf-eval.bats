@@ -327,18 +327,30 @@ cell() {
 	cmp l1.tsv l2.tsv
 }
 
-@test "records that are not token records are skipped, and -v says so" {
+@test "records that are not token records are skipped, never without a word; -v names each" {
 	qf-eval "${MODELS[@]}" --bootstrap 30 -o l1.tsv -d d1.tsv tokens.qft
 	run --separate-stderr qf-eval "${MODELS[@]}" --bootstrap 30 -o l2.tsv -d d2.tsv extra.qft
 	assert_success
-	[ -z "$stderr" ]
+	[ "$stderr" = "qf-eval: extra.qft: skipped 2 records that are not 1-d integer token ids (the first: note.0)" ]
 	cmp l1.tsv l2.tsv
 	cmp d1.tsv d2.tsv
+	# a line per stream that skipped any, after the scoring
+	qf-cat -n note.1 -o one.qft extra.qft
+	run --separate-stderr qf-eval "${MODELS[@]}" --bootstrap 30 -o l2.tsv one.qft tokens.qft extra.qft
+	assert_success
+	[ "${#stderr_lines[@]}" -eq 2 ]
+	[ "${stderr_lines[0]}" = "qf-eval: one.qft: skipped 1 record that is not 1-d integer token ids (the first: note.1)" ]
+	[ "${stderr_lines[1]}" = "qf-eval: extra.qft: skipped 2 records that are not 1-d integer token ids (the first: note.0)" ]
 	run --separate-stderr qf-eval -v "${MODELS[@]}" --bootstrap 30 -o l3.tsv -d d3.tsv extra.qft
 	assert_success
-	[[ $stderr == *note.0* ]]
-	[[ $stderr == *note.1* ]]
+	[[ $stderr == *"qf-eval: extra.qft: record note.0: f32, not 1-d integer token ids: skipped"* ]]
+	[[ $stderr == *"qf-eval: extra.qft: record note.1: f32, not 1-d integer token ids: skipped"* ]]
 	cmp l1.tsv l3.tsv
+	# nothing but such records: said, then no token records
+	run --separate-stderr qf-eval "${MODELS[@]}" --bootstrap 0 -o l5.tsv one.qft
+	assert_failure 1
+	[ "${stderr_lines[0]}" = "qf-eval: one.qft: skipped 1 record that is not 1-d integer token ids (the first: note.1)" ]
+	[ ! -e l5.tsv ]
 }
 
 @test "token ids of any integer dtype are scored alike (none skipped)" {
@@ -371,6 +383,24 @@ cell() {
 	misuse "${MODELS[@]}" --seed -1
 	misuse "${MODELS[@]}" --min-den abc
 	misuse "${MODELS[@]}" -j 0
+}
+
+@test "misuse: --window and --stride out of range exit 2, as in qf-act" {
+	misuse "${MODELS[@]}" --window 1
+	[ "${stderr_lines[0]}" = "qf-eval: --window 1 out of range [2, n_ctx 32]" ]
+	misuse "${MODELS[@]}" --window 0
+	misuse "${MODELS[@]}" --window 33
+	[ "${stderr_lines[0]}" = "qf-eval: --window 33 out of range [2, n_ctx 32]" ]
+	misuse "${MODELS[@]}" --window 16 --stride 16
+	[ "${stderr_lines[0]}" = "qf-eval: --stride 16 out of range [1, window 16)" ]
+	misuse "${MODELS[@]}" --stride 0
+	misuse "${MODELS[@]}" --stride 32
+	# the smallest n_ctx of the models bounds the window
+	misuse -r a.qft -m ctx16.qft --window 20
+	[ "${stderr_lines[0]}" = "qf-eval: --window 20 out of range [2, n_ctx 16]" ]
+	# the same value through qf-act: the same status
+	run --separate-stderr qf-act -m a.qft --window 1 -o /dev/null tokens.qft
+	assert_failure 2
 }
 
 @test "misuse (readings of the spec): --baseline naming no test model, --group-by without --languages" {
@@ -426,7 +456,63 @@ cell() {
 	bad_input "${MODELS[@]}" --languages no-rus.tsv --group-by script \
 		-o l.tsv -d d.tsv tokens.qft
 	[[ $stderr == *rus* ]]
+	# the same without --group-by (the man page's bad input)
+	bad_input "${MODELS[@]}" --languages languages.tsv -o l.tsv -d d.tsv xyz.qft
+	[ "$stderr" = "qf-eval: languages.tsv: no row for language xyz (in the data)" ]
+	bad_input "${MODELS[@]}" --languages no-rus.tsv -o l.tsv tokens.qft
+	[ "$stderr" = "qf-eval: no-rus.tsv: no row for language rus (in the data)" ]
+	bad_input "${MODELS[@]}" --languages nosuch.tsv -o l.tsv tokens.qft
+	[[ $stderr == *nosuch.tsv* ]]
+	# a table that has them all: the tables as without it
+	qf-eval "${MODELS[@]}" --bootstrap 20 -o l1.tsv -d d1.tsv tokens.qft
+	qf-eval "${MODELS[@]}" --bootstrap 20 --languages languages.tsv -o l2.tsv -d d2.tsv tokens.qft
+	cmp l1.tsv l2.tsv
+	cmp d1.tsv d2.tsv
 }
+
+@test "bad input: a languages table larger than the limit (/dev/zero) is one line, memory bounded" {
+	# ulimit: a reader without a limit would be killed, not say so
+	for gb in "" "--group-by script"; do
+		run --separate-stderr bash -c "ulimit -v 4000000; timeout 120 qf-eval -r a.qft -m q7.qft --bootstrap 0 --languages /dev/zero $gb -o l.tsv tokens.qft"
+		assert_failure 1
+		[ "$stderr" = "qf-eval: /dev/zero: larger than 16777216 bytes (the limit of a table)" ]
+		[ ! -e l.tsv ]
+	done
+	# one line of 16 MiB and more
+	head -c 17000000 /dev/zero | tr '\0' x > big.tsv
+	bad_input "${MODELS[@]}" --languages big.tsv -o l.tsv tokens.qft
+	[ "$stderr" = "qf-eval: big.tsv: larger than 16777216 bytes (the limit of a table)" ]
+}
+
+@test "a language whose scored targets cover no bytes: its NA rows say why, never ok" {
+	# zzz: one record of one token without BOS, so no byte is scored
+	qf-cat -n doc.1 --set lang=zzz tokens.qft > zzz.qft
+	cat tokens.qft zzz.qft > with-zzz.qft
+	qf-eval "${MODELS[@]}" --bootstrap 20 -o l.tsv -d d.tsv with-zzz.qft
+	[ "$(cell l.tsv bytes zzz q7)" = 0 ]
+	[ "$(cell l.tsv deg_byte zzz q7)" = NA ]
+	for m in q11 q7; do
+		[ "$(cell d.tsv status all $m)" = "deg_byte:NA in zzz" ]
+		[ "$(cell d.tsv mean all $m)" = NA ]
+		[ "$(cell l.tsv rel_deg_status zzz $m)" = "deg_byte:NA in zzz" ]
+		# the other languages' rel_deg has a value, and ok
+		[ "$(cell l.tsv rel_deg_status fin $m)" = ok ]
+	done
+	# every figure of the disparity rows NA, the status first says why
+	run awk -F'\t' 'FNR > 2 { for (i = 5; i < NF; i++) if ($i != "NA") print FNR, i, $i }' d.tsv
+	assert_output ''
+	# a measure per token has no value either: nothing scored
+	qf-eval "${MODELS[@]}" --bootstrap 0 --measure d_nll -d d.tsv -o l.tsv with-zzz.qft
+	[ "$(cell d.tsv status all q7)" = "d_nll:NA in zzz" ]
+	# the reference language without a value: every rel_deg says so
+	qf-eval "${MODELS[@]}" --bootstrap 0 --ref-lang zzz -o l.tsv with-zzz.qft
+	[ "$(cell l.tsv rel_deg_status fin q7)" = "deg_byte:NA in zzz" ]
+	# and every cell as the oracle reads docs/eval.md
+	eval_check "${MODELS[@]}" --bootstrap 30 --group big=eng,rus,zzz \
+		--group small=fin,tur -o l.tsv -d d.tsv with-zzz.qft
+	eval_check "${MODELS[@]}" --bootstrap 10 --ref-lang zzz -o l.tsv -d d.tsv with-zzz.qft
+}
+
 
 @test "an existing output is left alone on failure" {
 	echo old > l.keep

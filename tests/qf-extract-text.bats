@@ -17,7 +17,7 @@ setup() {
 	run qf-cat -l fin.qft
 	assert_success
 	[ "${#lines[@]}" -eq 1 ]
-	assert_output --regexp $'^doc.0\ti32\t\\[[0-9]+\\]\t[0-9]+\tkind=tokens lang=fin source=[^ ]*fin.txt doc=0 unit=document tokenizer=bytes bytes=[0-9]+ chars=[0-9]+ words=[0-9]+ tokens=[0-9]+ first_bytes=1 first_chars=1 provenance=qf=[0-9.]+ tool=qf-extract [^\t]*$'
+	assert_output --regexp $'^doc.0\ti32\t\\[[0-9]+\\]\t[0-9]+\tkind=tokens lang=fin source=[^ ]*fin.txt doc=0 unit=document tokenizer=bytes bytes=[0-9]+ chars=[0-9]+ words=[0-9]+ tokens=[0-9]+ first_bytes=1 first_chars=1 provenance="?qf=[0-9.]+ tool=qf-extract [^\t]*$'
 	qf-cat --to npz -o fin.npz fin.qft
 	py '
 import numpy as np, sys, re
@@ -204,4 +204,132 @@ assert ids == want.encode("utf-8"), ids
 	assert_failure 2
 	run --separate-stderr qf-extract text -k gpt2 --encoder /dev/null --vocab /dev/null x.txt
 	assert_failure 1
+}
+
+@test "an empty tar is an empty archive, not a document of NULs" {
+	tar cf e.tar --files-from /dev/null
+	[ "$(wc -c < e.tar)" -eq 10240 ]
+	run --separate-stderr qf-extract text -o out.qft e.tar
+	assert_failure 1
+	[ "$stderr" = "qf-extract: e.tar: an empty archive: no documents" ]
+	[ ! -e out.qft ]
+	gzip -c e.tar > e.tar.gz
+	run --separate-stderr qf-extract text -o out.qft e.tar.gz
+	assert_failure 1
+	[ "$stderr" = "qf-extract: e.tar.gz: an empty archive: no documents" ]
+	# a tar without the ustar magic (v7) is still a tar
+	mkdir -p v7 && printf 'Kaikki ihmiset.\n' > v7/fin.txt
+	tar --format=v7 -cf v7.tar -C v7 fin.txt
+	run qf-extract text v7.tar
+	assert_success
+	run bash -c 'qf-extract text v7.tar | qf-cat -l | cut -f5 | cut -d" " -f2-3'
+	assert_output "lang=fin source=v7.tar:fin.txt"
+}
+
+@test "a member name that is not UTF-8 is named with its archive; a directory as --encoder says why" {
+	mkdir -p nu && printf 'x\n' > "nu/$(printf 'a\xff.txt')"
+	tar cf nu.tar -C nu .
+	run --separate-stderr qf-extract text --lang eng -o out.qft nu.tar
+	assert_failure 1
+	[ "$stderr" = 'qf-extract: nu.tar: member 2 (./a\xff.txt): name is not valid UTF-8' ]
+	[ ! -e out.qft ]
+	run --separate-stderr qf-extract text --lang eng -o out.qft nu
+	assert_failure 1
+	[ "$stderr" = 'qf-extract: nu/a\xff.txt: file name is not valid UTF-8' ]
+	mkdir -p encdir
+	printf 'x\n' > x.txt
+	run --separate-stderr qf-extract text -k gpt2 --encoder encdir \
+		--vocab "$TESTS_DIR/../pipelines/data/gpt2/vocab.bpe" x.txt
+	assert_failure 1
+	[ "$stderr" = "qf-extract: encdir: Is a directory" ]
+	run --separate-stderr qf-extract text -k gpt2 --vocab encdir \
+		--encoder "$TESTS_DIR/../pipelines/data/gpt2/encoder.json" x.txt
+	assert_failure 1
+	[ "$stderr" = "qf-extract: encdir: Is a directory" ]
+	run --separate-stderr qf-extract text --tokenizer-json encdir x.txt
+	assert_failure 1
+	[ "$stderr" = "qf-extract: encdir: Is a directory" ]
+}
+
+@test "with no INPUT, or -, text reads standard input" {
+	printf 'Kaikki ihmiset syntyvät vapaina.\n' > fin.txt
+	qf-extract text --lang fin -o file.qft fin.txt
+	qf-extract text --lang fin -o none.qft < fin.txt
+	qf-extract text --lang fin -o dash.qft - < fin.txt
+	for f in none dash; do
+		run bash -c "qf-cat -l $f.qft | cut -f1-4"
+		assert_output "$(qf-cat -l file.qft | cut -f1-4)"
+		run bash -c "qf-cat -l $f.qft | cut -f5 | cut -d' ' -f2-3"
+		assert_output "lang=fin source=<stdin>"
+	done
+	qf-cat --to npz -o a.npz file.qft
+	qf-cat --to npz -o b.npz none.qft
+	cmp a.npz b.npz
+	# an archive on standard input too
+	tar cf - fin.txt | qf-extract text -o tar.qft
+	run bash -c "qf-cat -l tar.qft | cut -f5 | cut -d' ' -f2-3"
+	assert_output "lang=fin source=<stdin>:fin.txt"
+}
+
+@test "language codes are checked: --lang, file names and markup" {
+	printf 'text\n' > eng.txt
+	for bad in English '' en ENG 'eng_' 'eng x' 'eng_$'; do
+		run --separate-stderr qf-extract text --lang "$bad" eng.txt
+		assert_failure 2
+		[ "${stderr_lines[0]}" = "qf-extract: --lang: '$bad' is not a language code (three lower-case letters of ISO 639-3, optionally with _SCRIPT or _VARIANT parts of ASCII letters and digits: fin, cmn_hans, deu_1996)" ]
+	done
+	for good in eng und cmn_hans deu_1996 hau_NG pes_1 chr_cased ell_monotonic; do
+		run bash -c "qf-extract text --lang $good eng.txt | qf-cat -l | cut -f5 | cut -d' ' -f2"
+		assert_output "lang=$good"
+	done
+	# a file name meant as a code must be one
+	cp eng.txt Eng.txt
+	cp eng.txt fin_.txt
+	for f in Eng fin_; do
+		run --separate-stderr qf-extract text -o out.qft $f.txt
+		assert_failure 1
+		[ "$stderr" = "qf-extract: $f.txt: the file name gives the language '$f', which is not a language code (three lower-case letters of ISO 639-3, optionally with _SCRIPT or _VARIANT parts of ASCII letters and digits: fin, cmn_hans, deu_1996): rename the file or give --lang" ]
+		[ ! -e out.qft ]
+		run bash -c "qf-extract text --lang eng $f.txt | qf-cat -l | cut -f5 | cut -d' ' -f2"
+		assert_output "lang=eng"
+	done
+	# names that are not meant as codes: und, as documented
+	cp eng.txt notes.txt
+	run bash -c "qf-extract text notes.txt | qf-cat -l | cut -f5 | cut -d' ' -f2"
+	assert_output "lang=und"
+	# markup: data-iso6393 must be a code, lang a BCP 47 tag
+	printf '<html data-iso6393="Finnish"><p>x</p></html>' > a.html
+	run --separate-stderr qf-extract text -o out.qft a.html
+	assert_failure 1
+	[[ $stderr == 'qf-extract: a.html: <html data-iso6393="Finnish">: not a language code ('*'): give --lang' ]]
+	printf '<html lang="de 1996"><p>x</p></html>' > b.html
+	run --separate-stderr qf-extract text -o out.qft b.html
+	assert_failure 1
+	[ "$stderr" = 'qf-extract: b.html: <html lang="de 1996">: not a language tag (BCP 47: de-1996): give --lang' ]
+	printf '<html lang="de-1996"><p>x</p></html>' > c.html
+	run bash -c "qf-extract text c.html | qf-cat -l | cut -f5 | cut -d' ' -f2"
+	assert_output "lang=de-1996"
+	# every name of the shipped corpus gives its code
+	run bash -c "qf-extract text '$TESTS_DIR/../pipelines/data/udhr/train' | qf-cat -l | cut -f5 | cut -d' ' -f2 | sort -u | wc -l"
+	assert_output 46
+}
+
+@test "GPT-2 on 10 MB without a space: peak memory a small multiple of the input" {
+	[ -x /usr/bin/time ] || skip "no /usr/bin/time"
+	py '
+import random
+random.seed(3)
+letters = "abcdefghijklmnopqrstuvwxyz"
+open("long.txt", "w").write("".join(random.choice(letters) for _ in range(10_000_000)))
+'
+	/usr/bin/time -f %M -o rss.txt qf-extract text -k gpt2 --encoder "$GPT2/encoder.json" \
+		--vocab "$GPT2/vocab.bpe" --lang und -o long.qft long.txt
+	# the text (10 MB) and its ids (4 bytes a token, some 6 M) are held;
+	# the merging works on 64 KiB windows (it took 23 times the input
+	# before); the ids equal merging whole (tests/unit/test_tokenizer.c)
+	kb=$(cat rss.txt)
+	echo "peak $kb KB"
+	[ "$kb" -lt 100000 ]
+	run bash -c "qf-cat -l long.qft | cut -f3"
+	assert_output --regexp '^\[[0-9]{7}\]$'
 }

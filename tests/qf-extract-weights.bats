@@ -214,3 +214,68 @@ sys.exit(p.wait())' qf-extract weights --raw -l big.safetensors
 	[ "$(cat rchar)" -lt $((16 << 20)) ]	# of 4 GiB
 	rm -f big.safetensors
 }
+
+@test "an expanded torch view is read only up to 64 MiB: a 409-byte file of 4 GiB is refused at once" {
+	py '
+import collections, torch
+big = torch.zeros(1).expand(32768, 32768)
+ok = torch.arange(3.0).view(3, 1).expand(3, 1000)
+torch.save(collections.OrderedDict(w=big), "expanded.pt")
+torch.save(collections.OrderedDict(w=ok), "small_expanded.pt")
+'
+	run --separate-stderr timeout 20 qf-extract weights --raw -o out.qft expanded.pt
+	assert_failure 1
+	[ "$stderr" = "qf-extract: expanded.pt: tensor w: an expanded view of 1073741824 elements over expanded/data/0 of 1 elements is larger than the 64 MiB qf materialises" ]
+	[ ! -e out.qft ]
+	run --separate-stderr timeout 20 qf-extract weights --raw -l expanded.pt
+	assert_failure 1
+	# a small one is materialised, as torch would
+	qf-extract weights --raw -o small.qft small_expanded.pt
+	qf-cat -x config --to npz -o small.npz small.qft
+	py '
+import numpy as np
+a = np.load("small.npz")["w"]
+assert a.shape == (3, 1000) and (a == np.arange(3.0, dtype=np.float32)[:, None]).all()
+'
+}
+
+@test "config.json values are checked at extraction: one line naming the file and key, exit 1" {
+	bad_config() {	# 'KEY: VALUE' -> expected message tail
+		rm -rf m && cp -r "$GEN/hf" m
+		py '
+import json, sys
+d = json.load(open("m/config.json"))
+k, v = sys.argv[1].split(": ", 1)
+d[k] = "@@"	# the value as written, 1e999 included
+open("m/config.json", "w").write(json.dumps(d).replace("\"@@\"", v))
+' "$1"
+		run --separate-stderr qf-extract weights -o out.qft m
+		assert_failure 1
+		[ "$stderr" = "qf-extract: m/config.json: $2" ]
+		[ ! -e out.qft ]
+	}
+	bad_config 'layer_norm_epsilon: "x"' "key layer_norm_epsilon: a string, not a number"
+	bad_config 'layer_norm_epsilon: -1' "key layer_norm_epsilon: '-1' is not a finite number between 0 and 1"
+	bad_config 'layer_norm_epsilon: 1e999' "key layer_norm_epsilon: '1e999' is not a finite number between 0 and 1"
+	bad_config 'layer_norm_epsilon: 0' "key layer_norm_epsilon: '0' is not a finite number between 0 and 1"
+	bad_config 'n_head: 0' "key n_head: '0' is not a whole number from 1 to 2147483647"
+	bad_config 'n_head: 5' "n_embd 32 is not a multiple of n_head 5"
+	bad_config 'n_head: [4]' "key n_head: an array, not a number"
+	bad_config 'n_layer: -2' "key n_layer: '-2' is not a whole number from 1 to 2147483647"
+	bad_config 'vocab_size: 61.5' "key vocab_size: '61.5' is not a whole number from 1 to 2147483647"
+	bad_config 'n_embd: "32"' "key n_embd: a string, not a number"
+	bad_config 'n_inner: true' "key n_inner: true, not a number"
+	# the raw listing reads the same config
+	run --separate-stderr qf-extract weights --raw -l m
+	assert_failure 1
+	# n_inner may be null (4 n_embd); good values pass
+	rm -rf m && cp -r "$GEN/hf" m
+	py '
+import json
+d = json.load(open("m/config.json")); d["n_inner"] = None; d["layer_norm_epsilon"] = 1e-6
+open("m/config.json", "w").write(json.dumps(d))
+'
+	run qf-extract weights -l m
+	assert_success
+	assert_line --index 0 --partial "n_head=4 n_ctx=16 n_inner=64 vocab_size=61 layer_norm_epsilon=1e-06"
+}

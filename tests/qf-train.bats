@@ -87,13 +87,41 @@ nothing_left() {
 	# each message names its own option, whatever the option table's order
 	for o in "--lr 5000" "--min-lr 5000" "--steps -1" "--seed x" "--init-std 99" \
 		 "--warmup x" "--clip -1" "--weight-decay -1" "--stop-at x" \
-		 "--checkpoint-every x" "--batch x" "--sep x" "--layers x"; do
+		 "--checkpoint-every x" "--batch x" "--sep x" "--layers x" \
+		 "--layers 0" "--d-model 0" "--ctx 0" "--vocab 0"; do
 		run --separate-stderr qf-train $o --steps 1 -o x.qft tokens.qft
 		assert_failure 2
 		[[ ${stderr_lines[0]} == "qf-train: ${o%% *}: "* ]] ||
 			{ echo "$o: ${stderr_lines[0]}"; false; }
 	done
 	nothing_left x.qft
+}
+
+@test "misuse: option values out of range exit 2 naming the option, as in qf-eval and qf-act" {
+	for o in layers d-model heads ctx vocab; do
+		run --separate-stderr qf-train $SMALL --$o 0 --steps 1 -o x.qft tokens.qft
+		assert_failure 2
+		[ "${stderr_lines[0]}" = "qf-train: --$o: at least 1" ]
+	done
+	# --sep against the vocabulary of the model given
+	run --separate-stderr qf-train --init "$TESTS_DIR/data/model/a.qft" --sep 97 --steps 1 -o x.qft tokens.qft
+	assert_failure 2
+	[ "${stderr_lines[0]}" = "qf-train: --sep 97 out of range (vocab 97)" ]
+	[ "${stderr_lines[1]}" = "Try 'qf-train --help' for more information." ]
+	nothing_left x.qft
+}
+
+@test "bad input: a mix file larger than the limit (/dev/zero) is one line, memory bounded" {
+	# ulimit: a reader without a limit would be killed, not say so
+	run --separate-stderr bash -c "ulimit -v 4000000; timeout 120 qf-train $SMALL --steps 1 --mix /dev/zero -o out.qft tokens.qft"
+	assert_failure 1
+	[ "$stderr" = "qf-train: /dev/zero: larger than 16777216 bytes (the limit of a table)" ]
+	nothing_left out.
+	{ printf 'lang\tweight\n'; head -c 17000000 /dev/zero | tr '\0' '#'; } > big.tsv
+	run --separate-stderr qf-train $SMALL --steps 1 --mix big.tsv -o out.qft tokens.qft
+	assert_failure 1
+	[ "$stderr" = "qf-train: big.tsv: larger than 16777216 bytes (the limit of a table)" ]
+	nothing_left out.
 }
 
 @test "bad input: exit 1, one line, nothing left behind" {
@@ -148,7 +176,7 @@ nothing_left() {
 	assert_line --index 4 --partial 'kind=ln_bias module=ln1 param=bias layer=0'
 	[ "${#lines[@]}" -eq 29 ]
 	run qf-cat -l c.qft.opt
-	assert_line --index 0 --regexp '^train.*kind=train_state format=1 step=5 tokens=640 seed=1 weights_fnv=[0-9a-f]{16} lr=0.001 min_lr=0.0001 warmup=0 steps=5 weight_decay=0.1 beta1=0.9 beta2=0.95 eps=1e-08 clip=1 batch=4 sep=255 provenance=qf=.*$'
+	assert_line --index 0 --regexp '^train.*kind=train_state format=1 step=5 tokens=640 seed=1 weights_fnv=[0-9a-f]{16} lr=0.001 min_lr=0.0001 warmup=0 steps=5 weight_decay=0.1 beta1=0.9 beta2=0.95 eps=1e-08 clip=1 batch=4 sep=255 provenance="?qf=.*$'
 	assert_line --index 1 --partial $'rng\tu64\t[4]'
 	assert_line --index 2 --partial $'adam.m.tok_emb.weight\tf32\t[256, 32]'
 	[ "${#lines[@]}" -eq 58 ]

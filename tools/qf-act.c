@@ -1,14 +1,15 @@
 /*
- * qf-act - run a model over a token stream and write its activations.
+ * qf-act - run a model over token streams and write its activations.
  *
  * Reads token records (integer ids, one document each, as qf-extract text
- * writes them), runs the model of a weight stream over each document
+ * writes them) of each stream in turn, runs the model of a weight stream over each document
  * (windows for documents longer than the context, docs/runtime.md), and
  * writes the chosen sites' states as records, document by document;
  * optionally per-head attention statistics and per-token NLL.  Memory: the
  * model, one document's tokens, and that document's selected states
  * (reduce none: tokens x width per layer and site; mean: one row each;
- * sample:K: K rows each).  The work is lib/model/act.c's (qf_act); this is
+ * sample:K: K rows each; at most the machine's memory, else an error
+ * naming the document and the size).  The work is lib/model/act.c's (qf_act); this is
  * options, files and messages.  See docs/man/qf-act.1.
  */
 #include <getopt.h>
@@ -19,16 +20,17 @@
 #include "qf.h"
 
 static const char usage[] =
-	"Usage: qf-act -m MODEL [OPTION]... [TOKENS]\n"
-	"Run a model over the documents of a token stream and write the states\n"
+	"Usage: qf-act -m MODEL [OPTION]... [TOKENS]...\n"
+	"Run a model over the documents of token streams and write the states\n"
 	"of chosen layers and sites as records.\n"
 	"With no TOKENS, or when TOKENS is -, read standard input.\n"
 	"\n"
 	"  -m, --model FILE       weight stream of the model (required)\n"
-	"  -L, --layers LIST      layers, e.g. 0,9,11 (default: all)\n"
+	"  -L, --layers LIST      layers, e.g. 0,9,11, and final (the final norm's)\n"
+	"                         (default: all)\n"
 	"  -S, --sites LIST       sites: resid_pre, ln1_out, attn_z, attn_out,\n"
 	"                         resid_mid, ln2_out, mlp_act, mlp_out,\n"
-	"                         resid_post (default), final_norm\n"
+	"                         resid_post (default), final_norm (layer final)\n"
 	"  -r, --reduce HOW       none (per token, default), mean (over the\n"
 	"                         document) or sample:K (K positions, needs --seed)\n"
 	"      --seed N           seed of sample:K and of --corrupt\n"
@@ -36,7 +38,8 @@ static const char usage[] =
 	"      --stride S         advance between passes (default: W / 2)\n"
 	"      --attn-stats       per document a record attn.N [n_layer, n_head, 2]:\n"
 	"                         attention entropy and mass on the first token\n"
-	"      --sink-eps E       threshold of the sink rate (default 0.3)\n"
+	"      --sink-eps E       threshold of the sink rate (default 0.3; with\n"
+	"                         --attn-stats)\n"
 	"      --nll FILE         also write per-token NLL records to FILE\n"
 	"      --patch FROM       replace the chosen layers' and sites' states with\n"
 	"                         those of FROM (qf-act --reduce none output over\n"
@@ -56,36 +59,60 @@ static const char usage[] =
 	"  qf-act -m model.qft --layers 0,1 --sites resid_post,mlp_out --reduce mean -o means.qft tokens.qft\n"
 	"  qf-act -m model.qft --reduce sample:4 --seed 1 tokens.qft | qf-cat -l\n"
 	"  qf-act -m model.qft --attn-stats --sites resid_pre --layers 0 --nll nll.qft -o act.qft tokens.qft\n"
-	"  qf-act -m model.qft --corrupt 3 --seed 1 --patch states.qft --layers 1 --nll traced.qft -o /dev/null tokens.qft\n";
+	"  qf-act -m model.qft --corrupt 3 --seed 1 --patch states.qft --layers 1 --nll traced.qft -o /dev/null tokens.qft\n"
+	"  qf-act -m model.qft --layers 1,final --sites resid_post,final_norm -o last.qft tokens.qft more.qft\n";
+
+/* --layers final: the final norm's layer, n_layer once the model is
+ * known. */
+#define LAYER_FINAL UINT64_MAX
 
 struct opts {
-	const char *model, *output, *nll, *patch, *input;
+	const char *model, *output, *nll, *patch;
+	char **inputs;		/* the token streams (none: standard input) */
+	int ninputs;
 	const char *layers, *positions, *jobs;	/* as given */
-	int seed_set, corrupt_set, verbose, threads;
+	int seed_set, corrupt_set, eps_set, window_set, stride_set;
+	int verbose, threads;
 	uint64_t *layer_list, *position_list;	/* parsed */
 	qf_act_opts a;		/* all but the patch stream and sigma */
 };
 
 /* ------------------------------------------------------------ options */
 
-static unsigned parse_sites(const char *s)
+/* The items of comma-separated list s of option opt, each passed to
+ * fn(item, ctx); an empty list or item is misuse (it would select
+ * nothing without a word). */
+static void each_item(const char *opt, const char *s,
+		      void (*fn)(const char *item, void *ctx), void *ctx)
 {
-	char *copy = strdup(s), *tok, *save = NULL;
-	unsigned set = 0;
+	char *copy = strdup(s), *item, *next;
 
 	if (!copy)
 		qf_tool_die(1, "out of memory");
-	for (tok = strtok_r(copy, ",", &save); tok;
-	     tok = strtok_r(NULL, ",", &save)) {
-		int c = qf_site_parse(tok);
-
-		if (c < 0)
-			qf_tool_usage_error("--sites: unknown site '%s'", tok);
-		set |= 1u << c;
+	for (item = copy; item; item = next) {
+		if ((next = strchr(item, ',')))
+			*next++ = '\0';
+		if (!*item)
+			qf_tool_usage_error("%s: empty item in '%s'", opt, s);
+		fn(item, ctx);
 	}
 	free(copy);
-	if (!set)
-		qf_tool_usage_error("--sites: no site given");
+}
+
+static void add_site(const char *item, void *ctx)
+{
+	int c = qf_site_parse(item);
+
+	if (c < 0)
+		qf_tool_usage_error("--sites: unknown site '%s'", item);
+	*(unsigned *)ctx |= 1u << c;
+}
+
+static unsigned parse_sites(const char *s)
+{
+	unsigned set = 0;
+
+	each_item("--sites", s, add_site, &set);
 	return set;
 }
 
@@ -118,32 +145,44 @@ static double parse_real(const char *opt, const char *arg, double max,
 	return v;
 }
 
-/* A comma-separated list of counts below max + 1, for option opt. */
-static uint64_t *parse_list(const char *opt, const char *s, uint64_t max,
-			    size_t *np)
+/* A list being parsed: option, the most a count may be, whether "final"
+ * is an item (--layers), the values. */
+struct list {
+	const char *opt;
+	uint64_t max;
+	int final;
+	uint64_t *v;
+	size_t n, cap;
+};
+
+static void add_count(const char *item, void *ctx)
 {
-	char *copy = strdup(s), *tok, *save = NULL;
-	uint64_t *v = NULL;
-	size_t n = 0, cap = 0;
+	struct list *l = ctx;
 
-	if (!copy)
-		qf_tool_die(1, "out of memory");
-	for (tok = strtok_r(copy, ",", &save); tok;
-	     tok = strtok_r(NULL, ",", &save)) {
-		if (n == cap) {
-			uint64_t *nv;
+	if (l->n == l->cap) {
+		uint64_t *nv;
 
-			cap = cap ? 2 * cap : 16;
-			nv = realloc(v, cap * sizeof *nv);
-			if (!nv)
-				qf_tool_die(1, "out of memory");
-			v = nv;
-		}
-		v[n++] = qf_tool_parse_count(opt, tok, max);
+		l->cap = l->cap ? 2 * l->cap : 16;
+		if (!(nv = realloc(l->v, l->cap * sizeof *nv)))
+			qf_tool_die(1, "out of memory");
+		l->v = nv;
 	}
-	free(copy);
-	*np = n;
-	return v;
+	if (l->final && strcmp(item, "final") == 0)
+		l->v[l->n++] = LAYER_FINAL;
+	else
+		l->v[l->n++] = qf_tool_parse_count(l->opt, item, l->max);
+}
+
+/* A comma-separated list of counts below max + 1, for option opt, and
+ * with final set the word final (LAYER_FINAL). */
+static uint64_t *parse_list(const char *opt, const char *s, uint64_t max,
+			    int final, size_t *np)
+{
+	struct list l = { opt, max, final, NULL, 0, 0 };
+
+	each_item(opt, s, add_count, &l);
+	*np = l.n;
+	return l.v;
 }
 
 enum { O_SEED = 0x2000, O_WINDOW, O_STRIDE, O_ATTN, O_EPS, O_NLL, O_PATCH,
@@ -160,10 +199,19 @@ static void option(struct opts *o, int c, const char *arg, char **argv)
 		o->a.seed = qf_tool_parse_count("--seed", arg, UINT64_MAX);
 		o->seed_set = 1;
 		break;
-	case O_WINDOW: o->a.window = (int)qf_tool_parse_count("--window", arg, 1u << 30); break;
-	case O_STRIDE: o->a.stride = (int)qf_tool_parse_count("--stride", arg, 1u << 30); break;
+	case O_WINDOW:
+		o->a.window = (int)qf_tool_parse_count("--window", arg, 1u << 30);
+		o->window_set = 1;
+		break;
+	case O_STRIDE:
+		o->a.stride = (int)qf_tool_parse_count("--stride", arg, 1u << 30);
+		o->stride_set = 1;
+		break;
 	case O_ATTN: o->a.attn = 1; break;
-	case O_EPS: o->a.eps = parse_real("--sink-eps", arg, 1, "1"); break;
+	case O_EPS:
+		o->a.eps = parse_real("--sink-eps", arg, 1, "1");
+		o->eps_set = 1;
+		break;
 	case O_NLL: o->nll = arg; o->a.nll = 1; break;
 	case O_PATCH: o->patch = arg; break;
 	case O_POSITIONS: o->positions = arg; break;
@@ -179,7 +227,7 @@ static void option(struct opts *o, int c, const char *arg, char **argv)
 }
 
 /* What goes together. */
-static void check_args(const struct opts *o, int argc)
+static void check_args(const struct opts *o)
 {
 	if (!o->model)
 		qf_tool_usage_error("no model: give -m MODEL");
@@ -191,31 +239,59 @@ static void check_args(const struct opts *o, int argc)
 		qf_tool_usage_error("--seed is only for --reduce sample:K and --corrupt");
 	if (o->positions && !o->patch)
 		qf_tool_usage_error("--positions is only for --patch");
-	if (optind + 1 < argc)
-		qf_tool_usage_error("one token stream at most");
+	if (o->eps_set && !o->a.attn)
+		qf_tool_usage_error("--sink-eps is only for --attn-stats");
+}
+
+/* Every chosen site is in a chosen layer and every chosen layer has a
+ * chosen site: final_norm is the one site of layer final, the others are
+ * the blocks'.  A choice that selects nothing is misuse, not an output
+ * short of what was asked for. */
+static void check_choice(const struct opts *o)
+{
+	unsigned fin = 1u << QF_SITE_FINAL_NORM;
+	int final = 0, block = 0;
+
+	if (!o->layers)
+		return;		/* every layer: each site has its own */
+	for (size_t i = 0; i < o->a.nlayers; i++) {
+		if (o->a.layers[i] == LAYER_FINAL)
+			final = 1;
+		else
+			block = 1;
+	}
+	if ((o->a.sites & fin) && !final)
+		qf_tool_usage_error("--sites final_norm: its layer, final, is not "
+				    "in --layers");
+	if (final && !(o->a.sites & fin))
+		qf_tool_usage_error("--layers final: its one site, final_norm, is "
+				    "not in --sites");
+	if ((o->a.sites & ~fin) && !block)
+		qf_tool_usage_error("--sites: no layer of a block in --layers for "
+				    "the sites other than final_norm");
+	if (block && !(o->a.sites & ~fin))
+		qf_tool_usage_error("--layers: no site of a block in --sites for "
+				    "the layers other than final");
 }
 
 /* The thread count and the lists. */
 static void parse_values(struct opts *o)
 {
-	static const uint64_t none[1];
 	qf_err e;
 
 	if ((o->threads = qf_tool_threads(o->jobs, &e)) < 0)
 		qf_tool_usage_error("%s", e.msg);
 	if (o->layers) {
-		o->layer_list = parse_list("--layers", o->layers, UINT32_MAX,
+		o->layer_list = parse_list("--layers", o->layers, UINT32_MAX, 1,
 					   &o->a.nlayers);
-		/* "": final_norm only */
-		o->a.layers = o->layer_list ? o->layer_list : none;
+		o->a.layers = o->layer_list;
 	}
 	if (o->positions) {
 		o->position_list = parse_list("--positions", o->positions,
-					      UINT64_MAX - 1, &o->a.npositions);
-		if (!o->a.npositions)
-			qf_tool_usage_error("--positions: no position given");
+					      UINT64_MAX - 1, 0, &o->a.npositions);
 		o->a.positions = o->position_list;
 	}
+	check_choice(o);
 }
 
 static void parse_args(int argc, char **argv, void *arg)
@@ -247,9 +323,10 @@ static void parse_args(int argc, char **argv, void *arg)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":m:L:S:r:o:j:vh", longs, NULL)) != -1)
 		option(o, c, optarg, argv);
-	check_args(o, argc);
+	check_args(o);
 	parse_values(o);
-	o->input = optind < argc ? argv[optind] : "-";
+	o->inputs = argv + optind;
+	o->ninputs = argc - optind;
 	qf_tool_distinct_outputs((const char *[]){ "-o", "--nll" },
 				 (const char *[]){ o->output ? o->output : "-",
 						   o->nll }, 2);
@@ -263,22 +340,30 @@ static void opts_free(void *arg)
 	free(o->position_list);
 }
 
-/* The options the model's shape bounds (misuse: exit 2). */
-static void check_model(const qf_act_opts *a, const qf_model_config *cfg)
+/* The options the model's shape bounds (misuse: exit 2); --layers final
+ * becomes layer n_layer, the final norm's, in the list run passes on. */
+static void check_model(const struct opts *o, const qf_model_config *cfg,
+			uint64_t *layers)
 {
-	int window = a->window ? a->window : cfg->n_ctx;
+	const qf_act_opts *a = &o->a;
+	int window = o->window_set ? a->window : cfg->n_ctx;
 
-	if (a->window && (a->window < 2 || a->window > cfg->n_ctx))
+	if (o->window_set && (a->window < 2 || a->window > cfg->n_ctx))
 		qf_tool_usage_error("--window %d out of range [2, n_ctx %d]",
 				    a->window, cfg->n_ctx);
-	if (a->stride && a->stride >= window)
+	if (o->stride_set && (a->stride < 1 || a->stride >= window))
 		qf_tool_usage_error("--stride %d out of range [1, window %d)",
 				    a->stride, window);
-	for (size_t i = 0; i < a->nlayers; i++)
-		if (a->layers[i] >= (uint64_t)cfg->n_layer)
+	for (size_t i = 0; i < a->nlayers; i++) {
+		if (a->layers[i] == LAYER_FINAL)
+			layers[i] = (uint64_t)cfg->n_layer;
+		else if (a->layers[i] >= (uint64_t)cfg->n_layer)
 			qf_tool_usage_error("--layers: layer %" PRIu64
 					    " out of range (the model has %d)",
 					    a->layers[i], cfg->n_layer);
+		else
+			layers[i] = a->layers[i];
+	}
 }
 
 /* ------------------------------------------------------------ running */
@@ -329,12 +414,15 @@ static int sinks_close(struct sinks *k, qf_err *e)
 	return rc;
 }
 
-/* Every document of in. */
-static int all_docs(qf_act *a, qf_reader *in, struct sinks *k, qf_err *e)
+/* Every document of the token stream at path. */
+static int all_docs(qf_act *a, const char *path, struct sinks *k, qf_err *e)
 {
+	qf_reader *in = qf_reader_open(path, e);
 	qf_rec rec;
 	int rc;
 
+	if (!in)
+		return -1;
 	qf_rec_init(&rec);
 	while ((rc = qf_reader_next(in, &rec, e)) > 0)
 		if (one_doc(a, in, &rec, k, e) < 0) {
@@ -342,34 +430,53 @@ static int all_docs(qf_act *a, qf_reader *in, struct sinks *k, qf_err *e)
 			break;
 		}
 	qf_rec_free(&rec);
+	qf_reader_close(in);
 	return rc;
+}
+
+/* Every token stream, or standard input, documents numbered across them. */
+static int all_inputs(qf_act *a, const struct opts *o, struct sinks *k,
+		      qf_err *e)
+{
+	if (o->ninputs == 0)
+		return all_docs(a, "-", k, e);
+	for (int i = 0; i < o->ninputs; i++)
+		if (all_docs(a, o->inputs[i], k, e) < 0)
+			return -1;
+	return 0;
 }
 
 static int run(void *arg, qf_err *e)
 {
 	const struct opts *o = arg;
 	qf_model *m = NULL;
-	qf_reader *fr = NULL, *in = NULL;
+	qf_reader *fr = NULL;
 	qf_act *a = NULL;
 	struct sinks k = { NULL, NULL };
 	qf_act_opts ao = o->a;
+	uint64_t *layers = NULL;
 	int status = -1;
 
 	if (!(m = qf_model_load(o->model, e)) ||
 	    qf_model_set_threads(m, o->threads, e) < 0)
 		goto out;
-	check_model(&ao, qf_model_cfg(m));
+	if (ao.nlayers && !(layers = malloc(ao.nlayers * sizeof *layers))) {
+		qf_err_set(e, "out of memory");
+		goto out;
+	}
+	check_model(o, qf_model_cfg(m), layers);
+	if (ao.layers)
+		ao.layers = layers;
 	if (ao.corrupt > 0 &&
 	    qf_weights_std(o->model, "tok_emb.weight", &ao.sigma, e) < 0)
 		goto out;
 	if (o->patch && !(ao.patch = fr = qf_reader_open(o->patch, e)))
 		goto out;
 	if (!(a = qf_act_new(m, &ao, e)) ||
-	    !(in = qf_reader_open(o->input, e)) ||
 	    !(k.w = qf_writer_open(o->output ? o->output : "-", NULL, e)) ||
 	    (o->nll && !(k.wn = qf_writer_open(o->nll, NULL, e))))
 		goto out;
-	if (all_docs(a, in, &k, e) < 0 || sinks_close(&k, e) < 0)
+	if (all_inputs(a, o, &k, e) < 0 || sinks_close(&k, e) < 0)
 		goto out;
 	if (o->verbose)
 		fprintf(stderr, "qf-act: %" PRIu64 " documents\n", qf_act_docs(a));
@@ -377,10 +484,10 @@ static int run(void *arg, qf_err *e)
 out:
 	qf_writer_abort(k.wn);
 	qf_writer_abort(k.w);
-	qf_reader_close(in);
 	qf_act_free(a);
 	qf_reader_close(fr);
 	qf_model_free(m);
+	free(layers);
 	return status;
 }
 

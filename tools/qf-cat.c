@@ -3,9 +3,9 @@
  *
  * Reads each input (streams, or .npy/.npz files with --from) in turn,
  * keeps the records that match the selection, and writes them as a
- * stream, a listing, TSV, .npy or .npz.  Memory: one payload chunk for
- * stream, listing and TSV output; one whole record for .npy/.npz input or
- * output.  See docs/man/qf-cat.1.
+ * stream, a listing, TSV, .npy or .npz.  Memory: one piece of a payload
+ * (1 MiB read, its conversion, one stream chunk) whatever the formats;
+ * only a Fortran-order .npy array is held whole.  See docs/man/qf-cat.1.
  */
 #include <errno.h>
 #include <fnmatch.h>
@@ -73,16 +73,15 @@ struct opts {
 	qf_wopts w;
 };
 
-/* One input: a stream, or .npy/.npz arrays held whole. */
+/* One input: a stream, an .npy file or an .npz archive, read as it goes. */
 struct src {
 	const char *path;
 	enum fmt fmt;
 	qf_reader *r;
 	qf_npz_reader *z;
+	qf_npy_reader *y;
 	FILE *f;
 	int npy_done;
-	void *data;
-	uint64_t pos, len;
 };
 
 /* The output side. */
@@ -93,10 +92,7 @@ struct sink {
 	FILE *f;
 	qf_npz_writer *z;
 	uint64_t written;
-	/* npy output: the one record, held until the input ends */
-	qf_rec held;
-	void *held_data;
-	int have_held;
+	int npy_written;	/* --to npy: the one record is out */
 };
 
 static enum fmt parse_fmt(const char *s, int allow_tsv)
@@ -133,7 +129,7 @@ static void option(struct opts *o, int c, const char *arg, char **argv)
 	case 'x': push(&o->excludes, &o->nexcludes, arg); break;
 	case 'a': push(&o->attrs, &o->nattrs, arg); break;
 	case O_SET:
-		if (!strchr(arg, '='))
+		if (!strchr(arg, '=') || *arg == '=')
 			qf_tool_usage_error("--set wants KEY=VALUE, not '%s'", arg);
 		push(&o->sets, &o->nsets, arg);
 		break;
@@ -142,7 +138,11 @@ static void option(struct opts *o, int c, const char *arg, char **argv)
 		if (!o->dtype)
 			qf_tool_usage_error("unknown dtype '%s'", arg);
 		break;
-	case O_RENAME: o->rename = arg; break;
+	case O_RENAME:
+		if (!*arg)
+			qf_tool_usage_error("--rename: the name is empty");
+		o->rename = arg;
+		break;
 	case 'o': o->output = arg; break;
 	case O_LEVEL: o->w.level = qf_tool_parse_level(arg); break;
 	case O_SHUFFLE: o->w.shuffle = QF_SHUFFLE_ON; break;
@@ -241,9 +241,9 @@ static void src_close(struct src *s)
 {
 	qf_reader_close(s->r);
 	qf_npz_close(s->z);
+	qf_npy_close(s->y);
 	if (s->f && s->f != stdin)
 		fclose(s->f);
-	free(s->data);
 }
 
 /* The record name of an .npy file: its base name without ".npy". */
@@ -267,41 +267,30 @@ static int src_next(struct src *s, qf_rec *rec, qf_err *e)
 {
 	const char *name = strcmp(s->path, "-") == 0 ? "<stdin>" : s->path;
 	qf_err e2;
-	int rc;
 
-	free(s->data);
-	s->data = NULL;
-	s->pos = 0;
 	if (s->fmt == F_QFT)
 		return qf_reader_next(s->r, rec, e);
-	if (s->fmt == F_NPZ) {
-		rc = qf_npz_next(s->z, rec, &s->data, e);
-	} else {
-		if (s->npy_done)
-			return 0;
-		s->npy_done = 1;
-		qf_rec_free(rec);
-		if (qf_npy_read(s->f, name, rec, &s->data, e) < 0)
-			return -1;
-		if (npy_name(rec, s->path, &e2) < 0)
-			return qf_err_set(e, "%s: %s", name, e2.msg);
-		rc = 1;
-	}
-	if (rc == 1)
-		s->len = qf_rec_nbytes(rec);
-	return rc;
+	if (s->fmt == F_NPZ)
+		return qf_npz_next_header(s->z, rec, e);
+	if (s->npy_done)
+		return 0;
+	s->npy_done = 1;
+	qf_rec_free(rec);
+	s->y = qf_npy_open(s->f, name, rec, e);
+	if (!s->y)
+		return -1;
+	if (npy_name(rec, s->path, &e2) < 0)
+		return qf_err_set(e, "%s: %s", name, e2.msg);
+	return 1;
 }
 
 static int64_t src_read(struct src *s, void *buf, size_t n, qf_err *e)
 {
 	if (s->fmt == F_QFT)
 		return qf_reader_read(s->r, buf, n, e);
-	if (n > s->len - s->pos)
-		n = (size_t)(s->len - s->pos);
-	if (n)
-		memcpy(buf, (char *)s->data + s->pos, n);
-	s->pos += n;
-	return (int64_t)n;
+	if (s->fmt == F_NPZ)
+		return qf_npz_read(s->z, buf, n, e);
+	return qf_npy_read_data(s->y, buf, n, e);
 }
 
 /* ------------------------------------------------------------ selection */
@@ -336,9 +325,11 @@ static int selected(const struct opts *o, const qf_rec *rec)
 
 /* ------------------------------------------------------------ output */
 
-/* Payload chunk buffer: whole elements of both dtypes. */
-#define CHUNK_ELEMS (1u << 16)
-static unsigned char inbuf[CHUNK_ELEMS * 8], outbuf[CHUNK_ELEMS * 8];
+/* A piece of a payload: one stream chunk of the input dtype, which the
+ * stream writer compresses straight from the buffer, and its conversion
+ * (up to 8 bytes an element, from 1-byte elements). */
+#define PIECE QF_DEFAULT_CHUNK
+static unsigned char inbuf[PIECE], outbuf[PIECE * 8];
 static qf_progress progress;	/* MiB of payload read, on a terminal */
 static uint64_t bytes_read;
 
@@ -383,7 +374,7 @@ static int pump(struct src *s, struct sink *k, const qf_rec *in, int dt,
 	qf_err e2;
 
 	while (left > 0) {
-		size_t n = left < CHUNK_ELEMS ? (size_t)left : CHUNK_ELEMS;
+		size_t n = left < PIECE / ies ? (size_t)left : PIECE / ies;
 		int64_t got = src_read(s, inbuf, n * ies, e);
 		if (got < 0)
 			return -1;
@@ -410,6 +401,21 @@ static int to_writer(struct sink *k, int dt, const void *buf, size_t n,
 		     qf_err *e)
 {
 	return qf_writer_write(k->w, buf, n * qf_dtype_size(dt), e);
+}
+
+static int to_npz(struct sink *k, int dt, const void *buf, size_t n,
+		  qf_err *e)
+{
+	return qf_npz_write(k->z, buf, n * qf_dtype_size(dt), e);
+}
+
+/* Errors of the FILE are found by qf_out_commit, which names the file. */
+static int to_file(struct sink *k, int dt, const void *buf, size_t n,
+		   qf_err *e)
+{
+	(void)e;
+	fwrite(buf, qf_dtype_size(dt), n, k->f);
+	return 0;
 }
 
 struct tsv_state {
@@ -446,31 +452,15 @@ static int to_stats(struct sink *k, int dt, const void *buf, size_t n,
 	return qf_stats_add(&stats, dt, buf, n, e);
 }
 
-static void print_attrs(FILE *f, const qf_rec *rec)
-{
-	for (size_t i = 0; i < rec->nattr; i++)
-		fprintf(f, "%s%s=%s", i ? " " : "", rec->attr[i].key,
-			rec->attr[i].val);
-}
-
-static void print_header_line(FILE *f, const qf_rec *rec, int dt)
-{
-	char shape[256];
-
-	fprintf(f, "%s\t%s\t%s\t%" PRIu64 "\t", rec->name, qf_dtype_name(dt),
-		qf_rec_shape_str(rec, shape, sizeof shape),
-		qf_rec_numel(rec) * qf_dtype_size(dt));
-	print_attrs(f, rec);
-}
-
 static int emit_list(struct src *s, struct sink *k, qf_rec *rec, int dt,
 		     qf_err *e)
 {
-	print_header_line(k->f, rec, dt);
+	/* the figures first: a payload that fails leaves no partial line */
+	qf_stats_init(&stats);
+	if (k->o->stats && pump(s, k, rec, rec->dtype, to_stats, e) < 0)
+		return -1;
+	qf_tool_put_rec_line(k->f, rec, dt);
 	if (k->o->stats) {
-		qf_stats_init(&stats);
-		if (pump(s, k, rec, rec->dtype, to_stats, e) < 0)
-			return -1;
 		fprintf(k->f, "\t%.17g\t%.17g\t%.17g\t%.17g\t%" PRIu64,
 			stats.n ? stats.mean : NAN, qf_stats_std(&stats),
 			stats.n ? stats.min : NAN, stats.n ? stats.max : NAN,
@@ -484,7 +474,7 @@ static int emit_tsv(struct src *s, struct sink *k, qf_rec *rec, int dt,
 		    qf_err *e)
 {
 	fputs("# ", k->f);
-	print_header_line(k->f, rec, dt);
+	qf_tool_put_rec_line(k->f, rec, dt);
 	putc('\n', k->f);
 	tsv.col = 0;
 	tsv.ncol = rec->ndim >= 2 ? rec->dims[rec->ndim - 1] : 1;
@@ -517,40 +507,13 @@ static int emit_qft(struct src *s, struct sink *k, qf_rec *rec, int dt,
 	return rc;
 }
 
-/* Whole record, converted, for .npy/.npz. */
-static int whole(struct src *s, const qf_rec *rec, int dt, qf_rec *out,
-		 void **data, qf_err *e)
+/* The header of the record as written: rec's in dtype dt. */
+static int out_header(const qf_rec *rec, int dt, qf_rec *out, qf_err *e)
 {
-	uint64_t n = qf_rec_numel(rec);
-	size_t es = qf_dtype_size(dt);
-	void *in = NULL;
-
-	*data = NULL;
+	qf_rec_init(out);
 	if (qf_rec_copy(out, rec, e) < 0 ||
 	    qf_rec_set_shape(out, dt, rec->ndim, rec->dims, e) < 0)
 		return -1;
-	if (n == 0)
-		return 0;
-	if (n > SIZE_MAX / 8 || !(in = malloc((size_t)n * qf_dtype_size(rec->dtype))))
-		return qf_err_set(e, "%s: record %s: out of memory", s->path, rec->name);
-	if (src_read(s, in, (size_t)n * qf_dtype_size(rec->dtype), e) < 0) {
-		free(in);
-		return -1;
-	}
-	if (dt == rec->dtype) {
-		*data = in;
-		return 0;
-	}
-	*data = malloc((size_t)n * es);
-	qf_err e2;
-	if (!*data || qf_convert(dt, *data, rec->dtype, in, (size_t)n, &e2) < 0) {
-		free(in);
-		free(*data);
-		*data = NULL;
-		return qf_err_set(e, "%s: record %s: %s", s->path, rec->name,
-				  *data ? e2.msg : "out of memory");
-	}
-	free(in);
 	return 0;
 }
 
@@ -558,28 +521,38 @@ static int emit_npz(struct src *s, struct sink *k, qf_rec *rec, int dt,
 		    qf_err *e)
 {
 	qf_rec out;
-	void *data;
-	int rc;
+	int rc = out_header(rec, dt, &out, e);
 
-	qf_rec_init(&out);
-	rc = whole(s, rec, dt, &out, &data, e);
 	if (rc == 0)
-		rc = qf_npz_add(k->z, out.name, &out, data, e);
-	free(data);
+		rc = qf_npz_begin(k->z, out.name, &out, e);
+	if (rc == 0)
+		rc = pump(s, k, rec, dt, to_npz, e);
+	if (rc == 0)
+		rc = qf_npz_end(k->z, e);
 	qf_rec_free(&out);
 	return rc;
 }
 
+/* The header, then the payload as it is read: a second record is an
+ * error that removes the output. */
 static int emit_npy(struct src *s, struct sink *k, qf_rec *rec, int dt,
 		    qf_err *e)
 {
-	if (k->have_held)
+	qf_rec out;
+	int rc;
+
+	if (k->npy_written)
 		return qf_err_set(e, "%s: record %s: --to npy takes exactly one "
 				  "record; select one with -n or -a", s->path,
 				  rec->name);
-	k->have_held = 1;
-	qf_rec_init(&k->held);
-	return whole(s, rec, dt, &k->held, &k->held_data, e);
+	k->npy_written = 1;
+	rc = out_header(rec, dt, &out, e);
+	if (rc == 0)
+		rc = qf_npy_write_header(k->f, qf_out_name(k->out), &out, e);
+	if (rc == 0)
+		rc = pump(s, k, rec, dt, to_file, e);
+	qf_rec_free(&out);
+	return rc;
 }
 
 static int emit(struct src *s, struct sink *k, qf_rec *rec, qf_err *e)
@@ -634,19 +607,10 @@ static int sink_close(struct sink *k, qf_err *e)
 		rc = qf_npz_finish(k->z, e);
 		k->z = NULL;
 	}
-	if (rc == 0 && k->o->mode == M_WRITE && k->o->to == F_NPY) {
-		if (!k->have_held)
-			rc = qf_err_set(e, "%s: --to npy: no record selected",
-					qf_out_name(k->out));
-		else
-			rc = qf_npy_write(k->f, qf_out_name(k->out), &k->held,
-					  k->held_data, e);
-	}
-	if (k->have_held) {
-		qf_rec_free(&k->held);
-		free(k->held_data);
-		k->have_held = 0;
-	}
+	if (rc == 0 && k->o->mode == M_WRITE && k->o->to == F_NPY &&
+	    !k->npy_written)
+		rc = qf_err_set(e, "%s: --to npy: no record selected",
+				qf_out_name(k->out));
 	if (rc == 0)
 		rc = qf_out_commit(k->out, e);
 	else
@@ -660,14 +624,7 @@ static void sink_abort(struct sink *k)
 {
 	if (k->w)
 		qf_writer_abort(k->w);
-	if (k->z) {
-		qf_err e;
-		qf_npz_finish(k->z, &e);
-	}
-	if (k->have_held) {
-		qf_rec_free(&k->held);
-		free(k->held_data);
-	}
+	qf_npz_abort(k->z);
 	qf_out_abort(k->out);
 }
 
@@ -701,7 +658,7 @@ static int goes_on(const struct sink *k, const qf_err *e)
 	    qf_out_pipe_broken(STDOUT_FILENO))
 		return 0;
 	fflush(k->f);
-	fprintf(stderr, "%s: %s\n", qf_tool_name(), e->msg);
+	qf_tool_warn("%s", e->msg);
 	return 1;
 }
 

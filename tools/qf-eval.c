@@ -64,6 +64,7 @@ struct opts {
 	const char *ref, *model[MAXM], *output, *disparity, *nll, *languages;
 	const char *groupby[64], *group[64], *ref_lang, *baseline, *jobs;
 	int nmodel, ngroupby, ngroup, verbose;
+	int window_set, stride_set;	/* given: checked against n_ctx */
 	char *name[MAXM];	/* the models' names, the reference's first */
 	const char *file[MAXM];	/* and their files */
 	int nm;
@@ -192,9 +193,11 @@ static void option(struct opts *o, int c, char **argv)
 		break;
 	case O_WINDOW:
 		o->e.window = (int)qf_tool_parse_count("--window", optarg, 1u << 30);
+		o->window_set = 1;
 		break;
 	case O_STRIDE:
 		o->e.stride = (int)qf_tool_parse_count("--stride", optarg, 1u << 30);
+		o->stride_set = 1;
 		break;
 	case 'j': o->jobs = optarg; break;
 	case 'v': o->verbose = 1; break;
@@ -283,7 +286,26 @@ static int load_models(const struct opts *o, qf_model **models, qf_err *e)
 	return 0;
 }
 
-/* The scopes of --group and --group-by. */
+/* --window and --stride against the models' smallest n_ctx: misuse
+ * (exit 2), as in qf-act. */
+static void check_window(const struct opts *o, qf_model *const *models)
+{
+	int C = qf_model_cfg(models[0])->n_ctx, W;
+
+	for (int i = 1; i < o->nm; i++)
+		if (qf_model_cfg(models[i])->n_ctx < C)
+			C = qf_model_cfg(models[i])->n_ctx;
+	if (o->window_set && (o->e.window < 2 || o->e.window > C))
+		qf_tool_usage_error("--window %d out of range [2, n_ctx %d]",
+				    o->e.window, C);
+	W = o->window_set ? o->e.window : C;
+	if (o->stride_set && (o->e.stride < 1 || o->e.stride >= W))
+		qf_tool_usage_error("--stride %d out of range [1, window %d)",
+				    o->e.stride, W);
+}
+
+/* The scopes of --group and --group-by; --languages alone is checked
+ * against the data all the same. */
 static int add_scopes(qf_eval *ev, const struct opts *o, qf_err *e)
 {
 	for (int g = 0; g < o->ngroup; g++) {
@@ -301,6 +323,8 @@ static int add_scopes(qf_eval *ev, const struct opts *o, qf_err *e)
 	for (int g = 0; g < o->ngroupby; g++)
 		if (qf_eval_group_by(ev, o->languages, o->groupby[g], e) < 0)
 			return -1;
+	if (o->languages && !o->ngroupby)
+		return qf_eval_languages(ev, o->languages, e);
 	return 0;
 }
 
@@ -384,8 +408,44 @@ static int one_record(struct scoring *sc, qf_reader *in, const qf_rec *rec,
 	return rc;
 }
 
+/* The records of one stream that are not token records: skipped, and
+ * said once the progress line is gone (docs/conventions.md: nothing is
+ * skipped without a word). */
+struct skipped {
+	uint64_t n;
+	char *file, *first;	/* the stream's name, the first record's */
+};
+
+/* Record rec of stream in is no token record (-v: said at once). */
+static void skip_record(const struct scoring *sc, const qf_reader *in,
+			const qf_rec *rec, struct skipped *sk)
+{
+	if (sc->verbose)
+		qf_tool_warn("%s: record %s: %s, not 1-d integer token ids: "
+			     "skipped", qf_reader_name(in), rec->name,
+			     qf_dtype_name(rec->dtype));
+	if (sk->n++ == 0) {
+		sk->file = strdup(qf_reader_name(in));
+		sk->first = strdup(rec->name);
+	}
+}
+
+/* Say what was skipped (say: the scoring went well; else its error is
+ * the one line), and free it. */
+static void skipped_note(struct skipped *sk, int say)
+{
+	if (sk->n && say)
+		qf_tool_warn("%s: skipped %" PRIu64 " record%s that %s not 1-d "
+			     "integer token ids (the first: %s)",
+			     sk->file ? sk->file : "?", sk->n, sk->n == 1 ? "" : "s",
+			     sk->n == 1 ? "is" : "are", sk->first ? sk->first : "?");
+	free(sk->file);
+	free(sk->first);
+}
+
 /* Every record of one token stream. */
-static int one_stream(struct scoring *sc, const char *path, qf_err *e)
+static int one_stream(struct scoring *sc, const char *path,
+		      struct skipped *sk, qf_err *e)
 {
 	qf_reader *in = qf_reader_open(path, e);
 	qf_rec rec;
@@ -398,11 +458,7 @@ static int one_stream(struct scoring *sc, const char *path, qf_err *e)
 		/* any integer dtype: ids are read as i32, exactly */
 		if (qf_dtype_is_float(rec.dtype) || rec.dtype == QF_BOOL ||
 		    rec.ndim != 1) {
-			if (sc->verbose)
-				fprintf(stderr, "qf-eval: %s: record %s: %s, not "
-					"1-d integer token ids: skipped\n",
-					qf_reader_name(in), rec.name,
-					qf_dtype_name(rec.dtype));
+			skip_record(sc, in, &rec, sk);
 			continue;
 		}
 		if ((rc = one_record(sc, in, &rec, e)) < 0)
@@ -418,14 +474,18 @@ static int one_stream(struct scoring *sc, const char *path, qf_err *e)
 /* Every token stream, or standard input. */
 static int score_all(struct scoring *sc, const struct opts *o, qf_err *e)
 {
-	int rc = 0;
+	int n = o->ntokens ? o->ntokens : 1, rc = 0, i;
+	struct skipped *sk = calloc((size_t)n, sizeof *sk);
 
+	if (!sk)
+		return qf_err_set(e, "out of memory");
 	qf_progress_start(&sc->prog, "qf-eval: records");
-	if (o->ntokens == 0)
-		rc = one_stream(sc, "-", e);
-	for (int i = 0; i < o->ntokens && rc == 0; i++)
-		rc = one_stream(sc, o->tokens[i], e);
+	for (i = 0; i < n && rc == 0; i++)
+		rc = one_stream(sc, o->ntokens ? o->tokens[i] : "-", &sk[i], e);
 	qf_progress_end(&sc->prog);
+	for (i = 0; i < n; i++)
+		skipped_note(&sk[i], rc == 0);
+	free(sk);
 	return rc;
 }
 
@@ -455,8 +515,10 @@ static int run(void *arg, qf_err *e)
 	qf_out *out = NULL, *dout = NULL;
 	int rc = -1;
 
-	if (load_models(o, models, e) < 0 ||
-	    !(sc.ev = qf_eval_new(models, (const char *const *)o->name, o->nm,
+	if (load_models(o, models, e) < 0)
+		goto out;
+	check_window(o, models);
+	if (!(sc.ev = qf_eval_new(models, (const char *const *)o->name, o->nm,
 				  &o->e, e)) ||
 	    add_scopes(sc.ev, o, e) < 0)
 		goto out;

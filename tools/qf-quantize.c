@@ -5,16 +5,19 @@
  * writes them back dequantized to f32, with attributes saying how; every
  * other record passes through with its header and payload unchanged.
  * Optionally writes the integer codes and scales as records of their own
- * and per-tensor and per-layer statistics as TSV.  Memory: one tensor
- * (as f32, plus its output), and with more than one thread the tensor
- * being compressed and written as well.  See docs/man/qf-quantize.1 and
- * docs/quantize.md.
+ * and per-tensor and per-layer statistics as TSV.  Memory: records
+ * stream through a chunk at a time, and a tensor quantized per channel
+ * or group a run of rows at a time when the input is a regular file
+ * (read twice); otherwise one tensor is held (docs/quantize.md, "Memory
+ * and threads").  See docs/man/qf-quantize.1.
  */
-#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "qf.h"
 
@@ -160,36 +163,16 @@ static void protect_layers(qf_qplan *p, const char *list)
 		qf_tool_usage_error("--protect-layers: empty list");
 }
 
-/* A --bits-map file with newlines as commas and comments dropped. */
+/* A --bits-map file with newlines as commas and comments dropped; at
+ * most QF_QMAP_MAX bytes. */
 static char *read_map_file(const char *path)
 {
-	FILE *f = fopen(path, "r");
-	char *text = NULL, *t;
-	size_t len = 0, cap = 0;
-	int c;
+	char *text;
+	qf_err e;
 
-	if (!f)
-		qf_tool_usage_error("--bits-map: %s: %s", path, strerror(errno));
-	while ((c = getc(f)) != EOF) {
-		if (c == '#')
-			while ((c = getc(f)) != EOF && c != '\n')
-				;
-		if (c == EOF)
-			break;
-		if (len + 2 > cap) {
-			cap = cap ? 2 * cap : 256;
-			if (!(t = realloc(text, cap)))
-				break;
-			text = t;
-		}
-		text[len++] = (char)(c == '\n' ? ',' : c);
-	}
-	fclose(f);
-	t = c == EOF ? realloc(text, len + 1) : NULL;
-	if (!t)
-		qf_tool_die(QF_EXIT_DATA, "out of memory");
-	t[len] = 0;
-	return t;
+	if (qf_qmap_read(path, &text, &e) < 0)
+		qf_tool_usage_error("--bits-map: %s", e.msg);
+	return text;
 }
 
 /* One KEY=BITS of a --bits-map: "default" or a layer. */
@@ -411,6 +394,8 @@ static void parse_args(int argc, char **argv, void *arg)
 		case O_COMPAT: p->compat = 1; break;
 		case 'k':
 			p->include |= parse_kinds("--include", optarg);
+			if (strcmp(optarg, "all") != 0)	/* each must match */
+				p->include_named |= parse_kinds("--include", optarg);
 			o->include_set = 1;
 			break;
 		case O_ALLW: p->include |= QF_QKINDS_WEIGHTS; o->include_set = 1; break;
@@ -453,6 +438,9 @@ static void opts_free(void *arg)
 struct ctx {
 	struct opts *o;
 	qf_reader *r;
+	qf_reader *again;	/* the input read a second time, or NULL */
+	FILE *againf;		/* its file, for standard input */
+	qf_rec arec;		/* its record */
 	qf_out *so;		/* --stats */
 	qf_qstats *stats;
 	qf_writer *w;
@@ -473,22 +461,18 @@ static int check_layers(struct ctx *c, int n_layer, const char *src, qf_err *e)
 
 static int process(struct ctx *c, const qf_rec *rec, qf_err *e)
 {
-	int n_layer = qf_qconfig_layers(rec);
-	qf_wbatch *b;
+	int n_layer = qf_qconfig_layers(rec), rc;
 
 	if (n_layer >= 0) {
 		c->n_layer = n_layer;
 		if (check_layers(c, n_layer, "the model", e) < 0)
 			return -1;
 	}
-	b = qf_wbatch_new(e);
-	if (!b)
-		return -1;
-	if (qf_qplan_apply(&c->o->p, c->r, rec, b, c->stats, e) < 0) {
-		qf_wbatch_free(b);
-		return -1;
-	}
-	return qf_wthread_put(c->wt, b, e);
+	if (c->again && (rc = qf_reader_next(c->again, &c->arec, e)) != 1)
+		return rc < 0 ? -1 : qf_err_set(e, "%s: changed while read",
+						qf_reader_name(c->r));
+	return qf_qplan_stream(&c->o->p, c->r, c->again, rec, c->wt, c->stats,
+			       e);
 }
 
 /* Every record through, and the writer thread finished; -1 on error. */
@@ -551,6 +535,32 @@ static void summary(const qf_qstats *s)
 		t.bytes_out ? 100.0 * (double)t.bytes_fp / (double)t.bytes_out : 0.0);
 }
 
+/* The input opened a second time when it is a regular file (standard
+ * input at its offset), for the quantizer's first pass; else NULL. */
+static void open_again(struct ctx *c)
+{
+	const char *in = c->o->input;
+	struct stat st;
+	qf_err e;
+	off_t at;
+	int fd;
+
+	if (strcmp(in, "-") != 0) {
+		if (stat(in, &st) == 0 && S_ISREG(st.st_mode))
+			c->again = qf_reader_open(in, &e);
+		return;
+	}
+	if (fstat(0, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (at = lseek(0, 0, SEEK_CUR)) < 0 ||
+	    (fd = open("/proc/self/fd/0", O_RDONLY)) < 0)
+		return;
+	if (lseek(fd, at, SEEK_SET) != at || !(c->againf = fdopen(fd, "rb"))) {
+		close(fd);
+		return;
+	}
+	c->again = qf_reader_fopen(c->againf, "<stdin>", &e);
+}
+
 /* The input, the statistics and the output with its writer thread. */
 static int open_all(struct ctx *c, qf_err *e)
 {
@@ -559,6 +569,7 @@ static int open_all(struct ctx *c, qf_err *e)
 	c->r = qf_reader_open(o->input, e);
 	if (!c->r)
 		return -1;
+	open_again(c);
 	if (o->stats && !(c->so = qf_out_open(o->stats, e)))
 		return -1;
 	c->stats = qf_qstats_new(c->so ? qf_out_file(c->so) : NULL, e);
@@ -579,7 +590,7 @@ static int open_all(struct ctx *c, qf_err *e)
 static int run(void *arg, qf_err *e)
 {
 	struct opts *o = arg;
-	struct ctx c = { o, NULL, NULL, NULL, NULL, NULL, -1, 0 };
+	struct ctx c = { o, NULL, NULL, NULL, { 0 }, NULL, NULL, NULL, NULL, -1, 0 };
 	qf_writer *w;
 	qf_out *so;
 	qf_err e2;
@@ -607,6 +618,10 @@ out:
 	qf_out_abort(c.so);
 	qf_qstats_free(c.stats);
 	qf_reader_close(c.r);
+	qf_reader_close(c.again);
+	if (c.againf)
+		fclose(c.againf);
+	qf_rec_free(&c.arec);
 	if (rc < 0 && c.misuse)
 		qf_tool_usage_error("%s", e->msg);
 	return rc;

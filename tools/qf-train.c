@@ -80,6 +80,7 @@ struct opts {
 	double lr, min_lr, wd, clip, init_std;
 	int set_init_std, set_cfg, set_sep, set_batch, set_seed, set_steps, set_stop;
 	int set_lr, set_min_lr, set_warmup, set_wd, set_clip, verbose;
+	int sep_given;		/* --sep given (set_sep: or from a checkpoint) */
 	const char *cfg_opt;	/* the first config option given */
 	const char *tokens;	/* the token stream */
 	int threads;
@@ -113,6 +114,26 @@ static double given_real(const char *opt, const char *arg, double lo,
 	return parse_real(opt, arg, lo, hi);
 }
 
+/* A new model's config: every size at least 1 (misuse, exit 2, naming
+ * the option; the trainer's own check would say "config out of range"
+ * and exit 1), the heads dividing the width. */
+static void check_config(const struct opts *o)
+{
+	static const char *const opt[] = {
+		"--layers", "--d-model", "--heads", "--ctx", "--vocab",
+	};
+	const uint64_t v[] = { o->layers, o->d, o->heads, o->ctx, o->vocab };
+
+	if (o->init || o->resume)
+		return;
+	for (size_t i = 0; i < sizeof v / sizeof *v; i++)
+		if (v[i] == 0)
+			qf_tool_usage_error("%s: at least 1", opt[i]);
+	if (o->d % o->heads)
+		qf_tool_usage_error("--d-model %" PRIu64 " is not a multiple of "
+				    "--heads %" PRIu64, o->d, o->heads);
+}
+
 /* The options that exclude or need each other; the threads. */
 static void check_args(int argc, struct opts *o)
 {
@@ -140,11 +161,7 @@ static void check_args(int argc, struct opts *o)
 		qf_tool_usage_error("--steps: at least 1");
 	if (o->batch == 0)
 		qf_tool_usage_error("--batch: at least 1");
-	if (!o->resume && o->heads == 0)
-		qf_tool_usage_error("--heads: at least 1");
-	if (!o->resume && o->d % o->heads)
-		qf_tool_usage_error("--d-model %" PRIu64 " is not a multiple of "
-				    "--heads %" PRIu64, o->d, o->heads);
+	check_config(o);
 	if (!o->init && !o->resume && o->set_sep && o->sep >= o->vocab)
 		qf_tool_usage_error("--sep %" PRIu64 " out of range (vocab %" PRIu64
 				    ")", o->sep, o->vocab);
@@ -233,7 +250,10 @@ static void parse_args(int argc, char **argv, void *arg)
 		case O_INIT: o->init = optarg; break;
 		case O_RESUME: o->resume = optarg; break;
 		case O_MIX: o->mix = optarg; break;
-		case O_SEP: o->sep = given_count(opt, optarg, INT32_MAX, &o->set_sep); break;
+		case O_SEP:
+			o->sep = given_count(opt, optarg, INT32_MAX, &o->set_sep);
+			o->sep_given = 1;
+			break;
 		case O_BATCH: o->batch = given_count(opt, optarg, 1 << 16, &o->set_batch); break;
 		case O_SEED: o->seed = given_count(opt, optarg, UINT64_MAX, &o->set_seed); break;
 		case O_STEPS: o->steps = given_count(opt, optarg, UINT32_MAX, &o->set_steps); break;
@@ -344,6 +364,9 @@ static qf_train *start(struct opts *o, qf_train_opts *to, qf_err *e)
 		return NULL;
 	if (!o->set_sep)
 		o->sep = (uint64_t)qf_train_cfg(t)->vocab_size - 1;
+	if (o->sep_given && o->sep >= (uint64_t)qf_train_cfg(t)->vocab_size)
+		qf_tool_usage_error("--sep %" PRIu64 " out of range (vocab %d)",
+				    o->sep, qf_train_cfg(t)->vocab_size);
 	if (qf_train_step_count(t) >= o->stop)
 		qf_err_set(e, "%s: already at step %" PRIu64 ", nothing to do "
 			   "before step %" PRIu64, o->resume,

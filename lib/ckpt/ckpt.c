@@ -15,6 +15,114 @@
 #include "ckpt/ckpt_impl.h"
 #include "core/json.h"
 
+/* ------------------------------------------------------------ settings */
+
+/* The model settings qf reads from config.json (Hugging Face's names) or
+ * from GGUF metadata (llama.cpp's): checked when the checkpoint is
+ * opened, so that a bad value is an error naming its file and key, not a
+ * config record a model fails on later in another tool. */
+enum { S_COUNT, S_COUNT_OR_NULL, S_EPS };
+static const struct setting {
+	const char *key;
+	int kind;
+} settings[] = {
+	{ "n_layer", S_COUNT }, { "gpt2.block_count", S_COUNT },
+	{ "n_embd", S_COUNT }, { "gpt2.embedding_length", S_COUNT },
+	{ "n_head", S_COUNT }, { "gpt2.attention.head_count", S_COUNT },
+	{ "n_positions", S_COUNT }, { "n_ctx", S_COUNT },
+	{ "gpt2.context_length", S_COUNT },
+	{ "n_inner", S_COUNT_OR_NULL }, { "gpt2.feed_forward_length", S_COUNT },
+	{ "vocab_size", S_COUNT },
+	{ "layer_norm_epsilon", S_EPS },
+	{ "gpt2.attention.layer_norm_epsilon", S_EPS },
+};
+#define NSETTINGS (sizeof settings / sizeof *settings)
+
+static const struct setting *find_setting(const char *key)
+{
+	for (size_t i = 0; i < NSETTINGS; i++)
+		if (strcmp(settings[i].key, key) == 0)
+			return &settings[i];
+	return NULL;
+}
+
+static const char *json_type_name(int type)
+{
+	static const char *const names[] = {
+		[QF_JSON_NULL] = "null", [QF_JSON_FALSE] = "false",
+		[QF_JSON_TRUE] = "true", [QF_JSON_NUMBER] = "a number",
+		[QF_JSON_STRING] = "a string", [QF_JSON_ARRAY] = "an array",
+		[QF_JSON_OBJECT] = "an object",
+	};
+
+	return type >= 0 && type <= QF_JSON_OBJECT ? names[type] : "?";
+}
+
+/* A setting of config.json must be a JSON number (n_inner may be null). */
+static int check_setting_type(const char *path, const char *key,
+			      const qf_json *v, qf_err *err)
+{
+	const struct setting *s = find_setting(key);
+
+	if (!s || v->type == QF_JSON_NUMBER ||
+	    (v->type == QF_JSON_NULL && s->kind == S_COUNT_OR_NULL))
+		return 0;
+	return qf_err_set(err, "%s: key %s: %s, not a number", path, key,
+			  json_type_name(v->type));
+}
+
+/* One setting's value, as text. */
+static int check_setting(const char *file, const struct setting *s,
+			 const char *v, qf_err *err)
+{
+	uint64_t u;
+	double x;
+	qf_err e2;
+
+	if (s->kind == S_EPS) {
+		if (qf_parse_double(v, &x, &e2) < 0 || !(x > 0 && x < 1))
+			return qf_err_set(err, "%s: key %s: '%s' is not a finite "
+					  "number between 0 and 1", file, s->key,
+					  v);
+		return 0;
+	}
+	if (s->kind == S_COUNT_OR_NULL && strcmp(v, "null") == 0)
+		return 0;
+	if (qf_parse_u64(v, INT32_MAX, &u, &e2) < 0 || u == 0)
+		return qf_err_set(err, "%s: key %s: '%s' is not a whole number "
+				  "from 1 to %d", file, s->key, v, INT32_MAX);
+	return 0;
+}
+
+/* n_embd must be a multiple of n_head (under either naming). */
+static int check_heads(const qf_rec *meta, const char *file, const char *d,
+		       const char *h, qf_err *err)
+{
+	const char *dv = qf_rec_get(meta, d), *hv = qf_rec_get(meta, h);
+
+	if (!dv || !hv || strtoull(dv, NULL, 10) % strtoull(hv, NULL, 10) == 0)
+		return 0;
+	return qf_err_set(err, "%s: %s %s is not a multiple of %s %s", file, d,
+			  dv, h, hv);
+}
+
+/* Every setting present in meta, whose values came from file. */
+static int check_settings(const qf_rec *meta, const char *file, qf_err *err)
+{
+	for (size_t i = 0; i < NSETTINGS; i++) {
+		const char *v = qf_rec_get(meta, settings[i].key);
+		if (v && check_setting(file, &settings[i], v, err) < 0)
+			return -1;
+	}
+	if (check_heads(meta, file, "n_embd", "n_head", err) < 0 ||
+	    check_heads(meta, file, "gpt2.embedding_length",
+			"gpt2.attention.head_count", err) < 0)
+		return -1;
+	return 0;
+}
+
+/* ------------------------------------------------------------ config.json */
+
 /* Top-level scalars of a JSON object into attributes of meta. */
 static int json_to_meta(const qf_json *j, qf_rec *meta, const char *path,
 			qf_err *err)
@@ -26,6 +134,8 @@ static int json_to_meta(const qf_json *j, qf_rec *meta, const char *path,
 	for (size_t i = 0; i < j->n; i++) {
 		const qf_json *v = j->items[i];
 		const char *text;
+		if (check_setting_type(path, j->keys[i], v, err) < 0)
+			return -1;
 		switch (v->type) {
 		case QF_JSON_NUMBER:
 		case QF_JSON_STRING: text = v->str; break;
@@ -58,6 +168,8 @@ static int load_config(qf_ckpt *c, const char *path, qf_err *err)
 		return -1;
 	rc = json_to_meta(j, &c->meta, path, err);
 	qf_json_free(j);
+	if (rc == 0)
+		rc = check_settings(&c->meta, path, err);
 	return rc;
 }
 
@@ -221,6 +333,9 @@ qf_ckpt *qf_ckpt_open(const char *path, qf_err *err)
 			strcpy(dir, ".");
 		rc = load_file(c, path, err);
 	}
+	/* the metadata of the file itself (GGUF's, safetensors') */
+	if (rc == 0)
+		rc = check_settings(&c->meta, c->path, err);
 	if (rc == 0 && dir && (cfg = join(dir, "config.json")) && exists(cfg))
 		rc = load_config(c, cfg, err);
 	free(cfg);

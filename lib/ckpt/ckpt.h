@@ -9,32 +9,68 @@
 /* .npy: read one array (versions 1.0, 2.0, 3.0; dtypes <f2 <f4 <f8 |i1 |u1
  * <i2 <u2 <i4 <u4 <i8 <u8 |b1, C or Fortran order; big-endian forms are
  * converted) into rec (dtype and shape; the name is left as it is) and a
- * malloc'd C-order buffer. */
+ * malloc'd C-order buffer, grown as the data arrives. */
 int qf_npy_read(FILE *f, const char *name, qf_rec *rec, void **data,
 		qf_err *err);
+/* The same as a stream: qf_npy_open reads the header into rec, then
+ * qf_npy_read_data hands out the C-order, little-endian data in pieces
+ * of whole elements (fewer bytes than asked only at the end; a file that
+ * ends early is an error).  Memory: the caller's buffer, except for a
+ * Fortran-order array of two or more dimensions, which is held whole to
+ * be reordered (at most qf_reader_max_whole() bytes). */
+typedef struct qf_npy_reader qf_npy_reader;
+qf_npy_reader *qf_npy_open(FILE *f, const char *name, qf_rec *rec,
+			   qf_err *err);
+int64_t qf_npy_read_data(qf_npy_reader *r, void *buf, size_t n, qf_err *err);
+void qf_npy_close(qf_npy_reader *r);
 /* Write rec's payload as .npy version 1.0 (2.0 if the header needs it).
  * bf16, which numpy lacks, must be converted by the caller. */
 int qf_npy_write(FILE *f, const char *name, const qf_rec *rec,
 		 const void *data, qf_err *err);
+/* Only the header; the caller writes qf_rec_nbytes(rec) bytes after it. */
+int qf_npy_write_header(FILE *f, const char *name, const qf_rec *rec,
+			qf_err *err);
 /* Size in bytes of the .npy file qf_npy_write would produce. */
 uint64_t qf_npy_size(const qf_rec *rec);
 
 /* .npz: a zip archive of .npy members.  Reading yields one record per
- * member, named after the member without ".npy".  The reader holds one
- * array at a time. */
+ * member, named after the member without ".npy".  The reader holds at
+ * most one array (a Fortran-order one; else nothing) at a time. */
 typedef struct qf_npz_reader qf_npz_reader;
 qf_npz_reader *qf_npz_open(const char *path, qf_err *err);
 /* 1: a record in rec/data (data malloc'd), 0: end, -1: error. */
 int qf_npz_next(qf_npz_reader *z, qf_rec *rec, void **data, qf_err *err);
+/* As a stream: the next member's header (1, 0 at the end, -1), then its
+ * data with qf_npz_read as qf_npy_read_data does; the member's size and
+ * CRC are checked when its last byte is read.  An unread rest is skipped
+ * by the next qf_npz_next_header. */
+int qf_npz_next_header(qf_npz_reader *z, qf_rec *rec, qf_err *err);
+int64_t qf_npz_read(qf_npz_reader *z, void *buf, size_t n, qf_err *err);
 void qf_npz_close(qf_npz_reader *z);
 
+/* Writing: stored (uncompressed) members, as numpy.savez writes them,
+ * written front to back (a pipe works; a regular file gets each CRC
+ * written back into its local header, a pipe a data descriptor), zip64
+ * where sizes or offsets need it. */
 typedef struct qf_npz_writer qf_npz_writer;
-/* Stored (uncompressed) members, as numpy.savez writes them. */
 qf_npz_writer *qf_npz_create(FILE *f, const char *name, qf_err *err);
+/* QF_NPZ_ZIP64: zip64 fields for every member and the end record, as
+ * an archive larger than 4 GiB has them (for tests). */
+#define QF_NPZ_ZIP64 1u
+qf_npz_writer *qf_npz_create_flags(FILE *f, const char *name, unsigned flags,
+				   qf_err *err);
 /* member: the record name; ".npy" is appended. */
 int qf_npz_add(qf_npz_writer *z, const char *member, const qf_rec *rec,
 	       const void *data, qf_err *err);
+/* The same in pieces: begin, then qf_rec_nbytes(rec) bytes in any
+ * number of qf_npz_write calls, then end. */
+int qf_npz_begin(qf_npz_writer *z, const char *member, const qf_rec *rec,
+		 qf_err *err);
+int qf_npz_write(qf_npz_writer *z, const void *data, size_t n, qf_err *err);
+int qf_npz_end(qf_npz_writer *z, qf_err *err);
 int qf_npz_finish(qf_npz_writer *z, qf_err *err); /* frees z */
+/* Free z without finishing the archive (an output being abandoned). */
+void qf_npz_abort(qf_npz_writer *z);
 
 /* ---------------------------------------------------------------- checkpoints */
 

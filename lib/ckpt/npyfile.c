@@ -9,96 +9,120 @@
 
 #include "ckpt/ckpt_impl.h"
 
-/* The array of the .npy file at path. */
-static int read_npy(const char *path, qf_rec *rec, void **data, qf_err *err)
+/* The .npy file at path opened, its header read into rec. */
+static qf_npy_reader *open_npy(const char *path, FILE **f, qf_rec *rec,
+			       qf_err *err)
 {
-	FILE *f = fopen(path, "rb");
-	int rc;
+	qf_npy_reader *r;
 
-	if (!f)
-		return qf_err_set(err, "%s: %s", path, strerror(errno));
-	rc = qf_npy_read(f, path, rec, data, err);
-	fclose(f);
-	return rc;
-}
-
-/* fn(ctx, member, its data) for the members of the .npz at path in
- * order, until it returns non-zero: that value; 0 at the end, -1 when
- * the archive cannot be read. */
-typedef int (*member_fn)(void *ctx, const qf_rec *rec, const void *data,
-			 qf_err *err);
-
-static int npz_each(const char *path, member_fn fn, void *ctx, qf_err *err)
-{
-	qf_npz_reader *z = qf_npz_open(path, err);
-	qf_rec rec;
-	void *data = NULL;
-	int rc;
-
-	if (!z)
-		return -1;
-	qf_rec_init(&rec);
-	while ((rc = qf_npz_next(z, &rec, &data, err)) == 1) {
-		rc = fn(ctx, &rec, data, err);
-		free(data);
-		data = NULL;
-		if (rc != 0)
-			break;
+	*f = fopen(path, "rb");
+	if (!*f) {
+		qf_err_set(err, "%s: %s", path, strerror(errno));
+		return NULL;
 	}
-	qf_rec_free(&rec);
-	qf_npz_close(z);
-	return rc;
+	r = qf_npy_open(*f, path, rec, err);
+	if (!r) {
+		fclose(*f);
+		*f = NULL;
+	}
+	return r;
 }
 
+/* The data straight into dst, without a copy held. */
 static int npy_read(qf_ckpt *c, size_t i, void *dst, qf_err *err)
 {
+	const qf_ckpt_tensor *t = &c->t[i];
+	qf_npy_reader *r;
 	qf_rec rec;
-	void *data = NULL;
-	int rc;
+	FILE *f;
+	int rc = -1;
 
 	qf_rec_init(&rec);
-	rc = read_npy(c->t[i].file, &rec, &data, err);
-	if (rc == 0 && qf_rec_nbytes(&rec) != c->t[i].nbytes)
-		rc = qf_err_set(err, "%s: changed while being read", c->path);
-	if (rc == 0 && data)
-		memcpy(dst, data, (size_t)c->t[i].nbytes);
-	free(data);
+	r = open_npy(t->file, &f, &rec, err);
+	if (r && qf_rec_nbytes(&rec) != t->nbytes)
+		qf_err_set(err, "%s: changed while being read", c->path);
+	else if (r && (!t->nbytes ||
+		       qf_npy_read_data(r, dst, (size_t)t->nbytes, err) ==
+		       (int64_t)t->nbytes))
+		rc = 0;
+	qf_npy_close(r);
+	if (f)
+		fclose(f);
 	qf_rec_free(&rec);
 	return rc;
 }
 
-struct find {
-	const qf_ckpt *c;
-	size_t i;
-	void *dst;
+/*
+ * An .npz is read through one cursor that moves forward over the
+ * members, which qf_npzfile_load listed in archive order: tensors read
+ * in that order cost one pass over the archive in all (reopening and
+ * scanning for each, as before, was quadratic: 4,000 members took two
+ * minutes).  A tensor before the cursor reopens the archive.
+ */
+struct npz_cursor {
+	qf_npz_reader *z;
+	size_t next;		/* index of the member the next header is */
 };
 
-/* Tensor f->i's bytes into f->dst when rec is its member: 1, else 0. */
-static int copy_member(void *ctx, const qf_rec *rec, const void *data,
-		       qf_err *err)
+static int npz_seek(qf_ckpt *c, struct npz_cursor *k, size_t i, qf_rec *rec,
+		    qf_err *err)
 {
-	struct find *f = ctx;
-	const qf_ckpt_tensor *t = &f->c->t[f->i];
+	int rc;
 
-	if (strcmp(rec->name, t->name) != 0)
-		return 0;
-	if (qf_rec_nbytes(rec) != t->nbytes)
-		return qf_err_set(err, "%s: changed while being read", f->c->path);
-	if (data)
-		memcpy(f->dst, data, (size_t)t->nbytes);
-	return 1;
+	if (k->z && k->next > i) {
+		qf_npz_close(k->z);
+		k->z = NULL;
+	}
+	if (!k->z) {
+		k->z = qf_npz_open(c->path, err);
+		k->next = 0;
+		if (!k->z)
+			return -1;
+	}
+	for (;;) {
+		rc = qf_npz_next_header(k->z, rec, err);
+		if (rc < 0)
+			return -1;
+		if (rc == 0)
+			return qf_err_set(err, "%s: member %s vanished", c->path,
+					  c->t[i].name);
+		if (k->next++ == i)
+			return 0;
+	}
 }
 
-/* An .npz member is found again by scanning; checkpoints in .npz are
- * small, and this keeps one array in memory at a time. */
 static int npz_read(qf_ckpt *c, size_t i, void *dst, qf_err *err)
 {
-	struct find f = { c, i, dst };
-	int rc = npz_each(c->path, copy_member, &f, err);
+	struct npz_cursor *k = c->impl;
+	const qf_ckpt_tensor *t = &c->t[i];
+	qf_rec rec;
+	int rc;
 
-	if (rc == 0)
-		rc = qf_err_set(err, "%s: member %s vanished", c->path, c->t[i].name);
-	return rc < 0 ? -1 : 0;
+	qf_rec_init(&rec);
+	rc = npz_seek(c, k, i, &rec, err);
+	if (rc == 0 && (strcmp(rec.name, t->name) != 0 ||
+			qf_rec_nbytes(&rec) != t->nbytes))
+		rc = qf_err_set(err, "%s: changed while being read", c->path);
+	if (rc == 0 && t->nbytes &&
+	    qf_npz_read(k->z, dst, (size_t)t->nbytes, err) != (int64_t)t->nbytes)
+		rc = -1;
+	qf_rec_free(&rec);
+	if (rc < 0) {
+		/* after an error the reader is dead: start again next time */
+		qf_npz_close(k->z);
+		k->z = NULL;
+	}
+	return rc;
+}
+
+static void npz_close(qf_ckpt *c)
+{
+	struct npz_cursor *k = c->impl;
+
+	if (k)
+		qf_npz_close(k->z);
+	free(k);
+	c->impl = NULL;
 }
 
 static void no_close(qf_ckpt *c)
@@ -107,7 +131,7 @@ static void no_close(qf_ckpt *c)
 }
 
 static const struct qf_ckpt_backend npy_be = { "npy", npy_read, no_close };
-static const struct qf_ckpt_backend npz_be = { "npz", npz_read, no_close };
+static const struct qf_ckpt_backend npz_be = { "npz", npz_read, npz_close };
 
 static int add_rec(qf_ckpt *c, const qf_rec *rec, const char *src_type,
 		   qf_err *err)
@@ -126,14 +150,18 @@ static int add_rec(qf_ckpt *c, const qf_rec *rec, const char *src_type,
 
 int qf_npyfile_load(qf_ckpt *c, const char *path, qf_err *err)
 {
+	qf_npy_reader *r;
 	qf_rec rec;
-	void *data = NULL;
+	FILE *f;
 	char *base, *dot;
 	int rc;
 
 	qf_rec_init(&rec);
-	rc = read_npy(path, &rec, &data, err);
-	free(data);
+	r = open_npy(path, &f, &rec, err);
+	rc = r ? 0 : -1;
+	qf_npy_close(r);
+	if (f)
+		fclose(f);
 	if (rc == 0) {
 		base = strrchr(path, '/');
 		base = strdup(base ? base + 1 : path);
@@ -154,17 +182,27 @@ int qf_npyfile_load(qf_ckpt *c, const char *path, qf_err *err)
 	return rc;
 }
 
-static int add_member(void *ctx, const qf_rec *rec, const void *data,
-		      qf_err *err)
-{
-	(void)data;
-	return add_rec(ctx, rec, qf_dtype_name(rec->dtype), err);
-}
-
+/* List the members from their headers, without reading their data. */
 int qf_npzfile_load(qf_ckpt *c, const char *path, qf_err *err)
 {
-	int rc = npz_each(path, add_member, c, err);
+	qf_npz_reader *z;
+	qf_rec rec;
+	int rc;
 
+	c->impl = calloc(1, sizeof(struct npz_cursor));
+	if (!c->impl)
+		return qf_err_set(err, "%s: out of memory", path);
 	c->be = &npz_be;
+	z = qf_npz_open(path, err);
+	if (!z)
+		return -1;
+	qf_rec_init(&rec);
+	while ((rc = qf_npz_next_header(z, &rec, err)) == 1)
+		if (add_rec(c, &rec, qf_dtype_name(rec.dtype), err) < 0) {
+			rc = -1;
+			break;
+		}
+	qf_rec_free(&rec);
+	qf_npz_close(z);
 	return rc;
 }

@@ -34,6 +34,7 @@
 #define MAX_CD (256u << 20)		/* bytes of the central directory */
 #define MAX_PKL (256u << 20)		/* bytes of data.pkl */
 #define WINDOW (16u << 20)		/* bytes read at a time by gather() */
+#define MAX_EXPANDED (64u << 20)	/* bytes of an expanded view read */
 
 struct member {
 	char *name;
@@ -622,6 +623,29 @@ static int check_extent(qf_ckpt *c, const char *name, const char *mname,
 	return 0;
 }
 
+/* A view with more elements than its storage holds from its offset
+ * (stride 0, or strides that overlap: torch's expand) would make a few
+ * stored bytes into any number: it is read only up to MAX_EXPANDED
+ * bytes. */
+static int check_expanded(qf_ckpt *c, const char *name, const char *mname,
+			  const struct tinfo *ti, const qf_pstorage *st,
+			  qf_err *err)
+{
+	uint64_t have = st->numel - ti->off;
+
+	if (ti->numel <= have || (ti->numel <= MAX_EXPANDED / ti->es))
+		return 0;
+	if (ti->numel == UINT64_MAX)
+		return qf_err_set(err, "%s: tensor %s: an expanded view of more "
+				  "than 2^64 elements over %s of %" PRIu64
+				  " elements", c->path, name, mname, st->numel);
+	return qf_err_set(err, "%s: tensor %s: an expanded view of %" PRIu64
+			  " elements over %s of %" PRIu64 " elements is "
+			  "larger than the %u MiB qf materialises", c->path,
+			  name, ti->numel, mname, st->numel,
+			  MAX_EXPANDED >> 20);
+}
+
 /* Room in tc->t for one more tensor after the first n. */
 static int grow_tinfo(struct torch *tc, size_t n, const char *path,
 		      qf_err *err)
@@ -656,7 +680,8 @@ static int add_tensor(qf_ckpt *c, const char *archive, const char *name,
 	ti.m = (size_t)(m - tc->m);
 	ti.es = qf_dtype_size(st->dtype);
 	tensor_shape(pt, &ti);
-	if (check_extent(c, name, mname, pt, st, ti.numel, &last, err) < 0)
+	if (check_extent(c, name, mname, pt, st, ti.numel, &last, err) < 0 ||
+	    check_expanded(c, name, mname, &ti, st, err) < 0)
 		return -1;
 	memset(&t, 0, sizeof t);
 	t.name = (char *)name;

@@ -75,20 +75,28 @@ int qf_read_text_file(const char *path, size_t max, char **text, size_t *len,
 /* A tab-separated table read a line at a time.  qf_tsv_next strips the
  * line end and splits the line at tabs in place: fld[0..n) (an empty line
  * is one empty field), len the line's length, lineno its number from 1.
- * Returns 1, 0 at the end, -1 on a read error (errno).  qf_tsv_open
- * returns -1 with errno when the file cannot be opened; messages are the
- * caller's. */
+ * Returns 1, 0 at the end, -1 on a read error (errno): EFBIG when the file
+ * goes on past the max bytes given to qf_tsv_open (a helper table, read
+ * with QF_TSV_MAX: /dev/zero or a model named by mistake ends there, with
+ * memory bounded).  qf_tsv_open returns -1 with errno when the file cannot
+ * be opened; messages are the caller's, but for qf_tsv_fail's. */
+#define QF_TSV_MAX (16u << 20)
 typedef struct qf_tsv {
 	FILE *f;
 	const char *path;
 	char *line;
 	size_t cap, len;
 	uint64_t lineno;
+	uint64_t total, max;	/* bytes read, and the most allowed */
 	char **fld;
 	size_t n, fcap;
 } qf_tsv;
-int qf_tsv_open(qf_tsv *t, const char *path);
+int qf_tsv_open(qf_tsv *t, const char *path, uint64_t max);
 int qf_tsv_next(qf_tsv *t);
+/* The error of a failed qf_tsv_next (errno as it left it), -1:
+ *     mix.tsv: larger than 16777216 bytes (the limit of a table)
+ *     mix.tsv: read error: Is a directory */
+int qf_tsv_fail(const qf_tsv *t, qf_err *err);
 void qf_tsv_close(qf_tsv *t);
 
 /* ------------------------------------------------------------ hashing */
@@ -152,9 +160,11 @@ int qf_pool_replace(qf_pool **pool, int n, qf_err *err);
 
 /* ------------------------------------------------------------ OpenBLAS */
 
-/* CPU features that matter for the choice of OpenBLAS core (tool/tool.h). */
+/* CPU features that matter for the choice of OpenBLAS core (tool/tool.h)
+ * and for the dtype conversions. */
 #define QF_CPU_AVX2 1u		/* AVX2 and FMA */
 #define QF_CPU_AVX512 2u	/* AVX-512 F, CD, BW, DQ, VL */
+#define QF_CPU_F16C 4u		/* AVX and F16C (half-precision conversion) */
 unsigned qf_cpu_features(void);
 /* A QF_OPENBLAS_CHOSEN_BY that is not one of the three, or set without
  * OPENBLAS_CORETYPE, is an error (qf_tool_init: misuse, exit 2). */

@@ -4,6 +4,9 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 
 #include "core/internal.h"
 
@@ -27,6 +30,11 @@ unsigned qf_cpu_features(void)
 	    __builtin_cpu_supports("avx512dq") &&
 	    __builtin_cpu_supports("avx512vl"))
 		f |= QF_CPU_AVX512;
+	/* by CPUID: clang 14's __builtin_cpu_supports does not know f16c */
+	unsigned a, b, c, d;
+	if (__builtin_cpu_supports("avx") && __get_cpuid(1, &a, &b, &c, &d) &&
+	    (c & bit_F16C))
+		f |= QF_CPU_F16C;
 #endif
 	return f;
 }

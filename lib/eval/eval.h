@@ -42,11 +42,18 @@ int qf_eval_doc(qf_eval *ev, const char *src, const qf_rec *rec,
 		qf_err *err);
 /* Scopes of the disparity table besides "all": a named list of
  * languages ("eng,deu"), and every value of a column of a languages
- * table (TSV with a header, language codes in the first column). */
+ * table (TSV with a header, language codes in the first column, at most
+ * QF_TSV_MAX bytes: 16 MiB).  Every language of the data must have a row
+ * in a table given, with qf_eval_languages too, which makes no scope;
+ * qf_eval_finish checks it:
+ *     languages.tsv: no row for language xyz (in the data)
+ *     languages.tsv: no column morph_typ
+ *     /dev/zero: larger than 16777216 bytes (the limit of a table) */
 int qf_eval_group(qf_eval *ev, const char *name, const char *langs,
 		  qf_err *err);
 int qf_eval_group_by(qf_eval *ev, const char *table, const char *column,
 		     qf_err *err);
+int qf_eval_languages(qf_eval *ev, const char *table, qf_err *err);
 /* Compute every figure and interval, after the last record. */
 int qf_eval_finish(qf_eval *ev, qf_err *err);
 /* The two tables, after qf_eval_finish (docs/eval.md). */

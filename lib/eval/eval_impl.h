@@ -65,6 +65,8 @@ struct figs {
 	double *g;		/* [ntest][nscope][NG] */
 	unsigned char *gr;
 	int *gmax, *gmin;	/* [ntest][nscope]: languages (estimate only) */
+	int *gnov;		/* and the first language whose measure has
+				 * no value, or -1 */
 };
 
 struct qf_eval {
@@ -146,6 +148,8 @@ void qf_ev_scopes_free(qf_eval *ev);
 int qf_ev_figs_alloc(const qf_eval *ev, struct figs *fs, int est);
 void qf_ev_figs_free(struct figs *fs);
 
+/* The per-language figure (F_*) that measure (QF_MEASURE_*) is. */
+int qf_ev_measure_fig(int measure);
 /* Figures of language l from units draw[0..n) (indices into its units),
  * into fs; -1: out of memory. */
 int qf_ev_lang_figs(const qf_eval *ev, int l, const int *draw, int n,

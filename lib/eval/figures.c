@@ -17,8 +17,7 @@ static const int vs_of[NG] = {
 	[G_CV_VB] = G_CV, [G_RELREF_VB] = G_RELREF,
 };
 
-/* The per-language figure a measure is. */
-static int measure_fig(int m)
+int qf_ev_measure_fig(int m)
 {
 	static const int f[] = { F_DEGB, F_DEG, F_DBPB, F_DNLL };
 
@@ -115,7 +114,8 @@ int qf_ev_figs_alloc(const qf_eval *ev, struct figs *fs, int est)
 	if (est) {
 		fs->gmax = malloc((size_t)ev->nm * ev->nsc * sizeof *fs->gmax);
 		fs->gmin = malloc((size_t)ev->nm * ev->nsc * sizeof *fs->gmin);
-		if (!fs->gmax || !fs->gmin)
+		fs->gnov = malloc((size_t)ev->nm * ev->nsc * sizeof *fs->gnov);
+		if (!fs->gmax || !fs->gmin || !fs->gnov)
 			return -1;
 	}
 	return fs->f && fs->r && fs->g && fs->gr ? 0 : -1;
@@ -129,6 +129,7 @@ void qf_ev_figs_free(struct figs *fs)
 	free(fs->gr);
 	free(fs->gmax);
 	free(fs->gmin);
+	free(fs->gnov);
 }
 
 /* ------------------------------------------------------------ languages */
@@ -243,7 +244,7 @@ int qf_ev_lang_figs(const qf_eval *ev, int l, const int *draw, int n,
 
 void qf_ev_rel_figs(const qf_eval *ev, struct figs *fs)
 {
-	int mf = measure_fig(ev->o.measure);
+	int mf = qf_ev_measure_fig(ev->o.measure);
 
 	for (int m = 1; m < ev->nm; m++) {
 		double den = ev->ref_lang >= 0 ? FIG(fs, ev, ev->ref_lang, m, mf) : NAN;
@@ -259,7 +260,8 @@ void qf_ev_rel_figs(const qf_eval *ev, struct figs *fs)
 
 /* ------------------------------------------------------------ disparity */
 
-/* D of one test model over the languages in a scope and out of it. */
+/* D of one test model over the languages in a scope and out of it;
+ * bad: the first language (in or out) where D has no value, or -1. */
 struct spread {
 	double sum, mx, mn, osum;
 	int n, on, amax, amin, bad;
@@ -269,12 +271,12 @@ static void scope_spread(const qf_eval *ev, const struct figs *fs,
 			 const struct scope *sc, int m, int mf,
 			 struct spread *sp)
 {
-	*sp = (struct spread){ 0, -INFINITY, INFINITY, 0, 0, 0, -1, -1, 0 };
+	*sp = (struct spread){ 0, -INFINITY, INFINITY, 0, 0, 0, -1, -1, -1 };
 	for (int l = 0; l < ev->nlang; l++) {
 		double d = FIG(fs, ev, l, m, mf);
 
-		if (isnan(d))
-			sp->bad = 1;
+		if (isnan(d) && sp->bad < 0)
+			sp->bad = l;
 		if (!sc->in[l]) {
 			sp->osum += d;
 			sp->on++;
@@ -296,7 +298,7 @@ static void scope_spread(const qf_eval *ev, const struct figs *fs,
 /* The disparity figures of test model t over scope s. */
 static void scope_figs(const qf_eval *ev, struct figs *fs, int t, int s)
 {
-	int m = t + 1, mf = measure_fig(ev->o.measure), rl = ev->ref_lang;
+	int m = t + 1, mf = qf_ev_measure_fig(ev->o.measure), rl = ev->ref_lang;
 	const struct scope *sc = &ev->sc[s];
 	double *g = &GFIG(fs, ev, t, s, 0), md = ev->o.min_den;
 	unsigned char *gr = &GREA(fs, ev, t, s, 0);
@@ -312,8 +314,9 @@ static void scope_figs(const qf_eval *ev, struct figs *fs, int t, int s)
 	if (fs->gmax) {
 		fs->gmax[(size_t)t * ev->nsc + s] = sp.amax;
 		fs->gmin[(size_t)t * ev->nsc + s] = sp.amin;
+		fs->gnov[(size_t)t * ev->nsc + s] = sp.bad;
 	}
-	if (sp.bad || sp.n == 0)
+	if (sp.bad >= 0 || sp.n == 0)
 		return;
 	set(&g[G_MEAN], &gr[G_MEAN], sp.sum / sp.n);
 	set(&g[G_MAX], &gr[G_MAX], sp.mx);

@@ -100,7 +100,8 @@ int qf_eval_group(qf_eval *ev, const char *name, const char *langs,
 	return 0;
 }
 
-/* A new, empty table of ev (freed with it); NULL: out of memory. */
+/* A new, empty table of ev (freed with it); column NULL: the codes
+ * only.  NULL: out of memory. */
 static struct table *new_table(qf_eval *ev, const char *path,
 			       const char *column)
 {
@@ -111,7 +112,8 @@ static struct table *new_table(qf_eval *ev, const char *path,
 	ev->tab = t;
 	t = &ev->tab[ev->ntab++];
 	memset(t, 0, sizeof *t);
-	if (!(t->column = strdup(column)) || !(t->path = strdup(path)))
+	if ((column && !(t->column = strdup(column))) ||
+	    !(t->path = strdup(path)))
 		return NULL;
 	return t;
 }
@@ -134,50 +136,63 @@ static int table_add(struct table *t, const char *code, const char *val)
 	return t->code[t->n - 1] && t->val[t->n - 1] ? 0 : -1;
 }
 
+/* The index of column in the header line of ts (0, the codes, for
+ * NULL), or -1 with err set. */
+static int header_column(qf_tsv *ts, const char *column, qf_err *err)
+{
+	int r = qf_tsv_next(ts);
+
+	if (r < 0)
+		return qf_tsv_fail(ts, err);
+	if (r == 0)
+		return qf_err_set(err, "%s: empty, expected a header line",
+				  ts->path);
+	if (!column)
+		return 0;
+	for (size_t i = 1; i < ts->n; i++)
+		if (strcmp(ts->fld[i], column) == 0)
+			return (int)i;
+	return qf_err_set(err, "%s: no column %s", ts->path, column);
+}
+
+/* The rows of a languages table: code and the value in column col. */
+static int table_rows(struct table *t, qf_tsv *ts, int col, qf_err *err)
+{
+	int r;
+
+	while ((r = qf_tsv_next(ts)) > 0) {
+		if (ts->len == 0)
+			continue;
+		if (ts->n <= (size_t)col)
+			return qf_err_set(err, "%s: line %" PRIu64 ": %zu fields, "
+					  "expected at least %d", ts->path,
+					  ts->lineno, ts->n, col + 1);
+		if (table_add(t, ts->fld[0], ts->fld[col]) < 0)
+			return qf_err_set(err, "out of memory");
+	}
+	return r < 0 ? qf_tsv_fail(ts, err) : 0;
+}
+
 int qf_eval_group_by(qf_eval *ev, const char *path, const char *column,
 		     qf_err *err)
 {
 	qf_tsv ts;
 	struct table *t;
-	int col = -1, r, rc = -1;
+	int col, rc = -1;
 
-	if (qf_tsv_open(&ts, path) < 0)
+	if (qf_tsv_open(&ts, path, QF_TSV_MAX) < 0)
 		return qf_err_set(err, "cannot open %s: %s", path, strerror(errno));
 	if (!(t = new_table(ev, path, column)))
-		goto oom;
-	if (qf_tsv_next(&ts) <= 0) {
-		qf_err_set(err, "%s: empty, expected a header line", path);
-		goto out;
-	}
-	for (size_t i = 1; i < ts.n; i++)
-		if (strcmp(ts.fld[i], column) == 0)
-			col = (int)i;
-	if (col < 0) {
-		qf_err_set(err, "%s: no column %s", path, column);
-		goto out;
-	}
-	while ((r = qf_tsv_next(&ts)) > 0) {
-		if (ts.len == 0)
-			continue;
-		if (ts.n <= (size_t)col) {
-			qf_err_set(err, "%s: line %" PRIu64 ": %zu fields, expected "
-				   "at least %d", path, ts.lineno, ts.n, col + 1);
-			goto out;
-		}
-		if (table_add(t, ts.fld[0], ts.fld[col]) < 0)
-			goto oom;
-	}
-	if (r < 0) {
-		qf_err_set(err, "cannot read %s: %s", path, strerror(errno));
-		goto out;
-	}
-	rc = 0;
-	goto out;
-oom:
-	qf_err_set(err, "out of memory");
-out:
+		qf_err_set(err, "out of memory");
+	else if ((col = header_column(&ts, column, err)) >= 0)
+		rc = table_rows(t, &ts, col, err);
 	qf_tsv_close(&ts);
 	return rc;
+}
+
+int qf_eval_languages(qf_eval *ev, const char *path, qf_err *err)
+{
+	return qf_eval_group_by(ev, path, NULL, err);
 }
 
 /* ------------------------------------------------------------ scopes */
@@ -223,7 +238,8 @@ static int cmp_str(const void *a, const void *b)
 }
 
 /* Each language's value in table tb, into val[nlang] (pointers into tb);
- * a language of the data must have a row. */
+ * a language of the data must have a row (docs/eval.md: whether or not
+ * the table makes scopes). */
 static int table_values(const qf_eval *ev, const struct table *tb,
 			char **val, qf_err *err)
 {
@@ -257,7 +273,8 @@ static int value_scope(qf_eval *ev, const char *column, char *const *val,
 	return add_scope(ev, name, in);
 }
 
-/* A scope for each value of table tb's column, in value order. */
+/* A scope for each value of table tb's column, in value order; none for
+ * a table of codes only. */
 static int table_scopes(qf_eval *ev, const struct table *tb, qf_err *err)
 {
 	size_t L = (size_t)ev->nlang;
@@ -271,6 +288,10 @@ static int table_scopes(qf_eval *ev, const struct table *tb, qf_err *err)
 	}
 	if (table_values(ev, tb, val, err) < 0)
 		goto out;
+	if (!tb->column) {	/* --languages alone: checked, no scopes */
+		rc = 0;
+		goto out;
+	}
 	memcpy(uniq, val, L * sizeof *uniq);
 	qsort(uniq, L, sizeof *uniq, cmp_str);
 	for (size_t l = 0; l < L; l++) {

@@ -76,6 +76,30 @@ static void put_fig(FILE *f, const qf_eval *ev, double est, int r,
 	put_num(f, hi);
 }
 
+/* The first status entry of a row whose degradation measure has no value
+ * in language l (its scored targets cover no bytes, or there are none):
+ * "deg_byte:NA in xyz".  The figures it makes NA have no entry of their
+ * own. */
+static void novalue(char *st, size_t cap, const qf_eval *ev, int l)
+{
+	if (l >= 0)
+		status_add(st, cap, qf_measure_name(ev->o.measure), "NA in %s",
+			   ev->lang[l].code);
+}
+
+/* The language whose measure leaves test model m's rel_deg of language l
+ * without a value (l itself or the reference language), or -1. */
+static int rel_novalue(const qf_eval *ev, int l, int m)
+{
+	int mf = qf_ev_measure_fig(ev->o.measure), rl = ev->ref_lang;
+
+	if (rl < 0 || REA(&ev->est, ev, l, m, F_RELDEG) != R_NA)
+		return -1;
+	if (isnan(FIG(&ev->est, ev, l, m, mf)))
+		return l;
+	return isnan(FIG(&ev->est, ev, rl, m, mf)) ? rl : -1;
+}
+
 /* A table's start: room for one figure's replicates (vals[B]) and the
  * provenance line. */
 static double *table_start(const qf_eval *ev, FILE *f, qf_err *err)
@@ -128,6 +152,8 @@ static void lang_row(FILE *f, const qf_eval *ev, int l, int m,
 	char st[1024] = "";
 
 	fprintf(f, "%s\t%s", ev->lang[l].code, ev->name[m]);
+	if (m > 0)
+		novalue(st, sizeof st, ev, rel_novalue(ev, l, m));
 	for (int k = 0; k < 6; k++)
 		fprintf(f, "\t%" PRIu64, c[k]);
 	for (int k = 0; k < NF; k++) {
@@ -183,6 +209,7 @@ static void disp_row(FILE *f, const qf_eval *ev, int t, int s, double *vals)
 
 	fprintf(f, "%s\t%s\t%s\t%d", ev->name[t + 1],
 		qf_measure_name(ev->o.measure), ev->sc[s].name, ev->sc[s].n);
+	novalue(st, sizeof st, ev, ev->est.gnov[(size_t)t * ev->nsc + s]);
 	for (int k = 0; k < NG; k++) {
 		for (int b = 0; b < B; b++)
 			vals[b] = GFIG(&ev->rep[b], ev, t, s, k);

@@ -404,6 +404,17 @@ static const char *doc_of(const qf_rec *rec, char *buf)
 	return buf;
 }
 
+/* Out of memory for what a document needs: the file, the record and the
+ * size, so that a document too long for the machine says so. */
+static int doc_oom(const char *src, const qf_rec *rec, const char *what,
+		   uint64_t bytes, qf_err *e)
+{
+	char db[QF_ERR_MAX];
+
+	return qf_err_set(e, "%s: record %s%s: out of memory for %s (%" PRIu64
+			  " bytes)", src, rec->name, doc_of(rec, db), what, bytes);
+}
+
 /* The next state record of FROM of the current document or a later one,
  * in r->frec (r->fpending set): 1 with its ordinal in *ord, 0 at the end
  * of FROM, -1.  Records of other kinds and of earlier documents are
@@ -517,11 +528,12 @@ static int load_from(qf_act *r, const qf_rec *rec, const char *src,
 }
 
 /* positions: the mask of the current document. */
-static int make_pmask(qf_act *r, qf_err *e)
+static int make_pmask(qf_act *r, const char *src, const qf_rec *rec,
+		      qf_err *e)
 {
 	r->pmask = calloc(r->n, 1);
 	if (!r->pmask)
-		return qf_err_set(e, "out of memory");
+		return doc_oom(src, rec, "the positions to patch", r->n, e);
 	for (size_t i = 0; i < r->o.npositions; i++)
 		if (r->o.positions[i] < r->n)
 			r->pmask[r->o.positions[i]] = 1;
@@ -530,30 +542,66 @@ static int make_pmask(qf_act *r, qf_err *e)
 
 /* ------------------------------------------------------------ a document */
 
+/* The bytes of a row of the chosen states: each state is a [rows, width]
+ * f32 record, held whole until the document's run ends. */
+static uint64_t row_bytes(const qf_act *r)
+{
+	uint64_t b = 0;
+
+	for (int l = 0; l <= r->cfg->n_layer; l++)
+		for (int s = 0; s < r->nsites; s++)
+			if (chosen(r, l, s))
+				b += (uint64_t)width(r, s) * sizeof(float);
+	return b;
+}
+
+/* The document's states fit in memory: at most the machine's
+ * (qf_reader_max_whole, the limit of a record held whole when read). */
+static int check_states(const qf_act *r, const char *src, const qf_rec *rec,
+			uint64_t rows, qf_err *e)
+{
+	uint64_t per = row_bytes(r), max = qf_reader_max_whole();
+	char db[QF_ERR_MAX];
+
+	if (per && rows > max / per)
+		return qf_err_set(e, "%s: record %s%s: the states of its %" PRIu64
+				  " tokens take %.1f GB, more than the machine's "
+				  "memory (%.1f GB): choose fewer layers or sites, "
+				  "or reduce them", src, rec->name, doc_of(rec, db),
+				  r->n, (double)rows * (double)per / 1e9,
+				  (double)max / 1e9);
+	return 0;
+}
+
 /* The document's buffers: sample:K's positions, and a state buffer of
  * each chosen layer and site (zeroed: a mean is summed into it). */
-static int doc_buffers(qf_act *r, uint64_t ordinal, qf_err *e)
+static int doc_buffers(qf_act *r, const char *src, const qf_rec *rec,
+		       uint64_t ordinal, qf_err *e)
 {
 	const qf_act_opts *o = &r->o;
+	uint64_t rows;
 
 	if (o->reduce == QF_ACT_SAMPLE) {
 		r->slot = malloc(r->n * sizeof *r->slot);
 		r->pos = malloc(r->n * sizeof *r->pos);
 		if (!r->slot || !r->pos)
-			return qf_err_set(e, "out of memory");
+			return doc_oom(src, rec, "the sample's positions",
+				       r->n * 16, e);
 		sample(r, ordinal);
 	}
+	rows = o->reduce == QF_ACT_NONE ? r->n
+		: o->reduce == QF_ACT_SAMPLE ? r->kk : 1;
+	if (check_states(r, src, rec, rows, e) < 0)
+		return -1;
 	for (int l = 0; l <= r->cfg->n_layer; l++)
 		for (int s = 0; s < r->nsites; s++) {
-			uint64_t rows = o->reduce == QF_ACT_NONE ? r->n
-				: o->reduce == QF_ACT_SAMPLE ? r->kk : 1;
-
 			if (!chosen(r, l, s))
 				continue;
 			r->buf[l * r->nsites + s] =
 				calloc(rows * (uint64_t)width(r, s), sizeof(float));
 			if (!r->buf[l * r->nsites + s])
-				return qf_err_set(e, "out of memory");
+				return doc_oom(src, rec, "its states",
+					       rows * row_bytes(r), e);
 		}
 	return 0;
 }
@@ -636,17 +684,18 @@ qf_act *qf_act_new(qf_model *m, const qf_act_opts *o, qf_err *e)
 	}
 	if (!o->layers) {
 		memset(r->layer_on, 1, (size_t)L + 1);
-	} else {
-		for (size_t i = 0; i < o->nlayers; i++) {
-			if (o->layers[i] >= (uint64_t)L) {
-				qf_err_set(e, "layer %" PRIu64 " out of range (the model has %d)",
-					   o->layers[i], L);
-				qf_act_free(r);
-				return NULL;
-			}
-			r->layer_on[o->layers[i]] = 1;
+		return r;
+	}
+	/* layer L is the final norm's: chosen only when listed, so that
+	 * nothing is written that -L did not ask for */
+	for (size_t i = 0; i < o->nlayers; i++) {
+		if (o->layers[i] > (uint64_t)L) {
+			qf_err_set(e, "layer %" PRIu64 " out of range (the model has %d)",
+				   o->layers[i], L);
+			qf_act_free(r);
+			return NULL;
 		}
-		r->layer_on[L] = 1;	/* final_norm, when chosen as a site */
+		r->layer_on[o->layers[i]] = 1;
 	}
 	return r;
 }
@@ -668,12 +717,12 @@ int qf_act_doc(qf_act *r, const char *src, const qf_rec *rec,
 		return qf_err_set(e, "%s: record %s%s: empty document", src,
 				  rec->name, doc_of(rec, db));
 	}
-	if (doc_buffers(r, ordinal, e) < 0 ||
+	if (doc_buffers(r, src, rec, ordinal, e) < 0 ||
 	    (r->fr && load_from(r, rec, src, e) < 0) ||
-	    (o->npositions && make_pmask(r, e) < 0))
+	    (o->npositions && make_pmask(r, src, rec, e) < 0))
 		goto out;
 	if (o->nll && r->n > 1 && !(nll = malloc((r->n - 1) * sizeof *nll))) {
-		qf_err_set(e, "out of memory");
+		doc_oom(src, rec, "its NLL", (r->n - 1) * sizeof *nll, e);
 		goto out;
 	}
 	if (doc_run(r, src, rec, tok, nll, e) < 0)

@@ -75,7 +75,8 @@ typedef struct qf_act_opts {
 	const uint64_t *layers;	/* chosen layers; NULL: all */
 	size_t nlayers;
 	unsigned sites;		/* bits 1u << QF_SITE_*; final_norm is
-				 * layer n_layer, chosen with any layers */
+				 * layer n_layer, written only when layers
+				 * is NULL or lists n_layer */
 	int reduce;		/* QF_ACT_*, over the document's tokens */
 	uint64_t k;		/* sample:K: K >= 1 positions (all when
 				 * K >= n), drawn from seed and ordinal */

@@ -27,8 +27,8 @@ static int spec_attrs(qf_rec *out, const qf_qspec *q, qf_err *e)
 	return rc ? -1 : 0;
 }
 
-static int quant_attrs(qf_rec *out, const qf_qspec *q, const qf_qres *r,
-		       int src_dtype, qf_err *e)
+int qf_qa_quant_attrs(qf_rec *out, const qf_qspec *q, const qf_qres *r,
+		      int src_dtype, qf_err *e)
 {
 	int rc = spec_attrs(out, q, e);
 
@@ -47,9 +47,9 @@ static int quant_attrs(qf_rec *out, const qf_qspec *q, const qf_qres *r,
 }
 
 /* A record NAME.PART of the codes, scales or zero points. */
-static int part_rec(qf_rec *out, const qf_rec *in, const qf_qspec *q,
-		    const char *part, int dtype, int ndim, const uint64_t *dims,
-		    qf_err *e)
+int qf_qa_part_rec(qf_rec *out, const qf_rec *in, const qf_qspec *q,
+		   const char *part, int dtype, int ndim, const uint64_t *dims,
+		   qf_err *e)
 {
 	const char *layer = qf_rec_get(in, "layer");
 	size_t len = strlen(in->name) + strlen(part) + 2;
@@ -79,7 +79,7 @@ static int part_rec(qf_rec *out, const qf_rec *in, const qf_qspec *q,
 }
 
 /* "[i, j]" of a flat index. */
-static void index_str(const qf_rec *rec, uint64_t i, char *buf, size_t len)
+void qf_qa_index_str(const qf_rec *rec, uint64_t i, char *buf, size_t len)
 {
 	uint64_t idx[QF_MAX_DIMS];
 	size_t at = 0;
@@ -143,7 +143,7 @@ static int nonfinite(struct job *j, qf_err *e)
 
 	if (bad < 0)
 		return 0;
-	index_str(j->rec, (uint64_t)bad, where, sizeof where);
+	qf_qa_index_str(j->rec, (uint64_t)bad, where, sizeof where);
 	if (j->p->nonfinite == QF_QNF_ERROR)
 		return qf_err_set(e, "%s: record %s: element %" PRId64 " %s is %s "
 				  "(see --nonfinite)", j->src, j->rec->name, bad,
@@ -191,13 +191,10 @@ static int qbuf_alloc(struct job *j, const qf_qspec *q, uint64_t units,
 	return 0;
 }
 
-/* The records: the tensor, then codes, scales, zero points.  Takes the
- * buffers of b over. */
-static int emit(struct job *j, const qf_qspec *q, uint64_t rows,
-		uint64_t units, qf_qbuf *b, qf_err *e)
+int qf_qa_emit(qf_wbatch *out, int codes, const qf_rec *rec,
+	       const qf_qspec *q, const qf_qres *r, uint64_t rows,
+	       uint64_t units, qf_qbuf *b, qf_err *e)
 {
-	const qf_rec *rec = j->rec;
-	qf_wbatch *out = j->out;
 	int tensor = q->gran == QF_QG_TENSOR;
 	uint64_t sd[2] = { tensor ? 1 : rows, tensor ? 1 : units / rows };
 	int rc = qf_rec_copy(&out->rec[0], rec, e);
@@ -205,25 +202,25 @@ static int emit(struct job *j, const qf_qspec *q, uint64_t rows,
 	if (rc == 0)
 		rc = qf_rec_set_shape(&out->rec[0], QF_F32, rec->ndim, rec->dims, e);
 	if (rc == 0)
-		rc = quant_attrs(&out->rec[0], q, &j->row->r, rec->dtype, e);
+		rc = qf_qa_quant_attrs(&out->rec[0], q, r, rec->dtype, e);
 	if (rc == 0)
 		rc = qf_rec_stamp(&out->rec[0], e);	/* computed here */
 	out->data[0] = b->y;
 	out->n = 1;
-	if (!j->p->emit_codes)
+	if (!codes)
 		return rc;
 	if (rc == 0)
-		rc = part_rec(&out->rec[1], rec, q, "codes", qf_qcodes_dtype(q),
+		rc = qf_qa_part_rec(&out->rec[1], rec, q, "codes", qf_qcodes_dtype(q),
 			      rec->ndim, rec->dims, e);
 	out->data[1] = b->codes;
 	out->n = 2;
 	if (rc == 0)
-		rc = part_rec(&out->rec[2], rec, q, "scales", qf_qscales_dtype(q),
+		rc = qf_qa_part_rec(&out->rec[2], rec, q, "scales", qf_qscales_dtype(q),
 			      2, sd, e);
 	out->data[2] = b->scales;
 	out->n = 3;
 	if (rc == 0 && b->zeros) {
-		rc = part_rec(&out->rec[3], rec, q, "zeros", QF_I32, 2, sd, e);
+		rc = qf_qa_part_rec(&out->rec[3], rec, q, "zeros", QF_I32, 2, sd, e);
 		out->data[3] = b->zeros;
 		out->n = 4;
 	} else {
@@ -232,14 +229,13 @@ static int emit(struct job *j, const qf_qspec *q, uint64_t rows,
 	return rc;
 }
 
-/* The plan's spec with the INT bits of the tensor's layer. */
-static void spec_of(const struct job *j, qf_qspec *q)
+void qf_qa_spec_of(const qf_qplan *p, const qf_rec *rec, qf_qspec *q)
 {
-	int l = qf_qrec_layer(j->rec);
+	int l = qf_qrec_layer(rec);
 
-	*q = j->p->q;
-	if (q->scheme == QF_QS_INT && l >= 0 && j->p->bits_of[l])
-		q->bits = j->p->bits_of[l];
+	*q = p->q;
+	if (q->scheme == QF_QS_INT && l >= 0 && p->bits_of[l])
+		q->bits = p->bits_of[l];
 }
 
 /* The weight statistics of j's tensor into its row. */
@@ -281,7 +277,7 @@ static int quantize(struct job *j, int want, qf_err *e)
 
 	if (rc != 0)
 		return rc;
-	spec_of(j, &q);
+	qf_qa_spec_of(j->p, j->rec, &q);
 	units = qf_qunits(&q, rows, cols);
 	if (!units)
 		return qf_err_set(e, "%s: record %s: %s needs rows whose length "
@@ -294,7 +290,8 @@ static int quantize(struct job *j, int want, qf_err *e)
 	j->row->st = QF_QST_QUANT;
 	j->row->q = q;
 	j->row->bytes_out = qf_qstored_bytes(&q, rows, cols);
-	return emit(j, &q, rows, units, &b, e);
+	return qf_qa_emit(j->out, j->p->emit_codes, rec, &q, &j->row->r, rows,
+			  units, &b, e);
 }
 
 /* ------------------------------------------------------------ a record */
@@ -346,8 +343,7 @@ static int keep_rec(qf_reader *r, const qf_rec *rec, qf_pool *pool,
 	return 0;
 }
 
-/* A record's row before the plan says what becomes of it. */
-static void row_init(struct qrow *row, const qf_rec *rec)
+void qf_qa_row_init(struct qrow *row, const qf_rec *rec)
 {
 	memset(row, 0, sizeof *row);
 	qf_wstats_init(&row->ws);
@@ -355,15 +351,15 @@ static void row_init(struct qrow *row, const qf_rec *rec)
 	row->numel = qf_rec_numel(rec);
 }
 
-int qf_qplan_apply(qf_qplan *p, qf_reader *r, const qf_rec *rec,
-		   qf_wbatch *out, qf_qstats *s, qf_err *err)
+int qf_qa_apply(qf_qplan *p, int st, qf_reader *r, const qf_rec *rec,
+		qf_wbatch *out, qf_qstats *s, qf_err *err)
 {
-	int st = qf_qplan_status(p, rec), want = qf_qstats_want(s), rc;
+	int want = qf_qstats_want(s), rc;
 	struct qrow row;
 
 	if (!p->pool)
 		p->pool = qf_qpool_new(p->threads);
-	row_init(&row, rec);
+	qf_qa_row_init(&row, rec);
 	if (st == QF_QST_QUANT) {
 		rc = quantize_rec(p, r, rec, out, &row, want, err);
 		if (rc == 1)
@@ -376,11 +372,21 @@ int qf_qplan_apply(qf_qplan *p, qf_reader *r, const qf_rec *rec,
 		return -1;
 	if (st == QF_QST_PASS)
 		return 0;
-	if (st != QF_QST_QUANT) {
-		row.st = st;
-		row.numel_fp = row.numel;
-		row.bytes_out = row.bytes_fp = row.bytes_in;
-	}
+	if (st != QF_QST_QUANT)
+		qf_qa_row_fp(&row, st);
 	qf_qstats_add(s, rec, &row);
 	return 0;
+}
+
+void qf_qa_row_fp(struct qrow *row, int st)
+{
+	row->st = st;
+	row->numel_fp = row->numel;
+	row->bytes_out = row->bytes_fp = row->bytes_in;
+}
+
+int qf_qplan_apply(qf_qplan *p, qf_reader *r, const qf_rec *rec,
+		   qf_wbatch *out, qf_qstats *s, qf_err *err)
+{
+	return qf_qa_apply(p, qf_qplan_status(p, rec), r, rec, out, s, err);
 }

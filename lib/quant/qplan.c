@@ -5,6 +5,7 @@
  * plan against the model.  Applying it: qapply.c.
  */
 #include <fnmatch.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,9 +29,10 @@ void qf_qplan_free(qf_qplan *p)
 	free(p->names);
 	free(p->pnames);
 	free(p->pname_hits);
+	free(p->name_hits);
 	qf_pool_free(p->pool);
 	p->names = p->pnames = NULL;
-	p->pname_hits = NULL;
+	p->pname_hits = p->name_hits = NULL;
 	p->nnames = p->npnames = 0;
 	p->pool = NULL;
 }
@@ -51,6 +53,7 @@ int qf_qkind_parse(const char *name)
 int qf_qplan_add_name(qf_qplan *p, int protect, const char *glob, qf_err *err)
 {
 	const char ***list = protect ? &p->pnames : &p->names;
+	uint64_t **hlist = protect ? &p->pname_hits : &p->name_hits;
 	int *n = protect ? &p->npnames : &p->nnames;
 	const char **l = realloc(*list, (size_t)(*n + 1) * sizeof **list);
 	uint64_t *hits;
@@ -58,14 +61,12 @@ int qf_qplan_add_name(qf_qplan *p, int protect, const char *glob, qf_err *err)
 	if (!l)
 		return qf_err_set(err, "out of memory");
 	*list = l;
-	l[(*n)++] = glob;
-	if (!protect)
-		return 0;
-	hits = realloc(p->pname_hits, (size_t)*n * sizeof *hits);
+	hits = realloc(*hlist, (size_t)(*n + 1) * sizeof *hits);
 	if (!hits)
 		return qf_err_set(err, "out of memory");
-	hits[*n - 1] = 0;
-	p->pname_hits = hits;
+	*hlist = hits;
+	hits[*n] = 0;
+	l[(*n)++] = glob;
 	return 0;
 }
 
@@ -129,16 +130,23 @@ static int ends_with(const char *s, const char *suffix)
 	return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
-static int selected(const qf_qplan *p, const qf_rec *rec, int kind)
+/* Whether the selection takes rec; counts what matched it. */
+static int selected(qf_qplan *p, const qf_rec *rec, int kind)
 {
+	int sel = 0;
+
 	if (p->compat)
 		return ends_with(rec->name, "weight");
-	if (kind >= 0 && (p->include >> kind & 1))
-		return 1;
+	if (kind >= 0 && (p->include >> kind & 1)) {
+		p->include_hits[kind]++;
+		sel = 1;
+	}
 	for (int i = 0; i < p->nnames; i++)
-		if (fnmatch(p->names[i], rec->name, 0) == 0)
-			return 1;
-	return 0;
+		if (fnmatch(p->names[i], rec->name, 0) == 0) {
+			p->name_hits[i]++;
+			sel = 1;
+		}
+	return sel;
 }
 
 int qf_qplan_status(qf_qplan *p, const qf_rec *rec)
@@ -149,6 +157,7 @@ int qf_qplan_status(qf_qplan *p, const qf_rec *rec)
 		return QF_QST_PASS;
 	if (!selected(p, rec, kind))
 		return QF_QST_KEPT;
+	p->nselected++;
 	if (layer >= 0 && p->prot_layer[layer]) {
 		p->prot_layer_hits[layer]++;
 		prot = 1;
@@ -179,8 +188,50 @@ int qf_qplan_check_layers(const qf_qplan *p, int n_layer, const char *src,
 	return 0;
 }
 
+/* The kinds of a set, "attn_qkv, attn_out and mlp_in". */
+static void kind_list(unsigned set, char *buf, size_t len)
+{
+	size_t at = 0;
+	int n = 0, left = __builtin_popcount(set);
+
+	buf[0] = 0;
+	for (int k = 0; k < QF_QKINDS && at < len; k++) {
+		if (!(set >> k & 1))
+			continue;
+		left--;
+		at += (size_t)snprintf(buf + at, len - at, "%s%s", n++ == 0 ? "" :
+				       left ? ", " : " or ", kinds[k]);
+	}
+}
+
+/* The selection: each -n glob and each kind named, then the whole. */
+static int check_selection(const qf_qplan *p, qf_err *err)
+{
+	char list[256];
+
+	for (int i = 0; i < p->nnames; i++)
+		if (!p->name_hits[i])
+			return qf_err_set(err, "--include-name: '%s' matches no "
+					  "floating-point tensor", p->names[i]);
+	for (int k = 0; k < QF_QKINDS; k++)
+		if ((p->include_named >> k & 1) && !p->include_hits[k])
+			return qf_err_set(err, "--include: kind %s matches no "
+					  "floating-point tensor", kinds[k]);
+	if (p->nselected)
+		return 0;
+	if (p->compat)
+		return qf_err_set(err, "--compat: no floating-point tensor "
+				  "whose name ends in 'weight'");
+	kind_list(p->include, list, sizeof list);
+	return qf_err_set(err, "nothing to quantize: no floating-point tensor "
+			  "of kind %s (see --include, --include-name)",
+			  list[0] ? list : "(none)");
+}
+
 int qf_qplan_check_matches(const qf_qplan *p, qf_err *err)
 {
+	if (check_selection(p, err) < 0)
+		return -1;
 	for (int l = 0; l < p->prot_layers_max; l++)
 		if (p->prot_layer[l] && !p->prot_layer_hits[l])
 			return qf_err_set(err, "--protect-layers: layer %d matches "
@@ -194,5 +245,29 @@ int qf_qplan_check_matches(const qf_qplan *p, qf_err *err)
 			return qf_err_set(err, "--protect-name: '%s' matches no "
 					  "tensor that would be quantized",
 					  p->pnames[i]);
+	return 0;
+}
+
+/* ------------------------------------------------------------ --bits-map @FILE */
+
+int qf_qmap_read(const char *path, char **text, qf_err *err)
+{
+	size_t len, j = 0;
+	char *t;
+	int comment = 0;
+
+	if (qf_read_text_file(path, QF_QMAP_MAX, &t, &len, err) < 0)
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		char c = t[i];
+		if (c == '\n')
+			comment = 0;
+		else if (c == '#')
+			comment = 1;
+		if (!comment)
+			t[j++] = c == '\n' ? ',' : c;
+	}
+	t[j] = 0;
+	*text = t;
 	return 0;
 }

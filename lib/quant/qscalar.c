@@ -87,6 +87,8 @@ void qf_qs_scale(const struct qjob *J, float lo, float hi, struct uparam *p)
 			break;
 		}
 		p->s = trunc15((hi - lo) / J->qhi);
+		if (isinf(hi - lo))	/* beyond f32 near +-FLT_MAX: in double */
+			p->s = trunc15((float)(((double)hi - lo) / J->qhi));
 		if (!(p->s > 0)) {	/* a constant unit: any scale will do */
 			float m = fabsf(lo) > fabsf(hi) ? fabsf(lo) : fabsf(hi);
 			p->s = m > 0 ? trunc15(m) : 1.0f;

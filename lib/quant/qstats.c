@@ -13,6 +13,7 @@ struct agg {
 	struct qrow sum;	/* quantized tensors pooled */
 	int any;
 	uint64_t numel_fp, bytes_in, bytes_out, bytes_fp, ntensors, nquant;
+	uint64_t nprot;		/* tensors protected */
 };
 
 struct qf_qstats {
@@ -78,6 +79,7 @@ static void agg_add(struct agg *a, const struct qrow *r)
 	a->bytes_fp += r->bytes_fp;
 	a->ntensors++;
 	a->any = 1;
+	a->nprot += r->st == QF_QST_PROTECTED;
 	if (r->st != QF_QST_QUANT)
 		return;
 	qf_wstats_merge(&a->sum.ws, &r->ws);
@@ -175,11 +177,19 @@ static void tensor_row(FILE *f, const qf_rec *rec, const struct qrow *r)
 	putc('\n', f);
 }
 
+/* An aggregate's status: quantized when a tensor of it was, else
+ * protected when one was, else kept. */
+static const char *agg_status(const struct agg *a)
+{
+	return status_names[a->nquant ? QF_QST_QUANT : a->nprot ?
+			    QF_QST_PROTECTED : QF_QST_KEPT];
+}
+
 static void agg_row(FILE *f, const char *row, const char *name,
 		    const char *layer, const struct agg *a)
 {
-	fprintf(f, "%s\t%s\t%s\tNA\tquantized\tNA\tNA\tNA\tNA\tNA\tNA\tNA", row,
-		name, layer);
+	fprintf(f, "%s\t%s\t%s\tNA\t%s\tNA\tNA\tNA\tNA\tNA\tNA\tNA", row,
+		name, layer, agg_status(a));
 	put_figures(f, &a->sum, 1, NAN, a->numel_fp, a->bytes_in, a->bytes_out,
 		    a->bytes_fp);
 	putc('\n', f);

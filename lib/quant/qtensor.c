@@ -5,6 +5,7 @@
  * order; Q8_0 and Q4_0 go through the llama.cpp reference blocks
  * (ggml_quants.c).  Definitions: docs/quantize.md.
  */
+#include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,12 +80,42 @@ static void unit_span(const struct qjob *J, uint64_t u, uint64_t *start,
 
 struct run {
 	const struct qjob *J;
-	struct part *part;
+	struct part *part;	/* of blocks b0, b0 + 1, ... */
+	size_t b0;		/* the first block of this run */
 	uint64_t units_per_block;
 	struct uparam tp;	/* per tensor: the one unit's parameters */
 	struct ufit tf;
-	int fail;
+	int fail;		/* FAIL_* */
+	uint64_t bad_unit;	/* FAIL_RANGE: the first such unit */
 };
+
+/* How a run failed: out of memory, or a unit whose quantized values are
+ * not finite although its values are (beyond the scheme's range: e.g. a
+ * Q8_0 scale above f16's 65504). */
+enum { FAIL_NONE, FAIL_MEMORY, FAIL_RANGE };
+
+static void run_fail(struct run *R, int why)
+{
+	__atomic_store_n(&R->fail, why, __ATOMIC_RELAXED);
+}
+
+/* Unit u's quantized values y[0, n) are not all finite: the run fails,
+ * naming the first such unit (the same one for any thread count). */
+static int range_fail(struct run *R, uint64_t u, const float *y, uint64_t n)
+{
+	uint64_t i = 0;
+
+	while (i < n && isfinite(y[i]))
+		i++;
+	if (i == n)
+		return 0;
+	for (uint64_t seen = __atomic_load_n(&R->bad_unit, __ATOMIC_RELAXED);
+	     u < seen && !__atomic_compare_exchange_n(&R->bad_unit, &seen, u, 0,
+			__ATOMIC_RELAXED, __ATOMIC_RELAXED);)
+		;
+	run_fail(R, FAIL_RANGE);
+	return -1;
+}
 
 static void store_unit(const struct qjob *J, uint64_t u, const struct uparam *p)
 {
@@ -102,39 +133,56 @@ static void block_units(const struct run *R, int b, uint64_t *u0, uint64_t *u1)
 		*u0 + R->units_per_block : R->J->units;
 }
 
+/* Block b of the run: its units, its part zeroed, the percentile's
+ * scratch; -1 (the run failed) when out of memory. */
+static int block_begin(struct run *R, int b, uint64_t *u0, uint64_t *u1,
+		       float **tmp)
+{
+	const struct qjob *J = R->J;
+
+	block_units(R, (int)(b + R->b0), u0, u1);
+	memset(&R->part[b], 0, sizeof R->part[b]);
+	*tmp = NULL;
+	if (J->q->clip == QF_QC_PERCENTILE &&
+	    !(*tmp = malloc(J->unit_len * sizeof **tmp))) {
+		run_fail(R, FAIL_MEMORY);
+		return -1;
+	}
+	return 0;
+}
+
 /* Channel and group granularity: a run of whole units. */
 static void units_block(void *arg, int b, int tid)
 {
 	struct run *R = arg;
 	const struct qjob *J = R->J;
 	struct part *pt = &R->part[b];
-	float *tmp = NULL;
+	float *tmp, *y;
+	const float *x;
 	uint64_t u0, u1;
 
 	(void)tid;
-	block_units(R, b, &u0, &u1);
-	memset(pt, 0, sizeof *pt);
-	if (J->q->clip == QF_QC_PERCENTILE &&
-	    !(tmp = malloc(J->unit_len * sizeof *tmp))) {
-		__atomic_store_n(&R->fail, 1, __ATOMIC_RELAXED);
+	if (block_begin(R, b, &u0, &u1, &tmp) < 0)
 		return;
-	}
 	for (uint64_t u = u0; u < u1; u++) {
 		uint64_t start, len;
 		struct uparam p;
 		struct ufit f;
 
 		unit_span(J, u, &start, &len);
-		if (qf_qunit_params(J, J->x + start, len, NULL, tmp, &p, &f) < 0) {
-			__atomic_store_n(&R->fail, 1, __ATOMIC_RELAXED);
+		x = J->x + (start - J->base);
+		y = J->out->y + (start - J->base);
+		if (qf_qunit_params(J, x, len, NULL, tmp, &p, &f) < 0) {
+			run_fail(R, FAIL_MEMORY);
 			break;
 		}
-		qf_qs_apply(J, &p, J->x + start, J->out->y + start, len, start);
+		qf_qs_apply(J, &p, x, y, len, start);
+		if (range_fail(R, u, y, len) < 0)
+			break;
 		store_unit(J, u, &p);
 		pt->alpha += p.alpha;
 		if (J->want_err)
-			qf_qunit_err(J, &p, &f, J->x + start, J->out->y + start,
-				     len, pt);
+			qf_qunit_err(J, &p, &f, x, y, len, pt);
 	}
 	free(tmp);
 }
@@ -149,6 +197,8 @@ static void tensor_block(void *arg, int b, int tid)
 	(void)tid;
 	memset(&R->part[b], 0, sizeof R->part[b]);
 	qf_qs_apply(J, &R->tp, J->x + start, J->out->y + start, len, start);
+	if (range_fail(R, 0, J->out->y + start, len) < 0)
+		return;
 	if (J->want_err) {
 		struct part *pt = &R->part[b];
 		qf_qunit_err(J, &R->tp, &R->tf, J->x + start, J->out->y + start,
@@ -160,11 +210,12 @@ static void tensor_block(void *arg, int b, int tid)
 
 /* One 32-element unit u through the reference code: its values, codes
  * (into codes when they are not wanted) and scale, and its figures. */
-static void ggml_unit(const struct qjob *J, uint64_t u, int8_t *codes,
-		      struct part *pt)
+static int ggml_unit(struct run *R, uint64_t u, int8_t *codes,
+		     struct part *pt)
 {
-	const float *x = J->x + u * QF_QK;
-	float *y = J->out->y + u * QF_QK;
+	const struct qjob *J = R->J;
+	const float *x = J->x + (u * QF_QK - J->base);
+	float *y = J->out->y + (u * QF_QK - J->base);
 	int8_t *c = J->out->codes ? (int8_t *)J->out->codes + u * QF_QK : codes;
 	struct uparam p;
 	struct ufit f;
@@ -178,6 +229,8 @@ static void ggml_unit(const struct qjob *J, uint64_t u, int8_t *codes,
 		qf_q4_0_quantize(x, QF_QK, &d, c);
 		qf_q4_0_dequantize(&d, c, QF_QK, y);
 	}
+	if (range_fail(R, u, y, QF_QK) < 0)
+		return -1;
 	if (J->out->scales)
 		((uint16_t *)J->out->scales)[u] = d;
 	qf_racc_init(&a);
@@ -192,6 +245,7 @@ static void ggml_unit(const struct qjob *J, uint64_t u, int8_t *codes,
 		f.b = a.sumabs / QF_QK;
 		qf_qunit_err(J, &p, &f, x, y, QF_QK, pt);
 	}
+	return 0;
 }
 
 /* ggml blocks: a run of 32-element units. */
@@ -203,10 +257,11 @@ static void ggml_block(void *arg, int b, int tid)
 	uint64_t u0, u1;
 
 	(void)tid;
-	block_units(R, b, &u0, &u1);
+	block_units(R, (int)(b + R->b0), &u0, &u1);
 	memset(pt, 0, sizeof *pt);
 	for (uint64_t u = u0; u < u1; u++)
-		ggml_unit(R->J, u, codes, pt);
+		if (ggml_unit(R, u, codes, pt) < 0)
+			break;
 }
 
 /* ------------------------------------------------------------ a tensor */
@@ -275,6 +330,23 @@ static void add_parts(const struct run *R, size_t nb, qf_qres *res)
 	}
 }
 
+/* The error of a failed run, or 0.  (The unit's values themselves may
+ * be gone: quantized in place.) */
+static int run_error(const struct run *R, qf_err *err)
+{
+	uint64_t start, len;
+
+	if (R->fail == FAIL_NONE)
+		return 0;
+	if (R->fail == FAIL_MEMORY)
+		return qf_err_set(err, "out of memory");
+	unit_span(R->J, R->bad_unit, &start, &len);
+	return qf_err_set(err, "elements %" PRIu64 " to %" PRIu64 ": the "
+			  "quantized values overflow: %s cannot represent "
+			  "values this large", start, start + len - 1,
+			  qf_qscheme_name(R->J->q->scheme));
+}
+
 int qf_quantize_pool(const qf_qspec *q, const float *x, uint64_t rows,
 		     uint64_t cols, uint64_t key, const qf_qbuf *out,
 		     int want_err, qf_qres *res, qf_pool *pool, qf_err *err)
@@ -299,6 +371,7 @@ int qf_quantize_pool(const qf_qspec *q, const float *x, uint64_t rows,
 				  QF_QK, (unsigned long long)cols);
 	memset(&R, 0, sizeof R);
 	R.J = &J;
+	R.bad_unit = UINT64_MAX;
 	nb = plan_blocks(&R);
 	if (!nb || !(R.part = malloc(nb * sizeof *R.part)))
 		return qf_err_set(err, "out of memory");
@@ -307,7 +380,7 @@ int qf_quantize_pool(const qf_qspec *q, const float *x, uint64_t rows,
 	if (!R.fail)
 		add_parts(&R, nb, res);
 	free(R.part);
-	return R.fail ? qf_err_set(err, "out of memory") : 0;
+	return run_error(&R, err);
 }
 
 int qf_quantize(const qf_qspec *q, const float *x, uint64_t rows,
@@ -320,4 +393,154 @@ int qf_quantize(const qf_qspec *q, const float *x, uint64_t rows,
 
 	qf_pool_free(pool);
 	return rc;
+}
+
+/* ------------------------------------------------------------ a run of blocks at a time */
+
+struct qtens {
+	struct qjob J;
+	struct run R;
+	qf_qspec q;
+	qf_qbuf out;
+	size_t nb;		/* blocks of the tensor */
+	size_t cap;		/* parts R.part can hold */
+	qf_qres res[2];		/* the sums of each pass */
+};
+
+struct qtens *qf_qtens_new(const qf_qspec *q, uint64_t rows, uint64_t cols,
+			   uint64_t key, const qf_qbuf *out, int want_err,
+			   qf_pool *pool)
+{
+	struct qtens *T;
+
+	if (q->gran == QF_QG_TENSOR || qf_qunits(q, rows, cols) == 0 ||
+	    !(T = calloc(1, sizeof *T)))
+		return NULL;
+	qf_qs_init();
+	T->q = *q;
+	T->out = *out;
+	job_init(&T->J, &T->q, NULL, rows, cols, key, &T->out, want_err, pool);
+	T->R.J = &T->J;
+	T->nb = plan_blocks(&T->R);
+	for (int i = 0; i < 2; i++) {
+		T->res[i].numel = T->J.numel;
+		T->res[i].units = T->J.units;
+		T->res[i].alpha_k = T->J.alpha_k;
+	}
+	return T;
+}
+
+void qf_qtens_free(struct qtens *T)
+{
+	if (T)
+		free(T->R.part);
+	free(T);
+}
+
+void qf_qtens_codes(struct qtens *T, const qf_qbuf *out)
+{
+	T->out.codes = out->codes;
+	T->out.scales = out->scales;
+	T->out.zeros = out->zeros;
+}
+
+size_t qf_qtens_blocks(const struct qtens *T)
+{
+	return T->nb;
+}
+
+void qf_qtens_span(const struct qtens *T, size_t b0, size_t b1,
+		   uint64_t *e0, uint64_t *e1)
+{
+	uint64_t u0, u1, s, len;
+
+	block_units(&T->R, (int)b0, &u0, &u1);
+	unit_span(&T->J, u0, e0, &len);
+	block_units(&T->R, (int)(b1 - 1), &u0, &u1);
+	unit_span(&T->J, u1 - 1, &s, &len);
+	*e1 = s + len;
+}
+
+/* Parts for blocks [b0, b1), the window set. */
+static int run_setup(struct qtens *T, size_t b0, size_t b1, const float *x,
+		     float *y, uint64_t base)
+{
+	if (b1 - b0 > T->cap) {
+		struct part *p = realloc(T->R.part, (b1 - b0) * sizeof *p);
+		if (!p)
+			return -1;
+		T->R.part = p;
+		T->cap = b1 - b0;
+	}
+	T->R.b0 = b0;
+	T->R.fail = FAIL_NONE;
+	T->R.bad_unit = UINT64_MAX;
+	T->J.x = x;
+	T->J.base = base;
+	T->out.y = y;
+	return 0;
+}
+
+/* The first pass's block: the clip half-widths of its units as
+ * units_block and ggml_unit find them. */
+static void alpha_block(void *arg, int b, int tid)
+{
+	struct run *R = arg;
+	const struct qjob *J = R->J;
+	struct part *pt = &R->part[b];
+	float *tmp;
+	uint64_t u0, u1;
+
+	(void)tid;
+	if (block_begin(R, b, &u0, &u1, &tmp) < 0)
+		return;
+	for (uint64_t u = u0; u < u1; u++) {
+		uint64_t start, len;
+		struct uparam p;
+		struct ufit f;
+		struct racc a;
+
+		unit_span(J, u, &start, &len);
+		if (is_ggml(J->q)) {
+			qf_racc_init(&a);
+			qf_racc_range(J->x + (start - J->base), QF_QK, 0, 0, &a);
+			pt->alpha += a.amax;
+			continue;
+		}
+		if (qf_qunit_params(J, J->x + (start - J->base), len, NULL, tmp,
+				    &p, &f) < 0) {
+			run_fail(R, FAIL_MEMORY);
+			break;
+		}
+		pt->alpha += p.alpha;
+	}
+	free(tmp);
+}
+
+int qf_qtens_alpha(struct qtens *T, size_t b0, size_t b1, const float *x,
+		   uint64_t base, qf_err *err)
+{
+	if (run_setup(T, b0, b1, x, NULL, base) < 0)
+		return qf_err_set(err, "out of memory");
+	qf_pool_run(T->J.pool, (int)(b1 - b0), alpha_block, &T->R);
+	for (size_t b = 0; b < b1 - b0 && !T->R.fail; b++)
+		T->res[0].alpha_sum += T->R.part[b].alpha;
+	return run_error(&T->R, err);
+}
+
+int qf_qtens_run(struct qtens *T, size_t b0, size_t b1, const float *x,
+		 float *y, uint64_t base, qf_err *err)
+{
+	if (run_setup(T, b0, b1, x, y, base) < 0)
+		return qf_err_set(err, "out of memory");
+	qf_pool_run(T->J.pool, (int)(b1 - b0), is_ggml(&T->q) ? ggml_block :
+		    units_block, &T->R);
+	if (!T->R.fail)
+		add_parts(&T->R, b1 - b0, &T->res[1]);
+	return run_error(&T->R, err);
+}
+
+void qf_qtens_res(const struct qtens *T, int pass, qf_qres *res)
+{
+	*res = T->res[pass ? 1 : 0];
 }

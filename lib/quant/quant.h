@@ -150,6 +150,12 @@ typedef struct qf_qplan {
 	unsigned include;	/* kinds to quantize */
 	const char **names;	/* and tensors whose name matches a glob */
 	int nnames;
+	/* what the selection matched (qf_qplan_check_matches) */
+	unsigned include_named;	/* kinds named one by one (-k), each must
+				 * match */
+	uint64_t include_hits[QF_QKINDS];
+	uint64_t *name_hits;	/* of names[i] */
+	uint64_t nselected;	/* tensors selected, protected or not */
 	/* protection, with how many tensors each item matched */
 	unsigned char prot_layer[QF_QMAX_LAYERS];
 	uint64_t prot_layer_hits[QF_QMAX_LAYERS];
@@ -194,7 +200,9 @@ int qf_qconfig_layers(const qf_rec *rec);
  * layers lacks ("... (SRC has N layers)"). */
 int qf_qplan_check_layers(const qf_qplan *p, int n_layer,
 			  const char *src, qf_err *err);
-/* After the stream: every protection item must have matched a tensor. */
+/* After the stream: the selection must have matched a tensor, and each
+ * -n glob, each kind named in include_named and each protection item
+ * one ("--include-name: 'x' matches no tensor"). */
 int qf_qplan_check_matches(const qf_qplan *p, qf_err *err);
 /* What becomes of rec (enum qf_qstatus); counts protection matches. */
 int qf_qplan_status(qf_qplan *p, const qf_rec *rec);
@@ -235,14 +243,38 @@ void qf_wbatch_free(qf_wbatch *b);	/* the records, payloads and b */
 int qf_qplan_apply(qf_qplan *p, qf_reader *r, const qf_rec *rec,
 		   qf_wbatch *out, qf_qstats *s, qf_err *err);
 
-/* Write batches to w in order, from a thread of its own if threaded (and
- * a thread can be made), else at once.  put takes b over (freed in any
- * case); after a write error it fails with that error.  finish waits for
- * what is pending and frees t, not w. */
+/* Write batches, or records piece by piece (begin, write, end as
+ * qf_writer_begin...), to w in order, from a thread of its own if
+ * threaded (and a thread can be made), else at once; at most 16 MiB
+ * of payload wait (or one item of any size).  put takes b over and write buf (malloc'd; freed in any case);
+ * after a write error they fail with that error.  finish waits for what
+ * is pending and frees t, not w. */
 typedef struct qf_wthread qf_wthread;
 qf_wthread *qf_wthread_start(qf_writer *w, int threaded, qf_err *err);
 int qf_wthread_put(qf_wthread *t, qf_wbatch *b, qf_err *err);
+int qf_wthread_begin(qf_wthread *t, const qf_rec *rec, qf_err *err);
+int qf_wthread_write(qf_wthread *t, void *buf, size_t n, qf_err *err);
+int qf_wthread_end(qf_wthread *t, qf_err *err);
 int qf_wthread_finish(qf_wthread *t, qf_err *err);
+
+/* qf_qplan_apply's work as the input streams in, written to out as it
+ * goes: what is copied (passed through, kept, protected) a chunk at a
+ * time; a tensor quantized per channel or group a run of rows at a
+ * time, in two passes when again is given: a second reader of the same
+ * stream whose current record is rec too (opened on the same regular
+ * file), read first for what the record's header says (the mean clip
+ * half-width) and for the weight statistics' moments.  Without again,
+ * and per tensor, the tensor is held (qf_qplan_apply).  The records and
+ * statistics are qf_qplan_apply's, byte for byte (docs/quantize.md,
+ * "Memory and threads"). */
+int qf_qplan_stream(qf_qplan *p, qf_reader *r, qf_reader *again,
+		    const qf_rec *rec, qf_wthread *out, qf_qstats *s,
+		    qf_err *err);
+
+/* A --bits-map file (at most QF_QMAP_MAX bytes) as one line: '#'
+ * comments dropped, newlines as commas.  Errors name the file. */
+#define QF_QMAP_MAX (1u << 20)
+int qf_qmap_read(const char *path, char **text, qf_err *err);
 
 /* ---------------------------------------------------------------- ACIQ */
 

@@ -47,7 +47,8 @@ qf_pool *qf_qpool_new(int threads);
 /* One tensor's job. */
 struct qjob {
 	const qf_qspec *q;
-	const float *x;
+	const float *x;		/* elements from base on (out->y too) */
+	uint64_t base;
 	uint64_t rows, cols, numel;
 	uint64_t unit_len;	/* elements of a full unit */
 	uint64_t gpr;		/* units per row */
@@ -129,8 +130,43 @@ int qf_quantize_pool(const qf_qspec *q, const float *x, uint64_t rows,
 		     uint64_t cols, uint64_t key, const qf_qbuf *out,
 		     int want_err, qf_qres *res, qf_pool *pool, qf_err *err);
 int64_t qf_find_nonfinite_pool(const float *x, uint64_t n, qf_pool *pool);
+
+/* qtensor.c: a tensor of channel or group granularity (not per tensor)
+ * quantized a run of its blocks at a time as the input streams in
+ * (qstream.c); the blocks and the order of the sums are qf_quantize's,
+ * so are the results.  out->y is the run's output (elements from base);
+ * codes, scales and zeros, when not NULL, are the whole tensor's.  A
+ * first pass may add up the clip half-widths alone (qf_qtens_alpha, for
+ * the record's header), a second quantizes (qf_qtens_run).  NULL: out
+ * of memory, or a spec that does not apply (qf_qunits 0). */
+struct qtens;
+struct qtens *qf_qtens_new(const qf_qspec *q, uint64_t rows, uint64_t cols,
+			   uint64_t key, const qf_qbuf *out, int want_err,
+			   qf_pool *pool);
+/* The buffers for the codes, scales and zeros (before qf_qtens_run). */
+void qf_qtens_codes(struct qtens *T, const qf_qbuf *out);
+size_t qf_qtens_blocks(const struct qtens *T);
+/* Elements [*e0, *e1) of blocks [b0, b1). */
+void qf_qtens_span(const struct qtens *T, size_t b0, size_t b1,
+		   uint64_t *e0, uint64_t *e1);
+/* x holds elements from base on, y receives them (qf_qtens_run).
+ * -1: out of memory, or a unit whose quantized values overflow. */
+int qf_qtens_alpha(struct qtens *T, size_t b0, size_t b1, const float *x,
+		   uint64_t base, qf_err *err);
+int qf_qtens_run(struct qtens *T, size_t b0, size_t b1, const float *x,
+		 float *y, uint64_t base, qf_err *err);
+/* The sums so far: of alpha after the first pass alone, of everything
+ * after the second; with numel, units and alpha_k. */
+void qf_qtens_res(const struct qtens *T, int pass, qf_qres *res);
+void qf_qtens_free(struct qtens *T);
 int qf_wstats_pool(const float *x, uint64_t n, qf_pool *pool, qf_wstats *s,
 		   qf_err *err);
+/* wstats.c, a block at a time (QBLOCK elements, the last shorter; merged
+ * in order): its moments, then, with the whole tensor's mean and
+ * qf_ws_threshold, its outliers. */
+void qf_ws_moments(const float *x, uint64_t n, qf_wstats *s);
+double qf_ws_threshold(const qf_wstats *s);
+uint64_t qf_ws_outliers(const float *x, uint64_t n, double mean, double thr);
 
 /* ------------------------------------------------------------ statistics rows */
 
@@ -142,6 +178,30 @@ struct qrow {
 	qf_qres r;
 	uint64_t numel, nonfinite, numel_fp, bytes_in, bytes_out, bytes_fp;
 };
+
+/* qapply.c, shared with qstream.c: the quant_* attributes of a
+ * quantized record; a record NAME.PART of its codes, scales or zero
+ * points; "[i, j]" of a flat index; the plan's spec with the INT bits of
+ * rec's layer; a row before the plan says what becomes of the record,
+ * and the figures of one kept in full precision (status st); the plan
+ * applied to rec with its status st (qf_qplan_apply). */
+int qf_qa_quant_attrs(qf_rec *out, const qf_qspec *q, const qf_qres *r,
+		      int src_dtype, qf_err *e);
+int qf_qa_part_rec(qf_rec *out, const qf_rec *in, const qf_qspec *q,
+		   const char *part, int dtype, int ndim, const uint64_t *dims,
+		   qf_err *e);
+void qf_qa_index_str(const qf_rec *rec, uint64_t i, char *buf, size_t len);
+/* The records of a quantized tensor into out: the tensor (its figures
+ * r), then with codes its codes, scales, zero points; takes the buffers
+ * of b over. */
+int qf_qa_emit(qf_wbatch *out, int codes, const qf_rec *rec,
+	       const qf_qspec *q, const qf_qres *r, uint64_t rows,
+	       uint64_t units, qf_qbuf *b, qf_err *e);
+void qf_qa_spec_of(const qf_qplan *p, const qf_rec *rec, qf_qspec *q);
+void qf_qa_row_init(struct qrow *row, const qf_rec *rec);
+void qf_qa_row_fp(struct qrow *row, int st);
+int qf_qa_apply(qf_qplan *p, int st, qf_reader *r, const qf_rec *rec,
+		qf_wbatch *out, qf_qstats *s, qf_err *err);
 
 /* qstats.c: whether rows get weight statistics (a TSV is written), and
  * a record's row added. */

@@ -125,32 +125,26 @@ struct ws_ctx {
 	uint64_t *out;
 };
 
-/* A block's moments: two passes (mean, then central sums). */
-static void ws_block(void *arg, int b, int tid)
+void qf_ws_moments(const float *x, uint64_t n, qf_wstats *s)
 {
-	struct ws_ctx *c = arg;
-	qf_wstats *s = &c->part[b];
 	double sum = 0, ss = 0, m2 = 0, m3 = 0, m4 = 0, mean;
 	float amax = 0;
-	uint64_t lo, hi;
 
-	(void)tid;
-	hi = qblock_len(c->n, b, &lo) + lo;
-	for (uint64_t i = lo; i < hi; i++) {
-		double v = c->x[i];
+	for (uint64_t i = 0; i < n; i++) {
+		double v = x[i];
 		sum += v;
 		ss += v * v;
-		if (fabsf(c->x[i]) > amax)
-			amax = fabsf(c->x[i]);
+		if (fabsf(x[i]) > amax)
+			amax = fabsf(x[i]);
 	}
-	mean = sum / (double)(hi - lo);
-	for (uint64_t i = lo; i < hi; i++) {
-		double d = c->x[i] - mean, d2 = d * d;
+	mean = sum / (double)n;
+	for (uint64_t i = 0; i < n; i++) {
+		double d = x[i] - mean, d2 = d * d;
 		m2 += d2;
 		m3 += d2 * d;
 		m4 += d2 * d2;
 	}
-	s->n = hi - lo;
+	s->n = n;
 	s->mean = mean;
 	s->m2 = m2;
 	s->m3 = m3;
@@ -160,16 +154,37 @@ static void ws_block(void *arg, int b, int tid)
 	s->outliers = 0;
 }
 
+uint64_t qf_ws_outliers(const float *x, uint64_t n, double mean, double thr)
+{
+	uint64_t k = 0;
+
+	for (uint64_t i = 0; i < n; i++)
+		k += fabs(x[i] - mean) > thr;
+	return k;
+}
+
+double qf_ws_threshold(const qf_wstats *s)
+{
+	return 6 * sqrt(s->m2 / (double)s->n);
+}
+
+/* A block's moments: two passes (mean, then central sums). */
+static void ws_block(void *arg, int b, int tid)
+{
+	struct ws_ctx *c = arg;
+	uint64_t lo, len = qblock_len(c->n, b, &lo);
+
+	(void)tid;
+	qf_ws_moments(c->x + lo, len, &c->part[b]);
+}
+
 static void ws_outliers(void *arg, int b, int tid)
 {
 	struct ws_ctx *c = arg;
-	uint64_t lo, hi, k = 0;
+	uint64_t lo, len = qblock_len(c->n, b, &lo);
 
 	(void)tid;
-	hi = qblock_len(c->n, b, &lo) + lo;
-	for (uint64_t i = lo; i < hi; i++)
-		k += fabs(c->x[i] - c->mean) > c->thr;
-	c->out[b] = k;
+	c->out[b] = qf_ws_outliers(c->x + lo, len, c->mean, c->thr);
 }
 
 int qf_wstats_pool(const float *x, uint64_t n, qf_pool *pool, qf_wstats *s,
@@ -192,7 +207,7 @@ int qf_wstats_pool(const float *x, uint64_t n, qf_pool *pool, qf_wstats *s,
 	for (size_t b = 0; b < nb; b++)
 		qf_wstats_merge(s, &c.part[b]);
 	c.mean = s->mean;
-	c.thr = 6 * sqrt(s->m2 / (double)s->n);
+	c.thr = qf_ws_threshold(s);
 	qf_pool_run(pool, (int)nb, ws_outliers, &c);
 	for (size_t b = 0; b < nb; b++)
 		s->outliers += c.out[b];

@@ -1,12 +1,28 @@
 /* wthread.c - batches of records (what one input record becomes), and a
- * writer thread that writes them in order while the caller prepares the
- * next */
+ * writer thread that writes them, or records piece by piece, in order
+ * while the caller prepares what comes next */
 #include <pthread.h>
 #include <stdlib.h>
 
 #include "quant/quant.h"
 
-#define DEPTH 3		/* batches waiting: smooths out slow records */
+/* What may wait: a few records held whole, or the pieces of one being
+ * streamed, up to QBYTES.  The writer compresses what waits while the
+ * caller reads the next record a first time (qstream.c): a queue that
+ * holds a tensor's output keeps both busy. */
+#define DEPTH 64		/* items */
+#define QBYTES (16u << 20)	/* bytes of their payloads, unless one alone */
+
+/* What the writer thread is given: a batch, or the start, a piece of the
+ * payload or the end of a record written as it comes. */
+enum { W_BATCH, W_BEGIN, W_DATA, W_END };
+struct witem {
+	int op;
+	qf_wbatch *b;		/* W_BATCH */
+	qf_rec rec;		/* W_BEGIN */
+	void *buf;		/* W_DATA: malloc'd */
+	size_t n;
+};
 
 struct qf_wthread {
 	qf_writer *w;
@@ -14,8 +30,9 @@ struct qf_wthread {
 	pthread_t tid;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	qf_wbatch *ring[DEPTH];	/* waiting to be written, in order */
+	struct witem ring[DEPTH];	/* waiting to be written, in order */
 	int head, count;
+	uint64_t bytes;			/* their payloads */
 	int done, failed;
 	qf_err err;
 };
@@ -50,36 +67,66 @@ static int batch_write(qf_writer *w, qf_wbatch *b, qf_err *e)
 	return 0;
 }
 
-/* The next batch, or NULL when done. */
-static qf_wbatch *take(qf_wthread *t)
+/* Do what it says, and free what it held. */
+static int item_write(qf_writer *w, struct witem *it, int skip, qf_err *e)
 {
-	qf_wbatch *b = NULL;
+	int rc = 0;
+
+	if (!skip) {
+		switch (it->op) {
+		case W_BATCH: rc = batch_write(w, it->b, e); break;
+		case W_BEGIN: rc = qf_writer_begin(w, &it->rec, e); break;
+		case W_DATA: rc = qf_writer_write(w, it->buf, it->n, e); break;
+		default: rc = qf_writer_end(w, e); break;
+		}
+	}
+	qf_wbatch_free(it->b);
+	qf_rec_free(&it->rec);
+	free(it->buf);
+	return rc;
+}
+
+/* The payload bytes an item holds. */
+static uint64_t item_bytes(const struct witem *it)
+{
+	uint64_t n = it->n;
+
+	for (int i = 0; it->b && i < it->b->n; i++)
+		n += qf_rec_nbytes(&it->b->rec[i]);
+	return n;
+}
+
+/* The next item into *it; 0 when done. */
+static int take(qf_wthread *t, struct witem *it)
+{
+	int got = 0;
 
 	pthread_mutex_lock(&t->mu);
 	while (!t->count && !t->done)
 		pthread_cond_wait(&t->cv, &t->mu);
 	if (t->count) {
-		b = t->ring[t->head];
+		*it = t->ring[t->head];
 		t->head = (t->head + 1) % DEPTH;
 		t->count--;
+		t->bytes -= item_bytes(it);
+		got = 1;
 	}
 	pthread_cond_broadcast(&t->cv);
 	pthread_mutex_unlock(&t->mu);
-	return b;
+	return got;
 }
 
 static void *writer_main(void *arg)
 {
 	qf_wthread *t = arg;
-	qf_wbatch *b;
+	struct witem it;
 
-	while ((b = take(t))) {
-		if (!t->failed && batch_write(t->w, b, &t->err) < 0) {
+	while (take(t, &it)) {
+		if (item_write(t->w, &it, t->failed, &t->err) < 0) {
 			pthread_mutex_lock(&t->mu);
 			t->failed = 1;
 			pthread_mutex_unlock(&t->mu);
 		}
-		qf_wbatch_free(b);
 	}
 	return NULL;
 }
@@ -98,31 +145,80 @@ qf_wthread *qf_wthread_start(qf_writer *w, int threaded, qf_err *err)
 	return t;
 }
 
-int qf_wthread_put(qf_wthread *t, qf_wbatch *b, qf_err *err)
+/* Queue it (taking what it holds over), or write it at once. */
+static int put(qf_wthread *t, struct witem *it, qf_err *err)
 {
+	uint64_t n = item_bytes(it);
 	int failed;
 
-	if (!t->threaded) {
-		int rc = batch_write(t->w, b, err);
-		qf_wbatch_free(b);
-		return rc;
-	}
+	if (!t->threaded)
+		return item_write(t->w, it, 0, err);
 	pthread_mutex_lock(&t->mu);
-	while (t->count == DEPTH && !t->failed)
+	while ((t->count == DEPTH || (t->count && t->bytes + n > QBYTES)) &&
+	       !t->failed)
 		pthread_cond_wait(&t->cv, &t->mu);
 	failed = t->failed;
 	if (!failed) {
-		t->ring[(t->head + t->count) % DEPTH] = b;
+		t->ring[(t->head + t->count) % DEPTH] = *it;
 		t->count++;
+		t->bytes += n;
 		pthread_cond_broadcast(&t->cv);
 	}
 	pthread_mutex_unlock(&t->mu);
 	if (failed) {
-		qf_wbatch_free(b);
+		item_write(t->w, it, 1, err);
 		*err = t->err;
 		return -1;
 	}
 	return 0;
+}
+
+static void item_init(struct witem *it, int op)
+{
+	it->op = op;
+	it->b = NULL;
+	qf_rec_init(&it->rec);
+	it->buf = NULL;
+	it->n = 0;
+}
+
+int qf_wthread_put(qf_wthread *t, qf_wbatch *b, qf_err *err)
+{
+	struct witem it;
+
+	item_init(&it, W_BATCH);
+	it.b = b;
+	return put(t, &it, err);
+}
+
+int qf_wthread_begin(qf_wthread *t, const qf_rec *rec, qf_err *err)
+{
+	struct witem it;
+
+	item_init(&it, W_BEGIN);
+	if (qf_rec_copy(&it.rec, rec, err) < 0) {
+		qf_rec_free(&it.rec);
+		return -1;
+	}
+	return put(t, &it, err);
+}
+
+int qf_wthread_write(qf_wthread *t, void *buf, size_t n, qf_err *err)
+{
+	struct witem it;
+
+	item_init(&it, W_DATA);
+	it.buf = buf;
+	it.n = n;
+	return put(t, &it, err);
+}
+
+int qf_wthread_end(qf_wthread *t, qf_err *err)
+{
+	struct witem it;
+
+	item_init(&it, W_END);
+	return put(t, &it, err);
 }
 
 int qf_wthread_finish(qf_wthread *t, qf_err *err)

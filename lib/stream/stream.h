@@ -26,11 +26,19 @@ int qf_reader_next(qf_reader *r, qf_rec *rec, qf_err *err);
 /* Read up to n payload bytes of the current record; returns the number
  * read, which is less than n only at the end of the payload, or -1. */
 int64_t qf_reader_read(qf_reader *r, void *buf, size_t n, qf_err *err);
-/* The whole payload of the current record into a new buffer (malloc'd;
- * the caller frees it).  For a payload of zero bytes *buf is NULL. */
+/* The rest of the current record's payload into a new buffer (malloc'd;
+ * the caller frees it).  For a payload of zero bytes *buf is NULL.  The
+ * buffer grows as chunks arrive, after two checks made before anything
+ * is allocated (formats/stream.md, "Limits"): the record held whole may
+ * take at most qf_reader_max_whole() bytes, and in a regular file the
+ * bytes left must be able to hold the chunks the header declares.
+ * Errors name the file, the record and the size. */
 int qf_reader_read_all(qf_reader *r, void **buf, qf_err *err);
-/* Read the payload converted to dtype `dt`, into a new buffer. */
+/* The same, converted to dtype `dt` a chunk at a time. */
 int qf_reader_read_as(qf_reader *r, int dt, void **buf, qf_err *err);
+/* The most bytes one record held whole may take: the machine's physical
+ * memory. */
+uint64_t qf_reader_max_whole(void);
 /* Skip the rest of the current payload without decompressing it. */
 int qf_reader_skip(qf_reader *r, qf_err *err);
 /* Records seen so far, and the name used in messages. */

@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fnmatch.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -23,6 +24,7 @@
 #define MAX_MEMBER (256u << 20)	/* bytes of one file or member */
 #define MAX_DEPTH 64		/* directory levels walked */
 #define PEEK 512		/* bytes read to recognise an archive */
+#define RAW_KEEP (1u << 20)	/* bytes of read buffer kept for the next */
 #define DEFAULT_GLOB "*.txt, *.html, *.htm"
 
 /* ------------------------------------------------------------ buffers */
@@ -660,33 +662,136 @@ static int html_strip(struct html *h)
 
 /* ------------------------------------------------------------ names */
 
-/* A language code from a file name: the base name without its extension
- * when it is three lowercase ASCII letters optionally followed by
- * "_VARIANT" or "-VARIANT" parts of ASCII letters and digits ("eng",
- * "cmn_hans", "deu_1996", "hau_NG"); else NULL. */
-static char *lang_from_name(const char *path)
+/* s for a one-line message: control bytes and bytes that are not UTF-8
+ * as \xNN, cut to about size bytes. */
+static void shown(char *buf, size_t size, const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t n = strlen(str), i = 0, j = 0;
+
+	while (i < n && j + 8 < size) {
+		int32_t cp;
+		size_t k = s[i] < 0x80 ? 1 : qf_utf8_next(s + i, n - i, &cp);
+
+		if (s[i] < 0x20 || s[i] == 0x7f || (s[i] >= 0x80 && cp < 0)) {
+			j += (size_t)snprintf(buf + j, size - j, "\\x%02x", s[i]);
+			k = 1;
+		} else {
+			if (j + k + 8 >= size)
+				break;
+			memcpy(buf + j, s + i, k);
+			j += k;
+		}
+		i += k;
+	}
+	if (i < n)
+		j += (size_t)snprintf(buf + j, size - j, "...");
+	buf[j] = 0;
+}
+
+#define MAX_LANG 64	/* bytes of a language code */
+
+/* Parts "_X" or "-X" after a code, X being ASCII letters and digits. */
+static int lang_parts(const char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		size_t k = 0;
+		if (s[i] != '_' && s[i] != '-')
+			return 0;
+		for (i++; i < n && is_alnum((unsigned char)s[i]); i++)
+			k++;
+		if (k == 0)
+			return 0;
+	}
+	return 1;
+}
+
+/* An ISO 639-3 code, optionally with parts: s[0..n). */
+static int lang_ok(const char *s, size_t n)
+{
+	if (n < 3 || n > MAX_LANG)
+		return 0;
+	for (size_t i = 0; i < 3; i++)
+		if (s[i] < 'a' || s[i] > 'z')
+			return 0;
+	return lang_parts(s + 3, n - 3);
+}
+
+#define LANG_FORM "three lower-case letters of ISO 639-3, optionally " \
+	"with _SCRIPT or _VARIANT parts of ASCII letters and digits: fin, " \
+	"cmn_hans, deu_1996"
+
+int qf_lang_check(const char *code, qf_err *err)
+{
+	char q[160];
+
+	if (lang_ok(code, strlen(code)))
+		return 0;
+	shown(q, sizeof q, code);
+	return qf_err_set(err, "'%s' is not a language code (%s)", q,
+			  LANG_FORM);
+}
+
+/* A BCP 47 tag as written in HTML's lang attribute ("de-1996", "en"):
+ * letters, then parts "-X" of 1 to 8 ASCII letters and digits. */
+static int bcp47_ok(const char *s)
+{
+	size_t n = strlen(s), i = 0;
+
+	while (i < n && is_alpha((unsigned char)s[i]))
+		i++;
+	if (i == 0 || i > 8 || n > MAX_LANG)
+		return 0;
+	while (i < n) {
+		size_t k = 0;
+		if (s[i] != '-')
+			return 0;
+		for (i++; i < n && is_alnum((unsigned char)s[i]); i++)
+			k++;
+		if (k == 0 || k > 8)
+			return 0;
+	}
+	return 1;
+}
+
+/* The language a file name gives: the base name without its extension
+ * when it is meant as a code, that is when it starts with three ASCII
+ * letters followed by its end, '_' or '-' ("eng", "cmn_hans",
+ * "deu_1996", "hau_NG"); *lang NULL when it is not ("text", "007").
+ * A name meant as a code that is not one ("Eng", "eng_") is an error
+ * naming source: the documents would otherwise go under a wrong
+ * language. */
+static int lang_from_name(const char *source, const char *path,
+			  char **lang, qf_err *err)
 {
 	const char *b = strrchr(path, '/'), *dot;
-	size_t n, i;
+	char q[160];
+	size_t n;
 
+	*lang = NULL;
 	b = b ? b + 1 : path;
 	dot = strrchr(b, '.');
 	n = dot && dot != b ? (size_t)(dot - b) : strlen(b);
-	if (n < 3 || n > 64)
-		return NULL;
-	for (i = 0; i < 3; i++)
-		if (b[i] < 'a' || b[i] > 'z')
-			return NULL;
-	while (i < n) {
-		size_t k = 0;
-		if (b[i] != '_' && b[i] != '-')
-			return NULL;
-		for (i++; i < n && is_alnum((unsigned char)b[i]); i++)
-			k++;
-		if (k == 0)
-			return NULL;
+	if (n < 3 || !is_alpha((unsigned char)b[0]) ||
+	    !is_alpha((unsigned char)b[1]) || !is_alpha((unsigned char)b[2]) ||
+	    (n > 3 && b[3] != '_' && b[3] != '-'))
+		return 0;
+	if (!lang_ok(b, n)) {
+		char *name = strndup(b, n);
+		if (!name)
+			return qf_err_set(err, "%s: out of memory", source);
+		shown(q, sizeof q, name);
+		free(name);
+		return qf_err_set(err, "%s: the file name gives the language "
+				  "'%s', which is not a language code (%s): "
+				  "rename the file or give --lang", source, q,
+				  LANG_FORM);
 	}
-	return strndup(b, n);
+	if (!(*lang = strndup(b, n)))
+		return qf_err_set(err, "%s: out of memory", source);
+	return 0;
 }
 
 static int has_ext(const char *path, const char *ext)
@@ -737,6 +842,7 @@ struct qf_corpus {
 	int kind;
 	int dead;
 	uint64_t members;	/* files or members read */
+	uint64_t entries;	/* archive entries seen, chosen or not */
 	/* a file or an archive */
 	FILE *f;
 	int own;
@@ -836,19 +942,57 @@ static int paragraphs(const qf_corpus *c, const char *fname, const char *t,
 	return html_strip(h);
 }
 
-/* A member's language (malloc'd): the one given, else from the file name,
- * else from the markup, else "und". */
-static char *member_lang(const qf_corpus *c, const char *fname,
-			 const struct html *h)
+/* The language of HTML markup: data-iso6393 of <html> (an ISO 639-3
+ * code), else its lang attribute (a BCP 47 tag, taken as written); NULL
+ * when neither is there.  A value that is neither form is an error. */
+static int markup_lang(const char *source, const struct html *h,
+		       const char **lang, qf_err *err)
 {
-	char *lang;
+	char q[160];
 
-	if (c->lang)
-		return strdup(c->lang);
-	if ((lang = lang_from_name(fname)))
-		return lang;
-	return strdup(h->iso && *h->iso ? h->iso :
-		      h->lang && *h->lang ? h->lang : "und");
+	*lang = NULL;
+	if (h->iso && *h->iso) {
+		if (!lang_ok(h->iso, strlen(h->iso))) {
+			shown(q, sizeof q, h->iso);
+			return qf_err_set(err, "%s: <html data-iso6393=\"%s\">: "
+					  "not a language code (%s): give --lang",
+					  source, q, LANG_FORM);
+		}
+		*lang = h->iso;
+	} else if (h->lang && *h->lang) {
+		if (!bcp47_ok(h->lang)) {
+			shown(q, sizeof q, h->lang);
+			return qf_err_set(err, "%s: <html lang=\"%s\">: not a "
+					  "language tag (BCP 47: de-1996): give "
+					  "--lang", source, q);
+		}
+		*lang = h->lang;
+	}
+	return 0;
+}
+
+/* A member's language into *lang (malloc'd): the one given, else from
+ * the file name, else from the markup, else "und". */
+static int member_lang(const qf_corpus *c, const char *source,
+		       const char *fname, const struct html *h, char **lang,
+		       qf_err *err)
+{
+	const char *m;
+
+	if (c->lang) {
+		*lang = strdup(c->lang);
+	} else {
+		if (lang_from_name(source, fname, lang, err) < 0)
+			return -1;
+		if (*lang)
+			return 0;
+		if (markup_lang(source, h, &m, err) < 0)
+			return -1;
+		*lang = strdup(m ? m : "und");
+	}
+	if (!*lang)
+		return qf_err_set(err, "%s: out of memory", source);
+	return 0;
 }
 
 /*
@@ -867,6 +1011,12 @@ static int load(qf_corpus *c, const char *source, const char *fname,
 	int rc = -1;
 	char *lang = NULL;
 
+	if (!qf_utf8_valid(source, strlen(source))) {
+		char q[512];
+		shown(q, sizeof q, source);
+		qf_err_set(err, "%s: file name is not valid UTF-8", q);
+		goto done;
+	}
 	if (check_utf8(c, source, (const unsigned char *)c->raw.p, c->raw.n,
 		       &fixed, &t, &n, err) < 0)
 		goto done;
@@ -876,10 +1026,11 @@ static int load(qf_corpus *c, const char *source, const char *fname,
 		qf_err_set(err, "%s: no text", source);
 		goto done;
 	}
-	lang = member_lang(c, fname, &h);
+	if (member_lang(c, source, fname, &h, &lang, err) < 0)
+		goto done;
 	free(c->msource);
 	c->msource = strdup(source);
-	if (!lang || !c->msource)
+	if (!c->msource)
 		goto nomem;
 	free(c->mlang);
 	c->mlang = lang;
@@ -893,6 +1044,9 @@ static int load(qf_corpus *c, const char *source, const char *fname,
 	c->have = 1;
 	c->members++;
 	rc = 0;
+	/* a large member's raw bytes are not kept beside its text */
+	if (c->raw.cap > RAW_KEEP)
+		buf_free(&c->raw);
 	goto done;
 nomem:
 	rc = qf_err_set(err, "%s: out of memory", source);
@@ -1084,6 +1238,38 @@ static la_int64_t ar_skip(struct archive *a, void *data, la_int64_t n)
 	return n;
 }
 
+/* A tar header block, as libarchive's tar reader recognises one: its
+ * checksum field (octal, at byte 148) is the sum of the block's bytes
+ * with that field taken as spaces, summed unsigned or, by old tars,
+ * signed.  A block of zeros is the end of an archive: all an empty one
+ * holds (GNU tar writes 10240 zeros). */
+static int is_tar(const unsigned char *p, size_t n)
+{
+	uint64_t want = 0, sum = 0;
+	int64_t ssum = 0;
+	size_t i = 148, zeros = 0;
+
+	if (n < 512)
+		return 0;
+	for (size_t k = 0; k < 512; k++) {
+		unsigned char b = k >= 148 && k < 156 ? ' ' : p[k];
+		sum += b;
+		ssum += (signed char)b;
+		zeros += p[k] == 0;
+	}
+	if (zeros == 512)
+		return 1;
+	while (i < 156 && p[i] == ' ')
+		i++;
+	if (i == 156 || p[i] < '0' || p[i] > '7')
+		return 0;
+	while (i < 156 && p[i] >= '0' && p[i] <= '7')
+		want = want * 8 + (uint64_t)(p[i++] - '0');
+	if (i < 156 && p[i] != ' ' && p[i] != 0)
+		return 0;
+	return want == sum || (int64_t)want == ssum;
+}
+
 /* The magic numbers of the archives and compressors read here. */
 static int is_archive(const unsigned char *p, size_t n)
 {
@@ -1106,7 +1292,7 @@ static int is_archive(const unsigned char *p, size_t n)
 		return 1;				/* zip */
 	if (n >= 262 && memcmp(p + 257, "ustar", 5) == 0)
 		return 1;				/* POSIX or GNU tar */
-	return 0;
+	return is_tar(p, n);				/* v7 tar, empty tar */
 }
 
 /* Refuse members that would escape or alias the tree if extracted. */
@@ -1151,6 +1337,17 @@ static int check_member(qf_corpus *c, struct archive_entry *e,
 	return rc;
 }
 
+/* A chosen member whose name is not UTF-8: its documents could not say
+ * where they come from (the attribute source is UTF-8). */
+static int bad_name(const qf_corpus *c, const char *name, qf_err *err)
+{
+	char q[512];
+
+	shown(q, sizeof q, name);
+	return qf_err_set(err, "%s: member %" PRIu64 " (%s): name is not "
+			  "valid UTF-8", c->name, c->entries, q);
+}
+
 /* The data of the current member, named source, into c->raw. */
 static int ar_data(qf_corpus *c, const char *source, qf_err *err)
 {
@@ -1193,6 +1390,7 @@ static int ar_next(qf_corpus *c, qf_err *err)
 		if (!name)
 			return qf_err_set(err, "%s: member without a usable name",
 					  c->name);
+		c->entries++;
 		if (check_member(c, e, name, err) < 0)
 			return -1;
 		rel = name;
@@ -1200,6 +1398,8 @@ static int ar_next(qf_corpus *c, qf_err *err)
 			rel += 2;
 		if (archive_entry_filetype(e) == AE_IFDIR || !chosen(c, rel))
 			continue;	/* libarchive skips the data */
+		if (!qf_utf8_valid(name, strlen(name)))
+			return bad_name(c, name, err);
 		if (!(source = malloc(strlen(c->name) + strlen(name) + 2)))
 			return oom(c, err);
 		sprintf(source, "%s:%s", c->name, name);
@@ -1299,6 +1499,8 @@ qf_corpus *qf_corpus_open(const char *path, const qf_text_opts *o,
 		qf_err_set(err, "%s: bad text options", path);
 		return NULL;
 	}
+	if (o->lang && qf_lang_check(o->lang, err) < 0)
+		return NULL;
 	if (!(c = calloc(1, sizeof *c))) {
 		qf_err_set(err, "%s: out of memory", path);
 		return NULL;
@@ -1386,7 +1588,11 @@ int qf_corpus_next(qf_corpus *c, qf_doc *d, qf_err *err)
 		case K_DIR: r = dir_next(c, err); break;
 		default: r = ar_next(c, err); break;
 		}
-		if (r == 0 && c->kind == K_ARCHIVE && c->members == 0) {
+		if (r == 0 && c->kind == K_ARCHIVE && c->entries == 0) {
+			qf_err_set(err, "%s: an empty archive: no documents",
+				   c->name);
+			r = -1;
+		} else if (r == 0 && c->kind == K_ARCHIVE && c->members == 0) {
 			qf_err_set(err, "%s: no member matches %s", c->name,
 				   c->glob ? c->glob : DEFAULT_GLOB);
 			r = -1;

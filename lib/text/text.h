@@ -13,8 +13,9 @@ enum { QF_TEXT_DOCUMENT, QF_TEXT_PARAGRAPH };
 typedef struct qf_text_opts {
 	const char *member_glob;	/* archive/directory members to read;
 					 * NULL: every .txt/.html/.htm member */
-	const char *lang;		/* language of every document; NULL: from
-					 * the file name or the markup */
+	const char *lang;		/* language of every document
+					 * (qf_lang_check); NULL: from the
+					 * file name or the markup */
 	int format;			/* QF_TEXT_AUTO: by name and content */
 	int unit;			/* a record per document or paragraph */
 	int replace_invalid;		/* 1: invalid UTF-8 becomes U+FFFD;
@@ -36,6 +37,13 @@ qf_corpus *qf_corpus_open(const char *path, const qf_text_opts *o,
 int qf_corpus_next(qf_corpus *c, qf_doc *d, qf_err *err);
 void qf_corpus_close(qf_corpus *c);
 void qf_doc_free(qf_doc *d);
+/* A language code as the attribute lang holds it (formats/attributes.md):
+ * three lower-case ASCII letters of ISO 639-3, optionally followed by
+ * parts "_X" or "-X" of ASCII letters and digits ("fin", "cmn_hans",
+ * "deu_1996", "hau_NG"), at most 64 bytes.  Checked by form only, not
+ * against the list of codes.  0, or -1 with "'CODE' is not a language
+ * code (...)". */
+int qf_lang_check(const char *code, qf_err *err);
 /* Characters (code points) and whitespace-separated words of UTF-8. */
 void qf_text_count(const char *s, size_t len, uint64_t *chars,
 		   uint64_t *words);

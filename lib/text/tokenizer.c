@@ -20,10 +20,12 @@
  * result id) in a hash table.  The tokenizer is immutable after loading;
  * encoding allocates its own scratch space, so it is reentrant.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "core/internal.h"
@@ -58,6 +60,12 @@ struct qf_tokenizer {
 	struct merge_slot *mslot;
 	size_t mmask;
 	unsigned char *whole;	/* whole[i]: BPE of piece i gives just i */
+	int64_t *formed;	/* formed[i]: the lowest rank of a merge that
+				 * gives token i; -1 for a single byte,
+				 * INT64_MAX when none does */
+	size_t maxlen;		/* bytes of the longest token */
+	int monotone;		/* every merge ranks after those that give
+				 * its two parts: BPE merges in rank order */
 };
 
 /* ------------------------------------------------------------ byte alphabet */
@@ -263,6 +271,20 @@ struct work {
 	const unsigned char *text;
 	struct cached *cache;
 	size_t merged;		/* pieces merged so far */
+	/* when spine is set, bpe() records the symbols that ended its
+	 * text, in the order BPE built them (cut_safe) */
+	struct step *spine;	/* NULL, or spbuf */
+	struct step *spbuf;	/* room for maxlen + 1 steps */
+	size_t nspine;
+	int64_t born;		/* rank of the merge that made the last one */
+};
+
+/* A symbol at the end of a text while BPE ran: its token, made by the
+ * merge of rank born (-1: a byte from the start), merged into a longer
+ * one by the merge of rank died (INT64_MAX: never). */
+struct step {
+	int32_t tok;
+	int64_t born, died;
 };
 
 struct cached {
@@ -287,6 +309,7 @@ static void work_free(struct work *w)
 	free(w->heap);
 	free(w->pend);
 	free(w->cache);
+	free(w->spbuf);
 }
 
 static int grow(void **p, size_t *cap, size_t need, size_t size)
@@ -357,6 +380,13 @@ static void sift_up(uint64_t *h, size_t i)
 	h[i] = x;
 }
 
+/* The last symbol of the text, tok, was merged by rank died. */
+static void spine_add(struct work *w, int32_t tok, int64_t died)
+{
+	w->spine[w->nspine++] = (struct step){ tok, w->born, died };
+	w->born = died;
+}
+
 /* BPE's start on the m bytes of s: a symbol per byte in a list, and a
  * heap of the pairs that have a rank; returns the heap's size. */
 static size_t bpe_start(const qf_tokenizer *t, struct work *w,
@@ -400,6 +430,9 @@ static ssize_t bpe(const qf_tokenizer *t, struct work *w,
 	size_t hn = bpe_start(t, w, s, m), np = 0, k;
 	const struct merge_slot *ms;
 
+	w->nspine = 0;
+	w->born = -1;
+
 	for (;;) {
 		uint64_t top;
 		uint32_t i, j;
@@ -428,6 +461,8 @@ static ssize_t bpe(const qf_tokenizer *t, struct work *w,
 		if (!ms || ms->rank != top >> 32)
 			continue;
 		cur = top >> 32;
+		if (w->spine && next[j] == NONE)
+			spine_add(w, tok[j], (int64_t)cur);
 		tok[i] = ms->result;
 		tok[j] = -1;
 		next[i] = next[j];
@@ -447,6 +482,8 @@ static ssize_t bpe(const qf_tokenizer *t, struct work *w,
 	k = 0;
 	for (uint32_t i = 0; i != NONE; i = next[i])
 		out[k++] = tok[i];
+	if (w->spine)
+		spine_add(w, out[k - 1], INT64_MAX);
 	return (ssize_t)k;
 }
 
@@ -470,6 +507,152 @@ static int ids_reserve(int32_t **ids, size_t *n, size_t *cap, size_t need)
 	return 0;
 }
 
+/* ------------------------------------------------------------ long pieces */
+
+/*
+ * A piece longer than WINDOW bytes (qf_bpe_window, text/unicode.h: a
+ * text without spaces, Thai, Chinese, a hostile run of letters) is
+ * merged WINDOW bytes at a time, so that the scratch space stays that of
+ * a window whatever the piece's length, with ids identical to BPE of the
+ * whole piece.
+ *
+ * That holds at a cut d where BPE of the whole piece never merges across
+ * d: then it is BPE of the bytes before d followed by BPE of those after.
+ * A window s[a..c) is merged (a being such a cut) and a boundary d of
+ * its tokens, at least half a window in, is taken when cut_safe() proves
+ * it.  The ids before d are kept and the next window starts at d.  When
+ * no boundary of a window is proved safe (a run of one repeated letter
+ * in a merge list whose ranks are not in order), the rest of the piece
+ * is merged whole, as short pieces are.
+ */
+size_t qf_bpe_window = 64u << 10;	/* text/unicode.h */
+#define WINDOW qf_bpe_window
+
+/* The symbols that end at d (the end of token tok, whose bytes start at
+ * p) while BPE of the text before d runs: since d is a boundary of the
+ * window's tokens, they are those of BPE of tok's bytes alone. */
+static int spine_at(const qf_tokenizer *t, struct work *w,
+		    const unsigned char *s, size_t p, size_t d, int32_t tok,
+		    int32_t *out)
+{
+	w->spine = w->spbuf;
+	if (d - p == 1) {
+		w->nspine = 0;
+		w->born = -1;
+		spine_add(w, tok, INT64_MAX);
+	} else if (bpe(t, w, s + p, d - p, out) != 1 || out[0] != tok) {
+		w->spine = NULL;
+		return -1;	/* cannot be: tok came out of BPE whole */
+	}
+	w->spine = NULL;
+	return 0;
+}
+
+/*
+ * Whether BPE of the piece s[0..m) can ever merge across d, a boundary
+ * of the window's tokens whose last token before d is tok, starting at
+ * p.  Until it does, the symbol x ending at d is the one BPE of the bytes
+ * before d has there (spine_at), and the symbol y starting at d is some
+ * token that starts s[d..m).  A merge of x and y of rank r can happen
+ * only while x lives (born < r < died; a merge of the same rank that
+ * ends x is to its left, so comes first) and once y can exist (a merge
+ * of rank below r gives it, or it is a byte): merges go by rank when the
+ * merge list is monotone.  When it is not, any merge of x and y is taken
+ * to be possible.  Returns 1 when no merge across d is possible.
+ */
+static int cut_safe(const qf_tokenizer *t, struct work *w,
+		    const unsigned char *s, size_t m, size_t p, size_t d,
+		    int32_t tok, int32_t *out)
+{
+	if (spine_at(t, w, s, p, d, tok, out) < 0)
+		return 0;
+	for (size_t l = 1; l <= t->maxlen && l <= m - d; l++) {
+		int32_t y = vocab_find(t, s + d, l);
+
+		if (y < 0 || t->formed[y] == INT64_MAX)
+			continue;
+		for (size_t k = 0; k < w->nspine; k++) {
+			const struct step *x = &w->spbuf[k];
+			const struct merge_slot *ms = merge_find(t, x->tok, y);
+			int64_t r;
+
+			if (!ms)
+				continue;
+			r = (int64_t)ms->rank;
+			if (!t->monotone || (x->born < r && r < x->died &&
+					     t->formed[y] < r))
+				return 0;
+		}
+	}
+	return 1;
+}
+
+/* The ids of the window s[a..a + WINDOW) up to its last safe cut at or
+ * after a + WINDOW / 2 appended to ids (out, *n of them); that cut into
+ * *cut, or 0 when there is none (nothing appended). */
+static int window(const qf_tokenizer *t, struct work *w,
+		  const unsigned char *s, size_t m, size_t a, int32_t *out,
+		  size_t *n, size_t *cut, int32_t *scratch)
+{
+	ssize_t k = bpe(t, w, s + a, WINDOW, out);
+	size_t d = a + WINDOW;
+
+	*cut = 0;
+	if (k < 0)
+		return -1;
+	for (size_t kept = (size_t)k; kept > 0 && d >= a + WINDOW / 2;
+	     kept--) {
+		size_t len;
+		int32_t tok = out[kept - 1];
+
+		piece(t, (size_t)tok, &len);
+		if (cut_safe(t, w, s, m, d - len, d, tok, scratch)) {
+			*n += kept;
+			*cut = d;
+			return 0;
+		}
+		d -= len;
+	}
+	return 0;
+}
+
+/* The ids of a piece longer than WINDOW, window by window. */
+static int encode_long(const qf_tokenizer *t, struct work *w,
+		       const unsigned char *s, size_t m, int32_t **ids,
+		       size_t *n, size_t *cap)
+{
+	int32_t *scratch = malloc((t->maxlen + 1) * sizeof *scratch);
+	size_t a = 0, cut = 1;
+	ssize_t k;
+
+	if (!scratch || (!w->spbuf && !(w->spbuf = malloc((t->maxlen + 1) *
+							 sizeof *w->spbuf))) ||
+	    work_reserve(w, WINDOW) < 0)
+		goto oom;
+	while (m - a > WINDOW && cut) {
+		if (ids_reserve(ids, n, cap, WINDOW) < 0 ||
+		    window(t, w, s, m, a, *ids + *n, n, &cut, scratch) < 0)
+			goto oom;
+		a = cut ? cut : a;
+	}
+	free(scratch);
+	/* the last window, or the rest of a piece without a safe cut */
+	if (ids_reserve(ids, n, cap, m - a) < 0)
+		return -1;
+	if (m - a == 1) {
+		(*ids)[(*n)++] = t->byte_id[s[a]];
+		return 0;
+	}
+	if (work_reserve(w, m - a) < 0 ||
+	    (k = bpe(t, w, s + a, m - a, *ids + *n)) < 0)
+		return -1;
+	*n += (size_t)k;
+	return 0;
+oom:
+	free(scratch);
+	return -1;
+}
+
 /* Ids of one pre-tokenized piece appended to *ids.  Pieces that are not
  * whole tokens go through BPE, unless the same piece was merged earlier in
  * this call: the cache (of this call only, so that encoding stays
@@ -484,6 +667,8 @@ static int encode_piece(const qf_tokenizer *t, struct work *w,
 	int32_t id;
 	ssize_t k;
 
+	if (m > WINDOW)
+		return encode_long(t, w, s, m, ids, n, cap);
 	if (ids_reserve(ids, n, cap, m) < 0)
 		return -1;
 	if (m == 1) {
@@ -584,6 +769,7 @@ void qf_tok_free(qf_tokenizer *t)
 	free(t->vslot);
 	free(t->mslot);
 	free(t->whole);
+	free(t->formed);
 	free(t);
 }
 
@@ -934,13 +1120,54 @@ oom:
 	return oom(l);
 }
 
+/* What cut_safe needs: the rank at which each token can first be made,
+ * whether the merge list is monotone, the longest token. */
+static int merge_order(struct loader *l)
+{
+	qf_tokenizer *t = l->t;
+	int64_t *last = malloc(t->n * sizeof *last);
+
+	t->formed = malloc(t->n * sizeof *t->formed);
+	if (!last || !t->formed) {
+		free(last);
+		return oom(l);
+	}
+	for (size_t i = 0; i < t->n; i++) {
+		size_t len;
+		piece(t, i, &len);
+		t->formed[i] = len == 1 ? -1 : INT64_MAX;
+		last[i] = -1;
+		t->maxlen = len > t->maxlen ? len : t->maxlen;
+	}
+	for (size_t i = 0; i <= t->mmask; i++) {
+		const struct merge_slot *ms = &t->mslot[i];
+		int64_t r = (int64_t)ms->rank;
+		if (ms->key == NO_KEY)
+			continue;
+		if (r < t->formed[ms->result])
+			t->formed[ms->result] = r;
+		if (r > last[ms->result])
+			last[ms->result] = r;
+	}
+	t->monotone = 1;
+	for (size_t i = 0; i <= t->mmask; i++) {
+		const struct merge_slot *ms = &t->mslot[i];
+		if (ms->key != NO_KEY &&
+		    ((int64_t)ms->rank <= last[ms->key >> 32] ||
+		     (int64_t)ms->rank <= last[(uint32_t)ms->key]))
+			t->monotone = 0;
+	}
+	free(last);
+	return 0;
+}
+
 /* The end of loading: the whole tokens marked, the tokenizer handed
  * over (NULL on error; the loader still holds it). */
 static qf_tokenizer *loader_take(struct loader *l)
 {
 	qf_tokenizer *t;
 
-	if (find_whole(l) < 0)
+	if (find_whole(l) < 0 || merge_order(l) < 0)
 		return NULL;
 	t = l->t;
 	l->t = NULL;
@@ -954,12 +1181,24 @@ static void loader_free(struct loader *l)
 	l->t = NULL;
 }
 
+/* A tokenizer file, whole.  A directory is refused first: reading one
+ * fails with EISDIR, which "read error" alone would not say. */
+static int read_file(const char *path, char **text, size_t *len,
+		     qf_err *err)
+{
+	struct stat st;
+
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		return qf_err_set(err, "%s: %s", path, strerror(EISDIR));
+	return qf_read_text_file(path, MAX_FILE, text, len, err);
+}
+
 static qf_json *read_json(const char *path, char **text, qf_err *err)
 {
 	size_t len;
 	qf_json *j;
 
-	if (qf_read_text_file(path, MAX_FILE, text, &len, err) < 0)
+	if (read_file(path, text, &len, err) < 0)
 		return NULL;
 	j = qf_json_parse(*text, len, path, err);
 	if (!j) {
@@ -1075,7 +1314,7 @@ qf_tokenizer *qf_tok_gpt2_open(const char *encoder_json,
 	if (read_vocab_object(&l, j) < 0 || build_vocab(&l) < 0)
 		goto out;
 	l.path = vocab_bpe;
-	if (qf_read_text_file(vocab_bpe, MAX_FILE, &mtext, &mlen, err) == 0 &&
+	if (read_file(vocab_bpe, &mtext, &mlen, err) == 0 &&
 	    read_merges_file(&l, mtext, mlen) == 0)
 		t = loader_take(&l);
 out:

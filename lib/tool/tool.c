@@ -110,13 +110,95 @@ static void __attribute__((noreturn)) quiet_exit(void)
 	_exit(STATUS_EPIPE);
 }
 
+/* Does c need an escape: a C0 control character or DEL? */
+static int is_control(unsigned char c)
+{
+	return c < 0x20 || c == 0x7f;
+}
+
+static int needs_quotes(const char *s)
+{
+	if (!*s)
+		return 0;
+	for (; *s; s++)
+		if (*s == ' ' || *s == '=' || *s == '"' || *s == '\\' ||
+		    is_control((unsigned char)*s))
+			return 1;
+	return 0;
+}
+
+void qf_tool_put_escaped(FILE *f, const char *s, unsigned flags)
+{
+	int quote = (flags & QF_ESC_QUOTE) && needs_quotes(s);
+
+	if (quote)
+		putc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '\n')
+			fputs("\\n", f);
+		else if (c == '\t')
+			fputs("\\t", f);
+		else if (c == '\r')
+			fputs("\\r", f);
+		else if (is_control(c))
+			fprintf(f, "\\x%02x", c);
+		else if (c == '\\' && (flags & (QF_ESC_BACKSLASH | QF_ESC_QUOTE)))
+			fputs("\\\\", f);
+		else if (c == '"' && quote)
+			fputs("\\\"", f);
+		else
+			putc(c, f);
+	}
+	if (quote)
+		putc('"', f);
+}
+
+void qf_tool_put_rec_line(FILE *f, const qf_rec *rec, int dt)
+{
+	char shape[256];
+
+	qf_tool_put_escaped(f, rec->name, QF_ESC_BACKSLASH);
+	fprintf(f, "\t%s\t%s\t%" PRIu64 "\t", qf_dtype_name(dt),
+		qf_rec_shape_str(rec, shape, sizeof shape),
+		qf_rec_numel(rec) * qf_dtype_size(dt));
+	for (size_t i = 0; i < rec->nattr; i++) {
+		if (i)
+			putc(' ', f);
+		qf_tool_put_escaped(f, rec->attr[i].key, QF_ESC_QUOTE);
+		putc('=', f);
+		qf_tool_put_escaped(f, rec->attr[i].val, QF_ESC_QUOTE);
+	}
+}
+
+/* "progname: message" as one line: the message may carry names read
+ * from files, whose newlines and escape sequences must not reach the
+ * terminal raw. */
+static void vmessage(const char *fmt, va_list ap)
+{
+	char msg[2 * QF_ERR_MAX];
+
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	fflush(stdout);
+	fprintf(stderr, "%s: ", tool_name);
+	qf_tool_put_escaped(stderr, msg, 0);
+	fputc('\n', stderr);
+}
+
+void qf_tool_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmessage(fmt, ap);
+	va_end(ap);
+}
+
 static void __attribute__((noreturn)) vdie(int status, const char *fmt,
 					   va_list ap)
 {
-	fflush(stdout);
-	fprintf(stderr, "%s: ", tool_name);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	vmessage(fmt, ap);
 	qf_out_cleanup_all();
 	exit(status);
 }
@@ -143,13 +225,10 @@ void qf_tool_usage_error(const char *fmt, ...)
 {
 	va_list ap;
 
-	fflush(stdout);
-	fprintf(stderr, "%s: ", tool_name);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vmessage(fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\nTry '%s --help' for more information.\n",
-		tool_name);
+	fprintf(stderr, "Try '%s --help' for more information.\n", tool_name);
 	qf_out_cleanup_all();
 	exit(QF_EXIT_USAGE);
 }

@@ -67,6 +67,24 @@ const char *qf_tool_name(void);
 /* "progname: message" on stderr, then exit with the given status. */
 void qf_tool_die(int status, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3), noreturn));
+/* "progname: message" on stderr, as one line, without exiting (a
+ * warning, or an error a tool goes on after). */
+void qf_tool_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* s on f with C0 control characters and DEL escaped (\n, \t, \r,
+ * else \xHH), so that a name read from a file stays on one line and sends
+ * no escape sequence to a terminal.  Every message of qf_tool_die,
+ * qf_tool_fail, qf_tool_usage_error and qf_tool_warn goes through it.
+ * QF_ESC_BACKSLASH: a backslash as \\ too, so that the text reads back
+ * unambiguously; QF_ESC_QUOTE: as that, and in double quotes (a quote as
+ * \") when s holds a space, '=', '"', a backslash or a control character
+ * (attribute values in listings). */
+#define QF_ESC_BACKSLASH 1u
+#define QF_ESC_QUOTE 2u
+void qf_tool_put_escaped(FILE *f, const char *s, unsigned flags);
+/* The listing line of a record, as dtype dt, without the newline: name
+ * (QF_ESC_BACKSLASH), dtype, shape, bytes and KEY=VALUE attributes
+ * (QF_ESC_QUOTE), tab-separated (qf-cat -l, qf-extract weights -l). */
+void qf_tool_put_rec_line(FILE *f, const qf_rec *rec, int dt);
 /* Print err->msg as above and exit 1; if the error was a broken pipe on
  * standard output, exit quietly with status 141 instead. */
 void qf_tool_fail(const qf_err *err) __attribute__((noreturn));

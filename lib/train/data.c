@@ -230,7 +230,7 @@ static int read_mix(qf_tdata *d, const char *path, const char *tokens,
 	qf_tsv ts;
 	int rc = 0, more = 0;
 
-	if (qf_tsv_open(&ts, path) < 0)
+	if (qf_tsv_open(&ts, path, QF_TSV_MAX) < 0)
 		return qf_err_set(err, "%s: cannot open: %s", path, strerror(errno));
 	if (!(m.named = calloc(d->n, 1))) {
 		qf_tsv_close(&ts);
@@ -239,7 +239,7 @@ static int read_mix(qf_tdata *d, const char *path, const char *tokens,
 	while (rc == 0 && (more = qf_tsv_next(&ts)) > 0)
 		rc = mix_line(d, &ts, &m, tokens, err);
 	if (rc == 0 && more < 0)
-		rc = qf_err_set(err, "%s: read error: %s", path, strerror(errno));
+		rc = qf_tsv_fail(&ts, err);
 	for (size_t i = 0; rc == 0 && i < d->n; i++)
 		if (!m.named[i])
 			d->lang[i].w = m.rest;

@@ -35,7 +35,14 @@
  *               [--profile]
  *
  * --profile adds the time per window spent before each hook site.
+ *
+ *   bench_model --load RUNS
+ *
+ * measures loading alone instead: the stream written to a file in /tmp,
+ * f32 and converted to f16, then qf_model_load of each RUNS times: the
+ * best time, and MB/s of payload (the tensors as stored) and of file.
  */
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
@@ -43,6 +50,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -174,6 +182,123 @@ static void profile(qf_model *m, const int32_t *tok, float *nll, int windows)
 
 /* ------------------------------------------------------------ main */
 
+/* ------------------------------------------------------------ loading */
+
+/* The GPT-2-small stream into path, by a child process. */
+static void write_file(const char *path, uint64_t seed)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600), status;
+	pid_t pid;
+
+	if (fd < 0 || (pid = fork()) < 0) {
+		perror(prog);
+		exit(1);
+	}
+	if (pid == 0)
+		write_model(fd, seed);
+	close(fd);
+	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0) {
+		fprintf(stderr, "%s: the writer failed\n", prog);
+		exit(1);
+	}
+}
+
+/* src with its f32 records converted to dt, into dst; the payload bytes
+ * of the records. */
+static uint64_t convert_file(const char *src, const char *dst, int dt)
+{
+	qf_reader *r;
+	qf_writer *w;
+	qf_rec rec;
+	void *buf;
+	uint64_t bytes = 0;
+	qf_err e;
+
+	qf_rec_init(&rec);
+	if (!(r = qf_reader_open(src, &e)) ||
+	    !(w = qf_writer_open(dst, &(qf_wopts){ .level = 1 }, &e)))
+		die_err(&e);
+	while (qf_reader_next(r, &rec, &e) == 1) {
+		int from = rec.dtype;
+		if (from == QF_F32)
+			rec.dtype = dt;
+		if (qf_reader_read_as(r, rec.dtype, &buf, &e) < 0 ||
+		    qf_writer_put(w, &rec, buf, &e) < 0)
+			die_err(&e);
+		bytes += qf_rec_nbytes(&rec);
+		free(buf);
+	}
+	if (qf_writer_close(w, &e) < 0)
+		die_err(&e);
+	qf_reader_close(r);
+	qf_rec_free(&rec);
+	return bytes;
+}
+
+/* CPU time of the process: on a shared machine the wall clock also
+ * measures the others. */
+static double cpu_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void load_one(const char *path, const char *what, uint64_t payload,
+		     uint64_t weights, int runs)
+{
+	double best = INFINITY, cpu = INFINITY;
+	struct stat st;
+	qf_err e;
+
+	if (stat(path, &st) < 0) {
+		perror(path);
+		exit(1);
+	}
+	for (int i = 0; i < runs; i++) {
+		double t = now(), c = cpu_now();
+		qf_model *m = qf_model_load(path, &e);
+		if (!m)
+			die_err(&e);
+		t = now() - t;
+		c = cpu_now() - c;
+		best = t < best ? t : best;
+		cpu = c < cpu ? c : cpu;
+		qf_model_free(m);
+	}
+	printf("load %s: best of %d %.3f s (CPU %.3f s): %.0f MB/s of payload "
+	       "(%.1f MB), %.0f MB/s of file (%.1f MB), %.0f MB/s of f32 "
+	       "weights\n", what, runs, best, cpu, (double)payload / best / 1e6,
+	       (double)payload / 1e6, (double)st.st_size / best / 1e6,
+	       (double)st.st_size / 1e6, (double)weights / best / 1e6);
+}
+
+/* --load: loading alone, from f32 and f16 files. */
+static int bench_load(uint64_t seed, int runs)
+{
+	char f32[] = "/tmp/bench_model_f32_XXXXXX";
+	char f16[] = "/tmp/bench_model_f16_XXXXXX";
+	int a = mkstemp(f32), b = mkstemp(f16);
+	uint64_t p32, p16;
+
+	if (a < 0 || b < 0) {
+		perror(prog);
+		return 1;
+	}
+	close(a);
+	close(b);
+	write_file(f32, seed);
+	p32 = convert_file(f32, f16, QF_F32);	/* the same bytes, counted */
+	p16 = convert_file(f32, f16, QF_F16);
+	load_one(f32, "f32", p32, p32, runs);
+	load_one(f16, "f16", p16, p32, runs);
+	unlink(f32);
+	unlink(f16);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -181,8 +306,10 @@ int main(int argc, char **argv)
 		{ "seed", required_argument, NULL, 's' },
 		{ "no-blas-init", no_argument, NULL, 'n' },
 		{ "profile", no_argument, NULL, 'p' },
+		{ "load", required_argument, NULL, 'l' },
 		{ NULL, 0, NULL, 0 },
 	};
+	int load_runs = 0;
 	int windows = 8, threads = 0, blas_init = 1, prof = 0, c, blas;
 	uint64_t seed = 1;
 	struct gemm g[] = {
@@ -221,12 +348,18 @@ int main(int argc, char **argv)
 		case 'p':
 			prof = 1;
 			break;
+		case 'l':
+			load_runs = atoi(optarg);
+			break;
 		default:
 			fprintf(stderr, "usage: %s [--windows N] [-j THREADS] "
-				"[--seed S] [--no-blas-init] [--profile]\n", prog);
+				"[--seed S] [--no-blas-init] [--profile] "
+				"[--load RUNS]\n", prog);
 			return 2;
 		}
 	}
+	if (load_runs > 0)
+		return bench_load(seed, load_runs);
 	if (windows < 1)
 		windows = 1;
 	if (threads > 0)

@@ -20,6 +20,9 @@
  * The reference is the zstd command single-threaded (--single-thread for
  * compression, --no-asyncio for decompression), as the qf writer and
  * reader are; -Z uses the command's defaults (a worker thread, async I/O).
+ *
+ * bench_stream --write-gpt2 PATH writes a GPT-2-small-shaped f32 weight
+ * stream (gpt2_small.h) and exits: the model of tests/bench/cli.sh.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -46,6 +49,7 @@
 static const char *prog = "bench_stream";
 
 #include "bench.h"
+#include "gpt2_small.h"
 
 /* ------------------------------------------------------------ options */
 
@@ -685,6 +689,16 @@ int main(int argc, char **argv)
 	float *data;
 	char shape[64];
 
+	/* --write-gpt2 PATH: a GPT-2-small-shaped f32 weight stream (random,
+	 * seeded) into PATH, for the command-line benchmark (cli.sh) */
+	(void)load_model;
+	if (argc == 3 && strcmp(argv[1], "--write-gpt2") == 0) {
+		int fd = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		if (fd < 0)
+			die("%s: %s", argv[2], strerror(errno));
+		write_model(fd, 1);	/* exits */
+	}
 	parse_opts(&o, argc, argv);
 	if (!have_zstd())
 		die("the zstd command is not in PATH (Debian package zstd)");

@@ -6,6 +6,7 @@
  * are made by data/corpus/gen.py.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -727,6 +728,71 @@ static void test_hostile(void)
 	CHECK(access("data/corpus/evil.txt", F_OK) != 0);
 }
 
+/* Language codes by form (formats/attributes.md). */
+static void test_lang_check(void)
+{
+	static const char *const good[] = {
+		"eng", "und", "cmn_hans", "deu_1996", "hau_NG", "pes_1",
+		"chr_cased", "ell_monotonic", "eng-GB",
+	};
+	static const char *const bad[] = {
+		"", "en", "English", "ENG", "Eng", "eng_", "eng__x", "eng x",
+		"eng\n", "éng", "e1g", "eng_$",
+	};
+	qf_text_opts o = opts(QF_TEXT_AUTO, QF_TEXT_DOCUMENT, 0, NULL);
+	qf_err err;
+
+	for (size_t i = 0; i < sizeof good / sizeof *good; i++)
+		CHECKF(qf_lang_check(good[i], &err) == 0, "%s", good[i]);
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+		CHECKF(qf_lang_check(bad[i], &err) < 0, "%s", bad[i]);
+	qf_lang_check("eng\n", &err);
+	CHECK(strncmp(err.msg, "'eng\\x0a' is not a language code (", 34) == 0);
+	/* the library refuses one too */
+	o.lang = "English";
+	CHECK(qf_corpus_open(D "plain/fin.txt", &o, &err) == NULL);
+	CHECK(strncmp(err.msg, "'English' is not a language code", 32) == 0);
+}
+
+/* An empty tar (GNU tar writes 10240 zeros) is an archive without
+ * documents, and a v7 tar (no "ustar" magic) is a tar. */
+static void test_empty_tar(void)
+{
+	qf_text_opts o = opts(QF_TEXT_AUTO, QF_TEXT_DOCUMENT, 0, NULL);
+	char path[] = "/tmp/qf-corpus-XXXXXX", texts[256], info[512];
+	char block[10240] = { 0 };
+	int fd = mkstemp(path);
+	qf_err err;
+
+	CHECK(fd >= 0);
+	if (fd < 0)
+		return;
+	CHECK(write(fd, block, sizeof block) == (ssize_t)sizeof block);
+	close(fd);
+	CHECK(read_all(path, &o, texts, sizeof texts, NULL, 0, &err) == -1);
+	CHECK(strstr(err.msg, ": an empty archive: no documents") != NULL);
+	/* v7: name, mode, ..., the checksum over the header, no magic */
+	memset(block, 0, sizeof block);
+	strcpy(block, "fin.txt");
+	memcpy(block + 100, "0000644\0" "0000000\0" "0000000\0", 24);
+	memcpy(block + 124, "00000000005\0" "00000000000\0", 24);
+	memset(block + 148, ' ', 8);
+	block[156] = '0';
+	unsigned sum = 0;
+	for (int i = 0; i < 512; i++)
+		sum += (unsigned char)block[i];
+	snprintf(block + 148, 8, "%06o", sum);
+	memcpy(block + 512, "moi!\n", 5);
+	fd = open(path, O_WRONLY | O_TRUNC);
+	CHECK(fd >= 0 && write(fd, block, 3072) == 3072);
+	close(fd);
+	CHECK(read_all(path, &o, texts, sizeof texts, info, sizeof info,
+		       &err) == 1);
+	CHECK_STR(texts, "moi!");
+	CHECK(strstr(info, ":fin.txt fin 0;") != NULL);
+	unlink(path);
+}
+
 int main(void)
 {
 	RUN(test_plain_document);
@@ -747,5 +813,7 @@ int main(void)
 	RUN(test_archives);
 	RUN(test_archive_limits);
 	RUN(test_hostile);
+	RUN(test_lang_check);
+	RUN(test_empty_tar);
 	return unit_done();
 }

@@ -109,6 +109,8 @@ static void test_f16_to_f32_all(void)
 		if ((i & 0x7c00) == 0x7c00 && (i & 0x3ff)) {
 			/* numpy keeps the payload as is; qf makes it quiet */
 			CHECKF(got == (ref[i] | 0x400000), "nan %04x -> %08x", i, got);
+			CHECKF(f2u(f[i]) == got, "qf_convert nan %04x -> %08x",
+			       i, f2u(f[i]));
 			CHECK(isnan(d[i]) && !!signbit(d[i]) == !!(i & 0x8000));
 		} else {
 			bad += got != ref[i] || f2u(f[i]) != ref[i] ||
@@ -118,6 +120,11 @@ static void test_f16_to_f32_all(void)
 		}
 	}
 	CHECKF(bad == 0, "%zu mismatches", bad);
+	/* unaligned and not a multiple of the vector width: the tail too */
+	CHECK(qf_convert(QF_F32, f, QF_F16, h + 3, 65533, &err) == 0);
+	for (i = 0, bad = 0; i < 65533; i++)
+		bad += f2u(f[i]) != f2u(qf_f16_to_f32((uint16_t)(i + 3)));
+	CHECKF(bad == 0, "%zu mismatches at an odd offset", bad);
 out:
 	free(ref);
 	free(h);

@@ -17,6 +17,7 @@
 
 #include "qf.h"
 #include "core/json.h"
+#include "text/unicode.h"
 #include "unit.h"
 
 #define GPT2 "../pipelines/data/gpt2/"
@@ -602,7 +603,7 @@ static void put_vocab(const char *name, const char *const *extra, size_t n)
 static void naive_bpe(const char *word, const char *const *merges, size_t nm,
 		      char *out)
 {
-	char sym[64][64];	/* words of at most 63 bytes */
+	char (*sym)[64] = malloc((strlen(word) + 1) * sizeof *sym);
 	size_t n = 0;
 
 	for (const char *p = word; *p; p++) {
@@ -648,10 +649,55 @@ static void naive_bpe(const char *word, const char *const *merges, size_t nm,
 		n = m;
 	}
 	out[0] = 0;
-	for (size_t i = 0; i < n; i++) {
-		strcat(out, i ? " " : "");
-		strcat(out, sym[i]);
+	for (size_t i = 0, o = 0; i < n; i++)
+		o += (size_t)sprintf(out + o, "%s%s", i ? " " : "", sym[i]);
+	free(sym);
+}
+
+/* The symbols of ids as a space-separated string into out. */
+static void symbols(const qf_tokenizer *t, const int32_t *ids, int64_t k,
+		    char *out)
+{
+	size_t g = 0;
+
+	out[0] = 0;
+	for (int64_t i = 0; i < k; i++) {
+		size_t len;
+		const char *p = qf_tok_piece(t, ids[i], &len);
+		g += (size_t)sprintf(out + g, "%s%.*s", i ? " " : "", (int)len,
+				     p);
 	}
+}
+
+/* Long words merged window by window (windows of 16 to 80 bytes here)
+ * give what the plain loop gives on the whole word. */
+static int long_words(const qf_tokenizer *t, const char *const *merges,
+		      size_t nm)
+{
+	size_t n = 300 + rnd() % 1200;
+	char *word = malloc(n + 1), *want = malloc(2 * n + 1);
+	char *got = malloc(2 * n + 1);
+	int32_t *ids;
+	int64_t k;
+	int bad = 0;
+
+	for (size_t i = 0; i < n; i++)	/* runs of a letter, now and then */
+		word[i] = rnd() % 4 ? "abc"[rnd() % 3] : i ? word[i - 1] : 'a';
+	word[n] = 0;
+	naive_bpe(word, merges, nm, want);
+	qf_bpe_window = 16 + rnd() % 64;
+	k = enc(t, word, n, &ids);
+	qf_bpe_window = 64u << 10;
+	symbols(t, ids, k, got);
+	if (strcmp(want, got) != 0) {
+		bad = 1;
+		printf("# long word of %zu bytes differs\n", n);
+	}
+	free(ids);
+	free(word);
+	free(want);
+	free(got);
+	return bad;
 }
 
 /* Random merge lists over "abc", in any order (so that a merge may come
@@ -712,7 +758,7 @@ static void test_bpe_vs_naive(void)
 			return;
 		for (int w = 0; w < 40; w++) {
 			char word[64], want_s[2048], got_s[2048];
-			size_t n = 1 + rnd() % 40, g = 0;
+			size_t n = 1 + rnd() % 40;
 			int32_t *ids;
 			int64_t k;
 
@@ -721,14 +767,7 @@ static void test_bpe_vs_naive(void)
 			word[n] = 0;
 			naive_bpe(word, merges, nm, want_s);
 			k = enc(t, word, n, &ids);
-			got_s[0] = 0;
-			for (int64_t i = 0; i < k; i++) {
-				size_t len;
-				const char *p = qf_tok_piece(t, ids[i], &len);
-				g += (size_t)snprintf(got_s + g, sizeof got_s - g,
-						      "%s%.*s", i ? " " : "",
-						      (int)len, p);
-			}
+			symbols(t, ids, k, got_s);
 			if (strcmp(want_s, got_s) != 0) {
 				if (bad++ < 3)
 					printf("# word %s: got %s, want %s\n",
@@ -736,9 +775,57 @@ static void test_bpe_vs_naive(void)
 			}
 			free(ids);
 		}
+		for (int w = 0; w < 4; w++)
+			bad += long_words(t, merges, nm);
 		qf_tok_free(t);
 	}
 	CHECKF(bad == 0, "%d words differ", bad);
+}
+
+/* GPT-2's ids of long pieces (no space in 200 KB) are the same merged
+ * whole, in windows of 64 KiB (the default) and in small windows; the
+ * whole-piece merging is the one checked against the JS tokenizer. */
+static void test_gpt2_windows(void)
+{
+	static const char *const units[] = {
+		"มนุษย์ทั้งหลายเกิดมามีอิสระ", "人人生而自由在尊严和权利上一律平等",
+		"a", "ab", "aab", "-", "0", "😀👍🏽", "\x01",
+	};
+	static const size_t windows[] = { 64u << 10, 4096, 300, 40 };
+	qf_tokenizer *t = load_gpt2();
+	size_t size = 200000, nu = sizeof units / sizeof *units;
+	char *buf = malloc(size + 1);
+
+	if (!t || !buf) {
+		free(buf);
+		return;
+	}
+	for (size_t u = 0; u <= nu; u++) {
+		int32_t *whole, *ids;
+		int64_t kw, k;
+		size_t n = 0;
+
+		if (u == nu) {		/* random letters */
+			for (; n < size; n++)
+				buf[n] = "abcdefghijklmnopqrstuvwxyz"[rnd() % 26];
+		} else {
+			for (size_t l = strlen(units[u]); n + l <= size; n += l)
+				memcpy(buf + n, units[u], l);
+		}
+		qf_bpe_window = SIZE_MAX;
+		kw = enc(t, buf, n, &whole);
+		for (size_t i = 0; i < sizeof windows / sizeof *windows; i++) {
+			qf_bpe_window = windows[i];
+			k = enc(t, buf, n, &ids);
+			CHECKF(k == kw && k > 0 &&
+			       memcmp(ids, whole, (size_t)k * sizeof *ids) == 0,
+			       "unit %zu, window %zu", u, windows[i]);
+			free(ids);
+		}
+		qf_bpe_window = 64u << 10;
+		free(whole);
+	}
+	free(buf);
 }
 
 /* Overlapping pairs are merged left to right: "aaa" is "aa a". */
@@ -1042,6 +1129,7 @@ int main(void)
 	RUN(test_gpt2_divergent);
 	RUN(test_gpt2_roundtrip);
 	RUN(test_gpt2_long_runs);
+	RUN(test_gpt2_windows);
 	RUN(test_gpt2_threads);
 	RUN(test_hf_json);
 	RUN(test_bpe_vs_naive);

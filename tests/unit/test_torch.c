@@ -644,15 +644,45 @@ static void test_pickle_errors(void)
 
 /* ---------------------------------------------------------------- large */
 
+/* An expanded view (stride 0) of 2^30 elements over one stored element,
+ * saved as pt, is refused at open, before anything is allocated or
+ * read. */
+static void expanded(const char *pt)
+{
+	char cmd[1024], want[256];
+	qf_err err;
+	qf_ckpt *c;
+
+	snprintf(cmd, sizeof cmd, PY " -c 'import sys, torch; torch.save("
+		 "{\"w\": torch.zeros(1).expand(32768, 32768)}, sys.argv[1])' "
+		 "%s", pt);
+	CHECK(system(cmd) == 0);
+	c = qf_ckpt_open(pt, &err);
+	CHECK(c == NULL);
+	snprintf(want, sizeof want, "%s: tensor w: an expanded view of "
+		 "1073741824 elements over big/data/0 of 1 elements is larger "
+		 "than the 64 MiB qf materialises", pt);
+	if (!c)
+		CHECK_STR(err.msg, want);
+	qf_ckpt_close(c);
+}
+
+/* Whether PY can write checkpoints at test time. */
+static int have_torch(void)
+{
+	return access(PY, X_OK) == 0 &&
+	       system(PY " -c 'import torch, numpy' >/dev/null 2>&1") == 0;
+}
+
 /* Strided tensors larger than the 16 MiB gather window, written by
- * torch.save at test time, against their contiguous copies. */
+ * torch.save at test time, against their contiguous copies; then an
+ * expanded view too large to read. */
 static void test_large_strided(void)
 {
 	char tmpd[] = "/tmp/qf-torch-XXXXXX", pt[64], npz[64], cmd[2048];
 	qf_ckpt *c;
 
-	if (access(PY, X_OK) != 0 ||
-	    system(PY " -c 'import torch, numpy' >/dev/null 2>&1") != 0)
+	if (!have_torch())
 		SKIP(PY " has no torch");
 	if (!mkdtemp(tmpd)) {
 		CHECK(0);
@@ -677,6 +707,7 @@ static void test_large_strided(void)
 		CHECK(compare_npz(c, npz) == 6);
 		qf_ckpt_close(c);
 	}
+	expanded(pt);
 	unlink(pt);
 	unlink(npz);
 	rmdir(tmpd);

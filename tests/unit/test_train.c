@@ -28,6 +28,7 @@
  * that rounding decides, see test_adamw_torch).  The figures reached are
  * printed.  Run with cwd = tests/.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdint.h>
@@ -35,6 +36,7 @@
 #include <unistd.h>
 
 #include "qf.h"
+#include "core/internal.h"
 #include "train/train.h"
 #include "unit.h"
 #include "npz_fixture.h"
@@ -1101,6 +1103,56 @@ out:
 	rmdir(dir);
 }
 
+/* The TSV reader of the mix (and of qf-eval's languages tables): fields,
+ * line ends, a last line without one, and the limit on the bytes read. */
+static void test_tsv(void)
+{
+	char path[] = "/tmp/qf-tsv-XXXXXX";
+	int fd = mkstemp(path);
+	FILE *f;
+	qf_tsv t;
+	qf_err e;
+
+	if (fd < 0) {
+		CHECK(!"mkstemp");
+		return;
+	}
+	close(fd);
+	write_file(path, "a\tb\r\n\nc\t\td");
+	CHECK(qf_tsv_open(&t, path, 64) == 0);
+	CHECK(qf_tsv_next(&t) == 1 && t.n == 2 && t.len == 3);
+	CHECK_STR(t.fld[0], "a");
+	CHECK_STR(t.fld[1], "b");
+	CHECK(qf_tsv_next(&t) == 1 && t.n == 1 && t.len == 0 && t.lineno == 2);
+	CHECK(qf_tsv_next(&t) == 1 && t.n == 3 && t.len == 4);
+	CHECK_STR(t.fld[2], "d");
+	CHECK(qf_tsv_next(&t) == 0 && t.lineno == 3);
+	qf_tsv_close(&t);
+	/* 10 bytes: a limit of 10 reads them, 9 stops with EFBIG */
+	CHECK(qf_tsv_open(&t, path, 10) == 0);
+	while (qf_tsv_next(&t) > 0)
+		;
+	CHECK(t.lineno == 3 && !ferror(t.f));
+	qf_tsv_close(&t);
+	CHECK(qf_tsv_open(&t, path, 9) == 0);
+	CHECK(qf_tsv_next(&t) == 1 && qf_tsv_next(&t) == 1);
+	CHECK(qf_tsv_next(&t) == -1 && errno == EFBIG);
+	CHECK(qf_tsv_fail(&t, &e) == -1);
+	CHECKF(strstr(e.msg, ": larger than 9 bytes (the limit of a table)") != NULL,
+	       "%s", e.msg);
+	qf_tsv_close(&t);
+	/* a line without end: memory stays at the limit */
+	f = fopen(path, "w");
+	for (int i = 0; i < 100000; i++)
+		fputs("xxxxxxxxxx", f);
+	fclose(f);
+	CHECK(qf_tsv_open(&t, path, 4096) == 0);
+	CHECK(qf_tsv_next(&t) == -1 && errno == EFBIG && t.cap <= 8192);
+	qf_tsv_close(&t);
+	CHECK(qf_tsv_open(&t, "/nonexistent/x.tsv", 10) == -1 && errno == ENOENT);
+	unlink(path);
+}
+
 static void test_bad_batch(void)
 {
 	qf_train *t = random_model(1, 16, 2, 8, 20, 1);
@@ -1139,6 +1191,7 @@ int main(void)
 	RUN(test_init);
 	RUN(test_schedule);
 	RUN(test_tdata);
+	RUN(test_tsv);
 	RUN(test_bad_batch);
 	return unit_done();
 }

@@ -58,7 +58,11 @@ the test suite's author; see tests/qf-eval.bats):
     an NA that the spec gives no reason for (cv of one language, a mean
     over no language, a ratio of an NA figure) is not checked in the
     status (any entry naming that figure is accepted);
-  - ties for max_lang/min_lang: any of the tied languages is accepted.
+  - ties for max_lang/min_lang: any of the tied languages is accepted;
+  - a language whose measure D has no value (no bytes scored): every
+    disparity figure NA, the row's status first "MEASURE:NA in L" (the
+    first such language in code order), and the rel_deg_status of L (of
+    every language when L is the reference language) that entry.
 ORACLE_ALT (comma-separated) switches to other readings, for diagnosis:
   one_token_not_unit, replicate_from_1, lang_order_file.
 """
@@ -352,6 +356,7 @@ class NA:
     LE0 = "den<=0"
     MIN = "den<=min"
     OTHER = "other"     # a reason the spec does not name
+    NOVALUE = "novalue"  # the measure has no value in a language (its own entry)
 
 
 NEAR = []     # denominators within rounding of a threshold
@@ -487,6 +492,12 @@ def evaluate(data, opts, nmodels, names, table):
                 v, why = ratio(lf[L][m]["D"], Dref, opts["min_den"])
                 lf[L][m]["rel_deg"] = v
                 lf[L][m]["rel_deg:why"] = why
+                # the language whose measure leaves it without a value
+                nov = None
+                if ref_lang in lf:
+                    nov = L if lf[L][m]["D"] is None else \
+                        ref_lang if Dref is None else None
+                lf[L][m]["rel_deg:novalue"] = nov
         disp = {}
         for m in range(1, nmodels):
             D = {L: lf[L][m]["D"] for L in langs}
@@ -535,6 +546,16 @@ def scope_figures(D, Dref, members, langs, is_all, opts):
     f = {}
     n = len(vals)
     f["n_lang"] = (n, None)
+    # docs/eval.md: a language (in or out of the scope) whose measure has
+    # no value makes every figure NA; the status names the first
+    nov = [L for L in langs if D[L] is None]
+    f["novalue"] = nov[0] if nov else None
+    if nov:
+        for x in ("mean", "max", "min", "range", "max_min", "cv",
+                  "rel_ref_mean", "group_ratio", "group_diff"):
+            f[x] = (None, NA.NOVALUE)
+        f["max_lang"] = f["min_lang"] = (None, NA.NOVALUE)
+        return f
     if n == 0:
         for x in ("mean", "max", "min", "range", "max_min", "cv",
                   "rel_ref_mean", "group_ratio", "group_diff"):
@@ -616,13 +637,14 @@ def expected_tables(opts, names, scopes, est_lf, est_disp, rep_lf, rep_disp,
                 row[c], row[c + "_lo"], row[c + "_hi"] = est, lo, hi
                 if c == "rel_deg":
                     why = e["rel_deg:why"]
+                    nov = e["rel_deg:novalue"]
+                    st = ["%s:NA in %s" % (opts["measure"], nov)] if nov else []
                     if why in (NA.LE0, NA.MIN):
-                        st = ["rel_deg:" + why]
+                        st.append("rel_deg:" + why)
                     elif bad:
-                        st = ["rel_deg:ci %d/%d" % (bad, B)]
-                    else:
-                        st = []
-                    row["rel_deg_status"] = ("status", st, why == NA.OTHER)
+                        st.append("rel_deg:ci %d/%d" % (bad, B))
+                    row["rel_deg_status"] = ("status", st,
+                                             why == NA.OTHER and not nov)
             if m == 0:
                 row["rel_deg_status"] = ("any", ["ok", "NA"])
             lang_rows.append(row)
@@ -635,6 +657,8 @@ def expected_tables(opts, names, scopes, est_lf, est_disp, rep_lf, rep_disp,
                    "max_lang": ("any", f["max_lang"][0] or ["NA"]),
                    "min_lang": ("any", f["min_lang"][0] or ["NA"])}
             entries, loose = [], set()
+            if f["novalue"]:
+                entries.append("%s:NA in %s" % (opts["measure"], f["novalue"]))
             for x in DISP_FIGS:
                 est, why = f[x]
                 reps = [r[(m, scope)][x][0] for r in rep_disp]
