@@ -22,6 +22,18 @@ need_shared() {
 	[ -e "$SHARED/fixtures/$1" ] || skip "no shared fixture $1"
 }
 
+# Skip a test of memory bounds (peak RSS, ulimit -v) under the sanitizer
+# build: AddressSanitizer reserves terabytes of address space and keeps
+# shadow memory and freed blocks, so such bounds say nothing there (the
+# plain build runs the test).
+need_plain_build() {
+	local bin=${QF_BIN:-}/qf-cat
+	[ -n "${QF_BIN:-}" ] || bin=$(command -v qf-cat)
+	if grep -q __asan_init "$bin" 2>/dev/null; then
+		skip "memory bounds: not under the sanitizers"
+	fi
+}
+
 # Run a Python snippet with numpy; arguments follow the code.
 py() {
 	"$PY" -c "$@"

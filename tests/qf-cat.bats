@@ -428,6 +428,7 @@ refuses_huge() {
 }
 
 @test ".npy and .npz convert in pieces: memory stays small for a 64 MiB array" {
+	need_plain_build
 	py 'import numpy as np; np.save("m.npy", np.random.default_rng(1).standard_normal((4096, 4096), dtype=np.float32))'
 	/usr/bin/time -f %M -o rss1 qf-cat --from npy -o m.qft m.npy
 	/usr/bin/time -f %M -o rss2 qf-cat --to npy -o m2.npy m.qft

@@ -471,6 +471,7 @@ cell() {
 }
 
 @test "bad input: a languages table larger than the limit (/dev/zero) is one line, memory bounded" {
+	need_plain_build
 	# ulimit: a reader without a limit would be killed, not say so
 	for gb in "" "--group-by script"; do
 		run --separate-stderr bash -c "ulimit -v 4000000; timeout 120 qf-eval -r a.qft -m q7.qft --bootstrap 0 --languages /dev/zero $gb -o l.tsv tokens.qft"

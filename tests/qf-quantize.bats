@@ -456,6 +456,7 @@ np.savez("big.npz", **{"a.weight": lap(300, 1000).astype(np.float32),
 }
 
 @test "memory: a tensor quantized per group from a file is not held" {
+	need_plain_build
 	py 'import numpy as np; np.savez("w.npz", w=np.random.default_rng(1).standard_normal((4096, 4096), np.float32))'
 	$REF write w.npz w.qft
 	# 64 MiB of f32: held whole it would take twice that

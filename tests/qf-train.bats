@@ -112,6 +112,7 @@ nothing_left() {
 }
 
 @test "bad input: a mix file larger than the limit (/dev/zero) is one line, memory bounded" {
+	need_plain_build
 	# ulimit: a reader without a limit would be killed, not say so
 	run --separate-stderr bash -c "ulimit -v 4000000; timeout 120 qf-train $SMALL --steps 1 --mix /dev/zero -o out.qft tokens.qft"
 	assert_failure 1
