@@ -497,15 +497,18 @@ static void f16_f32_f16c(unsigned char *dst, const unsigned char *src,
 	}
 }
 
-/* Whether f16_f32_f16c may run; a benign race: every thread finds the
- * same answer. */
+/* Whether f16_f32_f16c may run: found once; threads that race to find
+ * it all find the same answer. */
 static int have_f16c(void)
 {
-	static int known_f16c = -1;
+	static int known = -1;
+	int k = __atomic_load_n(&known, __ATOMIC_RELAXED);
 
-	if (known_f16c < 0)
-		known_f16c = (qf_cpu_features() & QF_CPU_F16C) != 0;
-	return known_f16c;
+	if (k < 0) {
+		k = (qf_cpu_features() & QF_CPU_F16C) != 0;
+		__atomic_store_n(&known, k, __ATOMIC_RELAXED);
+	}
+	return k;
 }
 #endif
 
