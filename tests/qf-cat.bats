@@ -479,3 +479,29 @@ assert a.files == b.files and len(b.files) == 4000
 for k in a.files:
     assert a[k].dtype == b[k].dtype and (a[k] == b[k]).all(), k'
 }
+
+@test "the tools that make no BLAS call run without OpenBLAS's threads" {
+	# OpenBLAS starts a thread per extra core when it loads, each spinning
+	# for about 0.1 s; qf-cat, qf-extract and qf-quantize stop them at
+	# once.  Each tool waits here on a fifo nobody writes yet: one thread.
+	[ "$(nproc)" -gt 1 ] || skip "one CPU: OpenBLAS starts no thread"
+	mkfifo p
+	for cmd in "qf-cat -o x.qft p" "qf-extract text --lang eng -o x.qft p" \
+		   "qf-quantize -o x.qft p"; do
+		$cmd 2> err &
+		pid=$!
+		for i in $(seq 100); do
+			# blocked in open() of the fifo (the kernel's
+			# wait_for_partner): past its start-up
+			case $(cat "/proc/$pid/wchan" 2>/dev/null) in
+			*partner*|*fifo*) break ;;
+			esac
+			sleep 0.05
+		done
+		n=$(ls "/proc/$pid/task" | wc -l)
+		exec 5>p	# lets it go on: an empty input, one error
+		exec 5>&-
+		wait "$pid" || true
+		[ "$n" -eq 1 ] || { echo "$cmd: $n threads"; false; }
+	done
+}

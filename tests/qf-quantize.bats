@@ -404,17 +404,6 @@ for g in range(8):
     assert (np.abs(xs - ys) <= (xs.max() - xs.min()) / 7 * 0.51 + 1e-30).all()'
 }
 
-@test "the number of threads changes nothing in the output" {
-	qf-quantize -j 1 -c mse -g tensor --all-weights --stats s1.tsv -o j1.qft weights.qft
-	qf-quantize -j 4 -c mse -g tensor --all-weights --stats s4.tsv -o j4.qft weights.qft
-	cmp j1.qft j4.qft
-	cmp s1.tsv s4.tsv
-	QF_THREADS=3 qf-quantize -c percentile:99 -g 16 --stats s3.tsv -o j3.qft weights.qft
-	qf-quantize -j 1 -c percentile:99 -g 16 --stats s1.tsv -o j1.qft weights.qft
-	cmp j1.qft j3.qft
-	cmp s1.tsv s3.tsv
-}
-
 # A stream of tensors larger than a chunk, of every float dtype, rows
 # that groups do not divide, NaN and infinity in some (big.qft).
 big_stream() {
@@ -431,14 +420,38 @@ np.savez("big.npz", **{"a.weight": lap(300, 1000).astype(np.float32),
 	$REF write big.npz big.qft
 }
 
-@test "from a regular file a tensor streams in two passes; the bytes are those of a tensor held whole" {
+@test "the number of threads changes nothing in the output" {
+	qf-quantize -j 1 -c mse -g tensor --all-weights --stats s1.tsv -o j1.qft weights.qft
+	qf-quantize -j 4 -c mse -g tensor --all-weights --stats s4.tsv -o j4.qft weights.qft
+	cmp j1.qft j4.qft
+	cmp s1.tsv s4.tsv
+	QF_THREADS=3 qf-quantize -c percentile:99 -g 16 --stats s3.tsv -o j3.qft weights.qft
+	qf-quantize -j 1 -c percentile:99 -g 16 --stats s1.tsv -o j1.qft weights.qft
+	cmp j1.qft j3.qft
+	cmp s1.tsv s3.tsv
+	# one pass, the output's chunks (1 MiB; 6 of b.weight) compressed by
+	# 1 to 4 threads (the writer's most)
+	big_stream
+	qf-quantize -j 1 -g 64 -n '[a-d]*' -o j1.qft big.qft
+	for j in 2 3 8; do
+		qf-quantize -j $j -g 64 -n '[a-d]*' -o jn.qft big.qft
+		cmp j1.qft jn.qft
+	done
+}
+
+
+@test "a tensor streams in one pass, or two from a file; the bytes are those of a tensor held whole" {
 	big_stream
 	set -f	# the globs are qf-quantize's
-	# from a pipe every tensor quantized is held whole (the reference)
+	# the reference: from a pipe with --stats every tensor quantized is
+	# held whole; without, one pass (from a file or a pipe) unless
+	# --nonfinite keep or --emit-codes needs two (a file) or holds it (a
+	# pipe); with --stats, two passes from a file
 	for args in "-b 4 -g 64 -n [a-d]*" "-b 3 --asym -g 100 -c mse -n [a-d]*" \
 		    "-s nf4 --emit-codes -n [a-d]* --round stochastic --seed 3" \
 		    "-b 4 -c percentile:99 --nonfinite zero -n *.weight" \
 		    "-b 5 --asym -c aciq_laplace --nonfinite keep -n *.weight" \
+		    "-s q4_0 -n b.weight" \
 		    "-b 4 -g 64 -n a.weight -n b.weight --protect-name b.weight"; do
 		cat big.qft | qf-quantize $args --stats p.tsv -o p.qft
 		for j in 1 3; do
@@ -446,6 +459,9 @@ np.savez("big.npz", **{"a.weight": lap(300, 1000).astype(np.float32),
 			qf-quantize -j $j $args --stats r.tsv -o r.qft < big.qft
 			cmp p.qft f.qft && cmp p.qft r.qft || { echo "$args -j $j"; false; }
 			cmp <(sed 1d p.tsv) <(sed 1d f.tsv) && cmp f.tsv r.tsv
+			qf-quantize -j $j $args -o f.qft big.qft
+			cat big.qft | qf-quantize -j $j $args -o r.qft
+			cmp p.qft f.qft && cmp p.qft r.qft || { echo "$args -j $j, no --stats"; false; }
 		done
 	done
 	set +f
@@ -455,13 +471,18 @@ np.savez("big.npz", **{"a.weight": lap(300, 1000).astype(np.float32),
 	[ ! -e x.qft ]
 }
 
-@test "memory: a tensor quantized per group from a file is not held" {
+@test "memory: a tensor quantized per group is not held, from a file or a pipe" {
 	need_plain_build
 	py 'import numpy as np; np.savez("w.npz", w=np.random.default_rng(1).standard_normal((4096, 4096), np.float32))'
 	$REF write w.npz w.qft
-	# 64 MiB of f32: held whole it would take twice that
-	/usr/bin/time -f %M -o rss qf-quantize -b 4 -g 64 -n w -o q.qft w.qft
-	[ "$(cat rss)" -lt 49152 ] || { echo "peak $(cat rss) KiB"; false; }
+	# 64 MiB of f32: held whole it would take twice that; from a file or
+	# a pipe, with 2 threads compressing or none
+	for j in 1 2; do
+		/usr/bin/time -f %M -o rss qf-quantize -j $j -b 4 -g 64 -n w -o q.qft w.qft
+		[ "$(cat rss)" -lt 49152 ] || { echo "-j $j: peak $(cat rss) KiB"; false; }
+		cat w.qft | /usr/bin/time -f %M -o rss qf-quantize -j $j -b 4 -g 64 -n w -o q.qft
+		[ "$(cat rss)" -lt 49152 ] || { echo "-j $j, a pipe: peak $(cat rss) KiB"; false; }
+	done
 	/usr/bin/time -f %M -o rss qf-quantize -s q8_0 -n w --stats /dev/null -o q.qft w.qft
 	[ "$(cat rss)" -lt 49152 ] || { echo "peak $(cat rss) KiB"; false; }
 	rm -f w.npz w.qft q.qft
@@ -471,7 +492,7 @@ np.savez("big.npz", **{"a.weight": lap(300, 1000).astype(np.float32),
 	qf-extract weights -t f16 -o w16.qft "$TESTS_DIR/data/extract/hf"
 	qf-quantize -b 3 --asym -g 16 -c percentile:99.5 -o q.qft w16.qft
 	run bash -c "qf-cat -l -n layers.0.mlp.in.weight q.qft"
-	assert_output --regexp $'^layers.0.mlp.in.weight\tf32\t\\[64, 32\\]\t8192\tkind=mlp_in module=mlp_in param=weight layer=0 orig=h.0.mlp.c_fc.weight src_type=F32 quant_scheme=int quant_bits=3 quant_sym=0 quant_gran=group quant_group=16 quant_clip=percentile quant_clip_pct=99.5 quant_alpha=[0-9.e-]+ quant_round=nearest quant_src_dtype=f16 provenance="?qf=[0-9.]+ tool=qf-quantize .*$'
+	assert_output --regexp $'^layers.0.mlp.in.weight\tf32\t\\[64, 32\\]\t8192\tkind=mlp_in module=mlp_in param=weight layer=0 orig=h.0.mlp.c_fc.weight src_type=F32 quant_scheme=int quant_bits=3 quant_sym=0 quant_gran=group quant_group=16 quant_clip=percentile quant_clip_pct=99.5 quant_round=nearest quant_src_dtype=f16 provenance="?qf=[0-9.]+ tool=qf-quantize .*$'
 	# codes, scales and zero points on request, linked to their tensor
 	qf-quantize -b 3 --asym -g 16 --emit-codes -o q.qft w16.qft
 	run bash -c "qf-cat -l -n 'layers.0.mlp.in.weight*' q.qft | cut -f1-4"

@@ -689,7 +689,7 @@ int main(int argc, char **argv)
 {
 	/* OpenBLAS's core: the kernels its provenance names */
 	static const qf_tool_def tool = {
-		"qf-cat", 0, parse_args, run, opts_free
+		"qf-cat", QF_START_NO_BLAS, parse_args, run, opts_free
 	};
 	struct opts o = { 0 };
 

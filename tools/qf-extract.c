@@ -440,7 +440,7 @@ int main(int argc, char **argv)
 {
 	/* OpenBLAS's core: the kernels its provenance names */
 	static const qf_tool_def tool = {
-		"qf-extract", 0, parse_args, run, NULL
+		"qf-extract", QF_START_NO_BLAS, parse_args, run, NULL
 	};
 	struct opts o = { 0 };
 

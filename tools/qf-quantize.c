@@ -336,6 +336,7 @@ static void finish_args(struct opts *o, const char *round, const char *jopt)
 	p->threads = qf_tool_threads(jopt, &e);
 	if (p->threads < 0)
 		qf_tool_usage_error("%s", e.msg);
+	o->w.threads = p->threads;	/* compression too */
 }
 
 static void parse_args(int argc, char **argv, void *arg)
@@ -631,7 +632,7 @@ int main(int argc, char **argv)
 {
 	/* not QF_START_VERBOSE: -v is the summary, not OpenBLAS's choice */
 	static const qf_tool_def tool = {
-		"qf-quantize", 0, parse_args, run, opts_free
+		"qf-quantize", QF_START_NO_BLAS, parse_args, run, opts_free
 	};
 	struct opts o = { 0 };
 

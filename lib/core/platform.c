@@ -13,6 +13,9 @@
 /* OpenBLAS's extension, declared here too in case cblas.h is another
  * implementation's (Debian's alternatives); the library is OpenBLAS. */
 char *openblas_get_corename(void);
+/* OpenBLAS's own (driver/others/blas_server.c): its threads stopped and
+ * joined; the next BLAS call that wants them starts them again. */
+int blas_thread_shutdown_(void);
 
 #define CHOSEN_BY "QF_OPENBLAS_CHOSEN_BY"
 
@@ -87,6 +90,11 @@ int qf_blas_check_env(qf_err *err)
 		return qf_err_set(err, "%s is set but OPENBLAS_CORETYPE is not",
 				  CHOSEN_BY);
 	return 0;
+}
+
+void qf_blas_threads_stop(void)
+{
+	blas_thread_shutdown_();
 }
 
 const char *qf_blas_corename(void)

@@ -27,18 +27,20 @@ static int spec_attrs(qf_rec *out, const qf_qspec *q, qf_err *e)
 	return rc ? -1 : 0;
 }
 
-int qf_qa_quant_attrs(qf_rec *out, const qf_qspec *q, const qf_qres *r,
-		      int src_dtype, qf_err *e)
+int qf_qa_quant_attrs(qf_rec *out, const qf_qspec *q, int src_dtype,
+		      qf_err *e)
 {
 	int rc = spec_attrs(out, q, e);
 
 	rc |= qf_rec_set(out, "quant_clip", qf_qclip_name(q->clip), e);
 	if (q->clip == QF_QC_PERCENTILE)
 		rc |= qf_rec_setf(out, e, "quant_clip_pct", "%.17g", q->pct);
-	rc |= qf_rec_setf(out, e, "quant_alpha", "%.9g",
-			  r->units ? r->alpha_sum / (double)r->units : 0.0);
-	if (q->clip == QF_QC_ACIQ_GAUSS || q->clip == QF_QC_ACIQ_LAPLACE)
-		rc |= qf_rec_setf(out, e, "quant_alpha_k", "%.9g", r->alpha_k);
+	if (q->clip == QF_QC_ACIQ_GAUSS)
+		rc |= qf_rec_setf(out, e, "quant_alpha_k", "%.9g",
+				  qf_aciq_alpha_gauss(q->bits));
+	if (q->clip == QF_QC_ACIQ_LAPLACE)
+		rc |= qf_rec_setf(out, e, "quant_alpha_k", "%.9g",
+				  qf_aciq_alpha_laplace(q->bits));
 	rc |= qf_rec_set(out, "quant_round", qf_qround_name(q->round), e);
 	if (q->round == QF_QR_STOCHASTIC)
 		rc |= qf_rec_setf(out, e, "quant_seed", "%" PRIu64, q->seed);
@@ -192,8 +194,8 @@ static int qbuf_alloc(struct job *j, const qf_qspec *q, uint64_t units,
 }
 
 int qf_qa_emit(qf_wbatch *out, int codes, const qf_rec *rec,
-	       const qf_qspec *q, const qf_qres *r, uint64_t rows,
-	       uint64_t units, qf_qbuf *b, qf_err *e)
+	       const qf_qspec *q, uint64_t rows, uint64_t units, qf_qbuf *b,
+	       qf_err *e)
 {
 	int tensor = q->gran == QF_QG_TENSOR;
 	uint64_t sd[2] = { tensor ? 1 : rows, tensor ? 1 : units / rows };
@@ -202,7 +204,7 @@ int qf_qa_emit(qf_wbatch *out, int codes, const qf_rec *rec,
 	if (rc == 0)
 		rc = qf_rec_set_shape(&out->rec[0], QF_F32, rec->ndim, rec->dims, e);
 	if (rc == 0)
-		rc = qf_qa_quant_attrs(&out->rec[0], q, r, rec->dtype, e);
+		rc = qf_qa_quant_attrs(&out->rec[0], q, rec->dtype, e);
 	if (rc == 0)
 		rc = qf_rec_stamp(&out->rec[0], e);	/* computed here */
 	out->data[0] = b->y;
@@ -290,8 +292,8 @@ static int quantize(struct job *j, int want, qf_err *e)
 	j->row->st = QF_QST_QUANT;
 	j->row->q = q;
 	j->row->bytes_out = qf_qstored_bytes(&q, rows, cols);
-	return qf_qa_emit(j->out, j->p->emit_codes, rec, &q, &j->row->r, rows,
-			  units, &b, e);
+	return qf_qa_emit(j->out, j->p->emit_codes, rec, &q, rows, units, &b,
+			  e);
 }
 
 /* ------------------------------------------------------------ a record */

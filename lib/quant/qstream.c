@@ -1,12 +1,13 @@
 /*
  * qstream.c - the plan applied as the input streams in
  * (qf_qplan_stream): records copied a piece at a time; a tensor
- * quantized per channel or group a run of its blocks at a time, in two
- * passes over the input (the first, on a second reader, for the mean
- * clip half-width the record's header carries and the moments of the
- * weight statistics); the rest held whole (qapply.c).  The blocks and
- * the order of every sum are those of the whole-tensor code, so are the
- * bytes written.
+ * quantized per channel or group a run of its blocks at a time, in one
+ * pass, or in two over a regular file when something must be known
+ * before the header is written or the second pass begins (the moments of
+ * the weight statistics, whether --nonfinite keep keeps the tensor, and
+ * the size checked before its codes are allocated); the rest held whole
+ * (qapply.c).  The blocks and the order of every sum are those of the
+ * whole-tensor code, so are the bytes written.
  */
 #include <inttypes.h>
 #include <math.h>
@@ -157,14 +158,12 @@ static int feed_get(struct feed *f, uint64_t from, uint64_t to, qf_err *e)
 
 /* ------------------------------------------------------------ a pass */
 
-/* One pass over a tensor: the runs of blocks of T (alpha alone, or
- * quantized and written), the statistics' blocks (moments, or
- * outliers). */
+/* One pass over a tensor: the runs of blocks of T quantized and
+ * written, the statistics' blocks (moments, or outliers). */
 enum { WS_NONE, WS_MOMENTS, WS_OUTLIERS };
 struct pass {
 	struct feed *f;
 	struct qtens *T;	/* NULL: none */
-	int quant;		/* 0: alpha alone; 1: quantize into out */
 	qf_wthread *out;
 	int ws;			/* WS_* */
 	qf_wstats *stats;	/* the moments, merged in order */
@@ -199,14 +198,6 @@ static int run_blocks(struct pass *p, size_t b1, uint64_t e0, uint64_t e1,
 	float *y;
 	qf_err e2;
 
-	if (!p->quant) {
-		if (qf_qtens_alpha(p->T, p->b, b1, x, e0, &e2) < 0)
-			return qf_err_set(e, "%s: record %s: %s",
-					  qf_reader_name(f->r), f->rec->name,
-					  e2.msg);
-		p->b = b1;
-		return 0;
-	}
 	if (!(y = malloc((size_t)(e1 - e0) * 4)))
 		return oom(f->r, f->rec, e);
 	if (qf_qtens_run(p->T, p->b, b1, x, y, e0, &e2) < 0) {
@@ -384,29 +375,37 @@ static int codes_alloc(struct sjob *j, qf_err *e)
 	return 0;
 }
 
-/* The first pass, on again: the clip half-widths, NaN and infinity, and
- * the moments.  1: a non-finite element keeps the tensor as it is. */
+/* "element N [i, j] is NaN" of the first non-finite element f found. */
+static int nonfinite_error(const struct sjob *j, const struct feed *f,
+			   qf_err *e)
+{
+	char where[256];
+
+	qf_qa_index_str(j->rec, (uint64_t)f->bad, where, sizeof where);
+	return qf_err_set(e, "%s: record %s: element %" PRId64 " %s is %s "
+			  "(see --nonfinite)", qf_reader_name(j->r),
+			  j->rec->name, f->bad, where, isnan(f->badv) ? "NaN" :
+			  f->badv > 0 ? "+Inf" : "-Inf");
+}
+
+/* The first of two passes, on again: NaN and infinity, and the moments.
+ * 1: a non-finite element keeps the tensor as it is. */
 static int first_pass(struct sjob *j, qf_err *e)
 {
 	struct feed f;
 	struct pass p;
-	char where[256];
 	int rc;
 
 	memset(&p, 0, sizeof p);
 	p.f = &f;
-	p.T = j->T;
 	p.ws = j->want ? WS_MOMENTS : WS_NONE;
 	p.stats = &j->row.ws;
 	feed_init(&f, j->again, j->rec, j->p->nonfinite == QF_QNF_ZERO ? 2 : 1, 1);
 	rc = pass_run(&p, e);
-	if (rc == 0 && f.bad >= 0 && j->p->nonfinite == QF_QNF_ERROR) {
-		qf_qa_index_str(j->rec, (uint64_t)f.bad, where, sizeof where);
-		rc = qf_err_set(e, "%s: record %s: element %" PRId64 " %s is %s "
-				"(see --nonfinite)", qf_reader_name(j->r),
-				j->rec->name, f.bad, where, isnan(f.badv) ?
-				"NaN" : f.badv > 0 ? "+Inf" : "-Inf");
-	}
+	if (rc == 0 && (f.bad < 0 || f.nf == 2))
+		rc = feed_drain(&f, e);	/* NaN and infinity anywhere */
+	if (rc == 0 && f.bad >= 0 && j->p->nonfinite == QF_QNF_ERROR)
+		rc = nonfinite_error(j, &f, e);
 	if (rc == 0 && f.bad >= 0 && j->p->nonfinite == QF_QNF_KEEP)
 		rc = feed_drain(&f, e) < 0 ? -1 : 1;
 	j->row.nonfinite = f.nbad;
@@ -414,18 +413,18 @@ static int first_pass(struct sjob *j, qf_err *e)
 	return rc;
 }
 
-/* The second pass, on r: the tensor quantized and written, the
- * outliers. */
-static int second_pass(struct sjob *j, qf_err *e)
+/* The pass that quantizes, on r: the tensor quantized and written, the
+ * outliers; alone (not after a first pass), it finds NaN and infinity
+ * too. */
+static int quant_pass(struct sjob *j, int alone, qf_err *e)
 {
 	struct feed f;
 	struct pass p;
-	int rc;
+	int nf = j->p->nonfinite == QF_QNF_ZERO ? 2 : alone, rc;
 
 	memset(&p, 0, sizeof p);
 	p.f = &f;
 	p.T = j->T;
-	p.quant = 1;
 	p.out = j->out;
 	p.ws = j->want ? WS_OUTLIERS : WS_NONE;
 	p.stats = &j->row.ws;
@@ -433,8 +432,12 @@ static int second_pass(struct sjob *j, qf_err *e)
 		p.mean = j->row.ws.mean;
 		p.thr = qf_ws_threshold(&j->row.ws);
 	}
-	feed_init(&f, j->r, j->rec, j->p->nonfinite == QF_QNF_ZERO ? 2 : 0, 0);
+	feed_init(&f, j->r, j->rec, nf, alone);
 	rc = pass_run(&p, e);
+	if (rc == 0 && f.bad >= 0 && nf == 1)
+		rc = nonfinite_error(j, &f, e);
+	if (alone)
+		j->row.nonfinite = f.nbad;
 	feed_free(&f);
 	return rc;
 }
@@ -454,30 +457,36 @@ static int write_parts(struct sjob *j, qf_wbatch *bt, qf_err *e)
 	return 0;
 }
 
-/* The header (with the first pass's figures), the tensor, its parts. */
-static int quant_write(struct sjob *j, qf_err *e)
+/* The header, the tensor quantized (alone: in the only pass), its
+ * parts. */
+static int quant_write(struct sjob *j, int alone, qf_err *e)
 {
 	qf_wbatch *bt = qf_wbatch_new(e);
-	qf_qres first;
 	qf_qbuf b = j->b;
 	int rc;
 
 	if (!bt)
 		return -1;
-	qf_qtens_res(j->T, 0, &first);
 	memset(&j->b, 0, sizeof j->b);	/* the batch has them now */
-	rc = qf_qa_emit(bt, j->p->emit_codes, j->rec, &j->q, &first, j->rows,
+	rc = qf_qa_emit(bt, j->p->emit_codes, j->rec, &j->q, j->rows,
 			j->units, &b, e);
 	if (rc == 0)
 		rc = qf_wthread_begin(j->out, &bt->rec[0], e);
 	if (rc == 0)
-		rc = second_pass(j, e);
+		rc = quant_pass(j, alone, e);
 	if (rc == 0)
 		rc = qf_wthread_end(j->out, e);
 	if (rc == 0)
 		rc = write_parts(j, bt, e);
 	qf_wbatch_free(bt);
 	return rc;
+}
+
+/* Whether the tensor takes one pass: nothing needs the whole tensor
+ * before its header or its quantization. */
+static int one_pass(const struct sjob *j)
+{
+	return !j->want && j->p->nonfinite != QF_QNF_KEEP && !j->p->emit_codes;
 }
 
 static int quant_stream(struct sjob *j, qf_err *e)
@@ -489,6 +498,11 @@ static int quant_stream(struct sjob *j, qf_err *e)
 			    j->p->pool);
 	if (!j->T)
 		return oom(j->r, j->rec, e);
+	if (one_pass(j)) {
+		if (quant_write(j, 1, e) < 0)
+			return -1;
+		goto done;
+	}
 	rc = first_pass(j, e);
 	if (rc == 1) {
 		/* as the whole-tensor code: no weight statistics */
@@ -500,16 +514,17 @@ static int quant_stream(struct sjob *j, qf_err *e)
 	if (rc < 0 || codes_alloc(j, e) < 0)
 		return -1;
 	qf_qtens_codes(j->T, &j->b);
-	if (quant_write(j, e) < 0)
+	if (quant_write(j, 0, e) < 0)
 		return -1;
-	qf_qtens_res(j->T, 1, &j->row.r);
+done:
+	qf_qtens_res(j->T, &j->row.r);
 	j->row.st = QF_QST_QUANT;
 	j->row.q = j->q;
 	j->row.bytes_out = qf_qstored_bytes(&j->q, j->rows, j->cols);
 	return 0;
 }
 
-/* A tensor to quantize, in two passes; -1, 0, or 1 for one kept
+/* A tensor to quantize, in one pass or two; -1, 0, or 1 for one kept
  * (--nonfinite keep). */
 static int quant_rec(struct sjob *j, qf_qstats *s, qf_err *e)
 {
@@ -577,7 +592,8 @@ int qf_qplan_stream(qf_qplan *p, qf_reader *r, qf_reader *again,
 		return copy_rec(st, r, rec, out, s, err);
 	if (again && st != QF_QST_QUANT)
 		return keep_stats(st, r, again, rec, out, s, err);
-	if (again && sjob_init(&j, p, r, again, rec, out, want))
+	if (sjob_init(&j, p, r, again, rec, out, want) &&
+	    (again || one_pass(&j)))
 		return quant_rec(&j, s, err);
 	return hold(p, st, r, rec, out, s, err);
 }

@@ -404,7 +404,7 @@ struct qtens {
 	qf_qbuf out;
 	size_t nb;		/* blocks of the tensor */
 	size_t cap;		/* parts R.part can hold */
-	qf_qres res[2];		/* the sums of each pass */
+	qf_qres res;		/* the sums so far */
 };
 
 struct qtens *qf_qtens_new(const qf_qspec *q, uint64_t rows, uint64_t cols,
@@ -422,11 +422,9 @@ struct qtens *qf_qtens_new(const qf_qspec *q, uint64_t rows, uint64_t cols,
 	job_init(&T->J, &T->q, NULL, rows, cols, key, &T->out, want_err, pool);
 	T->R.J = &T->J;
 	T->nb = plan_blocks(&T->R);
-	for (int i = 0; i < 2; i++) {
-		T->res[i].numel = T->J.numel;
-		T->res[i].units = T->J.units;
-		T->res[i].alpha_k = T->J.alpha_k;
-	}
+	T->res.numel = T->J.numel;
+	T->res.units = T->J.units;
+	T->res.alpha_k = T->J.alpha_k;
 	return T;
 }
 
@@ -481,53 +479,6 @@ static int run_setup(struct qtens *T, size_t b0, size_t b1, const float *x,
 	return 0;
 }
 
-/* The first pass's block: the clip half-widths of its units as
- * units_block and ggml_unit find them. */
-static void alpha_block(void *arg, int b, int tid)
-{
-	struct run *R = arg;
-	const struct qjob *J = R->J;
-	struct part *pt = &R->part[b];
-	float *tmp;
-	uint64_t u0, u1;
-
-	(void)tid;
-	if (block_begin(R, b, &u0, &u1, &tmp) < 0)
-		return;
-	for (uint64_t u = u0; u < u1; u++) {
-		uint64_t start, len;
-		struct uparam p;
-		struct ufit f;
-		struct racc a;
-
-		unit_span(J, u, &start, &len);
-		if (is_ggml(J->q)) {
-			qf_racc_init(&a);
-			qf_racc_range(J->x + (start - J->base), QF_QK, 0, 0, &a);
-			pt->alpha += a.amax;
-			continue;
-		}
-		if (qf_qunit_params(J, J->x + (start - J->base), len, NULL, tmp,
-				    &p, &f) < 0) {
-			run_fail(R, FAIL_MEMORY);
-			break;
-		}
-		pt->alpha += p.alpha;
-	}
-	free(tmp);
-}
-
-int qf_qtens_alpha(struct qtens *T, size_t b0, size_t b1, const float *x,
-		   uint64_t base, qf_err *err)
-{
-	if (run_setup(T, b0, b1, x, NULL, base) < 0)
-		return qf_err_set(err, "out of memory");
-	qf_pool_run(T->J.pool, (int)(b1 - b0), alpha_block, &T->R);
-	for (size_t b = 0; b < b1 - b0 && !T->R.fail; b++)
-		T->res[0].alpha_sum += T->R.part[b].alpha;
-	return run_error(&T->R, err);
-}
-
 int qf_qtens_run(struct qtens *T, size_t b0, size_t b1, const float *x,
 		 float *y, uint64_t base, qf_err *err)
 {
@@ -536,11 +487,11 @@ int qf_qtens_run(struct qtens *T, size_t b0, size_t b1, const float *x,
 	qf_pool_run(T->J.pool, (int)(b1 - b0), is_ggml(&T->q) ? ggml_block :
 		    units_block, &T->R);
 	if (!T->R.fail)
-		add_parts(&T->R, b1 - b0, &T->res[1]);
+		add_parts(&T->R, b1 - b0, &T->res);
 	return run_error(&T->R, err);
 }
 
-void qf_qtens_res(const struct qtens *T, int pass, qf_qres *res)
+void qf_qtens_res(const struct qtens *T, qf_qres *res)
 {
-	*res = T->res[pass ? 1 : 0];
+	*res = T->res;
 }

@@ -135,10 +135,8 @@ int64_t qf_find_nonfinite_pool(const float *x, uint64_t n, qf_pool *pool);
  * quantized a run of its blocks at a time as the input streams in
  * (qstream.c); the blocks and the order of the sums are qf_quantize's,
  * so are the results.  out->y is the run's output (elements from base);
- * codes, scales and zeros, when not NULL, are the whole tensor's.  A
- * first pass may add up the clip half-widths alone (qf_qtens_alpha, for
- * the record's header), a second quantizes (qf_qtens_run).  NULL: out
- * of memory, or a spec that does not apply (qf_qunits 0). */
+ * codes, scales and zeros, when not NULL, are the whole tensor's.
+ * NULL: out of memory, or a spec that does not apply (qf_qunits 0). */
 struct qtens;
 struct qtens *qf_qtens_new(const qf_qspec *q, uint64_t rows, uint64_t cols,
 			   uint64_t key, const qf_qbuf *out, int want_err,
@@ -151,13 +149,10 @@ void qf_qtens_span(const struct qtens *T, size_t b0, size_t b1,
 		   uint64_t *e0, uint64_t *e1);
 /* x holds elements from base on, y receives them (qf_qtens_run).
  * -1: out of memory, or a unit whose quantized values overflow. */
-int qf_qtens_alpha(struct qtens *T, size_t b0, size_t b1, const float *x,
-		   uint64_t base, qf_err *err);
 int qf_qtens_run(struct qtens *T, size_t b0, size_t b1, const float *x,
 		 float *y, uint64_t base, qf_err *err);
-/* The sums so far: of alpha after the first pass alone, of everything
- * after the second; with numel, units and alpha_k. */
-void qf_qtens_res(const struct qtens *T, int pass, qf_qres *res);
+/* The sums so far, with numel, units and alpha_k. */
+void qf_qtens_res(const struct qtens *T, qf_qres *res);
 void qf_qtens_free(struct qtens *T);
 int qf_wstats_pool(const float *x, uint64_t n, qf_pool *pool, qf_wstats *s,
 		   qf_err *err);
@@ -180,23 +175,24 @@ struct qrow {
 };
 
 /* qapply.c, shared with qstream.c: the quant_* attributes of a
- * quantized record; a record NAME.PART of its codes, scales or zero
+ * quantized record (how it was quantized: what came of it, such as the
+ * mean clip half-width, is in the statistics, so that the header can be
+ * written before the payload is read); a record NAME.PART of its codes, scales or zero
  * points; "[i, j]" of a flat index; the plan's spec with the INT bits of
  * rec's layer; a row before the plan says what becomes of the record,
  * and the figures of one kept in full precision (status st); the plan
  * applied to rec with its status st (qf_qplan_apply). */
-int qf_qa_quant_attrs(qf_rec *out, const qf_qspec *q, const qf_qres *r,
-		      int src_dtype, qf_err *e);
+int qf_qa_quant_attrs(qf_rec *out, const qf_qspec *q, int src_dtype,
+		      qf_err *e);
 int qf_qa_part_rec(qf_rec *out, const qf_rec *in, const qf_qspec *q,
 		   const char *part, int dtype, int ndim, const uint64_t *dims,
 		   qf_err *e);
 void qf_qa_index_str(const qf_rec *rec, uint64_t i, char *buf, size_t len);
-/* The records of a quantized tensor into out: the tensor (its figures
- * r), then with codes its codes, scales, zero points; takes the buffers
- * of b over. */
+/* The records of a quantized tensor into out: the tensor, then with
+ * codes its codes, scales, zero points; takes the buffers of b over. */
 int qf_qa_emit(qf_wbatch *out, int codes, const qf_rec *rec,
-	       const qf_qspec *q, const qf_qres *r, uint64_t rows,
-	       uint64_t units, qf_qbuf *b, qf_err *e);
+	       const qf_qspec *q, uint64_t rows, uint64_t units, qf_qbuf *b,
+	       qf_err *e);
 void qf_qa_spec_of(const qf_qplan *p, const qf_rec *rec, qf_qspec *q);
 void qf_qa_row_init(struct qrow *row, const qf_rec *rec);
 void qf_qa_row_fp(struct qrow *row, int st);

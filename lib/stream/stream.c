@@ -17,12 +17,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zstd.h>
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 #include "core/internal.h"
 #include "stream/stream.h"
+#include "stream/stream_impl.h"
 
 static const unsigned char MAGIC[8] = { 0x89, 'Q', 'F', 'T', '\r', '\n', 0x1a, '\n' };
 #define VERSION_MAJOR 1
@@ -33,150 +31,6 @@ static const unsigned char MAGIC[8] = { 0x89, 'Q', 'F', 'T', '\r', '\n', 0x1a, '
 #define TAG_END "QEND"
 #define FILTER_NONE 0
 #define FILTER_SHUFFLE 1
-
-/* ------------------------------------------------------------ shuffle */
-
-/* Byte-shuffle n bytes of s-byte elements: all first bytes, then all
- * second bytes, ... (as Blosc does).  n is a multiple of s.  2- and
- * 4-byte elements (f16, bf16, f32, i32, ...) take an SSE2 path, about ten
- * times faster than the byte loops, which do the rest and the tails.
- * SSE2 is part of x86-64, so no run-time dispatch is needed. */
-#if defined(__SSE2__)
-/* 16 elements of 4 bytes per step: bytes gathered by significance with
- * three rounds of byte interleaving. */
-static size_t shuffle4_sse2(unsigned char *dst, const unsigned char *src,
-			    size_t m)
-{
-	size_t i;
-
-	for (i = 0; i + 16 <= m; i += 16) {
-		const unsigned char *s = src + 4 * i;
-		__m128i a0 = _mm_loadu_si128((const __m128i *)s);
-		__m128i a1 = _mm_loadu_si128((const __m128i *)(s + 16));
-		__m128i a2 = _mm_loadu_si128((const __m128i *)(s + 32));
-		__m128i a3 = _mm_loadu_si128((const __m128i *)(s + 48));
-		__m128i b0 = _mm_unpacklo_epi8(a0, a1);
-		__m128i b1 = _mm_unpackhi_epi8(a0, a1);
-		__m128i b2 = _mm_unpacklo_epi8(a2, a3);
-		__m128i b3 = _mm_unpackhi_epi8(a2, a3);
-		__m128i c0 = _mm_unpacklo_epi8(b0, b1);
-		__m128i c1 = _mm_unpackhi_epi8(b0, b1);
-		__m128i c2 = _mm_unpacklo_epi8(b2, b3);
-		__m128i c3 = _mm_unpackhi_epi8(b2, b3);
-		__m128i d0 = _mm_unpacklo_epi8(c0, c1);
-		__m128i d1 = _mm_unpackhi_epi8(c0, c1);
-		__m128i d2 = _mm_unpacklo_epi8(c2, c3);
-		__m128i d3 = _mm_unpackhi_epi8(c2, c3);
-		_mm_storeu_si128((__m128i *)(dst + i), _mm_unpacklo_epi64(d0, d2));
-		_mm_storeu_si128((__m128i *)(dst + m + i), _mm_unpackhi_epi64(d0, d2));
-		_mm_storeu_si128((__m128i *)(dst + 2 * m + i), _mm_unpacklo_epi64(d1, d3));
-		_mm_storeu_si128((__m128i *)(dst + 3 * m + i), _mm_unpackhi_epi64(d1, d3));
-	}
-	return i;
-}
-
-static size_t unshuffle4_sse2(unsigned char *dst, const unsigned char *src,
-			      size_t m)
-{
-	size_t i;
-
-	for (i = 0; i + 16 <= m; i += 16) {
-		__m128i s0 = _mm_loadu_si128((const __m128i *)(src + i));
-		__m128i s1 = _mm_loadu_si128((const __m128i *)(src + m + i));
-		__m128i s2 = _mm_loadu_si128((const __m128i *)(src + 2 * m + i));
-		__m128i s3 = _mm_loadu_si128((const __m128i *)(src + 3 * m + i));
-		__m128i x0 = _mm_unpacklo_epi8(s0, s1);
-		__m128i x1 = _mm_unpackhi_epi8(s0, s1);
-		__m128i x2 = _mm_unpacklo_epi8(s2, s3);
-		__m128i x3 = _mm_unpackhi_epi8(s2, s3);
-		unsigned char *d = dst + 4 * i;
-		_mm_storeu_si128((__m128i *)d, _mm_unpacklo_epi16(x0, x2));
-		_mm_storeu_si128((__m128i *)(d + 16), _mm_unpackhi_epi16(x0, x2));
-		_mm_storeu_si128((__m128i *)(d + 32), _mm_unpacklo_epi16(x1, x3));
-		_mm_storeu_si128((__m128i *)(d + 48), _mm_unpackhi_epi16(x1, x3));
-	}
-	return i;
-}
-
-/* 16 elements of 2 bytes per step: low bytes packed, then high bytes. */
-static size_t shuffle2_sse2(unsigned char *dst, const unsigned char *src,
-			    size_t m)
-{
-	const __m128i lo = _mm_set1_epi16(0xff);
-	size_t i;
-
-	for (i = 0; i + 16 <= m; i += 16) {
-		__m128i a0 = _mm_loadu_si128((const __m128i *)(src + 2 * i));
-		__m128i a1 = _mm_loadu_si128((const __m128i *)(src + 2 * i + 16));
-		_mm_storeu_si128((__m128i *)(dst + i),
-				 _mm_packus_epi16(_mm_and_si128(a0, lo),
-						  _mm_and_si128(a1, lo)));
-		_mm_storeu_si128((__m128i *)(dst + m + i),
-				 _mm_packus_epi16(_mm_srli_epi16(a0, 8),
-						  _mm_srli_epi16(a1, 8)));
-	}
-	return i;
-}
-
-static size_t unshuffle2_sse2(unsigned char *dst, const unsigned char *src,
-			      size_t m)
-{
-	size_t i;
-
-	for (i = 0; i + 16 <= m; i += 16) {
-		__m128i s0 = _mm_loadu_si128((const __m128i *)(src + i));
-		__m128i s1 = _mm_loadu_si128((const __m128i *)(src + m + i));
-		_mm_storeu_si128((__m128i *)(dst + 2 * i), _mm_unpacklo_epi8(s0, s1));
-		_mm_storeu_si128((__m128i *)(dst + 2 * i + 16), _mm_unpackhi_epi8(s0, s1));
-	}
-	return i;
-}
-#endif
-
-/* Elements [i0, m) the plain way. */
-static void shuffle_tail(unsigned char *dst, const unsigned char *src,
-			 size_t m, size_t s, size_t i0)
-{
-	for (size_t j = 0; j < s; j++)
-		for (size_t i = i0; i < m; i++)
-			dst[j * m + i] = src[i * s + j];
-}
-
-static void unshuffle_tail(unsigned char *dst, const unsigned char *src,
-			   size_t m, size_t s, size_t i0)
-{
-	for (size_t j = 0; j < s; j++)
-		for (size_t i = i0; i < m; i++)
-			dst[i * s + j] = src[j * m + i];
-}
-
-static void shuffle(unsigned char *dst, const unsigned char *src, size_t n,
-		    size_t s)
-{
-	size_t m = n / s, i = 0;
-
-#if defined(__SSE2__)
-	if (s == 4)
-		i = shuffle4_sse2(dst, src, m);
-	else if (s == 2)
-		i = shuffle2_sse2(dst, src, m);
-#endif
-	shuffle_tail(dst, src, m, s, i);
-}
-
-static void unshuffle(unsigned char *dst, const unsigned char *src, size_t n,
-		      size_t s)
-{
-	size_t m = n / s, i = 0;
-
-#if defined(__SSE2__)
-	if (s == 4)
-		i = unshuffle4_sse2(dst, src, m);
-	else if (s == 2)
-		i = unshuffle2_sse2(dst, src, m);
-#endif
-	unshuffle_tail(dst, src, m, s, i);
-}
 
 /* ------------------------------------------------------------ reader */
 
@@ -654,7 +508,7 @@ static int decode_chunk(qf_reader *r, unsigned char *dst, size_t raw,
 		return rfail(r, err, "corrupt payload: chunk %" PRIu64 " holds %zu "
 			     "bytes, expected %zu", r->chunk_no + 1, got, raw);
 	if (r->filter == FILTER_SHUFFLE)
-		unshuffle(dst, out, raw, qf_dtype_size(r->dtype));
+		qf_unshuffle(dst, out, raw, qf_dtype_size(r->dtype));
 	r->chunk_no++;
 	return 0;
 }
@@ -961,6 +815,7 @@ struct qf_writer {
 	uint64_t records;
 	qf_wopts o;
 	ZSTD_CCtx *cctx;
+	qf_zpar *zp;		/* compression workers (threads > 1), or NULL */
 	/* current record */
 	int in_record;
 	char *rname;
@@ -1044,8 +899,11 @@ qf_writer *qf_writer_fopen(FILE *f, const char *name, const qf_wopts *opts,
 	ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, w->o.level);
 	ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_checksumFlag, 1);
 	ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_contentSizeFlag, 1);
-	if (w->o.threads > 1)
-		ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_nbWorkers, w->o.threads);
+	if (w->o.threads > 1) {
+		int t = w->o.threads < QF_WRITER_THREADS ? w->o.threads :
+			QF_WRITER_THREADS;
+		w->zp = qf_zpar_new(t, 2 * t, w->o.level);
+	}
 	if (write_segment_header(w, err) < 0)
 		goto fail;
 	return w;
@@ -1188,28 +1046,84 @@ int qf_writer_begin(qf_writer *w, const qf_rec *rec, qf_err *err)
 	return wput(w, w->hbuf, w->hlen, err);
 }
 
-/* Compress and write the buffered chunk. */
+/* A compressed chunk out: its length, then its frame. */
+static int put_frame(qf_writer *w, const unsigned char *frame, size_t c,
+		     qf_err *err)
+{
+	unsigned char h[4];
+
+	qf_put_u32(h, (uint32_t)c);
+	if (wput(w, h, 4, err) < 0 || wput(w, frame, c, err) < 0)
+		return -1;
+	return 0;
+}
+
+/* The oldest chunk the workers compress out, when it is ready or (wait)
+ * once it is; 1 if one went, 0 if none, -1 on error. */
+static int put_oldest(qf_writer *w, int wait, qf_err *err)
+{
+	const unsigned char *frame;
+	const char *error;
+	size_t c;
+	int rc;
+
+	if (!qf_zpar_head(w->zp, wait, &frame, &c, &error))
+		return 0;
+	if (error)
+		return wfail(w, err, "zstd: %s", error);
+	rc = put_frame(w, frame, c, err);
+	qf_zpar_pop(w->zp);
+	return rc < 0 ? -1 : 1;
+}
+
+/* Every chunk the workers hold, out in order. */
+static int drain(qf_writer *w, qf_err *err)
+{
+	int rc;
+
+	while (w->zp && (rc = put_oldest(w, 1, err)) != 0)
+		if (rc < 0)
+			return -1;
+	return 0;
+}
+
+/* Compress and write a chunk: here, or given to the workers (shuffled
+ * on the way in, the copy it needs anyway), writing what they have
+ * finished. */
 static int flush_chunk(qf_writer *w, const unsigned char *src, size_t n,
 		       qf_err *err)
 {
 	size_t bound = ZSTD_compressBound(n), c;
-	unsigned char h[4];
+	unsigned char *in;
+	int rc;
 
+	if (w->zp) {
+		while (qf_zpar_full(w->zp))
+			if (put_oldest(w, 1, err) < 0)
+				return -1;
+		if (!(in = qf_zpar_input(w->zp, n)))
+			return wfail(w, err, "out of memory");
+		if (w->filter == FILTER_SHUFFLE)
+			qf_shuffle(in, src, n, w->esize);
+		else
+			memcpy(in, src, n);
+		qf_zpar_give(w->zp, n);
+		while ((rc = put_oldest(w, 0, err)) > 0)
+			;
+		return rc;
+	}
 	if (grow(&w->comp, &w->comp_cap, bound) < 0)
 		return wfail(w, err, "out of memory");
 	if (w->filter == FILTER_SHUFFLE) {
 		if (grow(&w->tmp, &w->tmp_cap, n) < 0)
 			return wfail(w, err, "out of memory");
-		shuffle(w->tmp, src, n, w->esize);
+		qf_shuffle(w->tmp, src, n, w->esize);
 		src = w->tmp;
 	}
 	c = ZSTD_compress2(w->cctx, w->comp, bound, src, n);
 	if (ZSTD_isError(c))
 		return wfail(w, err, "zstd: %s", ZSTD_getErrorName(c));
-	qf_put_u32(h, (uint32_t)c);
-	if (wput(w, h, 4, err) < 0 || wput(w, w->comp, c, err) < 0)
-		return -1;
-	return 0;
+	return put_frame(w, w->comp, c, err);
 }
 
 int qf_writer_write(qf_writer *w, const void *data, size_t n, qf_err *err)
@@ -1262,6 +1176,8 @@ int qf_writer_end(qf_writer *w, qf_err *err)
 			     w->done, w->nbytes);
 	if (w->buf_len && flush_chunk(w, w->buf, w->buf_len, err) < 0)
 		return -1;
+	if (drain(w, err) < 0)
+		return -1;
 	w->buf_len = 0;
 	w->in_record = 0;
 	w->records++;
@@ -1284,6 +1200,7 @@ int qf_writer_put(qf_writer *w, const qf_rec *rec, const void *data,
 
 static void writer_free(qf_writer *w)
 {
+	qf_zpar_free(w->zp);
 	ZSTD_freeCCtx(w->cctx);
 	free(w->name);
 	free(w->rname);

@@ -51,7 +51,11 @@ typedef struct qf_wopts {
 	int shuffle;   /* byte-shuffle filter: QF_SHUFFLE_AUTO (0) on float
 			* dtypes, QF_SHUFFLE_ON on every multi-byte dtype,
 			* QF_SHUFFLE_OFF never */
-	int threads;   /* zstd worker threads; 0 or 1: none */
+	int threads;   /* threads that compress a record's chunks while
+			* the caller goes on (at most QF_WRITER_THREADS,
+			* 2 chunks each in flight); 0 or 1: none, the
+			* caller's own.  The bytes are the same for any
+			* number. */
 	size_t chunk;  /* raw bytes per payload chunk; 0 means the default */
 	int provenance;	/* QF_PROV_STAMP (0): every record's "provenance"
 			 * attribute is qf_provenance(), replacing any;
@@ -67,6 +71,9 @@ typedef struct qf_wopts {
  * measured on weights (docs/benchmarks.md). */
 #define QF_DEFAULT_LEVEL 1
 #define QF_DEFAULT_CHUNK (1u << 20)
+/* Compression threads of one writer, at most: level 1 compresses about
+ * 0.5 GB/s a thread, more than the tools produce with more. */
+#define QF_WRITER_THREADS 4
 
 /* Open a stream for writing.  path "-" or NULL is standard output;
  * otherwise the stream goes to a temporary file beside path that

@@ -183,6 +183,27 @@ static void test_roundtrip(void)
 	}
 }
 
+/* Chunks compressed by worker threads: the same bytes as the writer's
+ * own thread, for any number, chunk size and filter. */
+static void test_threads(void)
+{
+	for (int shuf = 0; shuf <= 1; shuf++) {
+		for (size_t chunk = 0; chunk <= 1000; chunk += 333) {
+			qf_wopts o = { 0, shuf ? QF_SHUFFLE_ON : QF_SHUFFLE_OFF, 1, chunk, QF_PROV_STAMP };
+			struct mem one = sample(&o);
+
+			for (int t = 2; t <= 9; t += 7) {
+				o.threads = t;
+				struct mem m = sample(&o);
+				CHECKF(m.len == one.len && memcmp(m.buf, one.buf, m.len) == 0,
+				       "threads %d, chunk %zu, shuffle %d", t, chunk, shuf);
+				free(m.buf);
+			}
+			free(one.buf);
+		}
+	}
+}
+
 static void test_every_dtype(void)
 {
 	for (int dt = 1; dt <= QF_DTYPE_MAX; dt++) {
@@ -462,6 +483,7 @@ static void test_spec_bytes(void)
 int main(void)
 {
 	RUN(test_roundtrip);
+	RUN(test_threads);
 	RUN(test_every_dtype);
 	RUN(test_large_attr);
 	RUN(test_concat);
