@@ -480,14 +480,16 @@ for k in a.files:
     assert a[k].dtype == b[k].dtype and (a[k] == b[k]).all(), k'
 }
 
-@test "the tools that make no BLAS call run without OpenBLAS's threads" {
+@test "every tool stops OpenBLAS's threads as it starts" {
 	# OpenBLAS starts a thread per extra core when it loads, each spinning
-	# for about 0.1 s; qf-cat, qf-extract and qf-quantize stop them at
-	# once.  Each tool waits here on a fifo nobody writes yet: one thread.
+	# for about 0.1 s; the tools stop them at once (a BLAS call that wants
+	# them starts them again).  Each tool waits here on a fifo nobody
 	[ "$(nproc)" -gt 1 ] || skip "one CPU: OpenBLAS starts no thread"
 	mkfifo p
-	for cmd in "qf-cat -o x.qft p" "qf-extract text --lang eng -o x.qft p" \
-		   "qf-quantize -o x.qft p"; do
+	# writes it yet: one thread (-j 1: their own threads come later)
+	for cmd in "qf-cat -j 1 -o x.qft p" "qf-extract text -j 1 --lang eng -o x.qft p" \
+		   "qf-quantize -j 1 -o x.qft p" "qf-act -j 1 -m p -o x.qft p" \
+		   "qf-eval -j 1 -r p -m p -o x.tsv p" "qf-train -j 1 --steps 1 -o x.qft p"; do
 		$cmd 2> err &
 		pid=$!
 		for i in $(seq 100); do
@@ -504,4 +506,21 @@ for k in a.files:
 		wait "$pid" || true
 		[ "$n" -eq 1 ] || { echo "$cmd: $n threads"; false; }
 	done
+}
+
+@test "-j: the output's chunks compressed on several threads, the same bytes" {
+	py 'import numpy as np; np.save("m.npy", np.random.default_rng(3).standard_normal((3000, 1001)).astype(np.float32))'
+	qf-cat -j 1 --from npy -o j1.qft m.npy
+	for j in 2 3 9; do
+		qf-cat -j $j --from npy -o jn.qft m.npy
+		cmp j1.qft jn.qft
+		QF_THREADS=$j qf-cat -t f16 --no-shuffle -o jn16.qft j1.qft
+		qf-cat -j 1 -t f16 --no-shuffle -o j116.qft j1.qft
+		cmp j116.qft jn16.qft
+	done
+	# and read back as written (the reference reader)
+	$REF dump j1.qft > /dev/null
+	run --separate-stderr qf-cat -j 0 -o x.qft m.npy
+	assert_failure 2
+	[ "${stderr_lines[0]}" = "qf-cat: invalid thread count '0'" ]
 }

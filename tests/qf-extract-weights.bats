@@ -279,3 +279,11 @@ open("m/config.json", "w").write(json.dumps(d))
 	assert_success
 	assert_line --index 0 --partial "n_head=4 n_ctx=16 n_inner=64 vocab_size=61 layer_norm_epsilon=1e-06"
 }
+
+@test "-j: the same bytes for any number of compression threads" {
+	qf-extract weights -j 1 -t f32 -o j1.qft "$TESTS_DIR/data/extract/hf"
+	qf-extract weights -j 3 -t f32 -o j3.qft "$TESTS_DIR/data/extract/hf"
+	cmp j1.qft j3.qft
+	run --separate-stderr qf-extract weights -j x -o j.qft "$TESTS_DIR/data/extract/hf"
+	assert_failure 2
+}

@@ -346,14 +346,11 @@ static void check_model(const struct opts *o, const qf_model_config *cfg,
 			uint64_t *layers)
 {
 	const qf_act_opts *a = &o->a;
-	int window = o->window_set ? a->window : cfg->n_ctx;
+	qf_err e;
 
-	if (o->window_set && (a->window < 2 || a->window > cfg->n_ctx))
-		qf_tool_usage_error("--window %d out of range [2, n_ctx %d]",
-				    a->window, cfg->n_ctx);
-	if (o->stride_set && (a->stride < 1 || a->stride >= window))
-		qf_tool_usage_error("--stride %d out of range [1, window %d)",
-				    a->stride, window);
+	if (qf_window_check(o->window_set ? a->window : -1,
+			    o->stride_set ? a->stride : -1, cfg->n_ctx, &e) < 0)
+		qf_tool_usage_error("%s", e.msg);
 	for (size_t i = 0; i < a->nlayers; i++) {
 		if (a->layers[i] == LAYER_FINAL)
 			layers[i] = (uint64_t)cfg->n_layer;

@@ -47,6 +47,9 @@ static const char usage[] =
 	"      --level N          zstd level for stream output (default 1)\n"
 	"      --shuffle          byte-shuffle every multi-byte dtype (default: floats)\n"
 	"      --no-shuffle       no byte shuffle\n"
+	"  -j, --jobs N           threads compressing the output (default QF_THREADS,\n"
+	"                         else one per CPU; at most 4 used); the bytes are\n"
+	"                         the same for any N\n"
 	"  -h, --help             show this help and exit\n"
 	"      --version          show the version and exit\n"
 	"\n"
@@ -70,6 +73,7 @@ struct opts {
 	int dtype;
 	const char *rename;
 	const char *output;
+	const char *jobs;	/* -j, or NULL */
 	qf_wopts w;
 };
 
@@ -144,6 +148,7 @@ static void option(struct opts *o, int c, const char *arg, char **argv)
 		o->rename = arg;
 		break;
 	case 'o': o->output = arg; break;
+	case 'j': o->jobs = arg; break;
 	case O_LEVEL: o->w.level = qf_tool_parse_level(arg); break;
 	case O_SHUFFLE: o->w.shuffle = QF_SHUFFLE_ON; break;
 	case O_NO_SHUFFLE: o->w.shuffle = QF_SHUFFLE_OFF; break;
@@ -190,13 +195,17 @@ static void parse_args(int argc, char **argv, void *arg)
 		{ "level", required_argument, NULL, O_LEVEL },
 		{ "shuffle", no_argument, NULL, O_SHUFFLE },
 		{ "no-shuffle", no_argument, NULL, O_NO_SHUFFLE },
+		{ "jobs", required_argument, NULL, 'j' },
 		QF_OPT_END
 	};
+	qf_err e;
 	int c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":lsn:x:a:t:o:h", longs, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, ":lsn:x:a:t:o:j:h", longs, NULL)) != -1)
 		option(o, c, optarg, argv);
+	if ((o->w.threads = qf_tool_threads(o->jobs, &e)) < 0)
+		qf_tool_usage_error("%s", e.msg);
 	if (o->mode == M_LIST && o->to != F_QFT)
 		qf_tool_usage_error("--list and --stats write text; drop --to");
 	set_inputs(o, argc, argv);
@@ -689,7 +698,7 @@ int main(int argc, char **argv)
 {
 	/* OpenBLAS's core: the kernels its provenance names */
 	static const qf_tool_def tool = {
-		"qf-cat", QF_START_NO_BLAS, parse_args, run, opts_free
+		"qf-cat", 0, parse_args, run, opts_free
 	};
 	struct opts o = { 0 };
 

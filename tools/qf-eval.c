@@ -290,18 +290,15 @@ static int load_models(const struct opts *o, qf_model **models, qf_err *e)
  * (exit 2), as in qf-act. */
 static void check_window(const struct opts *o, qf_model *const *models)
 {
-	int C = qf_model_cfg(models[0])->n_ctx, W;
+	int C = qf_model_cfg(models[0])->n_ctx;
+	qf_err e;
 
 	for (int i = 1; i < o->nm; i++)
 		if (qf_model_cfg(models[i])->n_ctx < C)
 			C = qf_model_cfg(models[i])->n_ctx;
-	if (o->window_set && (o->e.window < 2 || o->e.window > C))
-		qf_tool_usage_error("--window %d out of range [2, n_ctx %d]",
-				    o->e.window, C);
-	W = o->window_set ? o->e.window : C;
-	if (o->stride_set && (o->e.stride < 1 || o->e.stride >= W))
-		qf_tool_usage_error("--stride %d out of range [1, window %d)",
-				    o->e.stride, W);
+	if (qf_window_check(o->window_set ? o->e.window : -1,
+			    o->stride_set ? o->e.stride : -1, C, &e) < 0)
+		qf_tool_usage_error("%s", e.msg);
 }
 
 /* The scopes of --group and --group-by; --languages alone is checked

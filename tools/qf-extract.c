@@ -48,6 +48,9 @@ static const char usage[] =
 	"Common:\n"
 	"  -o, --output FILE      write FILE atomically instead of standard output\n"
 	"      --level N          zstd level (default 1)\n"
+	"  -j, --jobs N           threads compressing the output (default QF_THREADS,\n"
+	"                         else one per CPU; at most 4 used); the bytes are\n"
+	"                         the same for any N\n"
 	"      --shuffle          byte-shuffle every multi-byte dtype (default: floats)\n"
 	"      --no-shuffle       no byte shuffle\n"
 	"  -v, --verbose          say what was skipped or inferred, on stderr\n"
@@ -67,6 +70,7 @@ struct opts {
 	int ninputs;
 	int list, raw, verbose, dtype;
 	const char *output;
+	const char *jobs;	/* -j, or NULL */
 	qf_wopts w;
 	/* text */
 	const char *tokenizer, *encoder, *vocab, *tokjson;
@@ -131,6 +135,7 @@ static void option(struct opts *o, int c, const char *arg, char **argv)
 		o->bos = (int64_t)qf_tool_parse_count("--bos", arg, INT32_MAX);
 		break;
 	case 'o': o->output = arg; break;
+	case 'j': o->jobs = arg; break;
 	case O_LEVEL: o->w.level = qf_tool_parse_level(arg); break;
 	case O_SHUFFLE: o->w.shuffle = QF_SHUFFLE_ON; break;
 	case O_NO_SHUFFLE: o->w.shuffle = QF_SHUFFLE_OFF; break;
@@ -160,13 +165,17 @@ static void parse_options(int argc, char **argv, struct opts *o)
 		{ "shuffle", no_argument, NULL, O_SHUFFLE },
 		{ "no-shuffle", no_argument, NULL, O_NO_SHUFFLE },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "jobs", required_argument, NULL, 'j' },
 		QF_OPT_END
 	};
+	qf_err e;
 	int c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":lt:k:m:o:vh", longs, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, ":lt:k:m:o:j:vh", longs, NULL)) != -1)
 		option(o, c, optarg, argv);
+	if ((o->w.threads = qf_tool_threads(o->jobs, &e)) < 0)
+		qf_tool_usage_error("%s", e.msg);
 }
 
 /* The tokenizer options of text go together. */
@@ -440,7 +449,7 @@ int main(int argc, char **argv)
 {
 	/* OpenBLAS's core: the kernels its provenance names */
 	static const qf_tool_def tool = {
-		"qf-extract", QF_START_NO_BLAS, parse_args, run, NULL
+		"qf-extract", 0, parse_args, run, NULL
 	};
 	struct opts o = { 0 };
 

@@ -632,7 +632,7 @@ int main(int argc, char **argv)
 {
 	/* not QF_START_VERBOSE: -v is the summary, not OpenBLAS's choice */
 	static const qf_tool_def tool = {
-		"qf-quantize", QF_START_NO_BLAS, parse_args, run, opts_free
+		"qf-quantize", 0, parse_args, run, opts_free
 	};
 	struct opts o = { 0 };
 

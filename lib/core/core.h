@@ -158,10 +158,11 @@ int qf_parse_double(const char *s, double *out, qf_err *err);
 
 /* ---------------------------------------------------------------- OpenBLAS and CPU */
 
-/* OpenBLAS's threads stopped, for a program that makes no BLAS call:
- * started when the library loads, each spins on a core for about 0.1 s
- * (2^28 cycles) before it sleeps, which on two cores is half the machine
- * while the program starts. */
+/* OpenBLAS's threads stopped: started when the library loads, each
+ * spins on a core for about 0.1 s (2^28 cycles) before it sleeps, which
+ * on two cores is half the machine while a program starts.  The next
+ * BLAS call that wants them starts them again (OpenBLAS's
+ * exec_blas_async). */
 void qf_blas_threads_stop(void);
 /* The core OpenBLAS runs ("SkylakeX", "Prescott", ...). */
 const char *qf_blas_corename(void);

@@ -642,6 +642,19 @@ static int run_window(qf_model *m, const int32_t *tok, const qf_window *w,
 	return rc;
 }
 
+int qf_window_check(int window, int stride, int n_ctx, qf_err *err)
+{
+	int W = window >= 0 ? window : n_ctx;
+
+	if (window >= 0 && (window < 2 || window > n_ctx))
+		return qf_err_set(err, "--window %d out of range [2, n_ctx %d]",
+				  window, n_ctx);
+	if (stride >= 0 && (stride < 1 || stride >= W))
+		return qf_err_set(err, "--stride %d out of range [1, window %d)",
+				  stride, W);
+	return 0;
+}
+
 uint64_t qf_windows(uint64_t n, int window, int stride, qf_window *w)
 {
 	qf_window cur = { 0, 0, 0 };

@@ -241,6 +241,10 @@ typedef struct qf_window {
 /* The number of windows; fills w[] when w is not NULL.  window >= 1,
  * 1 <= stride <= window; n = 0 gives none. */
 uint64_t qf_windows(uint64_t n, int window, int stride, qf_window *w);
+/* The options --window and --stride (-1: not given) against n_ctx:
+ * "--window 1 out of range [2, n_ctx 64]", "--stride 9 out of range [1,
+ * window 8)"; -1 with the message, 0 when they may be used. */
+int qf_window_check(int window, int stride, int n_ctx, qf_err *err);
 
 /* Per-token NLL of a document: nll[p-1] = -log p(tok[p] | context) for
  * p = 1 .. n-1, by windows of `window` tokens (0: n_ctx) advancing by

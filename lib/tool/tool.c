@@ -77,8 +77,7 @@ void qf_tool_start(const char *name, int argc, char **argv, unsigned flags)
 		if (strcmp(argv[i], "-v") == 0 || strcmp(argv[i], "--verbose") == 0)
 			verbose = 1;
 	qf_blas_init(argc, argv, verbose);
-	if (flags & QF_START_NO_BLAS)
-		qf_blas_threads_stop();
+	qf_blas_threads_stop();
 	qf_tool_init(name);
 }
 

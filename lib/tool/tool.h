@@ -39,12 +39,11 @@ int qf_blas_init(int argc, char **argv, int verbose);
 
 /* The first call of every tool's main: OpenBLAS's core (qf_blas_init,
  * which may run the program again; with QF_START_VERBOSE and -v or
- * --verbose anywhere in argv it says on stderr what it found), then
- * qf_tool_init(name). */
+ * --verbose anywhere in argv it says on stderr what it found), its
+ * threads stopped (qf_blas_threads_stop: the first BLAS call that wants
+ * them starts them again, so that they do not spin while the tool reads
+ * its inputs), then qf_tool_init(name). */
 #define QF_START_VERBOSE 1u
-/* The tool makes no BLAS call: OpenBLAS's threads are stopped at once
- * (qf_blas_threads_stop), not left to spin while it starts. */
-#define QF_START_NO_BLAS 2u
 void qf_tool_start(const char *name, int argc, char **argv, unsigned flags);
 /* A tool, for qf_tool_main: its name, qf_tool_start's flags and its
  * three steps (docs/architecture.md, "A tool's main"). */
