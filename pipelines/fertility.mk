@@ -15,7 +15,7 @@ include $(dir $(lastword $(MAKEFILE_LIST)))common.mk
 OUT ?= $(TOP)/out/fertility
 UDHR := $(TOP)/pipelines/data/udhr
 GPT2 := $(TOP)/pipelines/data/gpt2
-LANGS ?= $(sort $(basename $(notdir $(wildcard $(UDHR)/heldout/*.txt))))
+LANGS ?= $(sort $(basename $(notdir $(wildcard $(UDHR)/heldout/*.tsv))))
 BITS ?= 4
 GROUP ?= 64
 QF_EXTRACT := $(BIN)/qf-extract
@@ -28,10 +28,10 @@ all: $(OUT)/fertility.tsv $(OUT)/fertility-by-type.tsv $(OUT)/quant-layers.tsv
 
 # --- 1. fertility ---------------------------------------------------------
 
-$(OUT)/heldout-gpt2.qft: $(addprefix $(UDHR)/heldout/,$(addsuffix .txt,$(LANGS))) $(QF_EXTRACT)
+$(OUT)/heldout-gpt2.qft: $(addprefix $(UDHR)/heldout/,$(addsuffix .tsv,$(LANGS))) $(QF_EXTRACT)
 	@mkdir -p $(@D)
 	$(QF_EXTRACT) text -k gpt2 --encoder $(GPT2)/encoder.json --vocab $(GPT2)/vocab.bpe \
-	  -o $@ $(filter %.txt,$^)
+	  -o $@ $(filter %.tsv,$^)
 
 # lang bytes chars words tokens tokens_per_word tokens_per_byte
 $(OUT)/fertility.tsv: $(OUT)/heldout-gpt2.qft $(QF_CAT)

@@ -78,9 +78,20 @@ $(OUT)/train.qft: $(CACHE)/extra/.named $(wildcard $(DATA)/train/*.txt) $(QF_EXT
 	$(QF_EXTRACT) text -k bytes --unit paragraph -o $@ \
 	  $(DATA)/train/*.txt $(addprefix $(CACHE)/extra/train/,$(addsuffix .txt,$(EXTRA_FILES)))
 
-$(OUT)/heldout.qft: $(wildcard $(DATA)/heldout/*.txt) $(QF_EXTRACT)
+$(OUT)/heldout.qft: $(wildcard $(DATA)/heldout/*.tsv) $(QF_EXTRACT)
 	@mkdir -p $(@D)
-	$(QF_EXTRACT) text -k bytes --unit paragraph --bos 256 -o $@ $(DATA)/heldout/*.txt
+	$(QF_EXTRACT) text -k bytes --unit paragraph --bos 256 -o $@ $(DATA)/heldout/*.tsv
+
+# The held-out paragraphs as plain text (one a line, a blank line between),
+# as bpb-report.py reads them.
+$(OUT)/heldout-text/.done: $(wildcard $(DATA)/heldout/*.tsv)
+	rm -rf $(@D)
+	mkdir -p $(@D)
+	for f in $^; do \
+	  awk -F'\t' 'NR > 1 { printf "%s%s\n", (NR > 2 ? "\n" : ""), $$3 }' $$f \
+	    > $(@D)/$$(basename $$f .tsv).txt; \
+	done
+	touch $@
 
 # --- training -----------------------------------------------------------------
 
@@ -130,17 +141,19 @@ $(OUT)/model.qft: $(OUT)/model12-f32.qft $(QF_CAT)
 
 # lang, then held-out bits per byte of the model, the 2-layer baseline and
 # the byte-unigram, with the model's 95% interval (paragraphs resampled).
+# Every held-out paragraph is scored, headings too (--headings), as
+# bpb-report.py counts them and as the shipped report was made.
 define bpb-report
-	$(QF_EVAL) -r model=$(1) -m baseline2=$(2) --bootstrap 1000 --seed 1 \
+	$(QF_EVAL) -r model=$(1) -m baseline2=$(2) --headings --bootstrap 1000 --seed 1 \
 	  --languages $(DATA)/languages.tsv -o $(3).eval.tsv $(4)
-	$(PY) $(BPB_REPORT) $(3).eval.tsv $(DATA)/train $(DATA)/heldout > $(3).tmp
+	$(PY) $(BPB_REPORT) $(3).eval.tsv $(DATA)/train $(OUT)/heldout-text > $(3).tmp
 	mv $(3).tmp $(3)
 endef
 
-$(OUT)/heldout-bpb.tsv: $(OUT)/model.qft $(OUT)/baseline2.qft $(OUT)/heldout.qft $(BPB_REPORT) $(QFTSV) $(QF_EVAL)
+$(OUT)/heldout-bpb.tsv: $(OUT)/model.qft $(OUT)/baseline2.qft $(OUT)/heldout.qft $(OUT)/heldout-text/.done $(BPB_REPORT) $(QFTSV) $(QF_EVAL)
 	$(call bpb-report,$(OUT)/model.qft,$(OUT)/baseline2.qft,$@,$(OUT)/heldout.qft)
 
-$(OUT)/shipped/heldout-bpb.tsv: $(SHIPPED) $(OUT)/baseline2.qft $(OUT)/heldout.qft $(BPB_REPORT) $(QFTSV) $(QF_EVAL)
+$(OUT)/shipped/heldout-bpb.tsv: $(SHIPPED) $(OUT)/baseline2.qft $(OUT)/heldout.qft $(OUT)/heldout-text/.done $(BPB_REPORT) $(QFTSV) $(QF_EVAL)
 	@mkdir -p $(@D)
 	$(call bpb-report,$(SHIPPED),$(OUT)/baseline2.qft,$@,$(OUT)/heldout.qft)
 

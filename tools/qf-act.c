@@ -7,8 +7,9 @@
  * writes the chosen sites' states as records, document by document;
  * optionally per-head attention statistics and per-token NLL.  Memory: the
  * model, one document's tokens, and that document's selected states
- * (reduce none: tokens x width per layer and site; mean: one row each;
- * sample:K: K rows each; at most the machine's memory, else an error
+ * (reduce none: tokens x width per layer and site, the rows of every
+ * window with --per-window; mean: one row each; sample:K: K rows each;
+ * at most the machine's memory, else an error
  * naming the document and the size).  The work is lib/model/act.c's (qf_act); this is
  * options, files and messages.  See docs/man/qf-act.1.
  */
@@ -36,6 +37,9 @@ static const char usage[] =
 	"      --seed N           seed of sample:K and of --corrupt\n"
 	"      --window W         tokens per pass (default: n_ctx)\n"
 	"      --stride S         advance between passes (default: W / 2)\n"
+	"      --per-window       with --reduce none: the states of every window\n"
+	"                         (state.N.L.SITE.wK), as --patch needs them for\n"
+	"                         documents longer than one window\n"
 	"      --attn-stats       per document a record attn.N [n_layer, n_head, 2]:\n"
 	"                         attention entropy and mass on the first token\n"
 	"      --sink-eps E       threshold of the sink rate (default 0.3; with\n"
@@ -43,7 +47,8 @@ static const char usage[] =
 	"      --nll FILE         also write per-token NLL records to FILE\n"
 	"      --patch FROM       replace the chosen layers' and sites' states with\n"
 	"                         those of FROM (qf-act --reduce none output over\n"
-	"                         the same tokens, in the same document order)\n"
+	"                         the same tokens, in the same document order;\n"
+	"                         per window for documents of several windows)\n"
 	"      --positions LIST   patch only these positions, e.g. 0,5,6\n"
 	"      --corrupt K        add Gaussian noise of K times the token\n"
 	"                         embedding's standard deviation to the input\n"
@@ -59,7 +64,8 @@ static const char usage[] =
 	"  qf-act -m model.qft --layers 0,1 --sites resid_post,mlp_out --reduce mean -o means.qft tokens.qft\n"
 	"  qf-act -m model.qft --reduce sample:4 --seed 1 tokens.qft | qf-cat -l\n"
 	"  qf-act -m model.qft --attn-stats --sites resid_pre --layers 0 --nll nll.qft -o act.qft tokens.qft\n"
-	"  qf-act -m model.qft --corrupt 3 --seed 1 --patch states.qft --layers 1 --nll traced.qft -o /dev/null tokens.qft\n"
+	"  qf-act -m model.qft --per-window --layers 1 -o clean.qft tokens.qft\n"
+	"  qf-act -m model.qft --corrupt 3 --seed 1 --patch clean.qft --layers 1 --nll traced.qft -o /dev/null tokens.qft\n"
 	"  qf-act -m model.qft --layers 1,final --sites resid_post,final_norm -o last.qft tokens.qft more.qft\n";
 
 /* --layers final: the final norm's layer, n_layer once the model is
@@ -186,7 +192,7 @@ static uint64_t *parse_list(const char *opt, const char *s, uint64_t max,
 }
 
 enum { O_SEED = 0x2000, O_WINDOW, O_STRIDE, O_ATTN, O_EPS, O_NLL, O_PATCH,
-       O_POSITIONS, O_CORRUPT };
+       O_POSITIONS, O_CORRUPT, O_PER_WINDOW };
 
 static void option(struct opts *o, int c, const char *arg, char **argv)
 {
@@ -207,6 +213,7 @@ static void option(struct opts *o, int c, const char *arg, char **argv)
 		o->a.stride = (int)qf_tool_parse_count("--stride", arg, 1u << 30);
 		o->stride_set = 1;
 		break;
+	case O_PER_WINDOW: o->a.per_window = 1; break;
 	case O_ATTN: o->a.attn = 1; break;
 	case O_EPS:
 		o->a.eps = parse_real("--sink-eps", arg, 1, "1");
@@ -237,6 +244,8 @@ static void check_args(const struct opts *o)
 		qf_tool_usage_error("--corrupt K needs --seed N");
 	if (o->seed_set && o->a.reduce != QF_ACT_SAMPLE && !o->corrupt_set)
 		qf_tool_usage_error("--seed is only for --reduce sample:K and --corrupt");
+	if (o->a.per_window && o->a.reduce != QF_ACT_NONE)
+		qf_tool_usage_error("--per-window is only for --reduce none");
 	if (o->positions && !o->patch)
 		qf_tool_usage_error("--positions is only for --patch");
 	if (o->eps_set && !o->a.attn)
@@ -305,6 +314,7 @@ static void parse_args(int argc, char **argv, void *arg)
 		{ "seed", required_argument, NULL, O_SEED },
 		{ "window", required_argument, NULL, O_WINDOW },
 		{ "stride", required_argument, NULL, O_STRIDE },
+		{ "per-window", no_argument, NULL, O_PER_WINDOW },
 		{ "attn-stats", no_argument, NULL, O_ATTN },
 		{ "sink-eps", required_argument, NULL, O_EPS },
 		{ "nll", required_argument, NULL, O_NLL },

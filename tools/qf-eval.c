@@ -28,6 +28,8 @@ static const char usage[] =
 	"                         base name without .qft)\n"
 	"  -o, --output FILE      the language table (default: standard output)\n"
 	"  -d, --disparity FILE   the disparity table\n"
+	"      --units-out FILE   the units table: per language, unit and test\n"
+	"                         model\n"
 	"      --nll FILE         per-token NLL of every model as a stream\n"
 	"      --languages FILE   languages table (TSV, codes in column 1)\n"
 	"      --group-by COLUMN  disparity per value of a column of that table\n"
@@ -36,7 +38,10 @@ static const char usage[] =
 	"                         (repeatable)\n"
 	"      --ref-lang CODE    reference language of rel_deg (default eng)\n"
 	"      --measure M        degradation for disparity: deg_byte (default),\n"
-	"                         deg, d_bpb or d_nll\n"
+	"                         deg, d_bpb, d_nll, d_bits_unit or kl_unit (KL\n"
+	"                         per parallel unit: recommended for new studies)\n"
+	"      --headings         score records of kind=heading too (default: left\n"
+	"                         out, and said on stderr)\n"
 	"      --baseline NAME    test model of the *_vs_base figures (default:\n"
 	"                         the first)\n"
 	"      --min-den X        denominators at most X are degenerate (0.001)\n"
@@ -52,16 +57,19 @@ static const char usage[] =
 	"Examples:\n"
 	"  qf-eval -r ref.qft -m int4=q4.qft -o lang.tsv tokens.qft\n"
 	"  qf-eval -r ref.qft -m q4.qft -m q4p=q4-protected.qft --languages languages.tsv --group-by morph_type -d disparity.tsv -o lang.tsv tokens.qft\n"
-	"  qf-eval -r ref.qft -m q4.qft --bootstrap 0 --nll nll.qft tokens.qft | cut -f1,2,18\n";
+	"  qf-eval -r ref.qft -m q4.qft --bootstrap 0 --nll nll.qft tokens.qft | cut -f1,2,18\n"
+	"  qf-eval -r ref.qft -m q4.qft --measure kl_unit --units-out units.tsv -d disparity.tsv -o lang.tsv tokens.qft\n";
 
 #define MAXM 256
 
 /* The long options without a short one. */
 enum { O_NLL = 0x2000, O_LANGS, O_GROUPBY, O_GROUP, O_REFLANG, O_MEASURE,
-       O_BASELINE, O_MINDEN, O_BOOT, O_SEED, O_WINDOW, O_STRIDE };
+       O_BASELINE, O_MINDEN, O_BOOT, O_SEED, O_WINDOW, O_STRIDE, O_UNITS,
+       O_HEADINGS };
 
 struct opts {
 	const char *ref, *model[MAXM], *output, *disparity, *nll, *languages;
+	const char *units;
 	const char *groupby[64], *group[64], *ref_lang, *baseline, *jobs;
 	int nmodel, ngroupby, ngroup, verbose;
 	int window_set, stride_set;	/* given: checked against n_ctx */
@@ -156,6 +164,8 @@ static void option(struct opts *o, int c, char **argv)
 	case 'o': o->output = optarg; break;
 	case 'd': o->disparity = optarg; break;
 	case O_NLL: o->nll = optarg; break;
+	case O_UNITS: o->units = optarg; break;
+	case O_HEADINGS: o->e.headings = 1; break;
 	case O_LANGS: o->languages = optarg; break;
 	case O_GROUPBY:
 		if (o->ngroupby == 64)
@@ -175,7 +185,7 @@ static void option(struct opts *o, int c, char **argv)
 	case O_MEASURE:
 		if ((o->e.measure = qf_measure_parse(optarg)) < 0)
 			qf_tool_usage_error("--measure: unknown measure '%s' "
-					    "(deg_byte, deg, d_bpb, d_nll)", optarg);
+					    "(%s)", optarg, qf_measure_list());
 		break;
 	case O_BASELINE: o->baseline = optarg; break;
 	case O_MINDEN:
@@ -214,6 +224,8 @@ static void parse_args(int argc, char **argv, void *arg)
 		{ "output", required_argument, NULL, 'o' },
 		{ "disparity", required_argument, NULL, 'd' },
 		{ "nll", required_argument, NULL, O_NLL },
+		{ "units-out", required_argument, NULL, O_UNITS },
+		{ "headings", no_argument, NULL, O_HEADINGS },
 		{ "languages", required_argument, NULL, O_LANGS },
 		{ "group-by", required_argument, NULL, O_GROUPBY },
 		{ "group", required_argument, NULL, O_GROUP },
@@ -247,15 +259,20 @@ static void parse_args(int argc, char **argv, void *arg)
 		qf_tool_usage_error("--baseline without a test model (-m)");
 	if (o->disparity && !o->nmodel)
 		qf_tool_usage_error("a disparity table (-d) needs a test model (-m)");
+	if (o->units && !o->nmodel)
+		qf_tool_usage_error("a units table (--units-out) needs a test model "
+				    "(-m)");
 	if ((o->e.threads = qf_tool_threads(o->jobs, &e)) < 0)
 		qf_tool_usage_error("%s", e.msg);
 	name_models(o);
 	o->e.ref_lang = o->ref_lang;
 	o->tokens = argv + optind;
 	o->ntokens = argc - optind;
-	qf_tool_distinct_outputs((const char *[]){ "-o", "-d", "--nll" },
+	qf_tool_distinct_outputs((const char *[]){ "-o", "-d", "--nll",
+						   "--units-out" },
 				 (const char *[]){ o->output ? o->output : "-",
-						   o->disparity, o->nll }, 3);
+						   o->disparity, o->nll, o->units },
+				 4);
 }
 
 static void opts_free(void *arg)
@@ -400,9 +417,10 @@ static int one_record(struct scoring *sc, qf_reader *in, const qf_rec *rec,
 	rc = qf_eval_doc(sc->ev, qf_reader_name(in), rec, tok, n,
 			 sc->wn && n > 1 ? sc->nll : NULL, e);
 	free(tok);
+	/* a heading left out (1) has no NLL records */
 	if (rc == 0 && sc->wn)
 		rc = put_nll(sc, rec, n, e);
-	return rc;
+	return rc < 0 ? -1 : 0;
 }
 
 /* The records of one stream that are not token records: skipped, and
@@ -483,6 +501,10 @@ static int score_all(struct scoring *sc, const struct opts *o, qf_err *e)
 	for (i = 0; i < n; i++)
 		skipped_note(&sk[i], rc == 0);
 	free(sk);
+	if (rc == 0 && qf_eval_headings_left_out(sc->ev))
+		qf_tool_warn("%" PRIu64 " heading record%s left out (--headings "
+			     "to score them)", qf_eval_headings_left_out(sc->ev),
+			     qf_eval_headings_left_out(sc->ev) == 1 ? "" : "s");
 	return rc;
 }
 
@@ -509,7 +531,7 @@ static int run(void *arg, qf_err *e)
 	const struct opts *o = arg;
 	qf_model *models[MAXM] = { NULL };
 	struct scoring sc = { .verbose = o->verbose };
-	qf_out *out = NULL, *dout = NULL;
+	qf_out *out = NULL, *dout = NULL, *uout = NULL;
 	int rc = -1;
 
 	if (load_models(o, models, e) < 0)
@@ -530,8 +552,11 @@ static int run(void *arg, qf_err *e)
 	if (o->disparity && (!(dout = qf_out_open(o->disparity, e)) ||
 			     qf_eval_write_disparity(sc.ev, qf_out_file(dout), e) < 0))
 		goto out;
-	if (close_nll(&sc.wn, e) < 0 || commit_out(&dout, e) < 0 ||
-	    commit_out(&out, e) < 0)
+	if (o->units && (!(uout = qf_out_open(o->units, e)) ||
+			 qf_eval_write_units(sc.ev, qf_out_file(uout), e) < 0))
+		goto out;
+	if (close_nll(&sc.wn, e) < 0 || commit_out(&uout, e) < 0 ||
+	    commit_out(&dout, e) < 0 || commit_out(&out, e) < 0)
 		goto out;
 	if (o->verbose)
 		fprintf(stderr, "qf-eval: %" PRIu64 " records, %d models\n",
@@ -544,6 +569,8 @@ out:
 		qf_out_abort(out);
 	if (dout)
 		qf_out_abort(dout);
+	if (uout)
+		qf_out_abort(uout);
 	qf_eval_free(sc.ev);
 	for (int i = 0; i < o->nm; i++) {
 		qf_model_free(models[i]);

@@ -38,7 +38,9 @@ static const char usage[] =
 	"      --lang CODE        language of every document, an ISO 639-3 code\n"
 	"                         (fin, cmn_hans; default: from the file name or\n"
 	"                         the markup)\n"
-	"      --format FMT       auto (default), plain or html\n"
+	"      --format FMT       auto (default: by the name, .tsv is tsv), plain,\n"
+	"                         html, or tsv (unit, kind, text: each paragraph\n"
+	"                         with the parallel unit it translates)\n"
 	"      --unit UNIT        document (default) or paragraph: one record each\n"
 	"      --replace-invalid  replace invalid UTF-8 with U+FFFD instead of failing\n"
 	"      --bos ID           put token ID before every record's tokens (a\n"
@@ -82,7 +84,7 @@ struct opts {
 
 static const char *const formats[] = {
 	[QF_TEXT_AUTO] = "auto", [QF_TEXT_PLAIN] = "plain",
-	[QF_TEXT_HTML] = "html", NULL
+	[QF_TEXT_HTML] = "html", [QF_TEXT_TSV] = "tsv", NULL
 };
 static const char *const units[] = {
 	[QF_TEXT_DOCUMENT] = "document", [QF_TEXT_PARAGRAPH] = "paragraph",
@@ -357,6 +359,7 @@ static int put_doc(qf_writer *w, const qf_tokenizer *t, const qf_doc *d,
 		.lang = d->lang, .source = d->source,
 		.unit = units[o->text.unit], .tokenizer = qf_tok_name(t),
 		.doc = d->index, .bytes = d->len, .bos = o->bos,
+		.unit_id = d->unit_id, .unit_kind = d->unit_kind,
 	};
 	uint64_t dims[1];
 	qf_rec r;

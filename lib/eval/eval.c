@@ -21,14 +21,21 @@
 
 const char *qf_measure_name(int m)
 {
-	static const char *const n[] = { "deg_byte", "deg", "d_bpb", "d_nll" };
+	static const char *const n[QF_MEASURES] = {
+		"deg_byte", "deg", "d_bpb", "d_nll", "d_bits_unit", "kl_unit",
+	};
 
-	return m >= 0 && m < 4 ? n[m] : NULL;
+	return m >= 0 && m < QF_MEASURES ? n[m] : NULL;
+}
+
+const char *qf_measure_list(void)
+{
+	return "deg_byte, deg, d_bpb, d_nll, d_bits_unit, kl_unit";
 }
 
 int qf_measure_parse(const char *s)
 {
-	for (int m = 0; m < 4; m++)
+	for (int m = 0; m < QF_MEASURES; m++)
 		if (strcmp(s, qf_measure_name(m)) == 0)
 			return m;
 	return -1;
@@ -144,6 +151,8 @@ void qf_eval_free(qf_eval *ev)
 	free(ev->row_kl);
 	free(ev->row_dp);
 	free(ev->row_top1);
+	for (size_t i = 0; ev->u && i < ev->nu; i++)
+		free(ev->u[i].id);
 	free(ev->u);
 	free(ev->usum);
 	qf_ev_scopes_free(ev);
@@ -170,4 +179,9 @@ const char *qf_eval_model_name(const qf_eval *ev, int i)
 uint64_t qf_eval_units(const qf_eval *ev)
 {
 	return ev->nu;
+}
+
+uint64_t qf_eval_headings_left_out(const qf_eval *ev)
+{
+	return ev->nheading;
 }

@@ -10,10 +10,13 @@
  * records, degradation, disparity and paired bootstrap intervals: the
  * work of qf-eval, specified in docs/eval.md. */
 enum { QF_MEASURE_DEG_BYTE, QF_MEASURE_DEG, QF_MEASURE_D_BPB,
-       QF_MEASURE_D_NLL };
-/* "deg_byte", "deg", "d_bpb", "d_nll"; parse returns -1 when unknown. */
+       QF_MEASURE_D_NLL, QF_MEASURE_D_BITS_UNIT, QF_MEASURE_KL_UNIT,
+       QF_MEASURES };
+/* "deg_byte", "deg", "d_bpb", "d_nll", "d_bits_unit", "kl_unit"; parse
+ * returns -1 when unknown.  qf_measure_list: them all, ", "-separated. */
 const char *qf_measure_name(int measure);
 int qf_measure_parse(const char *s);
+const char *qf_measure_list(void);
 
 typedef struct qf_eval_opts {
 	int window, stride;	/* 0: the models' smallest n_ctx, W / 2 */
@@ -24,6 +27,7 @@ typedef struct qf_eval_opts {
 	int baseline;		/* test model (0: the first) of *_vs_base */
 	double min_den;		/* degenerate denominators: <= this */
 	int threads;
+	int headings;		/* score records of kind=heading too */
 } qf_eval_opts;
 
 typedef struct qf_eval qf_eval;
@@ -34,12 +38,17 @@ qf_eval *qf_eval_new(qf_model **models, const char *const *names, int n,
 		     const qf_eval_opts *o, qf_err *err);
 /* Score one token record (a unit) of stream src with every model; nll,
  * when not NULL, gets each model's per-token NLL (nll[m] [n - 1] or
- * NULL).  Errors name the record:
+ * NULL).  Returns 0, or 1 when the record is a heading (kind=heading)
+ * left out of the scores (opts.headings 0): checked, not scored, counted
+ * in qf_eval_headings_left_out.  Its unit_id (else unit) names its
+ * parallel unit in the units table, else its ordinal among the records
+ * given; unit_kind (else kind) its kind.  Errors name the record:
  *     t.qft: record doc.3: no attribute first_bytes (qf-extract text writes it)
  *     t.qft: record doc.3: token id 300 at position 17 out of range (vocab_size 97) */
 int qf_eval_doc(qf_eval *ev, const char *src, const qf_rec *rec,
 		const int32_t *tok, uint64_t n, float *const *nll,
 		qf_err *err);
+uint64_t qf_eval_headings_left_out(const qf_eval *ev);
 /* Scopes of the disparity table besides "all": a named list of
  * languages ("eng,deu"), and every value of a column of a languages
  * table (TSV with a header, language codes in the first column, at most
@@ -56,9 +65,11 @@ int qf_eval_group_by(qf_eval *ev, const char *table, const char *column,
 int qf_eval_languages(qf_eval *ev, const char *table, qf_err *err);
 /* Compute every figure and interval, after the last record. */
 int qf_eval_finish(qf_eval *ev, qf_err *err);
-/* The two tables, after qf_eval_finish (docs/eval.md). */
+/* The tables, after qf_eval_finish (docs/eval.md): per language, the
+ * disparity, per unit. */
 int qf_eval_write_lang(const qf_eval *ev, FILE *f, qf_err *err);
 int qf_eval_write_disparity(const qf_eval *ev, FILE *f, qf_err *err);
+int qf_eval_write_units(const qf_eval *ev, FILE *f, qf_err *err);
 int qf_eval_models(const qf_eval *ev);
 const char *qf_eval_model_name(const qf_eval *ev, int i);
 uint64_t qf_eval_units(const qf_eval *ev);

@@ -4,7 +4,7 @@
  * eval.c makes and frees a qf_eval; score.c scores records into units;
  * scopes.c keeps the languages and the scopes; figures.c computes the
  * figures of one set of units; bootstrap.c draws the replicates and
- * their intervals; tables.c writes the two tables (docs/eval.md). */
+ * their intervals; tables.c writes the tables (docs/eval.md). */
 #ifndef QF_EVAL_IMPL_H
 #define QF_EVAL_IMPL_H
 
@@ -18,7 +18,8 @@
  * are in tables.c). */
 enum {
 	F_FERT, F_NLL, F_PPL, F_BPB, F_BPC, F_DNLL, F_PPLR, F_DEG, F_DBPB,
-	F_DEGB, F_KLMEAN, F_KLMED, F_KLP99, F_TOP1, F_RMSDP, F_RELDEG, NF
+	F_DEGB, F_KLMEAN, F_KLMED, F_KLP99, F_TOP1, F_RMSDP, F_RELDEG,
+	F_DBITSU, F_KLU, NF
 };
 
 /* Disparity figures over a scope. */
@@ -34,10 +35,16 @@ enum { R_OK, R_NA, R_DEN0, R_DENMIN };
 /* The sums a unit keeps per model. */
 enum { S_NLL, S_KL, S_TOP1, S_DP2, NS };
 
+/* A unit's kind attribute: none (or another value), body, heading. */
+enum { K_NONE, K_BODY, K_HEADING };
+
 struct unit {
 	int lang;
 	uint64_t scored, tokens, bytes, chars, words;
 	size_t kl_off;		/* its KL values in kl[t][kl_off ..] */
+	char *id;		/* the parallel unit it translates, or NULL */
+	uint64_t ordinal;	/* among the records given to qf_eval_doc */
+	int kind;		/* K_* */
 };
 
 struct lang {
@@ -79,6 +86,8 @@ struct qf_eval {
 	/* data */
 	struct unit *u;
 	size_t nu, ucap;
+	uint64_t nrec;		/* records given, headings left out among them */
+	uint64_t nheading;	/* headings left out */
 	double *usum;		/* [nu][nm][NS] */
 	float **kl;		/* [nm - 1][total scored] */
 	size_t nkl, klcap;

@@ -19,7 +19,9 @@ static const int vs_of[NG] = {
 
 int qf_ev_measure_fig(int m)
 {
-	static const int f[] = { F_DEGB, F_DEG, F_DBPB, F_DNLL };
+	static const int f[QF_MEASURES] = {
+		F_DEGB, F_DEG, F_DBPB, F_DNLL, F_DBITSU, F_KLU,
+	};
 
 	return f[m];
 }
@@ -171,7 +173,7 @@ static void own_figs(const struct acc *x, double *f, unsigned char *r)
 	set(&f[F_PPL], &r[F_PPL], exp(f[F_NLL]));
 	set(&f[F_BPB], &r[F_BPB], x->bytes > 0 ? x->s[S_NLL] / (x->bytes * ln2) : NAN);
 	set(&f[F_BPC], &r[F_BPC], x->chars > 0 ? x->s[S_NLL] / (x->chars * ln2) : NAN);
-	for (int k = F_DNLL; k <= F_RELDEG; k++) {
+	for (int k = F_DNLL; k < NF; k++) {
 		f[k] = NAN;
 		r[k] = R_NA;
 	}
@@ -213,6 +215,18 @@ static void kl_figs(const qf_eval *ev, const struct lang *lg, const int *draw,
 	set(&f[F_KLP99], &r[F_KLP99], quantile(klbuf, nkl, 0.99));
 }
 
+/* A test model's figures per unit (x->scored > 0): the extra bits over
+ * the reference's (sums x0) and the KL, each summed over a unit's
+ * targets, averaged over the units (docs/eval.md). */
+static void unit_figs(const struct acc *x, const struct acc *x0, double *f,
+		      unsigned char *r)
+{
+	double dbits = (x->s[S_NLL] - x0->s[S_NLL]) / log(2.0);
+
+	set(&f[F_DBITSU], &r[F_DBITSU], dbits / x->units);
+	set(&f[F_KLU], &r[F_KLU], x->s[S_KL] / x->units);
+}
+
 int qf_ev_lang_figs(const qf_eval *ev, int l, const int *draw, int n,
 		    struct work *wk, struct figs *fs)
 {
@@ -236,8 +250,10 @@ int qf_ev_lang_figs(const qf_eval *ev, int l, const int *draw, int n,
 		if (m == 0)
 			continue;
 		deg_figs(&FIG(fs, ev, l, 0, 0), f, r);
-		if (x->scored > 0)
+		if (x->scored > 0) {
 			kl_figs(ev, lg, draw, n, m, x, wk->klbuf, f, r);
+			unit_figs(x, &wk->acc[0], f, r);
+		}
 	}
 	return 0;
 }

@@ -277,26 +277,58 @@ static void nll_sums(qf_eval *ev, uint64_t scored, double *sum,
 	}
 }
 
-int qf_eval_doc(qf_eval *ev, const char *src, const qf_rec *rec,
-		const int32_t *tok, uint64_t n, float *const *nll, qf_err *err)
+/* The record's parallel unit: its unit_id attribute (qf-extract text's,
+ * formats/corpus.md), else its unit unless that names the extraction's
+ * granularity ("document", "paragraph"); *id NULL when there is none.
+ * A unit id is a cell of the units table: no tab, no line break, not
+ * empty. */
+static int unit_id(const char *src, const qf_rec *rec, char **id, qf_err *err)
 {
-	qf_tokrec t;
-	uint64_t scored;
+	const char *v = qf_rec_get(rec, "unit_id");
+
+	*id = NULL;
+	if (!v && (v = qf_rec_get(rec, "unit")) &&
+	    (strcmp(v, "document") == 0 || strcmp(v, "paragraph") == 0))
+		v = NULL;
+	if (!v)
+		return 0;
+	if (!*v || strpbrk(v, "\t\n\r"))
+		return qf_err_set(err, "%s: record %s: unit '%s' is empty or has a "
+				  "tab or line break", src, rec->name, v);
+	if (!(*id = strdup(v)))
+		return qf_err_set(err, "out of memory");
+	return 0;
+}
+
+/* The unit's kind: unit_kind, else kind (heading or body; kind=tokens and
+ * any other value are K_NONE). */
+static int unit_kind(const qf_rec *rec)
+{
+	const char *v = qf_rec_get(rec, "unit_kind");
+
+	if (!v)
+		v = qf_rec_get(rec, "kind");
+	if (v && strcmp(v, "heading") == 0)
+		return K_HEADING;
+	return v && strcmp(v, "body") == 0 ? K_BODY : K_NONE;
+}
+
+/* Score record rec (checked, its attributes in t) as unit ev->nu. */
+static int score_unit(qf_eval *ev, const char *src, const qf_rec *rec,
+		      const int32_t *tok, uint64_t n, const qf_tokrec *t,
+		      float *const *nll, qf_err *err)
+{
+	uint64_t scored = n - 1;
 	double *sum;
 	int li;
 
-	if (ev->finished)
-		return qf_err_set(err, "evaluation already finished");
-	if (check_record(ev, src, rec, tok, n, &t, err) < 0)
-		return -1;
-	scored = n - 1;
 	if (grow_buffers(ev, scored) < 0 ||
-	    (li = qf_ev_lang_index(ev, t.lang)) < 0)
+	    (li = qf_ev_lang_index(ev, t->lang)) < 0)
 		return qf_err_set(err, "out of memory");
-	ev->u[ev->nu] = (struct unit){ li, scored, t.tokens,
-				       t.bytes - t.first_bytes,
-				       t.chars - t.first_chars, t.words,
-				       ev->nkl };
+	ev->u[ev->nu] = (struct unit){ li, scored, t->tokens,
+				       t->bytes - t->first_bytes,
+				       t->chars - t->first_chars, t->words,
+				       ev->nkl, NULL, ev->nrec, unit_kind(rec) };
 	sum = ev->usum + ev->nu * ev->nm * NS;
 	memset(sum, 0, (size_t)ev->nm * NS * sizeof *sum);
 	if (score_windows(ev, src, rec, tok, n, sum, err) < 0)
@@ -304,7 +336,33 @@ int qf_eval_doc(qf_eval *ev, const char *src, const qf_rec *rec,
 	nll_sums(ev, scored, sum, nll);
 	if (qf_ev_lang_add_unit(ev, li, (int)ev->nu) < 0)
 		return qf_err_set(err, "out of memory");
-	ev->nkl += scored;
+	return 0;
+}
+
+int qf_eval_doc(qf_eval *ev, const char *src, const qf_rec *rec,
+		const int32_t *tok, uint64_t n, float *const *nll, qf_err *err)
+{
+	qf_tokrec t;
+	char *id;
+
+	if (ev->finished)
+		return qf_err_set(err, "evaluation already finished");
+	if (check_record(ev, src, rec, tok, n, &t, err) < 0 ||
+	    unit_id(src, rec, &id, err) < 0)
+		return -1;
+	if (unit_kind(rec) == K_HEADING && !ev->o.headings) {
+		free(id);
+		ev->nheading++;
+		ev->nrec++;
+		return 1;
+	}
+	if (score_unit(ev, src, rec, tok, n, &t, nll, err) < 0) {
+		free(id);
+		return -1;
+	}
+	ev->u[ev->nu].id = id;
+	ev->nkl += n - 1;
 	ev->nu++;
+	ev->nrec++;
 	return 0;
 }

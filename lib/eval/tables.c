@@ -1,8 +1,9 @@
 /*
- * tables.c - the two tables of qf-eval, after qf_eval_finish: per
- * language and model (-o), and the disparity per test model and scope
- * (-d), each figure with its bootstrap interval and the reasons of what
- * has no value in a status column (docs/eval.md, "Output").
+ * tables.c - the tables of qf-eval, after qf_eval_finish: per language
+ * and model (-o), and the disparity per test model and scope (-d), each
+ * figure with its bootstrap interval and the reasons of what has no
+ * value in a status column; and per unit and test model (--units-out)
+ * (docs/eval.md, "Output").
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -18,7 +19,7 @@
 static const char *const fname[NF] = {
 	"fertility", "nll", "ppl", "bpb", "bpc", "d_nll", "ppl_ratio", "deg",
 	"d_bpb", "deg_byte", "kl_mean", "kl_median", "kl_p99", "top1",
-	"rms_dp", "rel_deg",
+	"rms_dp", "rel_deg", "d_bits_unit", "kl_unit",
 };
 static const char *const gname[NG] = {
 	"mean", "max", "min", "range", "max_min", "cv", "rel_ref_mean",
@@ -166,8 +167,11 @@ static void lang_row(FILE *f, const qf_eval *ev, int l, int m,
 			REA(&ev->est, ev, l, m, k), vals, fname[k],
 			k == F_RELDEG ? st : tmp,
 			k == F_RELDEG ? sizeof st : sizeof tmp);
+		/* the columns added later come after the status */
+		if (k == F_RELDEG)
+			fprintf(f, "\t%s", m == 0 ? "NA" : st[0] ? st : "ok");
 	}
-	fprintf(f, "\t%s\n", m == 0 ? "NA" : st[0] ? st : "ok");
+	fputc('\n', f);
 }
 
 int qf_eval_write_lang(const qf_eval *ev, FILE *f, qf_err *err)
@@ -177,9 +181,12 @@ int qf_eval_write_lang(const qf_eval *ev, FILE *f, qf_err *err)
 	if (!vals)
 		return -1;
 	fputs("lang\tmodel\tunits\ttokens\tscored\tbytes\tchars\twords", f);
-	for (int k = 0; k < NF; k++)
+	for (int k = 0; k < NF; k++) {
 		fprintf(f, "\t%s\t%s_lo\t%s_hi", fname[k], fname[k], fname[k]);
-	fputs("\trel_deg_status\n", f);
+		if (k == F_RELDEG)
+			fputs("\trel_deg_status", f);
+	}
+	fputc('\n', f);
 	for (int l = 0; l < ev->nlang; l++) {
 		uint64_t c[6];
 
@@ -243,4 +250,43 @@ int qf_eval_write_disparity(const qf_eval *ev, FILE *f, qf_err *err)
 		for (int s = 0; s < ev->nsc; s++)
 			disp_row(f, ev, t, s, vals);
 	return table_end(vals, f, "disparity", err);
+}
+
+/* ------------------------------------------------------------ units */
+
+/* The row of unit u (index i) and test model m: its counts, the extra
+ * NLL over the reference's, the KL and the top-1 agreement. */
+static void unit_row(FILE *f, const qf_eval *ev, size_t i, int m)
+{
+	static const char *const kind[] = { "NA", "body", "heading" };
+	const struct unit *u = &ev->u[i];
+	const double *s = ev->usum + i * ev->nm * NS;
+	double dnll = s[(size_t)m * NS + S_NLL] - s[S_NLL];
+	double kl = s[(size_t)m * NS + S_KL], sc = (double)u->scored;
+
+	fprintf(f, "%s\t", ev->lang[u->lang].code);
+	if (u->id)
+		fputs(u->id, f);
+	else
+		fprintf(f, "%" PRIu64, u->ordinal);
+	fprintf(f, "\t%s\t%s\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64,
+		kind[u->kind], ev->name[m], u->tokens, u->scored, u->bytes);
+	put_num(f, dnll);
+	put_num(f, dnll / log(2.0));
+	put_num(f, kl);
+	put_num(f, u->scored ? kl / sc : NAN);
+	put_num(f, u->scored ? s[(size_t)m * NS + S_TOP1] / sc : NAN);
+	fputc('\n', f);
+}
+
+int qf_eval_write_units(const qf_eval *ev, FILE *f, qf_err *err)
+{
+	qf_provenance_comment(f);
+	fputs("lang\tunit\tkind\tmodel\ttokens\tscored\tbytes\td_nll_sum\t"
+	      "d_bits\tkl_sum\tkl_per_token\ttop1\n", f);
+	for (int l = 0; l < ev->nlang; l++)
+		for (int i = 0; i < ev->lang[l].n; i++)
+			for (int m = 1; m < ev->nm; m++)
+				unit_row(f, ev, (size_t)ev->lang[l].unit[i], m);
+	return table_end(NULL, f, "units", err);
 }

@@ -3,8 +3,10 @@
  *
  * A qf_act holds the choices (layers, sites, reduction, attention
  * statistics, --patch source, --corrupt noise) and, per document, the
- * states the hooks of qf_model_nll() fill; qf_act_doc() runs one
- * document and hands its records to a callback.  docs/man/qf-act.1.
+ * states the hooks of qf_model_nll() fill (each token's once, or with
+ * per_window every window's rows); qf_act_doc() runs one document and
+ * hands its records to a callback.  A patch gives each window's pass
+ * FROM's rows of the same window.  docs/man/qf-act.1.
  */
 #include <inttypes.h>
 #include <math.h>
@@ -30,7 +32,15 @@ struct qf_act {
 	float *ent, *first;		/* [T] scratch */
 	uint64_t ordinal;		/* the document's */
 	uint64_t fnv;			/* tokens_fnv of its ids */
-	float **from;			/* patch: [(n_layer + 1) * nsites] */
+	int W, S;			/* window and stride, resolved */
+	qf_window *win;			/* the document's windows */
+	uint64_t nwin;
+	uint64_t *off;			/* [nwin + 1]: window k's first row in a
+					 * per-window buffer (off[nwin]: rows) */
+	float **from;			/* patch: [(n_layer + 1) * nsites], rows
+					 * per window as off says */
+	unsigned char *fhave;		/* patch: [(n_layer + 1) * nsites * nwin]
+					 * the windows read from FROM */
 	unsigned char *pmask;		/* positions: [n], or NULL for all */
 	qf_reader *fr;			/* patch: FROM */
 	qf_rec frec;			/* FROM's record header not yet used */
@@ -132,41 +142,65 @@ static int chosen(const qf_act *r, int l, int s)
 	       (s == QF_SITE_FINAL_NORM) == (l == r->cfg->n_layer);
 }
 
+/* Row i of the pass s as row of a per-window buffer: its window is
+ * pos / S (window k begins at k S). */
+static uint64_t win_row(const qf_act *r, const qf_site_info *s, int i)
+{
+	return r->off[(uint64_t)s->pos / (uint64_t)r->S] + (uint64_t)i;
+}
+
+/* patch: the rows of FROM's same window (and position, if chosen)
+ * over x, so that every pass gets the states FROM had in that pass. */
+static void patch_rows(const qf_act *r, const qf_site_info *s,
+		       const float *src, float *x)
+{
+	size_t d = (size_t)s->d;
+
+	for (int i = 0; i < s->T; i++)
+		if (!r->pmask || r->pmask[(uint64_t)s->pos + (uint64_t)i])
+			memcpy(x + (size_t)i * d, src + win_row(r, s, i) * d,
+			       d * sizeof *x);
+}
+
+/* Row i (a new token) into the document's states as the reduction
+ * wants it. */
+static void keep_row(qf_act *r, float *dst, uint64_t p, const float *row,
+		     int d)
+{
+	if (r->o.reduce == QF_ACT_NONE) {
+		memcpy(dst + p * (uint64_t)d, row, (size_t)d * sizeof *row);
+	} else if (r->o.reduce == QF_ACT_MEAN) {
+		for (int j = 0; j < d; j++)
+			dst[j] += row[j];	/* summed in f32 then scaled below */
+	} else if (r->slot[p] >= 0) {
+		memcpy(dst + (uint64_t)r->slot[p] * (uint64_t)d, row,
+		       (size_t)d * sizeof *row);
+	}
+}
+
 static int site_hook(void *ctx, const qf_site_info *s, float *x)
 {
 	qf_act *r = ctx;
 	float *dst = r->buf[s->layer * r->nsites + s->site];
 	const float *src = r->from ? r->from[s->layer * r->nsites + s->site] : NULL;
-	int d = s->d;
+	size_t d = (size_t)s->d;
 
 	if (r->o.corrupt > 0 && s->layer == 0 && s->site == QF_SITE_RESID_PRE)
 		for (int i = 0; i < s->T; i++)
 			add_noise(r, (uint64_t)s->pos + (uint64_t)i,
-				  x + (size_t)i * (size_t)d, d);
+				  x + (size_t)i * d, s->d);
 	if (src && r->layer_on[s->layer])
-		for (int i = 0; i < s->T; i++) {
-			uint64_t p = (uint64_t)s->pos + (uint64_t)i;
-
-			if (!r->pmask || r->pmask[p])
-				memcpy(x + (size_t)i * (size_t)d,
-				       src + p * (uint64_t)d, (size_t)d * sizeof *x);
-		}
+		patch_rows(r, s, src, x);
 	if (!r->layer_on[s->layer] || !dst)
 		return 0;
-	for (int i = s->first_new; i < s->T; i++) {
-		uint64_t p = (uint64_t)s->pos + (uint64_t)i;
-		const float *row = x + (size_t)i * (size_t)d;
-
-		if (r->o.reduce == QF_ACT_NONE) {
-			memcpy(dst + p * (uint64_t)d, row, (size_t)d * sizeof *row);
-		} else if (r->o.reduce == QF_ACT_MEAN) {
-			for (int j = 0; j < d; j++)
-				dst[j] += row[j];	/* summed in f32 then scaled below */
-		} else if (r->slot[p] >= 0) {
-			memcpy(dst + (uint64_t)r->slot[p] * (uint64_t)d, row,
-			       (size_t)d * sizeof *row);
-		}
+	if (r->o.per_window) {
+		/* every row of every pass: a token's state in each window */
+		memcpy(dst + win_row(r, s, 0) * d, x, (size_t)s->T * d * sizeof *x);
+		return 0;
 	}
+	for (int i = s->first_new; i < s->T; i++)
+		keep_row(r, dst, (uint64_t)s->pos + (uint64_t)i,
+			 x + (size_t)i * d, s->d);
 	return 0;
 }
 
@@ -288,30 +322,67 @@ static int state_header(const qf_act *r, qf_rec *out, const qf_rec *in,
 	return positions_attr(r, out, e);
 }
 
-/* The states of the chosen layers and sites, by layer, then site; a mean
- * is scaled here from the sum the hook made. */
-static int write_states(qf_act *r, qf_act_put_fn put, void *ctx,
-			const qf_rec *in, uint64_t ordinal, qf_err *e)
+/* The header of record state.ORDINAL.L.SITE.wK, window k's states
+ * (per_window): rows end - begin, row i of position begin + i. */
+static int window_header(const qf_act *r, qf_rec *out, const qf_rec *in,
+			 uint64_t ordinal, int l, int s, uint64_t k, qf_err *e)
 {
+	const qf_window *w = &r->win[k];
+	uint64_t dims[2] = { w->end - w->begin, (uint64_t)width(r, s) };
+	char name[160];
+
+	if (state_header(r, out, in, ordinal, l, s, e) < 0 ||
+	    qf_rec_setf(out, e, "window", "%" PRIu64, k) < 0 ||
+	    qf_rec_setf(out, e, "begin", "%" PRIu64, w->begin) < 0 ||
+	    qf_rec_setf(out, e, "end", "%" PRIu64, w->end) < 0)
+		return -1;
+	if (qf_rec_set_shape(out, QF_F32, 2, dims, e) < 0)
+		return -1;
+	snprintf(name, sizeof name, "%s.w%" PRIu64, out->name, k);
+	return qf_rec_set_name(out, name, e);
+}
+
+/* The records of one chosen layer and site: the document's, or with
+ * per_window one per window. */
+static int put_state(qf_act *r, qf_act_put_fn put, void *ctx,
+		     const qf_rec *in, uint64_t ordinal, int l, int s,
+		     qf_err *e)
+{
+	float *b = r->buf[l * r->nsites + s];
 	qf_rec out;
 	int rc = 0;
 
 	qf_rec_init(&out);
-	for (int l = 0; l <= r->cfg->n_layer && rc == 0; l++)
-		for (int s = 0; s < r->nsites && rc == 0; s++) {
-			float *b = r->buf[l * r->nsites + s];
-
-			if (!b)
-				continue;
-			qf_rec_free(&out);
-			if (r->o.reduce == QF_ACT_MEAN)
-				for (int j = 0; j < width(r, s); j++)
-					b[j] = (float)(b[j] / (double)r->n);
-			rc = state_header(r, &out, in, ordinal, l, s, e);
-			if (rc == 0)
-				rc = put(ctx, QF_ACT_OUT_STATE, &out, b, e);
-		}
+	if (!r->o.per_window) {
+		if (r->o.reduce == QF_ACT_MEAN)
+			for (int j = 0; j < width(r, s); j++)
+				b[j] = (float)(b[j] / (double)r->n);
+		rc = state_header(r, &out, in, ordinal, l, s, e);
+		if (rc == 0)
+			rc = put(ctx, QF_ACT_OUT_STATE, &out, b, e);
+	}
+	for (uint64_t k = 0; r->o.per_window && k < r->nwin && rc == 0; k++) {
+		qf_rec_free(&out);
+		rc = window_header(r, &out, in, ordinal, l, s, k, e);
+		if (rc == 0)
+			rc = put(ctx, QF_ACT_OUT_STATE, &out,
+				 b + r->off[k] * (uint64_t)width(r, s), e);
+	}
 	qf_rec_free(&out);
+	return rc;
+}
+
+/* The states of the chosen layers and sites, by layer, then site (then
+ * window); a mean is scaled here from the sum the hook made. */
+static int write_states(qf_act *r, qf_act_put_fn put, void *ctx,
+			const qf_rec *in, uint64_t ordinal, qf_err *e)
+{
+	int rc = 0;
+
+	for (int l = 0; l <= r->cfg->n_layer && rc == 0; l++)
+		for (int s = 0; s < r->nsites && rc == 0; s++)
+			if (r->buf[l * r->nsites + s])
+				rc = put_state(r, put, ctx, in, ordinal, l, s, e);
 	return rc;
 }
 
@@ -439,24 +510,74 @@ static int from_next(qf_act *r, uint64_t *ord, qf_err *e)
 	}
 }
 
+/* The window of this run that FROM's record r->frec holds, in *k: its
+ * window attribute's, which must have this run's bounds; a record of the
+ * whole document (no window attribute) only when the document runs in
+ * one window: in later windows the tokens have other positions and
+ * context than in the first, and no state of the document is theirs. */
+static int from_window(const qf_act *r, const qf_rec *rec, const char *src,
+		       const char *doc, uint64_t *k, qf_err *e)
+{
+	const char *fname = qf_reader_name(r->fr);
+	uint64_t begin, end;
+
+	if (!qf_rec_get(&r->frec, "window")) {
+		*k = 0;
+		if (r->nwin <= 1)
+			return 0;
+		return qf_err_set(e, "%s: record %s: states of the whole document, "
+				  "but %s: record %s%s runs in %" PRIu64 " windows: "
+				  "patching in windows needs states per window "
+				  "(qf-act --per-window)", fname, r->frec.name,
+				  src, rec->name, doc, r->nwin);
+	}
+	if (from_attr(&r->frec, "window", k) < 0 || *k >= r->nwin ||
+	    from_attr(&r->frec, "begin", &begin) < 0 ||
+	    from_attr(&r->frec, "end", &end) < 0 ||
+	    begin != r->win[*k].begin || end != r->win[*k].end)
+		return qf_err_set(e, "%s: record %s: not a window of this run "
+				  "(--window %d --stride %d over %s: record %s%s): "
+				  "FROM needs the same --window and --stride",
+				  fname, r->frec.name, r->W, r->S, src,
+				  rec->name, doc);
+	return 0;
+}
+
+/* FROM's rows of window k of (layer, site) slot ls into r->from[ls]. */
+static int from_rows(qf_act *r, uint64_t ls, uint64_t k, int site,
+		     qf_err *e)
+{
+	uint64_t d = (uint64_t)width(r, site);
+	float *v = NULL;
+
+	if (!r->from[ls] &&
+	    !(r->from[ls] = calloc(r->off[r->nwin] * d, sizeof(float))))
+		return qf_err_set(e, "out of memory");
+	if (qf_reader_read_as(r->fr, QF_F32, (void **)&v, e) < 0)
+		return -1;
+	memcpy(r->from[ls] + r->off[k] * d, v,
+	       (r->off[k + 1] - r->off[k]) * d * sizeof *v);
+	free(v);
+	r->fhave[ls * r->nwin + k] = 1;
+	return 0;
+}
+
 /* State record r->frec of the current document into r->from, if its
  * layer and site are chosen: made over the same tokens (those of token
- * record rec of src), per token. */
+ * record rec of src), per token, of one of this run's windows. */
 static int from_state(qf_act *r, const qf_rec *rec, const char *src,
 		      const char *doc, qf_err *e)
 {
 	const char *fname = qf_reader_name(r->fr);
 	const char *site_s = qf_rec_get(&r->frec, "site"), *fnv_s;
 	int site = site_s ? qf_site_parse(site_s) : -1;
-	uint64_t layer, n;
+	uint64_t layer, n, k, rows;
 	char want[24];
-	float **slot;
 
 	if (from_attr(&r->frec, "layer", &layer) < 0 || site < 0 ||
 	    layer > (uint64_t)r->cfg->n_layer)
 		return qf_err_set(e, "%s: record %s: no valid layer and site attributes",
 				  fname, r->frec.name);
-	slot = &r->from[layer * (uint64_t)r->nsites + (uint64_t)site];
 	if (!chosen(r, (int)layer, site))
 		return 0;
 	fnv_s = qf_rec_get(&r->frec, "tokens_fnv");
@@ -465,19 +586,36 @@ static int from_state(qf_act *r, const qf_rec *rec, const char *src,
 	    (fnv_s && strcmp(fnv_s, want) != 0))
 		return qf_err_set(e, "%s: record %s: made over other tokens than %s: record %s%s",
 				  fname, r->frec.name, src, rec->name, doc);
-	if (r->frec.ndim != 2 || r->frec.dims[0] != r->n ||
+	if (from_window(r, rec, src, doc, &k, e) < 0)
+		return -1;
+	rows = r->off[k + 1] - r->off[k];
+	if (r->frec.ndim != 2 || r->frec.dims[0] != rows ||
 	    r->frec.dims[1] != (uint64_t)width(r, site))
 		return qf_err_set(e, "%s: record %s: shape is not [%" PRIu64 ", %d] "
 				  "(states per token, --reduce none)",
-				  fname, r->frec.name, r->n, width(r, site));
-	free(*slot);
-	*slot = NULL;
-	return qf_reader_read_as(r->fr, QF_F32, (void **)slot, e);
+				  fname, r->frec.name, rows, width(r, site));
+	return from_rows(r, layer * (uint64_t)r->nsites + (uint64_t)site, k,
+			 site, e);
 }
 
-/* Every chosen layer and site has its state from FROM; got: some state
- * of the document was read, later: the ordinal of the next document's
- * first record (UINT64_MAX at the end of FROM). */
+/* The windows of slot ls FROM gave: all, none, or the first missing
+ * one in *miss. */
+static int from_windows(const qf_act *r, uint64_t ls, uint64_t *miss)
+{
+	uint64_t got = 0;
+
+	*miss = UINT64_MAX;
+	for (uint64_t k = 0; k < r->nwin; k++)
+		if (r->fhave[ls * r->nwin + k])
+			got++;
+		else if (*miss == UINT64_MAX)
+			*miss = k;
+	return got == r->nwin ? 1 : got ? -1 : 0;
+}
+
+/* Every chosen layer and site has its states of every window from FROM;
+ * got: some state of the document was read, later: the ordinal of the
+ * next document's first record (UINT64_MAX at the end of FROM). */
 static int from_complete(const qf_act *r, const qf_rec *rec, const char *src,
 			 const char *doc, int got, uint64_t later, qf_err *e)
 {
@@ -485,8 +623,19 @@ static int from_complete(const qf_act *r, const qf_rec *rec, const char *src,
 
 	for (int l = 0; l <= r->cfg->n_layer; l++)
 		for (int s = 0; s < r->nsites; s++) {
-			if (!chosen(r, l, s) || r->from[l * r->nsites + s])
+			uint64_t miss;
+			int have;
+
+			if (!chosen(r, l, s))
 				continue;
+			have = from_windows(r, (uint64_t)(l * r->nsites + s), &miss);
+			if (have > 0)
+				continue;
+			if (have < 0)
+				return qf_err_set(e, "%s: no state.%" PRIu64 ".%d.%s.w%" PRIu64
+						  " for %s: record %s%s", fname,
+						  r->ordinal, l, qf_site_name(s),
+						  miss, src, rec->name, doc);
 			if (!got && later != UINT64_MAX)
 				return qf_err_set(e, "%s: no states of document %" PRIu64
 						  " (%s: record %s%s) before document %" PRIu64
@@ -573,14 +722,38 @@ static int check_states(const qf_act *r, const char *src, const qf_rec *rec,
 	return 0;
 }
 
-/* The document's buffers: sample:K's positions, and a state buffer of
- * each chosen layer and site (zeroed: a mean is summed into it). */
+/* The document's windows and the first row of each in a per-window
+ * buffer (every row of every pass), and with a patch which windows FROM
+ * gave. */
+static int doc_windows(qf_act *r, const char *src, const qf_rec *rec,
+		       qf_err *e)
+{
+	uint64_t nw = qf_windows(r->n, r->W, r->S, NULL);
+	size_t slots = (size_t)(r->cfg->n_layer + 1) * (size_t)r->nsites;
+
+	r->win = calloc(nw + 1, sizeof *r->win);
+	r->off = calloc(nw + 1, sizeof *r->off);
+	if (r->fr)
+		r->fhave = calloc(slots * (nw + 1), 1);
+	if (!r->win || !r->off || (r->fr && !r->fhave))
+		return doc_oom(src, rec, "its windows", nw * 40, e);
+	r->nwin = qf_windows(r->n, r->W, r->S, r->win);
+	for (uint64_t k = 0; k < r->nwin; k++)
+		r->off[k + 1] = r->off[k] + r->win[k].end - r->win[k].begin;
+	return 0;
+}
+
+/* The document's buffers: its windows, sample:K's positions, and a
+ * state buffer of each chosen layer and site (zeroed: a mean is summed
+ * into it). */
 static int doc_buffers(qf_act *r, const char *src, const qf_rec *rec,
 		       uint64_t ordinal, qf_err *e)
 {
 	const qf_act_opts *o = &r->o;
 	uint64_t rows;
 
+	if (doc_windows(r, src, rec, e) < 0)
+		return -1;
 	if (o->reduce == QF_ACT_SAMPLE) {
 		r->slot = malloc(r->n * sizeof *r->slot);
 		r->pos = malloc(r->n * sizeof *r->pos);
@@ -589,7 +762,8 @@ static int doc_buffers(qf_act *r, const char *src, const qf_rec *rec,
 				       r->n * 16, e);
 		sample(r, ordinal);
 	}
-	rows = o->reduce == QF_ACT_NONE ? r->n
+	rows = o->per_window ? r->off[r->nwin]
+		: o->reduce == QF_ACT_NONE ? r->n
 		: o->reduce == QF_ACT_SAMPLE ? r->kk : 1;
 	if (check_states(r, src, rec, rows, e) < 0)
 		return -1;
@@ -625,7 +799,7 @@ static int doc_run(qf_act *r, const char *src, const qf_rec *rec,
 		memset(r->attn, 0, (size_t)L * r->cfg->n_head * 2 * sizeof *r->attn);
 		memset(r->attn_n, 0, (size_t)L * sizeof *r->attn_n);
 	}
-	if (qf_model_nll(r->m, tok, r->n, o->window, o->stride, &h, nll, &e2) < 0)
+	if (qf_model_nll(r->m, tok, r->n, r->W, r->S, &h, nll, &e2) < 0)
 		return qf_err_set(e, "%s: record %s%s: %s", src, rec->name,
 				  doc_of(rec, db), e2.msg);
 	return 0;
@@ -644,6 +818,13 @@ static void doc_reset(qf_act *r)
 	}
 	free(r->pmask);
 	r->pmask = NULL;
+	free(r->win);
+	free(r->off);
+	free(r->fhave);
+	r->win = NULL;
+	r->off = NULL;
+	r->fhave = NULL;
+	r->nwin = 0;
 	free(r->slot);
 	free(r->pos);
 	r->slot = NULL;
@@ -666,7 +847,15 @@ qf_act *qf_act_new(qf_model *m, const qf_act_opts *o, qf_err *e)
 	r->m = m;
 	r->cfg = cfg;
 	r->nsites = QF_SITE_COUNT;
+	/* as qf_model_nll resolves them: the hooks find a pass's window
+	 * from its position */
+	r->W = o->window ? o->window : cfg->n_ctx;
+	r->S = o->stride ? o->stride : (r->W / 2 > 0 ? r->W / 2 : 1);
 	qf_rec_init(&r->frec);
+	if (qf_window_check(r->W, r->S, cfg->n_ctx, e) < 0) {
+		qf_act_free(r);
+		return NULL;
+	}
 	r->fr = o->patch;
 	r->layer_on = calloc((size_t)L + 1, 1);
 	r->buf = calloc((size_t)(L + 1) * QF_SITE_COUNT, sizeof *r->buf);

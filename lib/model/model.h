@@ -61,6 +61,10 @@ void qf_model_free(qf_model *m);
  * records
  *     state.N.L.SITE  f32 [n, width] (reduce none), [K, width] (sample:K)
  *                     or [width] (mean): the chosen layers' and sites'
+ *                     (each token's from the first window that holds it)
+ *     state.N.L.SITE.wK  instead, with per_window: f32 [end - begin,
+ *                     width], window K's rows of tokens [begin, end) as
+ *                     that pass had them (attributes window, begin, end)
  *     attn.N          f32 [n_layer, n_head, 2], with attn: per head the
  *                     mean attention entropy and mass on the first token,
  *                     sink rates (heads whose mass exceeds eps) as
@@ -82,14 +86,19 @@ typedef struct qf_act_opts {
 				 * K >= n), drawn from seed and ordinal */
 	uint64_t seed;		/* of sample:K and of corrupt */
 	int window, stride;	/* as qf_model_nll (0: defaults) */
+	int per_window;		/* reduce none: the states of every window,
+				 * state.N.L.SITE.wK */
 	int attn;		/* attn.N records */
 	double eps;		/* their sink-rate threshold */
 	int nll;		/* nll.N records */
 	qf_reader *patch;	/* NULL, or states (qf-act --reduce none
 				 * records, same documents in the same order)
 				 * replacing the chosen layers' and sites'
-				 * states as the model runs; read as the
-				 * documents come, not owned */
+				 * states as the model runs, each window's
+				 * with FROM's of the same window (per_window
+				 * records; a document's record only for a
+				 * document of one window, else an error);
+				 * read as the documents come, not owned */
 	const uint64_t *positions;	/* patch only these positions; */
 	size_t npositions;		/* 0: all (kept, not copied) */
 	double corrupt;		/* > 0: add Gaussian noise of corrupt ·
@@ -110,6 +119,7 @@ typedef int (*qf_act_put_fn)(void *ctx, int kind, const qf_rec *rec,
 
 /* A qf_act over model m (kept, not owned), or NULL:
  *     layer 2 out of range (the model has 2)
+ *     --window 33 out of range [2, n_ctx 32]
  *     out of memory */
 qf_act *qf_act_new(qf_model *m, const qf_act_opts *o, qf_err *err);
 /* Run the next document: token record rec of the stream named src (for
@@ -119,6 +129,8 @@ qf_act *qf_act_new(qf_model *m, const qf_act_opts *o, qf_err *err);
  *     t.qft: record doc.2 (doc 7): token id 97 at position 5 out of range (vocab_size 97)
  *     f.qft: record state.0.0.resid_post: made over other tokens than t.qft: record doc.0 (doc 0)
  *     f.qft: no state.0.1.resid_post for t.qft: record doc.0 (doc 0)
+ *     f.qft: record state.1.0.resid_post: states of the whole document, but t.qft: record doc.1 (doc 1) runs in 3 windows: patching in windows needs states per window (qf-act --per-window)
+ *     f.qft: record state.1.0.resid_post.w0: not a window of this run (--window 16 --stride 8 over t.qft: record doc.1 (doc 1)): FROM needs the same --window and --stride
  * The document counts even when it fails. */
 int qf_act_doc(qf_act *a, const char *src, const qf_rec *rec,
 	       const int32_t *tok, uint64_t n, qf_act_put_fn put, void *ctx,

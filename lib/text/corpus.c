@@ -5,8 +5,9 @@
  * archive (tar, optionally gzip/bzip2/xz/zstd compressed, or zip; read
  * with libarchive, never written to disk).  Each file or member chosen is
  * one document: plain UTF-8 text whose paragraphs are separated by blank
- * lines, or HTML whose markup is stripped here.  The reader holds one
- * member at a time and hands out documents or paragraphs.
+ * lines, a TSV of paragraphs with their parallel units, or HTML whose
+ * markup is stripped here.  The reader holds one member at a time and
+ * hands out documents or paragraphs.
  */
 #include <archive.h>
 #include <archive_entry.h>
@@ -25,7 +26,7 @@
 #define MAX_DEPTH 64		/* directory levels walked */
 #define PEEK 512		/* bytes read to recognise an archive */
 #define RAW_KEEP (1u << 20)	/* bytes of read buffer kept for the next */
-#define DEFAULT_GLOB "*.txt, *.html, *.htm"
+#define DEFAULT_GLOB "*.txt, *.tsv, *.html, *.htm"
 
 /* ------------------------------------------------------------ buffers */
 
@@ -803,7 +804,8 @@ static int has_ext(const char *path, const char *ext)
 	return dot && dot != b && strcasecmp(dot + 1, ext) == 0;
 }
 
-/* QF_TEXT_HTML or QF_TEXT_PLAIN, by the name, else by the content. */
+/* QF_TEXT_HTML, QF_TEXT_TSV or QF_TEXT_PLAIN, by the name, else by the
+ * content (a TSV corpus is only known by its name). */
 static int detect_format(const char *name, const char *s, size_t n)
 {
 	size_t i = 0;
@@ -813,6 +815,8 @@ static int detect_format(const char *name, const char *s, size_t n)
 		return QF_TEXT_HTML;
 	if (has_ext(name, "txt"))
 		return QF_TEXT_PLAIN;
+	if (has_ext(name, "tsv"))
+		return QF_TEXT_TSV;
 	while (i < n && html_ws((unsigned char)s[i]))
 		i++;
 	if ((n - i >= 14 && strncasecmp(s + i, "<!doctype html", 14) == 0) ||
@@ -827,6 +831,213 @@ static void printable(char *s)
 	for (; *s; s++)
 		if ((unsigned char)*s < 0x20 || *s == 0x7f)
 			*s = '?';
+}
+
+/* ------------------------------------------------------------ TSV */
+
+/*
+ * A TSV corpus (formats/corpus.md): a header "unit\tkind\ttext", then
+ * one paragraph a line with the id of the parallel unit it translates
+ * and its kind.  Its units are kept beside the paragraphs, in order.
+ */
+#define TSV_HEADER "unit\tkind\ttext"
+#define MAX_UNIT 64	/* bytes of a unit id */
+
+static const char *const unit_kinds[] = { "heading", "body" };
+
+struct units {
+	char **id;
+	const char **kind;
+	uint64_t *line;		/* where each was read */
+	size_t n, cap;
+};
+
+static void units_free(struct units *u)
+{
+	for (size_t i = 0; i < u->n; i++)
+		free(u->id[i]);
+	free(u->id);
+	free(u->kind);
+	free(u->line);
+	memset(u, 0, sizeof *u);
+}
+
+static int units_add(struct units *u, const char *id, size_t n,
+		     const char *kind, uint64_t line)
+{
+	if (u->n == u->cap) {
+		size_t cap = u->cap ? 2 * u->cap : 64;
+		char **v = realloc(u->id, cap * sizeof *v);
+		const char **k = v ? realloc(u->kind, cap * sizeof *k) : NULL;
+		uint64_t *l = k ? realloc(u->line, cap * sizeof *l) : NULL;
+
+		if (v)
+			u->id = v;
+		if (k)
+			u->kind = k;
+		if (!l)
+			return -1;
+		u->line = l;
+		u->cap = cap;
+	}
+	if (!(u->id[u->n] = strndup(id, n)))
+		return -1;
+	u->kind[u->n] = kind;
+	u->line[u->n++] = line;
+	return 0;
+}
+
+/* A unit id: 1 to MAX_UNIT ASCII letters, digits, '.', '_' or '-'. */
+static int unit_ok(const char *s, size_t n)
+{
+	if (n == 0 || n > MAX_UNIT)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!is_alnum((unsigned char)s[i]) && s[i] != '.' &&
+		    s[i] != '_' && s[i] != '-')
+			return 0;
+	return 1;
+}
+
+static const char *unit_kind(const char *s, size_t n)
+{
+	for (size_t i = 0; i < NITEMS(unit_kinds); i++)
+		if (strlen(unit_kinds[i]) == n && memcmp(s, unit_kinds[i], n) == 0)
+			return unit_kinds[i];
+	return NULL;
+}
+
+struct idref {
+	const char *id;
+	size_t i;
+};
+
+static int by_id(const void *a, const void *b)
+{
+	const struct idref *x = a, *y = b;
+	int r = strcmp(x->id, y->id);
+
+	return r ? r : (x->i > y->i) - (x->i < y->i);
+}
+
+/* The first line (in the file) that repeats an earlier line's unit id:
+ * its index in u, u->n when none does, or -1 (out of memory).  Sorting
+ * keeps this O(n log n) for long files. */
+static int64_t first_repeat(const struct units *u)
+{
+	struct idref *v = malloc((u->n ? u->n : 1) * sizeof *v);
+	size_t best = u->n;
+
+	if (!v)
+		return -1;
+	for (size_t i = 0; i < u->n; i++)
+		v[i] = (struct idref){ u->id[i], i };
+	qsort(v, u->n, sizeof *v, by_id);
+	for (size_t i = 1; i < u->n; i++)
+		if (strcmp(v[i].id, v[i - 1].id) == 0 && v[i].i < best)
+			best = v[i].i;
+	free(v);
+	return (int64_t)best;
+}
+
+/* One line's fields: its three tab-separated fields, or an error. */
+static int tsv_fields(const char *source, uint64_t ln, const char *s,
+		      size_t n, const char **f, size_t *fn, qf_err *err)
+{
+	size_t k = 0, a = 0;
+
+	for (size_t i = 0; i <= n; i++) {
+		if (i < n && s[i] != '\t')
+			continue;
+		if (k < 3) {
+			f[k] = s + a;
+			fn[k] = i - a;
+		}
+		k++;
+		a = i + 1;
+	}
+	if (k != 3)
+		return qf_err_set(err, "%s: line %" PRIu64 ": %zu field%s, "
+				  "expected 3 (unit, kind, text)", source, ln,
+				  k, k == 1 ? "" : "s");
+	return 0;
+}
+
+/* One paragraph line: its text into out, its unit into u. */
+static int tsv_line(const char *source, uint64_t ln, const char *s,
+		    size_t n, struct buf *out, struct units *u, qf_err *err)
+{
+	const char *f[3], *kind;
+	size_t fn[3];
+	char q[160], *v;
+
+	if (tsv_fields(source, ln, s, n, f, fn, err) < 0)
+		return -1;
+	if (!unit_ok(f[0], fn[0])) {
+		if (!(v = strndup(f[0], fn[0])))
+			return qf_err_set(err, "%s: out of memory", source);
+		shown(q, sizeof q, v);
+		free(v);
+		return qf_err_set(err, "%s: line %" PRIu64 ": unit '%s' is "
+				  "not an id (1 to %d ASCII letters, digits, "
+				  "'.', '_', '-')", source, ln, q, MAX_UNIT);
+	}
+	if (!(kind = unit_kind(f[1], fn[1]))) {
+		if (!(v = strndup(f[1], fn[1])))
+			return qf_err_set(err, "%s: out of memory", source);
+		shown(q, sizeof q, v);
+		free(v);
+		return qf_err_set(err, "%s: line %" PRIu64 ": unknown kind "
+				  "'%s' (heading or body)", source, ln, q);
+	}
+	if (all_white(f[2], fn[2]))
+		return qf_err_set(err, "%s: line %" PRIu64 ": no text", source,
+				  ln);
+	if ((out->n && buf_put(out, "\n\n", 2) < 0) ||
+	    buf_put(out, f[2], fn[2]) < 0 ||
+	    units_add(u, f[0], fn[0], kind, ln) < 0)
+		return qf_err_set(err, "%s: out of memory", source);
+	return 0;
+}
+
+/* The paragraphs of a TSV corpus into out (separated by "\n\n": a text
+ * holds no newline), their units into u.  Lines end in LF or CRLF; the
+ * last may lack one. */
+static int tsv_paras(const char *source, const char *s, size_t n,
+		     struct buf *out, struct units *u, qf_err *err)
+{
+	uint64_t ln = 0;
+	size_t a = 0;
+	int64_t r;
+
+	while (a < n) {
+		const char *nl = memchr(s + a, '\n', n - a);
+		size_t b = nl ? (size_t)(nl - s) : n, e = b;
+
+		if (e > a && s[e - 1] == '\r')
+			e--;
+		if (++ln == 1) {
+			if (e - a != strlen(TSV_HEADER) ||
+			    memcmp(s + a, TSV_HEADER, e - a) != 0)
+				return qf_err_set(err, "%s: line 1: not the "
+						  "header 'unit<TAB>kind<TAB>"
+						  "text'", source);
+		} else if (tsv_line(source, ln, s + a, e - a, out, u, err) < 0) {
+			return -1;
+		}
+		a = b + 1;
+	}
+	if (ln == 0)
+		return qf_err_set(err, "%s: line 1: not the header "
+				  "'unit<TAB>kind<TAB>text'", source);
+	if ((r = first_repeat(u)) < 0)
+		return qf_err_set(err, "%s: out of memory", source);
+	for (size_t i = 0; (size_t)r < u->n && i < (size_t)r; i++)
+		if (strcmp(u->id[i], u->id[r]) == 0)
+			return qf_err_set(err, "%s: line %" PRIu64 ": unit '%s' "
+					  "repeats line %" PRIu64, source,
+					  u->line[r], u->id[r], u->line[i]);
+	return 0;
 }
 
 /* ------------------------------------------------------------ the reader */
@@ -861,6 +1072,7 @@ struct qf_corpus {
 	int have;
 	uint64_t pidx;
 	char *msource, *mlang;
+	struct units units;	/* its paragraphs' units (TSV), or none */
 };
 
 static int oom(const qf_corpus *c, qf_err *err)
@@ -872,8 +1084,8 @@ static int chosen(const qf_corpus *c, const char *rel)
 {
 	if (c->glob)
 		return fnmatch(c->glob, rel, 0) == 0;
-	return has_ext(rel, "txt") || has_ext(rel, "html") ||
-	       has_ext(rel, "htm");
+	return has_ext(rel, "txt") || has_ext(rel, "tsv") ||
+	       has_ext(rel, "html") || has_ext(rel, "htm");
 }
 
 /* The text of a member's raw bytes s[0..n): a leading BOM dropped,
@@ -926,20 +1138,29 @@ nomem:
 }
 
 /* The paragraphs of text t[0..n) into out, separated by "\n\n": as HTML
- * (its language attributes then in h) or as plain text, as c->format or
- * the file name fname and the content say. */
-static int paragraphs(const qf_corpus *c, const char *fname, const char *t,
-		      size_t n, struct html *h, struct buf *out)
+ * (its language attributes then in h), as TSV (their units then in u) or
+ * as plain text, as c->format or the file name fname and the content
+ * say. */
+static int paragraphs(const qf_corpus *c, const char *source,
+		      const char *fname, const char *t, size_t n,
+		      struct html *h, struct buf *out, struct units *u,
+		      qf_err *err)
 {
 	int fmt = c->format != QF_TEXT_AUTO ? c->format :
 		  detect_format(fname, t, n);
+	int rc;
 
-	if (fmt != QF_TEXT_HTML)
-		return plain_paras(t, n, out);
-	h->s = (const unsigned char *)t;
-	h->n = n;
-	h->out = out;
-	return html_strip(h);
+	if (fmt == QF_TEXT_TSV)
+		return tsv_paras(source, t, n, out, u, err);
+	if (fmt != QF_TEXT_HTML) {
+		rc = plain_paras(t, n, out);
+	} else {
+		h->s = (const unsigned char *)t;
+		h->n = n;
+		h->out = out;
+		rc = html_strip(h);
+	}
+	return rc < 0 ? qf_err_set(err, "%s: out of memory", source) : 0;
 }
 
 /* The language of HTML markup: data-iso6393 of <html> (an ISO 639-3
@@ -1006,6 +1227,7 @@ static int load(qf_corpus *c, const char *source, const char *fname,
 {
 	struct buf fixed = { 0 }, out = { 0 };
 	struct html h = { 0 };
+	struct units u = { 0 };
 	const char *t = NULL;
 	size_t n = 0;
 	int rc = -1;
@@ -1020,8 +1242,8 @@ static int load(qf_corpus *c, const char *source, const char *fname,
 	if (check_utf8(c, source, (const unsigned char *)c->raw.p, c->raw.n,
 		       &fixed, &t, &n, err) < 0)
 		goto done;
-	if (paragraphs(c, fname, t, n, &h, &out) < 0)
-		goto nomem;
+	if (paragraphs(c, source, fname, t, n, &h, &out, &u, err) < 0)
+		goto done;
 	if (out.n == 0) {
 		qf_err_set(err, "%s: no text", source);
 		goto done;
@@ -1039,6 +1261,9 @@ static int load(qf_corpus *c, const char *source, const char *fname,
 	c->text = out.p;
 	c->len = out.n;
 	out.p = NULL;
+	units_free(&c->units);
+	c->units = u;
+	memset(&u, 0, sizeof u);
 	c->pos = 0;
 	c->pidx = 0;
 	c->have = 1;
@@ -1055,6 +1280,7 @@ done:
 	buf_free(&fixed);
 	buf_free(&out);
 	buf_free(&h.para);
+	units_free(&u);
 	free(h.iso);
 	free(h.lang);
 	return rc;
@@ -1494,7 +1720,7 @@ qf_corpus *qf_corpus_open(const char *path, const qf_text_opts *o,
 		o = &defaults;
 	if (!path)
 		path = "-";
-	if (o->format < QF_TEXT_AUTO || o->format > QF_TEXT_HTML ||
+	if (o->format < QF_TEXT_AUTO || o->format > QF_TEXT_TSV ||
 	    o->unit < QF_TEXT_DOCUMENT || o->unit > QF_TEXT_PARAGRAPH) {
 		qf_err_set(err, "%s: bad text options", path);
 		return NULL;
@@ -1558,6 +1784,13 @@ static int emit(qf_corpus *c, qf_doc *d, qf_err *err)
 		memcpy(d->text, p, k);
 		d->text[k] = 0;
 		d->len = k;
+		if (c->pidx < c->units.n) {
+			d->unit_kind = c->units.kind[c->pidx];
+			if (!(d->unit_id = strdup(c->units.id[c->pidx]))) {
+				qf_doc_free(d);
+				return oom(c, err);
+			}
+		}
 		d->index = c->pidx++;
 		c->pos += k + (q ? 2 : 0);
 		if (!q) {
@@ -1625,6 +1858,7 @@ void qf_corpus_close(qf_corpus *c)
 	free(c->text);
 	free(c->msource);
 	free(c->mlang);
+	units_free(&c->units);
 	free(c->path);
 	free(c->name);
 	free(c->glob);
@@ -1639,5 +1873,6 @@ void qf_doc_free(qf_doc *d)
 	free(d->text);
 	free(d->lang);
 	free(d->source);
+	free(d->unit_id);
 	memset(d, 0, sizeof *d);
 }

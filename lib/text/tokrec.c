@@ -27,6 +27,10 @@ int qf_tokrec_set(qf_rec *rec, const qf_tokrec *t, qf_err *err)
 		rc |= qf_rec_setf(rec, err, "bos", "%" PRId64, t->bos);
 	rc |= qf_rec_setf(rec, err, "first_bytes", "%" PRIu64, t->first_bytes);
 	rc |= qf_rec_setf(rec, err, "first_chars", "%" PRIu64, t->first_chars);
+	if (t->unit_id) {
+		rc |= qf_rec_set(rec, QF_ATTR_UNIT_ID, t->unit_id, err);
+		rc |= qf_rec_set(rec, QF_ATTR_UNIT_KIND, t->unit_kind, err);
+	}
 	return rc ? -1 : 0;
 }
 
@@ -54,6 +58,8 @@ int qf_tokrec_get(const char *src, const qf_rec *rec, qf_tokrec *t,
 	t->source = qf_rec_get(rec, QF_ATTR_SOURCE);
 	t->unit = qf_rec_get(rec, "unit");
 	t->tokenizer = qf_rec_get(rec, "tokenizer");
+	t->unit_id = qf_rec_get(rec, QF_ATTR_UNIT_ID);
+	t->unit_kind = qf_rec_get(rec, QF_ATTR_UNIT_KIND);
 	if (!t->lang || !*t->lang)
 		return qf_err_set(err, "%s: record %s: no attribute lang", src,
 				  rec->name);

@@ -7,10 +7,13 @@
  * For each CODE, reads DECLARATION_DIR/CODE.html, cuts it at its
  * <article data-number="N"> elements (which must be numbered 1 to 30 in
  * order), strips each piece with qf_corpus_* (format HTML, a record per
- * paragraph) and writes the paragraphs, one per line with a blank line
- * between them, to OUT_DIR/heldout/CODE.txt (articles 3, 6, ..., 30) or
- * OUT_DIR/train/CODE.txt (the title, the preamble and the other 20
- * articles).  See pipelines/data/udhr/README.md.
+ * paragraph) and writes the paragraphs of articles 3, 6, ..., 30 to
+ * OUT_DIR/heldout/CODE.tsv as a TSV corpus (formats/corpus.md: a line
+ * per paragraph with its unit, "a3.h" for the article's heading, its
+ * first child <h2>, "a3.p1", "a3.p2", ... for its other paragraphs), and
+ * the title, the preamble and the other 20 articles to
+ * OUT_DIR/train/CODE.txt, one paragraph per line with a blank line
+ * between them.  See pipelines/data/udhr/README.md.
  *
  * Built and run by pipelines/udhr.mk against build/libqf.a.
  */
@@ -82,10 +85,48 @@ static size_t next_article(const char *s, size_t n, size_t i, int *num)
 	return n;
 }
 
-/* Paragraphs of the HTML piece s[0..n) appended to out (one per line,
- * blank lines between). */
+/* The article at s[0..n) starts with its heading: its first child is
+ * an <h2>, which the units of the held-out text rely on. */
+static void check_heading(const char *what, const char *s, size_t n)
+{
+	const char *p = memchr(s, '>', n);
+
+	if (p)
+		p++;
+	while (p && p < s + n && strchr(" \t\n\r\f", *p))
+		p++;
+	if (!p || s + n - p < 4 || strncasecmp(p, "<h2", 3) != 0 ||
+	    !strchr(" \t\n\r\f>", p[3]))
+		die("%s: %s", what, "the article does not start with <h2>");
+}
+
+/* One paragraph: on a line of its own after a blank line (plain text),
+ * or with its unit (TSV, article > 0: the heading first, "aN.h", then
+ * "aN.p1", ...). */
+static void put_para(const char *what, const qf_doc *d, int article,
+		     int k, FILE *out, int *first)
+{
+	if (memchr(d->text, '\n', d->len))
+		die("%s: %s", what, "a paragraph holds a line break");
+	if (article > 0) {
+		if (memchr(d->text, '\t', d->len))
+			die("%s: %s", what, "a paragraph holds a tab");
+		if (k == 0)
+			fprintf(out, "a%d.h\theading\t", article);
+		else
+			fprintf(out, "a%d.p%d\tbody\t", article, k);
+	} else if (!*first) {
+		fputc('\n', out);
+	}
+	fwrite(d->text, 1, d->len, out);
+	fputc('\n', out);
+	*first = 0;
+}
+
+/* Paragraphs of the HTML piece s[0..n) appended to out: article 0, the
+ * piece before the articles, as plain text; article N as TSV lines. */
 static void strip_piece(const char *code, const char *s, size_t n, int piece,
-			FILE *out, int *first)
+			int article, FILE *out, int *first)
 {
 	qf_text_opts o = { 0 };
 	qf_doc d = { 0 };
@@ -103,15 +144,10 @@ static void strip_piece(const char *code, const char *s, size_t n, int piece,
 	o.unit = QF_TEXT_PARAGRAPH;
 	if (!(c = qf_corpus_open(path, &o, &err)))
 		die("%s: %s", what, err.msg);
-	while ((r = qf_corpus_next(c, &d, &err)) > 0) {
-		if (memchr(d.text, '\n', d.len))
-			die("%s: %s", what, "a paragraph holds a line break");
-		if (!*first)
-			fputc('\n', out);
-		fwrite(d.text, 1, d.len, out);
-		fputc('\n', out);
-		*first = 0;
-	}
+	if (article > 0)
+		check_heading(what, s, n);
+	for (int k = 0; (r = qf_corpus_next(c, &d, &err)) > 0; k++)
+		put_para(what, &d, article, k, out, first);
 	if (r < 0)
 		die("%s: %s", what, err.msg);
 	qf_doc_free(&d);
@@ -120,11 +156,11 @@ static void strip_piece(const char *code, const char *s, size_t n, int piece,
 }
 
 static FILE *create(const char *dir, const char *sub, const char *code,
-		    char *path, size_t len)
+		    const char *ext, char *path, size_t len)
 {
 	FILE *f;
 
-	snprintf(path, len, "%s/%s/%s.txt", dir, sub, code);
+	snprintf(path, len, "%s/%s/%s.%s", dir, sub, code, ext);
 	if (!(f = fopen(path, "w")))
 		die("%s: %s", path, strerror(errno));
 	return f;
@@ -146,13 +182,14 @@ static void extract(const char *decl, const char *outdir, const char *code)
 
 	snprintf(path, sizeof path, "%s/%s.html", decl, code);
 	s = slurp(path, &n);
-	train = create(outdir, "train", code, tpath, sizeof tpath);
-	held = create(outdir, "heldout", code, hpath, sizeof hpath);
+	train = create(outdir, "train", code, "txt", tpath, sizeof tpath);
+	held = create(outdir, "heldout", code, "tsv", hpath, sizeof hpath);
+	fputs("unit\tkind\ttext\n", held);
 	at = next_article(s, n, 0, &num);
 	if (at == n)
 		die("%s: %s", path, "no <article> elements");
 	/* the title and the preamble */
-	strip_piece(code, s, at, 0, train, &tfirst);
+	strip_piece(code, s, at, 0, 0, train, &tfirst);
 	while (at < n) {
 		int cur = num;
 		if (cur != want) {
@@ -163,9 +200,11 @@ static void extract(const char *decl, const char *outdir, const char *code)
 		}
 		next = next_article(s, n, at + 1, &num);
 		if (cur % HELDOUT_EVERY == 0)
-			strip_piece(code, s + at, next - at, cur, held, &hfirst);
+			strip_piece(code, s + at, next - at, cur, cur, held,
+				    &hfirst);
 		else
-			strip_piece(code, s + at, next - at, cur, train, &tfirst);
+			strip_piece(code, s + at, next - at, cur, 0, train,
+				    &tfirst);
 		at = next;
 		want++;
 	}

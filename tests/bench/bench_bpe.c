@@ -139,6 +139,44 @@ static void add_doc(const char *name, const char *path, char *text, size_t len)
 		die("out of memory");
 }
 
+static int has_ext(const char *name, const char *ext)
+{
+	size_t n = strlen(name), k = strlen(ext);
+
+	return n > k && strcmp(name + n - k, ext) == 0;
+}
+
+/* A TSV corpus (formats/corpus.md: unit, kind, text) as the plain text
+ * it holds: the text column, paragraphs separated by a blank line. */
+static size_t tsv_text(char *t, size_t len)
+{
+	size_t out = 0, i = 0;
+	int line = 0;
+
+	while (i < len) {
+		size_t end = i, tab = 0;
+		const char *f;
+
+		while (end < len && t[end] != '\n')
+			end++;
+		f = memchr(t + i, '\t', end - i);
+		f = f ? memchr(f + 1, '\t', (size_t)(t + end - f - 1)) : NULL;
+		if (line++ && f) {
+			tab = (size_t)(f - t) + 1;
+			if (out) {
+				memcpy(t + out, "\n\n", 2);
+				out += 2;
+			}
+			memmove(t + out, t + tab, end - tab);
+			out += end - tab;
+			if (out && t[out - 1] == '\r')
+				out--;
+		}
+		i = end + 1;
+	}
+	return out;
+}
+
 static void add_file(const char *path)
 {
 	const char *base = strrchr(path, '/');
@@ -147,16 +185,16 @@ static void add_file(const char *path)
 	char *text = slurp(path, &len);
 
 	snprintf(name, sizeof name, "%s", base ? base + 1 : path);
-	if (strlen(name) > 4 && strcmp(name + strlen(name) - 4, ".txt") == 0)
+	if (has_ext(name, ".tsv"))
+		len = tsv_text(text, len);
+	if (has_ext(name, ".txt") || has_ext(name, ".tsv"))
 		name[strlen(name) - 4] = 0;
 	add_doc(name, path, text, len);
 }
 
 static int txt_filter(const struct dirent *e)
 {
-	size_t n = strlen(e->d_name);
-
-	return n > 4 && strcmp(e->d_name + n - 4, ".txt") == 0;
+	return has_ext(e->d_name, ".txt") || has_ext(e->d_name, ".tsv");
 }
 
 static void add_path(const char *path)

@@ -12,6 +12,10 @@ usage: gen_patch.py A.NPZ OUT.qft OUT.npz
              p0      resid_post of layer 0 replaced by a''s, all positions
              p0pos   the same at positions 3, 4, 5 and 20 only
              p1attn  attn_out of layer 1 replaced by a''s at positions 2, 7
+           and on a.npz's "doc" (150 tokens) in windows of 32 tokens with
+           stride 12 (docs/runtime.md), the NLL [149] of model a with
+             p0win   resid_post of layer 0 replaced, in every window, by
+                     the one a' computes over that same window
 
 Checks first that it works on a.qft's weights: rebuilt with
 gen_model.random_model (a's seed and dtypes), each tensor must have the
@@ -66,6 +70,31 @@ def codes_a(name):
     return gm.F16 if name.endswith(".weight") else gm.F32
 
 
+def windowed_patched_nll(W, W2, cfg, doc, window, stride, layer, site):
+    """Per-token NLL of doc by windows as docs/runtime.md describes them
+    (window k: tokens [k stride, min(k stride + window, n)), scoring the
+    targets no earlier window scored), each window's pass of W with the
+    state (layer, site) replaced by W2's over the same window."""
+    n = len(doc)
+    nll = np.full(n - 1, np.nan, dtype=np.float32)
+    begin, scored_to = 0, 1
+    while True:
+        end = min(begin + window, n)
+        seg = doc[begin:end]
+        src = gm.forward(W2, cfg, seg)["sites"][(layer, site)]
+        r = gm.forward(W, cfg, seg, lambda l, s, x:
+                       src.clone() if (l, s) == (layer, site) else None)
+        lp = torch.log_softmax(r["logits"], dim=-1).numpy()
+        for p in range(scored_to, end):
+            nll[p - 1] = -lp[p - 1 - begin, doc[p]]
+        scored_to = end
+        if end == n:
+            break
+        begin += stride
+    assert not np.isnan(nll).any()
+    return nll
+
+
 def main(argv):
     z = np.load(argv[1])
     cfg = {"n_layer": 2, "n_embd": 48, "n_head": 3, "n_ctx": 32, "n_inner": 192,
@@ -99,6 +128,8 @@ def main(argv):
                                   ("p0pos", 0, "resid_post", [3, 4, 5, 20]),
                                   ("p1attn", 1, "attn_out", [2, 7])]:
         out[key] = gm.forward(W, cfg, tok, patcher(layer, site, pos))["nll"].numpy()
+    out["p0win"] = windowed_patched_nll(W, W2, cfg, z["doc"], 32, 12, 0,
+                                        "resid_post")
     np.savez(argv[3], **out)
 
 

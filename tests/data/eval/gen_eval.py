@@ -27,6 +27,13 @@ Run with Debian's python3 from the repository top:
                     the same vocabulary, a smaller context
         xyz         tokens.qft with record doc.7's lang changed to xyz
         no-bytes    tokens.qft with record doc.4 missing its bytes
+        units       tokens.qft with parallel units: a language's k-th
+                    record (its doc) has unit_id a0.h and unit_kind
+                    heading for k = 0, else unit_id a{(k+1)//2}.p{2-k%2}
+                    and unit_kind body; except tur's doc 4, which keeps
+                    no unit_id (unit=paragraph, kind=tokens), and rus's
+                    doc 3, which has the names of issue 20's brief
+                    instead: unit=a2.p1, kind=body
 
 Token ids come from the reference model itself (a.qft) at various
 temperatures (tur: one id in five replaced at random), so that the languages differ in
@@ -193,6 +200,22 @@ def write_rounded(path, qmax):
         qftref.write_stream(f, out, shuffle=True)
 
 
+def with_unit(rec):
+    """A record of tokens.qft with the parallel unit of variant units."""
+    name, dt, dims, attrs, pl = rec
+    a = dict(attrs)
+    k = int(a["doc"])
+    uid = "a0.h" if k == 0 else "a%d.p%d" % ((k + 1) // 2, 2 - k % 2)
+    ukind = "heading" if k == 0 else "body"
+    if (a["lang"], k) == ("tur", 4):
+        return rec
+    if (a["lang"], k) == ("rus", 3):
+        attrs = [(x, uid if x == "unit" else ukind if x == "kind" else v)
+                 for x, v in attrs]
+        return (name, dt, dims, attrs, pl)
+    return (name, dt, dims, attrs + [("unit_id", uid), ("unit_kind", ukind)], pl)
+
+
 def variant(kind, path):
     with open(os.path.join(HERE, "tokens.qft"), "rb") as f:
         recs = list(qftref.read_records(f))
@@ -216,6 +239,8 @@ def variant(kind, path):
         other = ("note.%d", 1, [6], [("kind", "other"), ("lang", "eng")], x.tobytes())
         recs = ([(other[0] % 0,) + other[1:]] + recs[:9]
                 + [(other[0] % 1,) + other[1:]] + recs[9:])
+    elif kind == "units":
+        recs = [with_unit(r) for r in recs]
     elif kind in ("head", "tail"):
         recs = recs[:13] if kind == "head" else recs[13:]
     elif kind == "ctx16":

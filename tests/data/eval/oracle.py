@@ -13,8 +13,9 @@ Run with Debian's python3 (numpy, torch, zstandard):
 
   oracle.py check [QF-EVAL OPTIONS] TOKENS...
       recompute what `qf-eval [QF-EVAL OPTIONS] TOKENS...` must write and
-      compare it with the files qf-eval wrote: -o LANG.tsv, -d DISP.tsv
-      and --nll FILE name qf-eval's outputs (each optional).  Prints
+      compare it with the files qf-eval wrote: -o LANG.tsv, -d DISP.tsv,
+      --units-out UNITS.tsv and --nll FILE name qf-eval's outputs (each
+      optional).  Prints
       every difference and exits 1 if there is one, else prints "ok".
   oracle.py write [QF-EVAL OPTIONS] TOKENS...
       write the expected tables to -o and -d (for reading them)
@@ -31,7 +32,8 @@ Run with Debian's python3 (numpy, torch, zstandard):
 QF-EVAL OPTIONS understood: -r [NAME=]FILE, -m [NAME=]FILE, --window W,
 --stride S, --bootstrap B, --seed S, --measure M, --ref-lang L,
 --baseline NAME, --min-den X, --languages FILE, --group-by COL,
---group NAME=L1,L2, -o, -d, --nll; -j N and -v are accepted and ignored.
+--group NAME=L1,L2, --headings, -o, -d, --nll, --units-out; -j N and -v
+are accepted and ignored.
 
 Tolerances of `check` (env ORACLE_RTOL, ORACLE_ATOL): a number c of
 qf-eval agrees with the oracle's e when |c - e| <= RTOL max(|c|, |e|) +
@@ -83,7 +85,7 @@ import qftref  # noqa: E402
 M64 = (1 << 64) - 1
 GAMMA = 0x9E3779B97F4A7C15
 LN2 = math.log(2.0)
-MEASURES = ("deg_byte", "deg", "d_bpb", "d_nll")
+MEASURES = ("deg_byte", "deg", "d_bpb", "d_nll", "d_bits_unit", "kl_unit")
 ALT = set(x for x in os.environ.get("ORACLE_ALT", "").split(",") if x)
 
 # ------------------------------------------------------------ random numbers
@@ -233,14 +235,27 @@ class Unit:
     pass
 
 
+def unit_of(a, ordinal):
+    """docs/eval.md, "Parallel units": (id, kind) of a token record with
+    attributes a: unit_id, else unit unless it is document or paragraph,
+    else the ordinal; unit_kind, else kind, when heading or body."""
+    uid = a.get("unit_id")
+    if uid is None and a.get("unit") not in (None, "document", "paragraph"):
+        uid = a["unit"]
+    kind = a.get("unit_kind", a.get("kind"))
+    return (str(ordinal) if uid is None else uid,
+            kind if kind in ("heading", "body") else "NA")
+
+
 def load_units(paths):
-    """Token records of the streams, in order: kind=tokens, i32, 1-D.
-    Other records are skipped, as qf-eval does."""
+    """Token records of the streams, in order: i32, 1-D (the fixtures'
+    ids; kind=tokens, or a parallel unit's kind).  Other records are
+    skipped, as qf-eval does."""
     units = []
     for p in paths:
         for name, dtype, dims, attrs, payload in read_stream(p):
             a = dict(attrs)
-            if a.get("kind") != "tokens" or dtype != 8 or len(dims) != 1:
+            if dtype != 8 or len(dims) != 1:
                 continue
             u = Unit()
             u.name, u.attrs = name, a
@@ -253,6 +268,7 @@ def load_units(paths):
             u.bytes = int(a["bytes"]) - int(a["first_bytes"])
             u.chars = int(a["chars"]) - int(a["first_chars"])
             u.scored = u.n - 1
+            u.uid, u.kind = unit_of(a, u.ordinal)
             units.append(u)
     return units
 
@@ -379,6 +395,9 @@ LANG_COUNTS = ["units", "tokens", "scored", "bytes", "chars", "words"]
 LANG_BASE = ["fertility", "nll", "ppl", "bpb", "bpc"]
 LANG_CMP = ["d_nll", "ppl_ratio", "deg", "d_bpb", "deg_byte", "kl_mean",
             "kl_median", "kl_p99", "top1", "rms_dp", "rel_deg"]
+LANG_UNIT = ["d_bits_unit", "kl_unit"]     # after rel_deg_status
+UNIT_COLS = ["lang", "unit", "kind", "model", "tokens", "scored", "bytes",
+             "d_nll_sum", "d_bits", "kl_sum", "kl_per_token", "top1"]
 DISP_FIGS = ["mean", "max", "min", "range", "max_min", "cv", "rel_ref_mean",
              "group_ratio", "group_diff", "mean_vs_base", "range_vs_base",
              "max_min_vs_base", "cv_vs_base", "rel_ref_mean_vs_base"]
@@ -390,12 +409,14 @@ DISP_RATIOS = {"max_min", "cv", "rel_ref_mean", "group_ratio", "mean_vs_base",
 class Data:
     """Per-unit sums, grouped by language (table order)."""
 
-    def __init__(self, units, sc, nmodels):
-        langs = sorted(set(u.lang for u in units), key=lambda s: s.encode())
+    def __init__(self, units, sc, nmodels, headings):
+        # headings are left out of the scores unless --headings
+        kept = [u for u in units if headings or u.kind != "heading"]
+        langs = sorted(set(u.lang for u in kept), key=lambda s: s.encode())
         self.langs = langs
         self.per = {}
         for L in langs:
-            us = [i for i, u in enumerate(units) if u.lang == L]
+            us = [u.ordinal for u in kept if u.lang == L]
             if "one_token_not_unit" in ALT:
                 us = [i for i in us if units[i].n >= 2]
             d = {"idx": us}
@@ -455,6 +476,12 @@ def lang_figures(data, L, w, nmodels, measure):
             r["kl_p99"] = pct(vals, 99)
             r["top1"] = float(w @ d["S_top1"][m]) / sc_
             r["rms_dp"] = math.sqrt(float(w @ d["S_dp2"][m]) / sc_)
+        if m > 0:
+            # per parallel unit: sums over a unit's targets, mean over units
+            ok = cnt["scored"] > 0
+            r["d_bits_unit"] = (float(w @ d["S_nll"][m]) - float(w @ d["S_nll"][0])) \
+                / (cnt["units"] * LN2) if ok else None
+            r["kl_unit"] = float(w @ d["S_kl"][m]) / cnt["units"] if ok else None
             r["D"] = r[measure]
         rows.append(r)
     return rows
@@ -628,8 +655,8 @@ def expected_tables(opts, names, scopes, est_lf, est_disp, rep_lf, rep_disp,
             row = {"lang": L, "model": names[m]}
             for c in LANG_COUNTS:
                 row[c] = int(round(e[c]))
-            for c in LANG_BASE + LANG_CMP:
-                if m == 0 and c in LANG_CMP:
+            for c in LANG_BASE + LANG_CMP + LANG_UNIT:
+                if m == 0 and c not in LANG_BASE:
                     row[c] = row[c + "_lo"] = row[c + "_hi"] = None
                     continue
                 est = e.get(c)
@@ -679,7 +706,10 @@ def lang_columns(B=True):
     cols = ["lang", "model"] + LANG_COUNTS
     for c in LANG_BASE + LANG_CMP:
         cols += [c, c + "_lo", c + "_hi"]
-    return cols + ["rel_deg_status"]
+    cols.append("rel_deg_status")
+    for c in LANG_UNIT:
+        cols += [c, c + "_lo", c + "_hi"]
+    return cols
 
 
 def disp_columns():
@@ -741,11 +771,12 @@ def read_tsv(path):
     return head, [dict(zip(head, r)) for r in rows], errs
 
 
-def close(got, want):
-    return abs(got - want) <= RTOL * max(abs(got), abs(want)) + ATOL
+def close(got, want, atol=None):
+    return abs(got - want) <= RTOL * max(abs(got), abs(want)) + \
+        (ATOL if atol is None else atol)
 
 
-def compare_cell(where, col, got, want, errs):
+def compare_cell(where, col, got, want, errs, atol=None):
     if isinstance(want, tuple) and want[0] == "any":
         if got not in want[1]:
             errs.append("%s %s: got %r, expected one of %r" % (where, col, got, want[1]))
@@ -788,7 +819,7 @@ def compare_cell(where, col, got, want, errs):
         if g != want:
             errs.append("%s %s: got %s, expected %d" % (where, col, got, want))
         return
-    if not math.isfinite(g) or not close(g, want):
+    if not math.isfinite(g) or not close(g, want, atol):
         rel = abs(g - want) / max(abs(want), 1e-300)
         errs.append("%s %s: got %s, expected %.9g (rel. diff %.2g)"
                     % (where, col, got, want, rel))
@@ -830,6 +861,53 @@ def compare_table(path, kind, cols, rows, keys, errs):
                 compare_cell(where, c, g[c], r[c], errs)
                 continue
             compare_cell(where, c, g[c], r[c], errs)
+
+
+def unit_rows(data, units, names, sc):
+    """The units table: languages in code order, a language's units in
+    stream order, test models in command-line order."""
+    rows = []
+    for L in data.langs:
+        for i in data.per[L]["idx"]:
+            u = units[i]
+            s0 = float(np.sum(sc[0][i]["nll"].astype(np.float64)))
+            for m in range(1, len(names)):
+                r = sc[m][i]
+                dn = float(np.sum(r["nll"].astype(np.float64))) - s0
+                kl = float(np.sum(r["kl"]))
+                rows.append({
+                    "lang": L, "unit": u.uid, "kind": u.kind, "model": names[m],
+                    "tokens": u.tokens, "scored": u.scored, "bytes": u.bytes,
+                    "d_nll_sum": dn, "d_bits": dn / LN2, "kl_sum": kl,
+                    "kl_per_token": kl / u.scored if u.scored else None,
+                    "top1": float(np.sum(r["top1"])) / u.scored if u.scored else None,
+                    "_scored": u.scored})
+    return rows
+
+
+def compare_units(path, rows, errs):
+    """The units table, row by row in the order of docs/eval.md.  A sum
+    over a unit's n targets gets n times the absolute tolerance (each
+    per-token NLL is within about 1e-6 of torch's)."""
+    head, got, e = read_tsv(path)
+    errs += e
+    if head is None:
+        return
+    if head != UNIT_COLS:
+        errs.append("%s: header %s, expected %s" % (path, head, UNIT_COLS))
+        return
+    keys = ("lang", "unit", "kind", "model")
+    gk = [tuple(r[k] for k in keys) for r in got]
+    wk = [tuple(r[k] for k in keys) for r in rows]
+    if gk != wk:
+        errs.append("%s: rows %s, expected %s" % (path, gk, wk))
+        return
+    for g, w in zip(got, rows):
+        where = "%s %s" % (os.path.basename(path), "/".join(g[k] for k in keys))
+        for c in UNIT_COLS[4:]:
+            sums = c in ("d_nll_sum", "d_bits", "kl_sum")
+            compare_cell(where, c, g[c], w[c], errs,
+                         ATOL * max(1, w["_scored"]) if sums else None)
 
 
 def compare_nll(path, units, names, sc, errs):
@@ -883,7 +961,8 @@ def parse(argv):
     o = {"ref": None, "models": [], "window": None, "stride": None,
          "bootstrap": 1000, "seed": 1, "measure": "deg_byte", "ref_lang": "eng",
          "baseline": None, "min_den": 0.001, "languages": None, "group_by": [],
-         "groups": [], "o": None, "d": None, "nll": None, "tokens": []}
+         "groups": [], "o": None, "d": None, "nll": None, "units": None,
+         "headings": False, "tokens": []}
     it = iter(argv)
     for a in it:
         def val():
@@ -925,6 +1004,10 @@ def parse(argv):
             o["d"] = val()
         elif a == "--nll":
             o["nll"] = val()
+        elif a == "--units-out":
+            o["units"] = val()
+        elif a == "--headings":
+            o["headings"] = True
         elif a.startswith("-") and a != "-":
             raise SystemExit("oracle.py: option %s not understood" % a)
         else:
@@ -964,7 +1047,7 @@ def run(argv):
     units = load_units(o["tokens"])
     sc = cached_score(paths, o["tokens"], W, S)
     nm = len(names)
-    data = Data(units, sc, nm)
+    data = Data(units, sc, nm, o["headings"])
     o["baseline"] = names.index(o["baseline"]) if o["baseline"] else 1
     table = read_languages(o["languages"]) if o["languages"] else None
     scopes, est_lf, est_disp, rep_lf, rep_disp = evaluate(data, o, nm, names, table)
@@ -988,7 +1071,10 @@ def cmd_check(argv):
     if o["d"]:
         compare_table(o["d"], "disp", disp_columns(), disp_rows, ("model", "scope"), errs)
     if o["nll"]:
-        compare_nll(o["nll"], units, names, sc, errs)
+        kept = [u for u in units if o["headings"] or u.kind != "heading"]
+        compare_nll(o["nll"], kept, names, sc, errs)
+    if o["units"]:
+        compare_units(o["units"], unit_rows(data, units, names, sc), errs)
     for e in errs[:60]:
         print(e)
     if len(errs) > 60:
@@ -1006,6 +1092,8 @@ def cmd_write(argv):
         write_table(o["o"], lang_columns(), lang_rows)
     if o["d"]:
         write_table(o["d"], disp_columns(), disp_rows)
+    if o["units"]:
+        write_table(o["units"], UNIT_COLS, unit_rows(data, units, names, sc))
     return 0
 
 
