@@ -260,11 +260,12 @@ int qf_wthread_finish(qf_wthread *t, qf_err *err);
 /* qf_qplan_apply's work as the input streams in, written to out as it
  * goes: what is copied (passed through, kept, protected) a chunk at a
  * time; a tensor quantized per channel or group a run of rows at a
- * time, in two passes when again is given: a second reader of the same
- * stream whose current record is rec too (opened on the same regular
- * file), read first for what the record's header says (the mean clip
- * half-width) and for the weight statistics' moments.  Without again,
- * and per tensor, the tensor is held (qf_qplan_apply).  The records and
+ * time, in one pass; in two when the statistics are wanted (their
+ * moments come before the outliers), --nonfinite keep decides what the
+ * header says, or the codes are emitted, given again: a second reader of
+ * the same stream whose current record is rec too (opened on the same
+ * regular file), read first.  Those without again, and per tensor, are
+ * held (qf_qplan_apply).  The records and
  * statistics are qf_qplan_apply's, byte for byte (docs/quantize.md,
  * "Memory and threads"). */
 int qf_qplan_stream(qf_qplan *p, qf_reader *r, qf_reader *again,
