@@ -511,7 +511,8 @@ cell() {
 		[ "$(cell l.tsv rel_deg_status fin $m)" = ok ]
 	done
 	# every figure of the disparity rows NA, the status first says why
-	run awk -F'\t' 'FNR > 2 { for (i = 5; i < NF; i++) if ($i != "NA") print FNR, i, $i }' d.tsv
+	run awk -F'\t' 'FNR == 2 { for (i = 1; i <= NF; i++) if ($i == "status") st = i }
+		FNR > 2 { for (i = 5; i <= NF; i++) if (i != st && $i != "NA") print FNR, i, $i }' d.tsv
 	assert_output ''
 	# a measure per token has no value either: nothing scored
 	qf-eval "${MODELS[@]}" --bootstrap 0 --measure d_nll -d d.tsv -o l.tsv with-zzz.qft
@@ -619,8 +620,11 @@ cell() {
 }
 
 @test "--measure kl_unit and d_bits_unit: disparity and rel_deg equal the oracle's" {
+	# figures summed over a unit's tokens carry the rounding of each
+	# token's (~1e-7 relative) times the unit's tokens, in absolute terms:
+	# a difference of two of them (range) near 0 needs a wider ATOL
 	for m in kl_unit d_bits_unit; do
-		eval_check "${MODELS[@]}" --measure $m --bootstrap 100 --seed 5 "${GROUPS_[@]}" \
+		ORACLE_ATOL=2e-5 eval_check "${MODELS[@]}" --measure $m --bootstrap 100 --seed 5 "${GROUPS_[@]}" \
 			-o l.tsv -d d.tsv units.qft
 		[ "$(cell d.tsv measure all q7)" = $m ]
 		# the disparity's mean is the mean of the language table's column
@@ -669,4 +673,74 @@ cell() {
 	qf-cat --set unit_kind=heading bad-id.qft > bad-h.qft
 	bad_input "${MODELS[@]}" -o l.tsv -d d.tsv bad-h.qft
 	[[ $stderr == *"doc.5"*"token id 97 at position 3 out of range"* ]]
+}
+
+# bal.qft: the first 4 records of each language of tokens.qft, record k of
+# a language with unit_id uk: every language has every unit (balanced).
+make_balanced() {
+	rm -f bal.qft
+	qf-cat -l tokens.qft | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^lang=/) {
+		l = substr($i, 6); if (++n[l] <= 4) print $1, n[l] } }' |
+	while read -r name k; do
+		qf-cat -n "$name" --set unit_id=u$k tokens.qft >> bal.qft
+	done
+}
+
+@test "parallel units drawn jointly (every record with a unit_id): intervals, tau and BCa equal the oracle's" {
+	# units.qft but its two records without a unit_id
+	qf-cat -x doc.25 -x doc.26 units.qft > ids.qft
+	for m in kl_unit deg_byte; do
+		ORACLE_ATOL=2e-5 eval_check "${MODELS[@]}" --measure $m --bootstrap 200 --seed 4 \
+			"${GROUPS_[@]}" -o l.tsv -d d.tsv ids.qft
+	done
+	# auto chose unit: the same bytes as --cluster unit
+	qf-eval "${MODELS[@]}" --cluster unit --measure deg_byte --bootstrap 200 --seed 4 \
+		"${GROUPS_[@]}" -o l2.tsv -d d2.tsv ids.qft
+	cmp l.tsv l2.tsv && cmp d.tsv d2.tsv
+	# each language's records on their own: the same estimates, other intervals
+	ORACLE_ATOL=2e-5 eval_check "${MODELS[@]}" --cluster record --measure deg_byte --bootstrap 200 \
+		--seed 4 "${GROUPS_[@]}" -o l3.tsv -d d3.tsv ids.qft
+	[ "$(cell l3.tsv nll eng q7)" = "$(cell l2.tsv nll eng q7)" ]
+	[ "$(cell l3.tsv nll_lo eng q7)" != "$(cell l2.tsv nll_lo eng q7)" ]
+	# percentile intervals
+	eval_check "${MODELS[@]}" --interval percentile --bootstrap 200 --seed 4 -o l.tsv -d d.tsv ids.qft
+}
+
+@test "tau on a balanced parallel corpus is the two-way ANOVA's: sqrt((MS_lang - MS_resid) / units)" {
+	make_balanced
+	for m in kl_unit d_bits_unit; do
+		qf-eval "${MODELS[@]}" --measure $m --bootstrap 0 -d d.tsv --units-out u.tsv bal.qft
+		col=$([ $m = kl_unit ] && echo kl_sum || echo d_bits)
+		for q in q11 q7; do
+			want=$($PY -c '
+import sys, numpy as np
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if not l.startswith("#")]
+h = rows[0]
+rows = [r for r in rows[1:] if r[h.index("model")] == sys.argv[3]]
+langs = sorted({r[0] for r in rows}); units = sorted({r[1] for r in rows})
+X = np.zeros((len(langs), len(units)))
+for r in rows:
+    X[langs.index(r[0]), units.index(r[1])] = float(r[h.index(sys.argv[2])])
+n, k = X.shape
+a = X.mean(1) - X.mean(); e = X - X.mean(1)[:, None] - X.mean(0)[None, :] + X.mean()
+msl, mse = k * (a ** 2).sum() / (n - 1), (e ** 2).sum() / ((n - 1) * (k - 1))
+print("%.6g" % np.sqrt(max(0, (msl - mse) / k)))' u.tsv $col $q)
+			got=$(cell d.tsv tau all $q)
+			echo "$m $q: tau $got, ANOVA $want"
+			$PY -c "import sys; g, w = float(sys.argv[1]), float(sys.argv[2]); sys.exit(abs(g - w) > 1e-4 * abs(w) + 1e-6)" "$got" "$want"
+		done
+	done
+	# tau_mean is tau over the mean; tau_vs_base of the baseline 1
+	$PY -c "import sys; t, m, r = map(float, sys.argv[1:]); sys.exit(abs(t / m - r) > 1e-5 * r)" \
+		"$(cell d.tsv tau all q7)" "$(cell d.tsv mean all q7)" "$(cell d.tsv tau_mean all q7)"
+	[ "$(cell d.tsv tau_vs_base all q11)" = 1 ]
+}
+
+@test "--cluster unit without unit ids is bad input; --cluster and --interval values are checked" {
+	bad_input "${MODELS[@]}" --cluster unit -o l.tsv tokens.qft
+	[ "$stderr" = "qf-eval: --cluster unit: record 0 (language tur) has no unit_id" ]
+	misuse "${MODELS[@]}" --cluster units
+	[[ ${stderr_lines[0]} == *"--cluster: 'units' is none of auto, unit, record" ]]
+	misuse "${MODELS[@]}" --interval bc
+	[[ ${stderr_lines[0]} == *"--interval: 'bc' is none of bca, percentile" ]]
 }

@@ -47,6 +47,11 @@ static const char usage[] =
 	"      --min-den X        denominators at most X are degenerate (0.001)\n"
 	"      --bootstrap B      replicates (default 1000; 0: no intervals)\n"
 	"      --seed S           seed of the bootstrap (default 1)\n"
+	"      --cluster C        what the bootstrap draws: unit (parallel units,\n"
+	"                         jointly across languages), record (each\n"
+	"                         language's records) or auto (default: unit when\n"
+	"                         every record has a unit_id)\n"
+	"      --interval I       bca (default) or percentile\n"
 	"      --window W         tokens per pass (default: the models' n_ctx)\n"
 	"      --stride S         advance between passes (default: W / 2)\n"
 	"  -j, --jobs N           threads (default QF_THREADS, else one per CPU)\n"
@@ -65,7 +70,7 @@ static const char usage[] =
 /* The long options without a short one. */
 enum { O_NLL = 0x2000, O_LANGS, O_GROUPBY, O_GROUP, O_REFLANG, O_MEASURE,
        O_BASELINE, O_MINDEN, O_BOOT, O_SEED, O_WINDOW, O_STRIDE, O_UNITS,
-       O_HEADINGS };
+       O_HEADINGS, O_CLUSTER, O_INTERVAL };
 
 struct opts {
 	const char *ref, *model[MAXM], *output, *disparity, *nll, *languages;
@@ -145,6 +150,21 @@ static void name_models(struct opts *o)
 	}
 }
 
+/* The values of --cluster and --interval, in the order of their enums. */
+static const char *const clusters[] = { "auto", "unit", "record", NULL };
+static const char *const intervals[] = { "bca", "percentile", NULL };
+
+/* The index of s among the choices of option opt; misuse if none. */
+static int pick(const char *opt, const char *s, const char *const *choice)
+{
+	for (int i = 0; choice[i]; i++)
+		if (strcmp(s, choice[i]) == 0)
+			return i;
+	qf_tool_usage_error("%s: '%s' is none of %s, %s%s%s", opt, s, choice[0],
+			    choice[1], choice[2] ? ", " : "",
+			    choice[2] ? choice[2] : "");
+}
+
 /* One option of the command line (c as getopt_long returns it). */
 static void option(struct opts *o, int c, char **argv)
 {
@@ -209,6 +229,8 @@ static void option(struct opts *o, int c, char **argv)
 		o->e.stride = (int)qf_tool_parse_count("--stride", optarg, 1u << 30);
 		o->stride_set = 1;
 		break;
+	case O_CLUSTER: o->e.cluster = pick("--cluster", optarg, clusters); break;
+	case O_INTERVAL: o->e.interval = pick("--interval", optarg, intervals); break;
 	case 'j': o->jobs = optarg; break;
 	case 'v': o->verbose = 1; break;
 	default: qf_tool_common_option(c, usage, argv);
@@ -235,6 +257,8 @@ static void parse_args(int argc, char **argv, void *arg)
 		{ "min-den", required_argument, NULL, O_MINDEN },
 		{ "bootstrap", required_argument, NULL, O_BOOT },
 		{ "seed", required_argument, NULL, O_SEED },
+		{ "cluster", required_argument, NULL, O_CLUSTER },
+		{ "interval", required_argument, NULL, O_INTERVAL },
 		{ "window", required_argument, NULL, O_WINDOW },
 		{ "stride", required_argument, NULL, O_STRIDE },
 		{ "jobs", required_argument, NULL, 'j' },

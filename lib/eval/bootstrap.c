@@ -11,13 +11,22 @@
 
 #include "eval/eval_impl.h"
 
-/* The units of one language a set of figures is computed from: all of
- * them (b < 0), or n drawn with replacement from generator s. */
-static void draw_units(int *draw, int n, int b, uint64_t *s)
+/* The units of one language a set of figures is computed from, into
+ * wk->draw: all of them (b < 0), or, without clusters, n drawn with
+ * replacement from generator s; returns their count, -1: out of memory. */
+static int draw_units(const qf_eval *ev, int l, int b, uint64_t *s,
+		      const int *cdraw, struct work *wk)
 {
+	int n = ev->lang[l].n;
+
+	if (b < 0 || ev->cluster)
+		return qf_ev_cluster_units(ev, l, b < 0 ? NULL : cdraw, wk);
+	if (qf_ev_cluster_units(ev, l, NULL, wk) < 0)
+		return -1;
 	for (int i = 0; i < n; i++)
-		draw[i] = b < 0 ? i : (int)(((unsigned __int128)qf_xoshiro256ss(s) *
-					    (uint64_t)n) >> 64);
+		wk->draw[i] = (int)(((unsigned __int128)qf_xoshiro256ss(s) *
+				     (uint64_t)n) >> 64);
+	return n;
 }
 
 /* One set of figures: the estimate (b < 0) or replicate b. */
@@ -25,28 +34,31 @@ static int compute(qf_eval *ev, int b, struct work *wk, struct figs *fs)
 {
 	/* 4 splitmix64 steps a replicate: disjoint seeds */
 	uint64_t s[4] = { 0 }, x = ev->o.seed + 4 * (uint64_t)b * 0x9E3779B97F4A7C15u;
+	int *cdraw = NULL, rc = -1;
 
 	if (b >= 0)
 		for (int i = 0; i < 4; i++)
 			s[i] = qf_splitmix64(&x);
-	for (int l = 0; l < ev->nlang; l++) {
-		int n = ev->lang[l].n;
-
-		if ((size_t)n > wk->drawcap) {
-			int *p = realloc(wk->draw, (size_t)n * sizeof *p);
-
-			if (!p)
-				return -1;
-			wk->draw = p;
-			wk->drawcap = (size_t)n;
-		}
-		draw_units(wk->draw, n, b, s);
-		if (qf_ev_lang_figs(ev, l, wk->draw, n, wk, fs) < 0)
+	/* with clusters: ncl of them drawn, as one language of ncl units */
+	if (b >= 0 && ev->cluster) {
+		if (!(cdraw = malloc((size_t)ev->ncl * sizeof *cdraw)))
 			return -1;
+		for (int i = 0; i < ev->ncl; i++)
+			cdraw[i] = (int)(((unsigned __int128)qf_xoshiro256ss(s) *
+					  (uint64_t)ev->ncl) >> 64);
+	}
+	for (int l = 0; l < ev->nlang; l++) {
+		int n = draw_units(ev, l, b, s, cdraw, wk);
+
+		if (n < 0 || qf_ev_lang_figs(ev, l, wk->draw, n, wk, fs) < 0)
+			goto out;
 	}
 	qf_ev_rel_figs(ev, fs);
 	qf_ev_disp_figs(ev, fs);
-	return 0;
+	rc = 0;
+out:
+	free(cdraw);
+	return rc;
 }
 
 struct boot_job {
@@ -116,8 +128,16 @@ int qf_eval_finish(qf_eval *ev, qf_err *err)
 	for (int t = 0; t < nt; t++)
 		if (!(wk[t].acc = malloc((size_t)ev->nm * sizeof *wk[t].acc)))
 			goto oom;
+	if (qf_ev_clusters(ev, err) < 0)
+		goto out;
+	/* the estimate, the jackknife (which needs it), tau (which needs
+	 * the jackknife), the replicates */
 	if (qf_ev_figs_alloc(ev, &ev->est, 1) < 0 ||
-	    compute(ev, -1, &wk[0], &ev->est) < 0 || replicates(ev, wk) < 0)
+	    compute(ev, -1, &wk[0], &ev->est) < 0 ||
+	    qf_ev_jackknife(ev, &wk[0]) < 0)
+		goto oom;
+	qf_ev_disp_figs(ev, &ev->est);
+	if (replicates(ev, wk) < 0)
 		goto oom;
 	ev->finished = 1;
 	rc = 0;
@@ -138,6 +158,21 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* The q-quantile of sorted vals[0..n) (linear between order statistics,
+ * numpy's default). */
+static double at_level(const double *vals, int n, double q)
+{
+	double pos = q * (n - 1), fr;
+	int i = (int)pos;
+
+	if (i < 0)
+		return vals[0];
+	if (i >= n - 1)
+		return vals[n - 1];
+	fr = pos - i;
+	return vals[i] + (vals[i + 1] - vals[i]) * fr;
+}
+
 void qf_ev_interval(double *vals, int B, double *lo, double *hi, int *bad)
 {
 	int n = 0;
@@ -152,13 +187,27 @@ void qf_ev_interval(double *vals, int B, double *lo, double *hi, int *bad)
 	if (*bad || n == 0)
 		return;
 	qsort(vals, (size_t)n, sizeof *vals, cmp_double);
-	for (int k = 0; k < 2; k++) {
-		double pos = (k ? 0.975 : 0.025) * (n - 1), fr;
-		int i = (int)pos;
-		double v;
+	*lo = at_level(vals, n, 0.025);
+	*hi = at_level(vals, n, 0.975);
+}
 
-		fr = pos - i;
-		v = i + 1 < n ? vals[i] + (vals[i + 1] - vals[i]) * fr : vals[i];
-		*(k ? hi : lo) = v;
-	}
+void qf_ev_interval_bca(double *vals, int B, double est, double acc,
+			double *lo, double *hi, int *bad)
+{
+	int n = 0;
+	double z0, a = isnan(acc) ? 0 : acc;
+
+	*bad = 0;
+	for (int b = 0; b < B; b++)
+		if (isnan(vals[b]))
+			(*bad)++;
+		else
+			vals[n++] = vals[b];
+	*lo = *hi = NAN;
+	if (*bad || n == 0 || isnan(est))
+		return;
+	z0 = qf_ev_bca_z0(vals, n, est);
+	qsort(vals, (size_t)n, sizeof *vals, cmp_double);
+	*lo = at_level(vals, n, qf_ev_bca_level(z0, a, 0.025));
+	*hi = at_level(vals, n, qf_ev_bca_level(z0, a, 0.975));
 }

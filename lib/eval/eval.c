@@ -157,6 +157,7 @@ void qf_eval_free(qf_eval *ev)
 	free(ev->usum);
 	qf_ev_scopes_free(ev);
 	qf_ev_figs_free(&ev->est);
+	qf_ev_resample_free(ev);
 	if (ev->rep)
 		for (int b = 0; b < ev->o.bootstrap; b++)
 			qf_ev_figs_free(&ev->rep[b]);

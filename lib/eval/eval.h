@@ -28,7 +28,15 @@ typedef struct qf_eval_opts {
 	double min_den;		/* degenerate denominators: <= this */
 	int threads;
 	int headings;		/* score records of kind=heading too */
+	int cluster;		/* QF_CLUSTER_*: what the bootstrap draws */
+	int interval;		/* QF_CI_*: how intervals are read off it */
 } qf_eval_opts;
+/* auto (the default, 0): parallel units when every scored record has a
+ * unit_id, else each language's records; unit: parallel units, and a
+ * record without a unit_id is an error; record: each language's. */
+enum { QF_CLUSTER_AUTO, QF_CLUSTER_UNIT, QF_CLUSTER_RECORD };
+/* bca (the default, 0) or percentile. */
+enum { QF_CI_BCA, QF_CI_PERCENTILE };
 
 typedef struct qf_eval qf_eval;
 /* Over models[0] (the reference) and models[1..n) (test models), kept,

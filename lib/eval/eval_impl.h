@@ -25,12 +25,15 @@ enum {
 /* Disparity figures over a scope. */
 enum {
 	G_MEAN, G_MAX, G_MIN, G_RANGE, G_MAXMIN, G_CV, G_RELREF, G_GRATIO,
-	G_GDIFF, G_MEAN_VB, G_RANGE_VB, G_MAXMIN_VB, G_CV_VB, G_RELREF_VB, NG
+	G_GDIFF, G_MEAN_VB, G_RANGE_VB, G_MAXMIN_VB, G_CV_VB, G_RELREF_VB,
+	G_TAU, G_TAUR, G_TAU_VB, NG
 };
+/* The figures printed after the status column (added later). */
+#define G_LATE G_TAU
 
 /* Why a figure has no value: not applicable (no status), or a
  * degenerate denominator (reported). */
-enum { R_OK, R_NA, R_DEN0, R_DENMIN };
+enum { R_OK, R_NA, R_DEN0, R_DENMIN, R_NOJACK };
 
 /* The sums a unit keeps per model. */
 enum { S_NLL, S_KL, S_TOP1, S_DP2, NS };
@@ -51,6 +54,9 @@ struct lang {
 	char *code;
 	int *unit;		/* its units, in stream order */
 	int n, cap;
+	/* with clusters (ev->cluster): cpos[cstart[k] .. cstart[k + 1]) are
+	 * the positions in unit[] of its units of cluster k */
+	int *cstart, *cpos;
 };
 
 struct scope {
@@ -112,6 +118,13 @@ struct qf_eval {
 	struct figs est;
 	struct figs *rep;	/* [bootstrap] */
 	int ref_lang;		/* index, or -1 */
+	/* resampling (resample.c) */
+	int cluster;		/* 1: parallel units drawn jointly */
+	int ncl;		/* clusters: the distinct unit ids */
+	char **clid;		/* [ncl], sorted bytewise (not owned) */
+	double *tauc;		/* [ntest][nsc]: tau's correction, or NAN */
+	struct figs acc;	/* the jackknife's acceleration of every
+				 * figure (f, g; NAN: none), for BCa */
 };
 
 #define FIG(fs, ev, l, m, k) ((fs)->f[(((size_t)(l) * (ev)->nm + (m)) * NF) + (k)])
@@ -168,10 +181,35 @@ void qf_ev_rel_figs(const qf_eval *ev, struct figs *fs);
 /* Disparity figures of every test model and scope. */
 void qf_ev_disp_figs(const qf_eval *ev, struct figs *fs);
 
+/* ------------------------------------------------------------ resample.c */
+
+/* The clusters of the bootstrap: with --cluster unit (or auto, when
+ * every unit has an id) the distinct unit ids, each language's units
+ * grouped by them; -1 with err set. */
+int qf_ev_clusters(qf_eval *ev, qf_err *err);
+/* Language l's units of one set of figures: all of them in stream order
+ * (cdraw NULL) or those of the drawn clusters cdraw[0..ncl) in draw
+ * order, into wk->draw; returns their count, -1: out of memory. */
+int qf_ev_cluster_units(const qf_eval *ev, int l, const int *cdraw,
+			struct work *wk);
+/* The jackknife over the clusters (or each language's units): the
+ * acceleration of every figure (ev->acc) and tau's correction
+ * (ev->tauc); -1: out of memory. */
+int qf_ev_jackknife(qf_eval *ev, struct work *wk);
+void qf_ev_resample_free(qf_eval *ev);
+/* BCa: z0 from the replicates vals[0..n) and the estimate; the level of
+ * an interval's end at nominal level alpha. */
+double qf_ev_bca_z0(const double *vals, int n, double est);
+double qf_ev_bca_level(double z0, double a, double alpha);
+
 /* ------------------------------------------------------------ bootstrap.c */
 
 /* The interval of a figure from the replicates: vals [B] gathered by the
  * caller; *bad gets the count of replicates without a value. */
 void qf_ev_interval(double *vals, int B, double *lo, double *hi, int *bad);
+/* The same, BCa (docs/eval.md, "Intervals"): est the estimate, acc the
+ * acceleration (NAN: 0). */
+void qf_ev_interval_bca(double *vals, int B, double est, double acc,
+			double *lo, double *hi, int *bad);
 
 #endif

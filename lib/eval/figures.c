@@ -14,7 +14,7 @@
 /* The figure each _vs_base one divides. */
 static const int vs_of[NG] = {
 	[G_MEAN_VB] = G_MEAN, [G_RANGE_VB] = G_RANGE, [G_MAXMIN_VB] = G_MAXMIN,
-	[G_CV_VB] = G_CV, [G_RELREF_VB] = G_RELREF,
+	[G_CV_VB] = G_CV, [G_RELREF_VB] = G_RELREF, [G_TAU_VB] = G_TAU,
 };
 
 int qf_ev_measure_fig(int m)
@@ -311,6 +311,22 @@ static void scope_spread(const qf_eval *ev, const struct figs *fs,
 	}
 }
 
+/* tau, the between-language SD of D without the noise of sampling units:
+ * sqrt(max(0, var - c)), c from the jackknife (resample.c; none yet
+ * while it runs), and tau / mean. */
+static void tau_figs(const qf_eval *ev, int t, int s, double var,
+		     double mean, double *g, unsigned char *gr)
+{
+	double c = ev->tauc ? ev->tauc[(size_t)t * ev->nsc + s] : NAN;
+
+	if (isnan(c)) {
+		gr[G_TAU] = ev->tauc ? R_NOJACK : R_NA;
+		return;
+	}
+	set(&g[G_TAU], &gr[G_TAU], sqrt(fmax(0, var - c)));
+	g[G_TAUR] = ratio(g[G_TAU], mean, ev->o.min_den, &gr[G_TAUR]);
+}
+
 /* The disparity figures of test model t over scope s. */
 static void scope_figs(const qf_eval *ev, struct figs *fs, int t, int s)
 {
@@ -347,6 +363,7 @@ static void scope_figs(const qf_eval *ev, struct figs *fs, int t, int s)
 				sq += d * d;
 			}
 		g[G_CV] = ratio(sqrt(sq / (sp.n - 1)), sp.sum / sp.n, md, &gr[G_CV]);
+		tau_figs(ev, t, s, sq / (sp.n - 1), sp.sum / sp.n, g, gr);
 	}
 	dref = rl >= 0 ? FIG(fs, ev, rl, m, mf) : NAN;
 	for (int l = 0; l < ev->nlang; l++)
@@ -367,8 +384,11 @@ static void vs_base_figs(const qf_eval *ev, struct figs *fs)
 {
 	for (int t = 0; t < ev->nm - 1; t++)
 		for (int s = 0; s < ev->nsc; s++)
-			for (int k = G_MEAN_VB; k <= G_RELREF_VB; k++) {
+			for (int k = G_MEAN_VB; k < NG; k++) {
 				int of = vs_of[k];
+
+				if (k > G_RELREF_VB && k != G_TAU_VB)
+					continue;
 				double num = GFIG(fs, ev, t, s, of);
 				double den = GFIG(fs, ev, ev->o.baseline, s, of);
 				unsigned char *r = &GREA(fs, ev, t, s, k);

@@ -359,6 +359,8 @@ void qf_ev_scopes_free(qf_eval *ev)
 	for (int l = 0; l < ev->nlang; l++) {
 		free(ev->lang[l].code);
 		free(ev->lang[l].unit);
+		free(ev->lang[l].cstart);
+		free(ev->lang[l].cpos);
 	}
 	free(ev->lang);
 	for (int t = 0; t < ev->ntab; t++) {

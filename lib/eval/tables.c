@@ -24,7 +24,8 @@ static const char *const fname[NF] = {
 static const char *const gname[NG] = {
 	"mean", "max", "min", "range", "max_min", "cv", "rel_ref_mean",
 	"group_ratio", "group_diff", "mean_vs_base", "range_vs_base",
-	"max_min_vs_base", "cv_vs_base", "rel_ref_mean_vs_base",
+	"max_min_vs_base", "cv_vs_base", "rel_ref_mean_vs_base", "tau",
+	"tau_mean", "tau_vs_base",
 };
 
 static void put_num(FILE *f, double v)
@@ -37,7 +38,8 @@ static void put_num(FILE *f, double v)
 
 static const char *why(int r)
 {
-	return r == R_DEN0 ? "den<=0" : r == R_DENMIN ? "den<=min" : NULL;
+	return r == R_DEN0 ? "den<=0" : r == R_DENMIN ? "den<=min" :
+		r == R_NOJACK ? "noise NA" : NULL;
 }
 
 /* Append "name:reason" to a status buffer. */
@@ -58,23 +60,33 @@ static void status_add(char *st, size_t cap, const char *name,
 	va_end(ap);
 }
 
-/* A figure with its interval; the status gets what is degenerate. */
-static void put_fig(FILE *f, const qf_eval *ev, double est, int r,
-		    double *vals, const char *name, char *st, size_t stcap)
+/* A figure's interval ci[2] (acc: its acceleration, for BCa); the
+ * status gets what is degenerate. */
+static void fig_ci(const qf_eval *ev, double est, int r, double acc,
+		   double *vals, const char *name, char *st, size_t stcap,
+		   double ci[2])
 {
-	double lo = NAN, hi = NAN;
 	int bad = 0, B = ev->o.bootstrap;
 
-	put_num(f, est);
+	ci[0] = ci[1] = NAN;
 	if (r == R_OK && B > 0) {
-		qf_ev_interval(vals, B, &lo, &hi, &bad);
+		if (ev->o.interval == QF_CI_BCA)
+			qf_ev_interval_bca(vals, B, est, acc, &ci[0], &ci[1], &bad);
+		else
+			qf_ev_interval(vals, B, &ci[0], &ci[1], &bad);
 		if (bad)
 			status_add(st, stcap, name, "ci %d/%d", bad, B);
 	} else if (why(r)) {
 		status_add(st, stcap, name, "%s", why(r));
 	}
-	put_num(f, lo);
-	put_num(f, hi);
+}
+
+/* A figure and its interval. */
+static void put3(FILE *f, double est, const double ci[2])
+{
+	put_num(f, est);
+	put_num(f, ci[0]);
+	put_num(f, ci[1]);
 }
 
 /* The first status entry of a row whose degradation measure has no value
@@ -162,11 +174,14 @@ static void lang_row(FILE *f, const qf_eval *ev, int l, int m,
 
 		for (int b = 0; b < B; b++)
 			vals[b] = FIG(&ev->rep[b], ev, l, m, k);
+		double ci[2], est = FIG(&ev->est, ev, l, m, k);
+
 		/* only rel_deg's reasons go in its status */
-		put_fig(f, ev, FIG(&ev->est, ev, l, m, k),
-			REA(&ev->est, ev, l, m, k), vals, fname[k],
-			k == F_RELDEG ? st : tmp,
-			k == F_RELDEG ? sizeof st : sizeof tmp);
+		fig_ci(ev, est, REA(&ev->est, ev, l, m, k),
+		       FIG(&ev->acc, ev, l, m, k), vals, fname[k],
+		       k == F_RELDEG ? st : tmp,
+		       k == F_RELDEG ? sizeof st : sizeof tmp, ci);
+		put3(f, est, ci);
 		/* the columns added later come after the status */
 		if (k == F_RELDEG)
 			fprintf(f, "\t%s", m == 0 ? "NA" : st[0] ? st : "ok");
@@ -213,6 +228,7 @@ static void disp_row(FILE *f, const qf_eval *ev, int t, int s, double *vals)
 	int amax = ev->est.gmax[(size_t)t * ev->nsc + s];
 	int amin = ev->est.gmin[(size_t)t * ev->nsc + s];
 	char st[2048] = "";
+	double ci[NG][2];
 
 	fprintf(f, "%s\t%s\t%s\t%d", ev->name[t + 1],
 		qf_measure_name(ev->o.measure), ev->sc[s].name, ev->sc[s].n);
@@ -220,15 +236,21 @@ static void disp_row(FILE *f, const qf_eval *ev, int t, int s, double *vals)
 	for (int k = 0; k < NG; k++) {
 		for (int b = 0; b < B; b++)
 			vals[b] = GFIG(&ev->rep[b], ev, t, s, k);
-		put_fig(f, ev, GFIG(&ev->est, ev, t, s, k),
-			GREA(&ev->est, ev, t, s, k), vals, gname[k], st,
-			sizeof st);
+		fig_ci(ev, GFIG(&ev->est, ev, t, s, k), GREA(&ev->est, ev, t, s, k),
+		       GFIG(&ev->acc, ev, t, s, k), vals, gname[k], st,
+		       sizeof st, ci[k]);
+	}
+	/* the figures added later come after the status */
+	for (int k = 0; k < NG; k++) {
+		if (k == G_LATE)
+			fprintf(f, "\t%s", st[0] ? st : "ok");
+		put3(f, GFIG(&ev->est, ev, t, s, k), ci[k]);
 		if (k == G_MAX)
 			put_lang(f, ev, amax, GREA(&ev->est, ev, t, s, k));
 		if (k == G_MIN)
 			put_lang(f, ev, amin, GREA(&ev->est, ev, t, s, k));
 	}
-	fprintf(f, "\t%s\n", st[0] ? st : "ok");
+	fputc('\n', f);
 }
 
 int qf_eval_write_disparity(const qf_eval *ev, FILE *f, qf_err *err)
@@ -239,13 +261,15 @@ int qf_eval_write_disparity(const qf_eval *ev, FILE *f, qf_err *err)
 		return -1;
 	fputs("model\tmeasure\tscope\tn_lang", f);
 	for (int k = 0; k < NG; k++) {
+		if (k == G_LATE)
+			fputs("\tstatus", f);
 		fprintf(f, "\t%s\t%s_lo\t%s_hi", gname[k], gname[k], gname[k]);
 		if (k == G_MAX)
 			fputs("\tmax_lang", f);
 		if (k == G_MIN)
 			fputs("\tmin_lang", f);
 	}
-	fputs("\tstatus\n", f);
+	fputc('\n', f);
 	for (int t = 0; t < ev->nm - 1; t++)
 		for (int s = 0; s < ev->nsc; s++)
 			disp_row(f, ev, t, s, vals);

@@ -84,14 +84,16 @@ def against_oracle(ds, seed, B):
     for L, (n, s_ref, s_test) in zip(LANGS, ds):
         k = len(n)
         data.per[L] = {
-            "idx": list(range(k)), "units": np.ones(k), "tokens": n + 1,
+            "idx": list(range(k)), "uid": [str(i) for i in range(k)],
+            "has_id": False, "units": np.ones(k), "tokens": n + 1,
             "scored": n, "words": n, "bytes": 4 * n, "chars": 3 * n,
             "S_nll": [s_ref, s_test], "S_kl": [None, np.zeros(k)],
             "S_top1": [None, np.zeros(k)], "S_dp2": [None, np.zeros(k)],
             "kl": [None, [np.zeros(int(x)) for x in n]]}
     opts = {"bootstrap": B, "seed": seed, "measure": "d_nll", "ref_lang": "aaa",
-            "min_den": 0.001, "group_by": [], "groups": [], "baseline": 1}
-    scopes, est_lf, est_disp, rep_lf, rep_disp = oracle.evaluate(
+            "min_den": 0.001, "group_by": [], "groups": [], "baseline": 1,
+            "cluster": "record", "interval": "percentile"}
+    scopes, est_lf, est_disp, rep_lf, rep_disp, _ = oracle.evaluate(
         data, opts, 2, ["ref", "test"], None)
     nll = [np.percentile([r[L][0]["nll"] for r in rep_lf], [2.5, 97.5]) for L in LANGS]
     dnll = [np.percentile([r[L][1]["d_nll"] for r in rep_lf], [2.5, 97.5]) for L in LANGS]

@@ -244,7 +244,7 @@ def unit_of(a, ordinal):
         uid = a["unit"]
     kind = a.get("unit_kind", a.get("kind"))
     return (str(ordinal) if uid is None else uid,
-            kind if kind in ("heading", "body") else "NA")
+            kind if kind in ("heading", "body") else "NA", uid is not None)
 
 
 def load_units(paths):
@@ -268,7 +268,7 @@ def load_units(paths):
             u.bytes = int(a["bytes"]) - int(a["first_bytes"])
             u.chars = int(a["chars"]) - int(a["first_chars"])
             u.scored = u.n - 1
-            u.uid, u.kind = unit_of(a, u.ordinal)
+            u.uid, u.kind, u.has_id = unit_of(a, u.ordinal)
             units.append(u)
     return units
 
@@ -373,6 +373,7 @@ class NA:
     MIN = "den<=min"
     OTHER = "other"     # a reason the spec does not name
     NOVALUE = "novalue"  # the measure has no value in a language (its own entry)
+    NOISE = "noise NA"  # tau: the jackknife has no value
 
 
 NEAR = []     # denominators within rounding of a threshold
@@ -401,7 +402,8 @@ UNIT_COLS = ["lang", "unit", "kind", "model", "tokens", "scored", "bytes",
 DISP_FIGS = ["mean", "max", "min", "range", "max_min", "cv", "rel_ref_mean",
              "group_ratio", "group_diff", "mean_vs_base", "range_vs_base",
              "max_min_vs_base", "cv_vs_base", "rel_ref_mean_vs_base"]
-DISP_RATIOS = {"max_min", "cv", "rel_ref_mean", "group_ratio", "mean_vs_base",
+DISP_LATE = ["tau", "tau_mean", "tau_vs_base"]
+DISP_RATIOS = {"tau_mean", "tau_vs_base", "max_min", "cv", "rel_ref_mean", "group_ratio", "mean_vs_base",
                "range_vs_base", "max_min_vs_base", "cv_vs_base",
                "rel_ref_mean_vs_base"}
 
@@ -419,7 +421,8 @@ class Data:
             us = [u.ordinal for u in kept if u.lang == L]
             if "one_token_not_unit" in ALT:
                 us = [i for i in us if units[i].n >= 2]
-            d = {"idx": us}
+            d = {"idx": us, "uid": [units[i].uid for i in us],
+                 "has_id": all(units[i].has_id for i in us)}
             for k in ("tokens", "words", "bytes", "chars", "scored"):
                 d[k] = np.array([getattr(units[i], k) for i in us], np.float64)
             d["units"] = np.ones(len(us))
@@ -495,22 +498,41 @@ class Fig:
         self.est, self.reason, self.reps = est, reason, None
 
 
+JACK_GROUPS = 100
+
+
 def evaluate(data, opts, nmodels, names, table):
-    """Both tables' figures. table: code -> {column: value} (or None)."""
+    """Both tables' figures, and every figure's BCa acceleration. table:
+    code -> {column: value} (or None)."""
     B, measure = opts["bootstrap"], opts["measure"]
     langs = data.langs
     order = langs
     if "lang_order_file" in ALT and table is not None:
         order = [c for c in table["order"] if c in langs]
     sizes = [len(data.per[L]["idx"]) for L in order]
+    # docs/eval.md "Bootstrap": parallel units drawn across languages
+    cluster = opts["cluster"] == "unit" or (
+        opts["cluster"] == "auto" and all(data.per[L]["has_id"] for L in langs))
+    if opts["cluster"] == "unit" and not all(data.per[L]["has_id"] for L in langs):
+        raise SystemExit("oracle.py: --cluster unit without unit ids")
+    ids = sorted({u for L in langs for u in data.per[L]["uid"]},
+                 key=lambda x: x.encode()) if cluster else []
+    pos = {u: k for k, u in enumerate(ids)}
+    cl = {L: np.array([pos[u] for u in data.per[L]["uid"]], dtype=np.int64)
+          for L in langs} if cluster else {}
     reps_w = {L: [] for L in langs}
-    if B > 0:
+    if B > 0 and cluster:
+        cc = counts_of(draws(opts["seed"], B, [len(ids)])[0], len(ids))
+        for L in langs:
+            reps_w[L] = cc[:, cl[L]].astype(np.float64)
+    elif B > 0:
         dr = draws(opts["seed"], B, sizes)
         for L, idx in zip(order, dr):
             reps_w[L] = counts_of(idx, len(data.per[L]["idx"])).astype(np.float64)
 
-    def one(wmap):
-        """All figures for one sample: wmap L -> weights."""
+    def one(wmap, tauc):
+        """All figures for one sample: wmap L -> weights; tauc (m, scope)
+        -> tau's correction (None: no tau)."""
         lf = {L: lang_figures(data, L, wmap[L], nmodels, measure) for L in langs}
         ref_lang = opts["ref_lang"]
         for m in range(1, nmodels):
@@ -530,24 +552,110 @@ def evaluate(data, opts, nmodels, names, table):
             D = {L: lf[L][m]["D"] for L in langs}
             Dref = D.get(opts["ref_lang"])
             for scope, members in scopes:
-                disp[(m, scope)] = scope_figures(D, Dref, members, langs,
-                                                 scope == "all", opts)
+                disp[(m, scope)] = scope_figures(
+                    D, Dref, members, langs, scope == "all", opts,
+                    tauc.get((m, scope), "none") if tauc is not None else "none")
         base = opts["baseline"]
         for m in range(1, nmodels):
             for scope, _ in scopes:
                 f, fb = disp[(m, scope)], disp[(base, scope)]
-                for x in ("mean", "range", "max_min", "cv", "rel_ref_mean"):
+                for x in ("mean", "range", "max_min", "cv", "rel_ref_mean", "tau"):
                     f[x + "_vs_base"] = ratio(f[x][0], fb[x][0], opts["min_den"])
         return lf, disp
 
     scopes = make_scopes(langs, opts, table)
-    est_lf, est_disp = one({L: np.ones(len(data.per[L]["idx"])) for L in langs})
+    ones = {L: np.ones(len(data.per[L]["idx"])) for L in langs}
+    est_lf, est_disp = one(ones, None)
+    # the jackknife: strata of leave-out groups (resample.c)
+    strata = []
+    if cluster:
+        K = len(ids)
+        G = min(K, JACK_GROUPS)
+        st = []
+        for g in range(G):
+            out = {k for k in range(K) if k * G // K == g}
+            st.append(one({L: np.array([0.0 if k in out else 1.0 for k in cl[L]])
+                           for L in langs}, None))
+        strata.append(st)
+    else:
+        for L in langs:
+            n = len(data.per[L]["idx"])
+            G = min(n, JACK_GROUPS)
+            st = []
+            for g in range(G):
+                w = dict(ones)
+                w[L] = np.array([0.0 if i * G // n == g else 1.0 for i in range(n)])
+                st.append(one(w, None))
+            strata.append(st)
+    tauc = tau_corrections(strata, est_disp, scopes, nmodels)
+    est_lf, est_disp = one(ones, tauc)
+    acc = accelerations(strata, est_lf, est_disp, langs, scopes, nmodels)
     rep_lf, rep_disp = [], []
     for b in range(B):
-        lf, disp = one({L: reps_w[L][b] for L in langs})
+        lf, disp = one({L: reps_w[L][b] for L in langs}, tauc)
         rep_lf.append(lf)
         rep_disp.append(disp)
-    return scopes, est_lf, est_disp, rep_lf, rep_disp
+    return scopes, est_lf, est_disp, rep_lf, rep_disp, acc
+
+
+def deviations(disp_lf, m, members):
+    """e_L = D_L - the scope's mean, or None."""
+    D = [disp_lf[L][m]["D"] for L in members]
+    if any(d is None for d in D):
+        return None
+    mu = sum(D) / len(D)
+    return [d - mu for d in D]
+
+
+def tau_corrections(strata, est_disp, scopes, nmodels):
+    """(m, scope) -> c = sum_L v_L / (n - 1), v_L the stratified
+    jackknife variance of e_L (None: undefined)."""
+    out = {}
+    for m in range(1, nmodels):
+        for scope, members in scopes:
+            if len(members) < 2:
+                out[(m, scope)] = None
+                continue
+            tot, ok = 0.0, True
+            for st in strata:
+                G = len(st)
+                E = [deviations(lf, m, members) for lf, _ in st]
+                if any(e is None for e in E):
+                    ok = False
+                    break
+                E = np.array(E)
+                tot += (G - 1) / G * float(((E - E.mean(0)) ** 2).sum())
+            out[(m, scope)] = tot / (len(members) - 1) if ok else None
+    return out
+
+
+def accel(strata_vals):
+    """BCa acceleration from [[theta_(g) per group] per stratum] (None:
+    no value in a leave-out set -> 0)."""
+    u2 = u3 = 0.0
+    for vals in strata_vals:
+        if any(v is None for v in vals):
+            return 0.0
+        v = np.array(vals, dtype=np.float64)
+        U = (len(v) - 1) * (v.mean() - v)
+        u2 += float((U ** 2).sum())
+        u3 += float((U ** 3).sum())
+    return u3 / (6 * u2 ** 1.5) if u2 > 0 else 0.0
+
+
+def accelerations(strata, est_lf, est_disp, langs, scopes, nmodels):
+    acc = {}
+    for L in langs:
+        for m in range(nmodels):
+            for c in LANG_BASE + LANG_CMP + LANG_UNIT:
+                acc[("lang", L, m, c)] = accel(
+                    [[lf[L][m].get(c) for lf, _ in st] for st in strata])
+    for m in range(1, nmodels):
+        for scope, _ in scopes:
+            for x in DISP_FIGS + DISP_LATE:
+                acc[("disp", m, scope, x)] = accel(
+                    [[d[(m, scope)][x][0] for _, d in st] for st in strata])
+    return acc
 
 
 def make_scopes(langs, opts, table):
@@ -566,8 +674,9 @@ def make_scopes(langs, opts, table):
     return scopes
 
 
-def scope_figures(D, Dref, members, langs, is_all, opts):
-    """figure -> (value or None, reason or None)."""
+def scope_figures(D, Dref, members, langs, is_all, opts, tauc="none"):
+    """figure -> (value or None, reason or None); tauc: tau's correction
+    ("none": not known yet, None: undefined)."""
     md = opts["min_den"]
     vals = [D[L] for L in members]
     f = {}
@@ -579,13 +688,13 @@ def scope_figures(D, Dref, members, langs, is_all, opts):
     f["novalue"] = nov[0] if nov else None
     if nov:
         for x in ("mean", "max", "min", "range", "max_min", "cv",
-                  "rel_ref_mean", "group_ratio", "group_diff"):
+                  "rel_ref_mean", "group_ratio", "group_diff", "tau", "tau_mean"):
             f[x] = (None, NA.NOVALUE)
         f["max_lang"] = f["min_lang"] = (None, NA.NOVALUE)
         return f
     if n == 0:
         for x in ("mean", "max", "min", "range", "max_min", "cv",
-                  "rel_ref_mean", "group_ratio", "group_diff"):
+                  "rel_ref_mean", "group_ratio", "group_diff", "tau", "tau_mean"):
             f[x] = (None, NA.OTHER)
         f["max_lang"] = f["min_lang"] = (None, NA.OTHER)
         return f
@@ -599,10 +708,19 @@ def scope_figures(D, Dref, members, langs, is_all, opts):
     f["range"] = (mx - mn, None)
     f["max_min"] = ratio(mx, mn, md)
     if n >= 2:
-        sd = math.sqrt(sum((v - mean) ** 2 for v in vals) / (n - 1))
-        f["cv"] = ratio(sd, mean, md)
+        var = sum((v - mean) ** 2 for v in vals) / (n - 1)
+        f["cv"] = ratio(math.sqrt(var), mean, md)
+        # tau: the sample variance less the jackknife's noise (docs/eval.md)
+        if tauc == "none":
+            f["tau"] = f["tau_mean"] = (None, NA.OTHER)
+        elif tauc is None:
+            f["tau"], f["tau_mean"] = (None, NA.NOISE), (None, NA.OTHER)
+        else:
+            t = math.sqrt(max(0.0, var - tauc))
+            f["tau"] = (t, None)
+            f["tau_mean"] = ratio(t, mean, md)
     else:
-        f["cv"] = (None, NA.OTHER)
+        f["cv"] = f["tau"] = f["tau_mean"] = (None, NA.OTHER)
     others = [L for L in members if L != opts["ref_lang"]]
     if not others or Dref is None:
         f["rel_ref_mean"] = (None, NA.OTHER)
@@ -630,20 +748,43 @@ def fmt(v):
     return "NA" if v is None else "%.6g" % v
 
 
-def interval(est, reps, B):
-    """(lo, hi, ci-entry count or 0)."""
+def interval(est, reps, B, acc=0.0, method="bca"):
+    """(lo, hi, ci-entry count or 0): percentile, or BCa with
+    acceleration acc (Efron & Tibshirani 1993, 14.3; z0 from the share
+    below the estimate, kept within (0.5/B, 1 - 0.5/B))."""
     if B == 0 or est is None:
         return None, None, 0
     a = np.array([np.nan if r is None else r for r in reps], dtype=np.float64)
     bad = int(np.isnan(a).sum())
     if bad:
         return None, None, bad
-    lo, hi = np.percentile(a, [2.5, 97.5])
-    return float(lo), float(hi), 0
+    if method == "percentile":
+        lo, hi = np.percentile(a, [2.5, 97.5])
+        return float(lo), float(hi), 0
+    from scipy.stats import norm
+
+    def ends(shift):
+        tie = np.abs(a - est) <= 1e-9 * abs(est)
+        p = float(np.mean(np.where(tie, 0.5, a < est))) + shift
+        p = min(max(p, 0.5 / B), 1 - 0.5 / B)
+        z0 = norm.ppf(p)
+        lv = []
+        for q in (0.025, 0.975):
+            z = norm.ppf(q)
+            lv.append(100 * norm.cdf(z0 + (z0 + z) / (1 - acc * (z0 + z))))
+        return np.percentile(a, lv)
+    lo, hi = ends(0)
+    # a replicate within rounding of the estimate may count on either
+    # side of it: the ends z0 gives with one replicate more or less
+    # below the estimate are accepted too
+    lo1, hi1 = ends(-1.0 / B)
+    lo2, hi2 = ends(1.0 / B)
+    return (("range", float(lo), min(lo1, lo2), max(lo1, lo2)),
+            ("range", float(hi), min(hi1, hi2), max(hi1, hi2)), 0)
 
 
 def expected_tables(opts, names, scopes, est_lf, est_disp, rep_lf, rep_disp,
-                    langs):
+                    langs, acc):
     """Rows of both tables as dicts column -> value; values are numbers,
     None (NA), strings, or ("any", [...]) / ("status", entries, loose)."""
     B = opts["bootstrap"]
@@ -660,7 +801,8 @@ def expected_tables(opts, names, scopes, est_lf, est_disp, rep_lf, rep_disp,
                     row[c] = row[c + "_lo"] = row[c + "_hi"] = None
                     continue
                 est = e.get(c)
-                lo, hi, bad = interval(est, [r[L][m].get(c) for r in rep_lf], B)
+                lo, hi, bad = interval(est, [r[L][m].get(c) for r in rep_lf], B,
+                                       acc[("lang", L, m, c)], opts["interval"])
                 row[c], row[c + "_lo"], row[c + "_hi"] = est, lo, hi
                 if c == "rel_deg":
                     why = e["rel_deg:why"]
@@ -686,12 +828,13 @@ def expected_tables(opts, names, scopes, est_lf, est_disp, rep_lf, rep_disp,
             entries, loose = [], set()
             if f["novalue"]:
                 entries.append("%s:NA in %s" % (opts["measure"], f["novalue"]))
-            for x in DISP_FIGS:
+            for x in DISP_FIGS + DISP_LATE:
                 est, why = f[x]
                 reps = [r[(m, scope)][x][0] for r in rep_disp]
-                lo, hi, bad = interval(est, reps, B)
+                lo, hi, bad = interval(est, reps, B, acc[("disp", m, scope, x)],
+                                       opts["interval"])
                 row[x], row[x + "_lo"], row[x + "_hi"] = est, lo, hi
-                if why in (NA.LE0, NA.MIN):
+                if why in (NA.LE0, NA.MIN, NA.NOISE):
                     entries.append("%s:%s" % (x, why))
                 elif why == NA.OTHER:
                     loose.add(x)
@@ -720,10 +863,15 @@ def disp_columns():
             cols.append("max_lang")
         if x == "min":
             cols.append("min_lang")
-    return cols + ["status"]
+    cols.append("status")
+    for x in DISP_LATE:
+        cols += [x, x + "_lo", x + "_hi"]
+    return cols
 
 
 def cell_text(v):
+    if isinstance(v, tuple) and v[0] == "range":
+        return fmt(v[1])
     if isinstance(v, tuple):
         if v[0] == "any":
             return v[1][0]
@@ -781,6 +929,12 @@ def compare_cell(where, col, got, want, errs, atol=None):
         if got not in want[1]:
             errs.append("%s %s: got %r, expected one of %r" % (where, col, got, want[1]))
         return
+    if isinstance(want, tuple) and want[0] == "range":
+        # an interval end: want[1], or anywhere in [want[2], want[3]]
+        if got != "NA" and NUM_RE.match(got) and \
+                want[2] - ATOL <= float(got) <= want[3] + ATOL:
+            return
+        want = want[1]
     if isinstance(want, tuple) and want[0] == "status":
         entries, loose = want[1], want[2]
         g = [] if got == "ok" else got.split(";")
@@ -962,7 +1116,8 @@ def parse(argv):
          "bootstrap": 1000, "seed": 1, "measure": "deg_byte", "ref_lang": "eng",
          "baseline": None, "min_den": 0.001, "languages": None, "group_by": [],
          "groups": [], "o": None, "d": None, "nll": None, "units": None,
-         "headings": False, "tokens": []}
+         "headings": False, "tokens": [], "cluster": "auto",
+         "interval": "bca"}
     it = iter(argv)
     for a in it:
         def val():
@@ -1008,6 +1163,10 @@ def parse(argv):
             o["units"] = val()
         elif a == "--headings":
             o["headings"] = True
+        elif a == "--cluster":
+            o["cluster"] = val()
+        elif a == "--interval":
+            o["interval"] = val()
         elif a.startswith("-") and a != "-":
             raise SystemExit("oracle.py: option %s not understood" % a)
         else:
@@ -1050,9 +1209,10 @@ def run(argv):
     data = Data(units, sc, nm, o["headings"])
     o["baseline"] = names.index(o["baseline"]) if o["baseline"] else 1
     table = read_languages(o["languages"]) if o["languages"] else None
-    scopes, est_lf, est_disp, rep_lf, rep_disp = evaluate(data, o, nm, names, table)
+    scopes, est_lf, est_disp, rep_lf, rep_disp, acc = evaluate(data, o, nm, names,
+                                                               table)
     lang_rows, disp_rows = expected_tables(o, names, scopes, est_lf, est_disp,
-                                           rep_lf, rep_disp, data.langs)
+                                           rep_lf, rep_disp, data.langs, acc)
     return o, names, units, sc, data, lang_rows, disp_rows, rep_lf
 
 
