@@ -19,9 +19,8 @@ GEN="$PY $TESTS_DIR/data/eval/gen_eval.py"
 
 setup_file() {
 	cd "$BATS_FILE_TMPDIR"
-	E="$TESTS_DIR/data/eval"
-	cp "$E/tokens.qft" "$E/q11.qft" "$E/q7.qft" "$E/languages.tsv" .
-	cp "$TESTS_DIR/data/model/a.qft" a.qft
+	cp "$TESTS_DIR"/data/eval/{tokens.qft,q11.qft,q7.qft,languages.tsv} \
+		"$TESTS_DIR/data/model/a.qft" .
 	for q in 4 6 8; do
 		$CMP rounded $q q$((2 * q + 1)).qft
 	done

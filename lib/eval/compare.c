@@ -264,7 +264,7 @@ static void infer(struct cmp *c)
 }
 
 /* Scope s, figure k: the status and what can be computed. */
-static void compute(const qf_eval *ev, int s, int k, struct cmp *c)
+static void one_figure(const qf_eval *ev, int s, int k, struct cmp *c)
 {
 	if (gather(ev, s, k, c)) {
 		c->st = ST_EST;
@@ -365,7 +365,7 @@ int qf_eval_write_compare(const qf_eval *ev, FILE *f, qf_err *err)
 	      "diff_lo\tdiff_hi\tp\tp_holm\tin_best_set\tstatus\n", f);
 	for (int s = 0; s < ev->nsc; s++)
 		for (int j = 0; j < NCFIG; j++) {
-			compute(ev, s, cfig[j].k, &c);
+			one_figure(ev, s, cfig[j].k, &c);
 			for (int t = 0; t < c.T; t++)
 				cmp_row(f, ev, s, j, &c, t);
 		}
