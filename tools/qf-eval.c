@@ -30,6 +30,9 @@ static const char usage[] =
 	"  -d, --disparity FILE   the disparity table\n"
 	"      --units-out FILE   the units table: per language, unit and test\n"
 	"                         model\n"
+	"      --compare FILE     the test models compared on each disparity\n"
+	"                         figure: simultaneous intervals, differences\n"
+	"                         from the best, Holm-adjusted p, the best set\n"
 	"      --nll FILE         per-token NLL of every model as a stream\n"
 	"      --languages FILE   languages table (TSV, codes in column 1)\n"
 	"      --group-by COLUMN  disparity per value of a column of that table\n"
@@ -63,18 +66,20 @@ static const char usage[] =
 	"  qf-eval -r ref.qft -m int4=q4.qft -o lang.tsv tokens.qft\n"
 	"  qf-eval -r ref.qft -m q4.qft -m q4p=q4-protected.qft --languages languages.tsv --group-by morph_type -d disparity.tsv -o lang.tsv tokens.qft\n"
 	"  qf-eval -r ref.qft -m q4.qft --bootstrap 0 --nll nll.qft tokens.qft | cut -f1,2,18\n"
-	"  qf-eval -r ref.qft -m q4.qft --measure kl_unit --units-out units.tsv -d disparity.tsv -o lang.tsv tokens.qft\n";
+	"  qf-eval -r ref.qft -m q4.qft --measure kl_unit --units-out units.tsv -d disparity.tsv -o lang.tsv tokens.qft\n"
+	"  qf-eval -r ref.qft -m q4.qft -m q3.qft -m q4p=q4-protected.qft --measure kl_unit --compare compare.tsv -o lang.tsv tokens.qft\n";
 
 #define MAXM 256
 
 /* The long options without a short one. */
 enum { O_NLL = 0x2000, O_LANGS, O_GROUPBY, O_GROUP, O_REFLANG, O_MEASURE,
        O_BASELINE, O_MINDEN, O_BOOT, O_SEED, O_WINDOW, O_STRIDE, O_UNITS,
-       O_HEADINGS, O_CLUSTER, O_INTERVAL };
+       O_HEADINGS, O_CLUSTER, O_INTERVAL, O_COMPARE };
 
 struct opts {
 	const char *ref, *model[MAXM], *output, *disparity, *nll, *languages;
 	const char *units;
+	const char *compare;	/* --compare */
 	const char *groupby[64], *group[64], *ref_lang, *baseline, *jobs;
 	int nmodel, ngroupby, ngroup, verbose;
 	int window_set, stride_set;	/* given: checked against n_ctx */
@@ -185,6 +190,7 @@ static void option(struct opts *o, int c, char **argv)
 	case 'd': o->disparity = optarg; break;
 	case O_NLL: o->nll = optarg; break;
 	case O_UNITS: o->units = optarg; break;
+	case O_COMPARE: o->compare = optarg; break;
 	case O_HEADINGS: o->e.headings = 1; break;
 	case O_LANGS: o->languages = optarg; break;
 	case O_GROUPBY:
@@ -247,6 +253,7 @@ static void parse_args(int argc, char **argv, void *arg)
 		{ "disparity", required_argument, NULL, 'd' },
 		{ "nll", required_argument, NULL, O_NLL },
 		{ "units-out", required_argument, NULL, O_UNITS },
+		{ "compare", required_argument, NULL, O_COMPARE },
 		{ "headings", no_argument, NULL, O_HEADINGS },
 		{ "languages", required_argument, NULL, O_LANGS },
 		{ "group-by", required_argument, NULL, O_GROUPBY },
@@ -286,6 +293,9 @@ static void parse_args(int argc, char **argv, void *arg)
 	if (o->units && !o->nmodel)
 		qf_tool_usage_error("a units table (--units-out) needs a test model "
 				    "(-m)");
+	if (o->compare && !o->nmodel)
+		qf_tool_usage_error("a comparison table (--compare) needs a test "
+				    "model (-m)");
 	if ((o->e.threads = qf_tool_threads(o->jobs, &e)) < 0)
 		qf_tool_usage_error("%s", e.msg);
 	name_models(o);
@@ -293,10 +303,11 @@ static void parse_args(int argc, char **argv, void *arg)
 	o->tokens = argv + optind;
 	o->ntokens = argc - optind;
 	qf_tool_distinct_outputs((const char *[]){ "-o", "-d", "--nll",
-						   "--units-out" },
+						   "--units-out", "--compare" },
 				 (const char *[]){ o->output ? o->output : "-",
-						   o->disparity, o->nll, o->units },
-				 4);
+						   o->disparity, o->nll, o->units,
+						   o->compare },
+				 5);
 }
 
 static void opts_free(void *arg)
@@ -555,7 +566,7 @@ static int run(void *arg, qf_err *e)
 	const struct opts *o = arg;
 	qf_model *models[MAXM] = { NULL };
 	struct scoring sc = { .verbose = o->verbose };
-	qf_out *out = NULL, *dout = NULL, *uout = NULL;
+	qf_out *out = NULL, *dout = NULL, *uout = NULL, *cout = NULL;
 	int rc = -1;
 
 	if (load_models(o, models, e) < 0)
@@ -579,7 +590,11 @@ static int run(void *arg, qf_err *e)
 	if (o->units && (!(uout = qf_out_open(o->units, e)) ||
 			 qf_eval_write_units(sc.ev, qf_out_file(uout), e) < 0))
 		goto out;
-	if (close_nll(&sc.wn, e) < 0 || commit_out(&uout, e) < 0 ||
+	if (o->compare && (!(cout = qf_out_open(o->compare, e)) ||
+			   qf_eval_write_compare(sc.ev, qf_out_file(cout), e) < 0))
+		goto out;
+	if (close_nll(&sc.wn, e) < 0 || commit_out(&cout, e) < 0 ||
+	    commit_out(&uout, e) < 0 ||
 	    commit_out(&dout, e) < 0 || commit_out(&out, e) < 0)
 		goto out;
 	if (o->verbose)
@@ -595,6 +610,8 @@ out:
 		qf_out_abort(dout);
 	if (uout)
 		qf_out_abort(uout);
+	if (cout)
+		qf_out_abort(cout);
 	qf_eval_free(sc.ev);
 	for (int i = 0; i < o->nm; i++) {
 		qf_model_free(models[i]);

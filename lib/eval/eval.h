@@ -78,6 +78,12 @@ int qf_eval_finish(qf_eval *ev, qf_err *err);
 int qf_eval_write_lang(const qf_eval *ev, FILE *f, qf_err *err);
 int qf_eval_write_disparity(const qf_eval *ev, FILE *f, qf_err *err);
 int qf_eval_write_units(const qf_eval *ev, FILE *f, qf_err *err);
+/* The comparison of the test models (--compare, compare.c): per scope,
+ * figure and test model, simultaneous (max-T) intervals over the test
+ * models, the paired difference from the best with its simultaneous
+ * interval and Holm-adjusted p, and the set that cannot be told apart
+ * from the best (docs/eval.md, "Comparing configurations"). */
+int qf_eval_write_compare(const qf_eval *ev, FILE *f, qf_err *err);
 int qf_eval_models(const qf_eval *ev);
 const char *qf_eval_model_name(const qf_eval *ev, int i);
 uint64_t qf_eval_units(const qf_eval *ev);

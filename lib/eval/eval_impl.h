@@ -4,7 +4,8 @@
  * eval.c makes and frees a qf_eval; score.c scores records into units;
  * scopes.c keeps the languages and the scopes; figures.c computes the
  * figures of one set of units; bootstrap.c draws the replicates and
- * their intervals; tables.c writes the tables (docs/eval.md). */
+ * their intervals; tables.c writes the tables (docs/eval.md);
+ * compare.c the comparison of the test models (--compare). */
 #ifndef QF_EVAL_IMPL_H
 #define QF_EVAL_IMPL_H
 
