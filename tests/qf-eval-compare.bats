@@ -79,7 +79,7 @@ ccell() {
 }
 
 @test "ranks, best and the best set read alike from every row (awk, not the oracle)" {
-	qf-eval "${MODELS[@]}" --bootstrap 200 --seed 7 "${GROUPS_[@]}" \
+	qf-eval "${MODELS[@]}" --measure deg_byte --bootstrap 200 --seed 7 "${GROUPS_[@]}" \
 		-o l.tsv --compare c.tsv tokens.qft
 	# in every group of rows with a status ok: the ranks are 1..5, rank 1
 	# is the best, has the lowest estimate, diff 0 and no interval, p or
@@ -158,7 +158,7 @@ ccell() {
 }
 
 @test "degenerate replicates: ci K/B, exactly as many as the oracle's, inference NA" {
-	args=(-r a.qft -m q11=q11.qft -m q7.qft -m q9.qft --bootstrap 200 --seed 11)
+	args=(-r a.qft -m q11=q11.qft -m q7.qft -m q9.qft --measure deg_byte --bootstrap 200 --seed 11)
 	md=$($CMP min-den "${args[@]}" tokens.qft)
 	compare_check "${args[@]}" --min-den "$md" -o l.tsv --compare c.tsv tokens.qft
 	[[ $(ccell status all max_min q7) == "ci "*"/200" ]]
@@ -174,7 +174,7 @@ ccell() {
 	cat tokens.qft zzz.qft > with-zzz.qft
 	compare_check -r a.qft -m q11=q11.qft -m q7.qft --bootstrap 20 -o l.tsv \
 		--compare c.tsv with-zzz.qft
-	[ "$(ccell status all mean q7)" = "q11:deg_byte NA in zzz;q7:deg_byte NA in zzz" ]
+	[ "$(ccell status all mean q7)" = "q11:kl_unit NA in zzz;q7:kl_unit NA in zzz" ]
 }
 
 @test "--measure kl_unit on parallel units, the default 1000 replicates" {

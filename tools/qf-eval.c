@@ -40,9 +40,9 @@ static const char usage[] =
 	"      --group NAME=L1,L2,...  disparity over a list of languages\n"
 	"                         (repeatable)\n"
 	"      --ref-lang CODE    reference language of rel_deg (default eng)\n"
-	"      --measure M        degradation for disparity: deg_byte (default),\n"
-	"                         deg, d_bpb, d_nll, d_bits_unit or kl_unit (KL\n"
-	"                         per parallel unit: recommended for new studies)\n"
+	"      --measure M        degradation for disparity: kl_unit (KL per\n"
+	"                         parallel unit, the default), deg_byte, deg,\n"
+	"                         d_bpb, d_nll or d_bits_unit\n"
 	"      --headings         score records of kind=heading too (default: left\n"
 	"                         out, and said on stderr)\n"
 	"      --baseline NAME    test model of the *_vs_base figures (default:\n"
@@ -278,7 +278,7 @@ static void parse_args(int argc, char **argv, void *arg)
 	o->e.bootstrap = 1000;
 	o->e.seed = 1;
 	o->e.min_den = 0.001;
-	o->e.measure = QF_MEASURE_DEG_BYTE;
+	o->e.measure = QF_MEASURE_KL_UNIT;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":r:m:o:d:j:vh", longs, NULL)) != -1)
 		option(o, c, argv);

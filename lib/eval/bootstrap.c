@@ -173,6 +173,12 @@ static double at_level(const double *vals, int n, double q)
 	return vals[i] + (vals[i + 1] - vals[i]) * fr;
 }
 
+double qf_ev_quantile(double *v, int n, double q)
+{
+	qsort(v, (size_t)n, sizeof *v, cmp_double);
+	return at_level(v, n, q);
+}
+
 void qf_ev_interval(double *vals, int B, double *lo, double *hi, int *bad)
 {
 	int n = 0;

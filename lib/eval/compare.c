@@ -49,32 +49,6 @@ struct cmp {
 	int best, bad, st;
 };
 
-static void put_num(FILE *f, double v)
-{
-	if (isnan(v) || isinf(v))
-		fputs("\tNA", f);
-	else
-		fprintf(f, "\t%.6g", v == 0 ? 0.0 : v);	/* no -0 */
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* The q-quantile of v[0..n) (sorted here), interpolated linearly between
- * order statistics as qf_ev_interval does. */
-static double quantile(double *v, int n, double q)
-{
-	double pos = q * (n - 1);
-	int i = (int)pos;
-
-	qsort(v, (size_t)n, sizeof *v, cmp_double);
-	return i + 1 < n ? v[i] + (v[i + 1] - v[i]) * (pos - i) : v[i];
-}
-
 /* The sample standard deviation (n - 1) of x[0..n). */
 static double sd_of(const double *x, int n)
 {
@@ -195,7 +169,7 @@ static void simultaneous(struct cmp *c, const double *rep, const double *est,
 			}
 		c->scr[b] = mx;
 	}
-	crit = any ? quantile(c->scr, B, 0.95) : NAN;
+	crit = any ? qf_ev_quantile(c->scr, B, 0.95) : NAN;
 	for (int t = 0; t < T; t++) {
 		if (t == skip)
 			continue;
@@ -335,19 +309,19 @@ static void cmp_row(FILE *f, const qf_eval *ev, int s, int j,
 	int isbest = ranked && t == c->best;
 
 	fprintf(f, "%s\t%s\t%s", ev->sc[s].name, cfig[j].name, ev->name[t + 1]);
-	put_num(f, c->est[t]);
-	put_num(f, ok ? c->se[t] : NAN);
-	put_num(f, ok ? c->lo[t] : NAN);
-	put_num(f, ok ? c->hi[t] : NAN);
+	qf_ev_put_num(f, c->est[t]);
+	qf_ev_put_num(f, ok ? c->se[t] : NAN);
+	qf_ev_put_num(f, ok ? c->lo[t] : NAN);
+	qf_ev_put_num(f, ok ? c->hi[t] : NAN);
 	if (ranked)
 		fprintf(f, "\t%d\t%s", c->rank[t], ev->name[c->best + 1]);
 	else
 		fputs("\tNA\tNA", f);
-	put_num(f, ranked ? c->diff[t] : NAN);
-	put_num(f, ok && !isbest ? c->dlo[t] : NAN);
-	put_num(f, ok && !isbest ? c->dhi[t] : NAN);
-	put_num(f, ok && !isbest ? c->p[t] : NAN);
-	put_num(f, ok && !isbest ? c->ph[t] : NAN);
+	qf_ev_put_num(f, ranked ? c->diff[t] : NAN);
+	qf_ev_put_num(f, ok && !isbest ? c->dlo[t] : NAN);
+	qf_ev_put_num(f, ok && !isbest ? c->dhi[t] : NAN);
+	qf_ev_put_num(f, ok && !isbest ? c->p[t] : NAN);
+	qf_ev_put_num(f, ok && !isbest ? c->ph[t] : NAN);
 	if (ok)
 		fprintf(f, "\t%d", isbest || c->dlo[t] <= 0);
 	else

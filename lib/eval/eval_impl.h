@@ -10,6 +10,7 @@
 #define QF_EVAL_IMPL_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "core/internal.h"
@@ -124,6 +125,10 @@ struct qf_eval {
 	int ncl;		/* clusters: the distinct unit ids */
 	char **clid;		/* [ncl], sorted bytewise (not owned) */
 	double *tauc;		/* [ntest][nsc]: tau's correction, or NAN */
+	double *unitc;		/* [ntest][QF_MEASURES]: the same over all
+				 * languages for every measure: what the noise
+				 * of sampling units adds to the variance of
+				 * the D_L (the reliability's var_unit) */
 	struct figs acc;	/* the jackknife's acceleration of every
 				 * figure (f, g; NAN: none), for BCa */
 };
@@ -208,6 +213,11 @@ double qf_ev_bca_level(double z0, double a, double alpha);
 /* The interval of a figure from the replicates: vals [B] gathered by the
  * caller; *bad gets the count of replicates without a value. */
 void qf_ev_interval(double *vals, int B, double *lo, double *hi, int *bad);
+/* The q-quantile of v[0..n) (sorted here; linear between order
+ * statistics, numpy's default). */
+double qf_ev_quantile(double *v, int n, double q);
+/* "\t" and v with %.6g, or "\tNA" (no -0). */
+void qf_ev_put_num(FILE *f, double v);
 /* The same, BCa (docs/eval.md, "Intervals"): est the estimate, acc the
  * acceleration (NAN: 0). */
 void qf_ev_interval_bca(double *vals, int B, double est, double acc,

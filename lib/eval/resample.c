@@ -118,6 +118,7 @@ void qf_ev_resample_free(qf_eval *ev)
 {
 	free(ev->clid);
 	free(ev->tauc);
+	free(ev->unitc);
 	free(ev->acc.f);
 	free(ev->acc.g);
 	free(ev->acc.r);
@@ -197,9 +198,13 @@ struct jack {
 	struct figs fs;		/* one leave-out set's figures */
 	struct mom *mf, *mg;	/* [nf], [ng]: every figure */
 	struct mom *me;		/* [ntest][nsc][nlang]: e_L */
-	size_t nf, ng, ne;
+	struct mom *mu;		/* [ntest][QF_MEASURES][nlang]: e_L of
+				 * every measure over all languages */
+	size_t nf, ng, ne, nu;
 	double *tauc;		/* [ntest][nsc]: tau's corrections (ev->tauc
 				 * at the end: the leave-out sets have no tau) */
+	double *unitc;		/* [ntest][QF_MEASURES]: the same over all
+				 * languages, every measure (ev->unitc) */
 	int *keep;		/* [nlang or ncl]: 0 = left out */
 };
 
@@ -233,12 +238,11 @@ static double mom_close(struct mom *m, int G)
 	return G > 1 ? k / G * c2 : 0;
 }
 
-/* e_L of test model t in scope s from figures fs, for every language of
- * the scope (NAN outside), into e[nlang]. */
-static void deviations(const qf_eval *ev, const struct figs *fs, int t, int s,
-		       double *e)
+/* e_L of figure mf of test model t in scope s from figures fs, for every
+ * language of the scope (NAN outside), into e[nlang]. */
+static void deviations(const qf_eval *ev, const struct figs *fs, int mf,
+		       int t, int s, double *e)
 {
-	int mf = qf_ev_measure_fig(ev->o.measure);
 	double sum = 0;
 	int n = 0;
 
@@ -255,7 +259,7 @@ static void deviations(const qf_eval *ev, const struct figs *fs, int t, int s,
 static void jack_add(struct jack *j, double *e, double *e0)
 {
 	qf_eval *ev = j->ev;
-	int nt = ev->nm - 1;
+	int nt = ev->nm - 1, mf = qf_ev_measure_fig(ev->o.measure);
 
 	for (size_t i = 0; i < j->nf; i++)
 		mom_add(&j->mf[i], j->fs.f[i], ev->est.f[i]);
@@ -265,11 +269,22 @@ static void jack_add(struct jack *j, double *e, double *e0)
 		for (int s = 0; s < ev->nsc; s++) {
 			struct mom *me = j->me + ((size_t)t * ev->nsc + s) * ev->nlang;
 
-			deviations(ev, &j->fs, t, s, e);
-			deviations(ev, &ev->est, t, s, e0);
+			deviations(ev, &j->fs, mf, t, s, e);
+			deviations(ev, &ev->est, mf, t, s, e0);
 			for (int l = 0; l < ev->nlang; l++)
 				if (ev->sc[s].in[l])
 					mom_add(&me[l], e[l], e0[l]);
+		}
+	/* every measure over all languages (scope 0), for the reliability */
+	for (int t = 0; t < nt; t++)
+		for (int k = 0; k < QF_MEASURES; k++) {
+			struct mom *mu = j->mu + ((size_t)t * QF_MEASURES + k) * ev->nlang;
+			int f = qf_ev_measure_fig(k);
+
+			deviations(ev, &j->fs, f, t, 0, e);
+			deviations(ev, &ev->est, f, t, 0, e0);
+			for (int l = 0; l < ev->nlang; l++)
+				mom_add(&mu[l], e[l], e0[l]);
 		}
 }
 
@@ -289,6 +304,13 @@ static void jack_close(struct jack *j, int G)
 
 		if (!isnan(j->tauc[ts]))
 			j->tauc[ts] += j->me[i].bad ? NAN : v;
+	}
+	for (size_t i = 0; i < j->nu; i++) {
+		double v = mom_close(&j->mu[i], G);
+		size_t tk = i / ev->nlang;
+
+		if (!isnan(j->unitc[tk]))
+			j->unitc[tk] += j->mu[i].bad ? NAN : v;
 	}
 }
 
@@ -384,6 +406,9 @@ static int jack_alloc(struct jack *j)
 	j->nf = (size_t)ev->nlang * ev->nm * NF;
 	j->ng = (size_t)nt * ev->nsc * NG;
 	j->ne = (size_t)nt * ev->nsc * ev->nlang;
+	j->nu = (size_t)nt * QF_MEASURES * ev->nlang;
+	j->mu = calloc(j->nu + 1, sizeof *j->mu);
+	j->unitc = calloc((size_t)(nt > 0 ? nt : 1) * QF_MEASURES, sizeof *j->unitc);
 	j->mf = calloc(j->nf + 1, sizeof *j->mf);
 	j->mg = calloc(j->ng + 1, sizeof *j->mg);
 	j->me = calloc(j->ne + 1, sizeof *j->me);
@@ -393,7 +418,8 @@ static int jack_alloc(struct jack *j)
 	ev->acc.g = malloc((j->ng + 1) * sizeof *ev->acc.g);
 	if (qf_ev_figs_alloc(ev, &j->fs, 0) < 0)
 		return -1;
-	return j->mf && j->mg && j->me && j->keep && j->tauc && ev->acc.f &&
+	return j->mf && j->mg && j->me && j->mu && j->unitc && j->keep &&
+		j->tauc && ev->acc.f &&
 		ev->acc.g ? 0 : -1;
 }
 
@@ -428,6 +454,10 @@ int qf_ev_jackknife(qf_eval *ev, struct work *wk)
 	tau_corrections(ev, j.tauc);
 	ev->tauc = j.tauc;
 	j.tauc = NULL;
+	for (int i = 0; i < (ev->nm - 1) * QF_MEASURES; i++)
+		j.unitc[i] = ev->nlang >= 2 ? j.unitc[i] / (ev->nlang - 1) : NAN;
+	ev->unitc = j.unitc;
+	j.unitc = NULL;
 	accelerations(j.mf, j.nf, ev->acc.f);
 	accelerations(j.mg, j.ng, ev->acc.g);
 	rc = 0;
@@ -437,6 +467,8 @@ out:
 	free(j.mf);
 	free(j.mg);
 	free(j.me);
+	free(j.mu);
+	free(j.unitc);
 	free(j.keep);
 	free(j.tauc);
 	qf_ev_figs_free(&j.fs);

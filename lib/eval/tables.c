@@ -28,7 +28,7 @@ static const char *const gname[NG] = {
 	"tau_mean", "tau_vs_base",
 };
 
-static void put_num(FILE *f, double v)
+void qf_ev_put_num(FILE *f, double v)
 {
 	if (isnan(v) || isinf(v))
 		fputs("\tNA", f);
@@ -84,9 +84,9 @@ static void fig_ci(const qf_eval *ev, double est, int r, double acc,
 /* A figure and its interval. */
 static void put3(FILE *f, double est, const double ci[2])
 {
-	put_num(f, est);
-	put_num(f, ci[0]);
-	put_num(f, ci[1]);
+	qf_ev_put_num(f, est);
+	qf_ev_put_num(f, ci[0]);
+	qf_ev_put_num(f, ci[1]);
 }
 
 /* The first status entry of a row whose degradation measure has no value
@@ -295,11 +295,11 @@ static void unit_row(FILE *f, const qf_eval *ev, size_t i, int m)
 		fprintf(f, "%" PRIu64, u->ordinal);
 	fprintf(f, "\t%s\t%s\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64,
 		kind[u->kind], ev->name[m], u->tokens, u->scored, u->bytes);
-	put_num(f, dnll);
-	put_num(f, dnll / log(2.0));
-	put_num(f, kl);
-	put_num(f, u->scored ? kl / sc : NAN);
-	put_num(f, u->scored ? s[(size_t)m * NS + S_TOP1] / sc : NAN);
+	qf_ev_put_num(f, dnll);
+	qf_ev_put_num(f, dnll / log(2.0));
+	qf_ev_put_num(f, kl);
+	qf_ev_put_num(f, u->scored ? kl / sc : NAN);
+	qf_ev_put_num(f, u->scored ? s[(size_t)m * NS + S_TOP1] / sc : NAN);
 	fputc('\n', f);
 }
 

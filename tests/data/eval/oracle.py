@@ -1113,7 +1113,7 @@ def compare_nll(path, units, names, sc, errs):
 
 def parse(argv):
     o = {"ref": None, "models": [], "window": None, "stride": None,
-         "bootstrap": 1000, "seed": 1, "measure": "deg_byte", "ref_lang": "eng",
+         "bootstrap": 1000, "seed": 1, "measure": "kl_unit", "ref_lang": "eng",
          "baseline": None, "min_den": 0.001, "languages": None, "group_by": [],
          "groups": [], "o": None, "d": None, "nll": None, "units": None,
          "headings": False, "tokens": [], "cluster": "auto",
