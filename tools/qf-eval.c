@@ -169,8 +169,8 @@ static int test_model(const struct opts *o, const char *s)
 	return -1;
 }
 
-/* --realizations NAME=M1,M2,...: the configuration of each test model
- * listed, in o->conf (the others are their own, o->conf[t] NULL).  Names
+/* --realizations NAME=M1,M2,...: the configuration of every test model
+ * in o->conf, NAME for those listed, else the model's own name.  Names
  * as model names; a model in two configurations, or two configurations
  * of one name (a listed one and an unlisted model's), is misuse. */
 static void configs(struct opts *o)
