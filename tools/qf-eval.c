@@ -34,6 +34,12 @@ static const char usage[] =
 	"                         figure: simultaneous intervals, differences\n"
 	"                         from the best, Holm-adjusted p, the best set\n"
 	"      --nll FILE         per-token NLL of every model as a stream\n"
+	"      --reliability FILE  per configuration and measure: split-half and\n"
+	"                         realization-to-realization reliability, the\n"
+	"                         correlation with bytes per character, variance\n"
+	"                         components\n"
+	"      --realizations NAME=M1,M2,...  test models M1, M2, ... are\n"
+	"                         realizations of configuration NAME (repeatable)\n"
 	"      --languages FILE   languages table (TSV, codes in column 1)\n"
 	"      --group-by COLUMN  disparity per value of a column of that table\n"
 	"                         (repeatable)\n"
@@ -67,14 +73,15 @@ static const char usage[] =
 	"  qf-eval -r ref.qft -m q4.qft -m q4p=q4-protected.qft --languages languages.tsv --group-by morph_type -d disparity.tsv -o lang.tsv tokens.qft\n"
 	"  qf-eval -r ref.qft -m q4.qft --bootstrap 0 --nll nll.qft tokens.qft | cut -f1,2,18\n"
 	"  qf-eval -r ref.qft -m q4.qft --measure kl_unit --units-out units.tsv -d disparity.tsv -o lang.tsv tokens.qft\n"
-	"  qf-eval -r ref.qft -m q4.qft -m q3.qft -m q4p=q4-protected.qft --measure kl_unit --compare compare.tsv -o lang.tsv tokens.qft\n";
+	"  qf-eval -r ref.qft -m q4.qft -m q3.qft -m q4p=q4-protected.qft --measure kl_unit --compare compare.tsv -o lang.tsv tokens.qft\n"
+	"  qf-eval -r ref.qft -m q4.qft -m s1=q4s1.qft -m s2=q4s2.qft -m s3=q4s3.qft --realizations q4s=s1,s2,s3 --reliability reliab.tsv --bootstrap 0 -o lang.tsv tokens.qft\n";
 
 #define MAXM 256
 
 /* The long options without a short one. */
 enum { O_NLL = 0x2000, O_LANGS, O_GROUPBY, O_GROUP, O_REFLANG, O_MEASURE,
        O_BASELINE, O_MINDEN, O_BOOT, O_SEED, O_WINDOW, O_STRIDE, O_UNITS,
-       O_HEADINGS, O_CLUSTER, O_INTERVAL, O_COMPARE };
+       O_HEADINGS, O_CLUSTER, O_INTERVAL, O_COMPARE, O_REALIZ, O_RELIAB };
 
 struct opts {
 	const char *ref, *model[MAXM], *output, *disparity, *nll, *languages;
@@ -89,6 +96,11 @@ struct opts {
 	char **tokens;		/* the token streams (none: standard input) */
 	int ntokens;
 	qf_eval_opts e;
+	/* --realizations and --reliability */
+	const char *realiz[64], *reliability;
+	int nrealiz;
+	char *cname[64];	/* the configurations' names */
+	const char *conf[MAXM];	/* of test model t: conf[t] */
 };
 
 /* NAME=FILE or FILE: the name, and the file in *file. */
@@ -170,6 +182,70 @@ static int pick(const char *opt, const char *s, const char *const *choice)
 			    choice[2] ? choice[2] : "");
 }
 
+/* ------------------------------------------------------------ realizations */
+
+/* The test model named s (0 for the first -m), or misuse. */
+static int test_model(const struct opts *o, const char *s)
+{
+	for (int i = 1; i < o->nm; i++)
+		if (strcmp(o->name[i], s) == 0)
+			return i - 1;
+	qf_tool_usage_error("--realizations: no test model named '%s'", s);
+	return -1;
+}
+
+/* --realizations NAME=M1,M2,...: the configuration of every test model
+ * in o->conf, NAME for those listed, else the model's own name.  Names
+ * as model names; a model in two configurations, or two configurations
+ * of one name (a listed one and an unlisted model's), is misuse. */
+static void configs(struct opts *o)
+{
+	int gid[MAXM];
+
+	for (int g = 0; g < o->nrealiz; g++) {
+		const char *arg = o->realiz[g], *eq = strchr(arg, '='), *p;
+		size_t n = eq ? (size_t)(eq - arg) : 0;
+
+		if (!eq || n == 0 || !eq[1])
+			qf_tool_usage_error("--realizations wants NAME=M1,M2,..., not "
+					    "'%s'", arg);
+		if (strspn(arg, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			   "0123456789._+-") != n)
+			qf_tool_usage_error("configuration name '%.*s': only letters, "
+					    "digits and . _ + -", (int)n, arg);
+		if (!(o->cname[g] = strndup(arg, n)))
+			qf_tool_die(1, "out of memory");
+		for (p = eq + 1; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
+			size_t k = strcspn(p, ",");
+			char *m = strndup(p, k);
+			int t;
+
+			if (!m)
+				qf_tool_die(1, "out of memory");
+			if (k == 0)
+				qf_tool_usage_error("--realizations: an empty model name in "
+						    "'%s'", arg);
+			t = test_model(o, m);
+			if (o->conf[t])
+				qf_tool_usage_error("--realizations: model '%s' is in two "
+						    "configurations", m);
+			free(m);
+			o->conf[t] = o->cname[g];
+			gid[t] = g;
+		}
+	}
+	for (int t = 0; t < o->nm - 1; t++)
+		if (!o->conf[t]) {
+			o->conf[t] = o->name[t + 1];
+			gid[t] = o->nrealiz + t;
+		}
+	for (int t = 0; t < o->nm - 1; t++)
+		for (int u = 0; u < t; u++)
+			if (gid[t] != gid[u] && strcmp(o->conf[t], o->conf[u]) == 0)
+				qf_tool_usage_error("two configurations named '%s'",
+						    o->conf[t]);
+}
+
 /* One option of the command line (c as getopt_long returns it). */
 static void option(struct opts *o, int c, char **argv)
 {
@@ -237,6 +313,12 @@ static void option(struct opts *o, int c, char **argv)
 		break;
 	case O_CLUSTER: o->e.cluster = pick("--cluster", optarg, clusters); break;
 	case O_INTERVAL: o->e.interval = pick("--interval", optarg, intervals); break;
+	case O_REALIZ:
+		if (o->nrealiz == 64)
+			qf_tool_usage_error("more than 64 --realizations");
+		o->realiz[o->nrealiz++] = optarg;
+		break;
+	case O_RELIAB: o->reliability = optarg; break;
 	case 'j': o->jobs = optarg; break;
 	case 'v': o->verbose = 1; break;
 	default: qf_tool_common_option(c, usage, argv);
@@ -255,6 +337,8 @@ static void parse_args(int argc, char **argv, void *arg)
 		{ "units-out", required_argument, NULL, O_UNITS },
 		{ "compare", required_argument, NULL, O_COMPARE },
 		{ "headings", no_argument, NULL, O_HEADINGS },
+		{ "realizations", required_argument, NULL, O_REALIZ },
+		{ "reliability", required_argument, NULL, O_RELIAB },
 		{ "languages", required_argument, NULL, O_LANGS },
 		{ "group-by", required_argument, NULL, O_GROUPBY },
 		{ "group", required_argument, NULL, O_GROUP },
@@ -296,18 +380,25 @@ static void parse_args(int argc, char **argv, void *arg)
 	if (o->compare && !o->nmodel)
 		qf_tool_usage_error("a comparison table (--compare) needs a test "
 				    "model (-m)");
+	if (o->reliability && !o->nmodel)
+		qf_tool_usage_error("a reliability table (--reliability) needs a test "
+				    "model (-m)");
+	if (o->nrealiz && !o->reliability)
+		qf_tool_usage_error("--realizations needs --reliability FILE");
 	if ((o->e.threads = qf_tool_threads(o->jobs, &e)) < 0)
 		qf_tool_usage_error("%s", e.msg);
 	name_models(o);
+	configs(o);
 	o->e.ref_lang = o->ref_lang;
 	o->tokens = argv + optind;
 	o->ntokens = argc - optind;
 	qf_tool_distinct_outputs((const char *[]){ "-o", "-d", "--nll",
-						   "--units-out", "--compare" },
+						   "--units-out", "--compare",
+						   "--reliability" },
 				 (const char *[]){ o->output ? o->output : "-",
 						   o->disparity, o->nll, o->units,
-						   o->compare },
-				 5);
+						   o->compare, o->reliability },
+				 6);
 }
 
 static void opts_free(void *arg)
@@ -316,6 +407,8 @@ static void opts_free(void *arg)
 
 	for (int i = 0; i < o->nm; i++)
 		free(o->name[i]);
+	for (int g = 0; g < o->nrealiz; g++)
+		free(o->cname[g]);
 }
 
 /* Every model, of one vocabulary, on the threads asked for. */
@@ -567,6 +660,7 @@ static int run(void *arg, qf_err *e)
 	qf_model *models[MAXM] = { NULL };
 	struct scoring sc = { .verbose = o->verbose };
 	qf_out *out = NULL, *dout = NULL, *uout = NULL, *cout = NULL;
+	qf_out *rout = NULL;
 	int rc = -1;
 
 	if (load_models(o, models, e) < 0)
@@ -593,8 +687,12 @@ static int run(void *arg, qf_err *e)
 	if (o->compare && (!(cout = qf_out_open(o->compare, e)) ||
 			   qf_eval_write_compare(sc.ev, qf_out_file(cout), e) < 0))
 		goto out;
-	if (close_nll(&sc.wn, e) < 0 || commit_out(&cout, e) < 0 ||
-	    commit_out(&uout, e) < 0 ||
+	if (o->reliability &&
+	    (!(rout = qf_out_open(o->reliability, e)) ||
+	     qf_eval_write_reliability(sc.ev, o->conf, qf_out_file(rout), e) < 0))
+		goto out;
+	if (close_nll(&sc.wn, e) < 0 || commit_out(&rout, e) < 0 ||
+	    commit_out(&cout, e) < 0 || commit_out(&uout, e) < 0 ||
 	    commit_out(&dout, e) < 0 || commit_out(&out, e) < 0)
 		goto out;
 	if (o->verbose)
@@ -612,6 +710,8 @@ out:
 		qf_out_abort(uout);
 	if (cout)
 		qf_out_abort(cout);
+	if (rout)
+		qf_out_abort(rout);
 	qf_eval_free(sc.ev);
 	for (int i = 0; i < o->nm; i++) {
 		qf_model_free(models[i]);

@@ -84,6 +84,14 @@ int qf_eval_write_units(const qf_eval *ev, FILE *f, qf_err *err);
  * interval and Holm-adjusted p, and the set that cannot be told apart
  * from the best (docs/eval.md, "Comparing configurations"). */
 int qf_eval_write_compare(const qf_eval *ev, FILE *f, qf_err *err);
+/* The reliability table (--reliability), after qf_eval_finish: conf[t]
+ * names the configuration test model t (models[t + 1]) is a realization
+ * of (conf NULL, or conf[t] NULL: a configuration of its own, named
+ * after the model); a row per configuration, in the order of its first
+ * test model, and measure (docs/eval.md, "Realizations and
+ * reliability"). */
+int qf_eval_write_reliability(const qf_eval *ev, const char *const *conf,
+			      FILE *f, qf_err *err);
 int qf_eval_models(const qf_eval *ev);
 const char *qf_eval_model_name(const qf_eval *ev, int i);
 uint64_t qf_eval_units(const qf_eval *ev);
