@@ -125,19 +125,8 @@ def compare(est, R):
 
 def replicates(argv):
     """oracle.py's run(), up to the disparity figures and replicates."""
-    o = oracle.parse(argv)
-    rname, rpath = oracle.model_arg(o["ref"], "ref")
-    ms = [oracle.model_arg(s, None) for s in o["models"]]
-    names = [rname] + [n for n, _ in ms]
-    paths = [rpath] + [p for _, p in ms]
-    cfgs = [oracle.load_model(p)[0] for p in paths]
-    W = o["window"] or min(c["n_ctx"] for c in cfgs)
-    S = o["stride"] or W // 2
-    units = oracle.load_units(o["tokens"])
-    sc = oracle.cached_score(paths, o["tokens"], W, S)
-    data = oracle.Data(units, sc, len(names), o["headings"])
-    o["baseline"] = names.index(o["baseline"]) if o["baseline"] else 1
-    table = oracle.read_languages(o["languages"]) if o["languages"] else None
+    o, names, _, _, data = oracle.prepare(argv)
+    table = o["table"]
     scopes, _, est_disp, _, rep_disp, _ = oracle.evaluate(data, o, len(names),
                                                           names, table)
     return o, names, scopes, est_disp, rep_disp

@@ -1194,7 +1194,10 @@ def read_languages(path):
     return {"rows": rows, "order": order}
 
 
-def run(argv):
+def prepare(argv):
+    """The options, model names, records, scores and per-unit sums of a
+    qf-eval command line (argv without the program); o["baseline"] an
+    index, o["table"] the languages table or None."""
     o = parse(argv)
     rname, rpath = model_arg(o["ref"], "ref")
     ms = [model_arg(s, None) for s in o["models"]]
@@ -1205,10 +1208,15 @@ def run(argv):
     S = o["stride"] or W // 2
     units = load_units(o["tokens"])
     sc = cached_score(paths, o["tokens"], W, S)
-    nm = len(names)
-    data = Data(units, sc, nm, o["headings"])
+    data = Data(units, sc, len(names), o["headings"])
     o["baseline"] = names.index(o["baseline"]) if o["baseline"] else 1
-    table = read_languages(o["languages"]) if o["languages"] else None
+    o["table"] = read_languages(o["languages"]) if o["languages"] else None
+    return o, names, units, sc, data
+
+
+def run(argv):
+    o, names, units, sc, data = prepare(argv)
+    nm, table = len(names), o["table"]
     scopes, est_lf, est_disp, rep_lf, rep_disp, acc = evaluate(data, o, nm, names,
                                                                table)
     lang_rows, disp_rows = expected_tables(o, names, scopes, est_lf, est_disp,

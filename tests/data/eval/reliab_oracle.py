@@ -254,17 +254,7 @@ def row(langs, sets, bpc, name, ms, measure, n_units, noise):
 
 def expected(argv):
     rest, real, out = split_argv(argv)
-    o = oracle.parse(rest)
-    rname, rpath = oracle.model_arg(o["ref"], "ref")
-    mods = [oracle.model_arg(s, None) for s in o["models"]]
-    names = [rname] + [n for n, _ in mods]
-    paths = [rpath] + [p for _, p in mods]
-    cfgs = [oracle.load_model(p)[0] for p in paths]
-    W = o["window"] or min(c["n_ctx"] for c in cfgs)
-    S = o["stride"] or W // 2
-    units = oracle.load_units(o["tokens"])
-    sc = oracle.cached_score(paths, o["tokens"], W, S)
-    data = oracle.Data(units, sc, len(names), o["headings"])
+    o, names, units, _, data = oracle.prepare(rest)
     sets, n_units = figures(data, units, len(names))
     bpc = {}
     for L in data.langs:
