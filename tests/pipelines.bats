@@ -112,7 +112,7 @@ assert len({(r["lang"], r["model"]) for r in lang}) == len(lang)
 	cd "$BATS_TEST_TMPDIR"
 	qf-quantize -s int -b 4 -g 64 -o none.qft "$BATS_FILE_TMPDIR/m4.qft"
 	qf-quantize -s int -b 4 -g 64 --protect-layers 1,3 -o p13.qft "$BATS_FILE_TMPDIR/m4.qft"
-	qf-eval -r ref="$BATS_FILE_TMPDIR/m4.qft" -m none=none.qft -m p1-3=p13.qft --baseline none \
+	qf-eval -r ref="$BATS_FILE_TMPDIR/m4.qft" -m none=none.qft -m p1-3=p13.qft --baseline none --measure deg_byte \
 		--languages "$TOP/pipelines/data/udhr/languages.tsv" --group-by morph_type --group-by script \
 		--bootstrap 50 --seed 1 -o lang.tsv -d disp.tsv "$out/proper/tokens.qft"
 	# the same rows, whichever group scored them
