@@ -744,5 +744,5 @@ print("%.6g" % np.sqrt(max(0, (msl - mse) / k)))' u.tsv $col $q)
 	misuse "${MODELS[@]}" --cluster units
 	[[ ${stderr_lines[0]} == *"--cluster: 'units' is none of auto, unit, record" ]]
 	misuse "${MODELS[@]}" --interval bc
-	[[ ${stderr_lines[0]} == *"--interval: 'bc' is none of bca, percentile" ]]
+	[[ ${stderr_lines[0]} == *"--interval: 'bc' is none of auto, t, bca, percentile" ]]
 }

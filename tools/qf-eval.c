@@ -60,7 +60,8 @@ static const char usage[] =
 	"                         jointly across languages), record (each\n"
 	"                         language's records) or auto (default: unit when\n"
 	"                         every record has a unit_id)\n"
-	"      --interval I       bca (default) or percentile\n"
+	"      --interval I       auto (default: t with parallel units, else\n"
+	"                         bca), t (bootstrap-t), bca or percentile\n"
 	"      --window W         tokens per pass (default: the models' n_ctx)\n"
 	"      --stride S         advance between passes (default: W / 2)\n"
 	"  -j, --jobs N           threads (default QF_THREADS, else one per CPU)\n"
@@ -169,7 +170,7 @@ static void name_models(struct opts *o)
 
 /* The values of --cluster and --interval, in the order of their enums. */
 static const char *const clusters[] = { "auto", "unit", "record", NULL };
-static const char *const intervals[] = { "bca", "percentile", NULL };
+static const char *const intervals[] = { "auto", "t", "bca", "percentile", NULL };
 
 /* The index of s among the choices of option opt; misuse if none. */
 static int pick(const char *opt, const char *s, const char *const *choice)
@@ -177,9 +178,12 @@ static int pick(const char *opt, const char *s, const char *const *choice)
 	for (int i = 0; choice[i]; i++)
 		if (strcmp(s, choice[i]) == 0)
 			return i;
-	qf_tool_usage_error("%s: '%s' is none of %s, %s%s%s", opt, s, choice[0],
-			    choice[1], choice[2] ? ", " : "",
-			    choice[2] ? choice[2] : "");
+	char list[256] = "";
+
+	for (int i = 0; choice[i]; i++)
+		snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
+			 i ? ", " : "", choice[i]);
+	qf_tool_usage_error("%s: '%s' is none of %s", opt, s, list);
 }
 
 /* ------------------------------------------------------------ realizations */

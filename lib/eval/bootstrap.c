@@ -20,8 +20,8 @@ static int draw_units(const qf_eval *ev, int l, int b, uint64_t *s,
 	int n = ev->lang[l].n;
 
 	if (b < 0 || ev->cluster)
-		return qf_ev_cluster_units(ev, l, b < 0 ? NULL : cdraw, wk);
-	if (qf_ev_cluster_units(ev, l, NULL, wk) < 0)
+		return qf_ev_cluster_units(ev, l, b < 0 ? NULL : cdraw, ev->ncl, wk);
+	if (qf_ev_cluster_units(ev, l, NULL, 0, wk) < 0)
 		return -1;
 	for (int i = 0; i < n; i++)
 		wk->draw[i] = (int)(((unsigned __int128)qf_xoshiro256ss(s) *
@@ -55,6 +55,9 @@ static int compute(qf_eval *ev, int b, struct work *wk, struct figs *fs)
 	}
 	qf_ev_rel_figs(ev, fs);
 	qf_ev_disp_figs(ev, fs);
+	/* the bootstrap-t's SEs and tau's own correction */
+	if (cdraw && fs->tc && qf_ev_rep_jackknife(ev, cdraw, wk, fs) < 0)
+		goto out;
 	rc = 0;
 out:
 	free(cdraw);
@@ -85,11 +88,33 @@ static int replicates(qf_eval *ev, struct work *wk)
 		return 0;
 	if (!(ev->rep = calloc((size_t)B, sizeof *ev->rep)))
 		return -1;
-	for (int b = 0; b < B; b++)
-		if (qf_ev_figs_alloc(ev, &ev->rep[b], 0) < 0)
+	for (int b = 0; b < B; b++) {
+		struct figs *fs = &ev->rep[b];
+		size_t nts = (size_t)(ev->nm - 1) * ev->nsc;
+
+		if (qf_ev_figs_alloc(ev, fs, 0) < 0)
 			return -1;
+		if (ev->cluster &&
+		    !(fs->tc = malloc((nts ? nts : 1) * sizeof *fs->tc)))
+			return -1;
+		for (size_t i = 0; ev->cluster && i < nts; i++)
+			fs->tc[i] = NAN;
+	}
 	qf_pool_run(ev->pool, B, boot_task, &j);
 	return j.failed ? -1 : 0;
+}
+
+/* --interval auto: the bootstrap-t with parallel units, else BCa; t
+ * needs them (its SEs come from the jackknife over a replicate's
+ * clusters). */
+static int interval_method(qf_eval *ev, qf_err *err)
+{
+	if (ev->o.interval == QF_CI_AUTO)
+		ev->o.interval = ev->cluster ? QF_CI_T : QF_CI_BCA;
+	if (ev->o.interval == QF_CI_T && !ev->cluster)
+		return qf_err_set(err, "--interval t needs parallel units (a "
+				  "unit_id on every record, --cluster unit)");
+	return 0;
 }
 
 /* Languages in code order, the reference language, the scopes. */
@@ -108,11 +133,8 @@ static int prepare(qf_eval *ev, qf_err *err)
 
 static void work_free(struct work *wk, int nt)
 {
-	for (int t = 0; t < nt; t++) {
-		free(wk[t].klbuf);
-		free(wk[t].acc);
-		free(wk[t].draw);
-	}
+	for (int t = 0; t < nt; t++)
+		qf_ev_work_free(&wk[t]);
 	free(wk);
 }
 
@@ -128,7 +150,7 @@ int qf_eval_finish(qf_eval *ev, qf_err *err)
 	for (int t = 0; t < nt; t++)
 		if (!(wk[t].acc = malloc((size_t)ev->nm * sizeof *wk[t].acc)))
 			goto oom;
-	if (qf_ev_clusters(ev, err) < 0)
+	if (qf_ev_clusters(ev, err) < 0 || interval_method(ev, err) < 0)
 		goto out;
 	/* the estimate, the jackknife (which needs it), tau (which needs
 	 * the jackknife), the replicates */
@@ -216,4 +238,43 @@ void qf_ev_interval_bca(double *vals, int B, double est, double acc,
 	qsort(vals, (size_t)n, sizeof *vals, cmp_double);
 	*lo = at_level(vals, n, qf_ev_bca_level(z0, a, 0.025));
 	*hi = at_level(vals, n, qf_ev_bca_level(z0, a, 0.975));
+}
+
+void qf_ev_interval_t(double *vals, const double *ses, int B, double est,
+		      double se, double *lo, double *hi, int *bad)
+{
+	/* an SE within rounding of 0 (every draw one unit) has no t */
+	double tiny = 1e-9 * fmax(fabs(est), se);
+	int n = 0;
+
+	*bad = 0;
+	*lo = *hi = NAN;
+	for (int b = 0; b < B; b++)
+		if (isnan(vals[b]))
+			(*bad)++;
+		else if (ses[b] > tiny)
+			vals[n++] = (vals[b] - est) / ses[b];
+	if (*bad || isnan(est) || !(se >= 0))
+		return;
+	if (n == 0) {
+		/* no replicate varies within itself (a figure constant in
+		 * every jackknife; vals untouched): the percentiles */
+		qf_ev_interval(vals, B, lo, hi, bad);
+		return;
+	}
+	qsort(vals, (size_t)n, sizeof *vals, cmp_double);
+	*lo = est - at_level(vals, n, 0.975) * se;
+	*hi = est - at_level(vals, n, 0.025) * se;
+}
+
+void qf_ev_interval_shift(double *vals, int B, double shift, double *lo,
+			  double *hi, int *bad)
+{
+	qf_ev_interval(vals, B, lo, hi, bad);
+	if (isnan(shift) || isnan(*lo)) {	/* (fmax would make NAN 0) */
+		*lo = *hi = NAN;
+		return;
+	}
+	*lo = fmax(0, *lo + shift);
+	*hi = fmax(0, *hi + shift);
 }

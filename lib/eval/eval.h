@@ -35,8 +35,10 @@ typedef struct qf_eval_opts {
  * unit_id, else each language's records; unit: parallel units, and a
  * record without a unit_id is an error; record: each language's. */
 enum { QF_CLUSTER_AUTO, QF_CLUSTER_UNIT, QF_CLUSTER_RECORD };
-/* bca (the default, 0) or percentile. */
-enum { QF_CI_BCA, QF_CI_PERCENTILE };
+/* auto (the default, 0): t with parallel units, else bca; t: the
+ * bootstrap-t (parallel units only); bca; percentile.  tau and tau_mean
+ * always: percentiles moved by the bias (docs/eval.md, "Intervals"). */
+enum { QF_CI_AUTO, QF_CI_T, QF_CI_BCA, QF_CI_PERCENTILE };
 
 typedef struct qf_eval qf_eval;
 /* Over models[0] (the reference) and models[1..n) (test models), kept,

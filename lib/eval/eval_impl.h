@@ -82,6 +82,20 @@ struct figs {
 	int *gmax, *gmin;	/* [ntest][nscope]: languages (estimate only) */
 	int *gnov;		/* and the first language whose measure has
 				 * no value, or -1 */
+	double *gsd;		/* [ntest][nscope]: the SD of D (n - 1) */
+	double *fse, *gse;	/* the jackknife SE of every figure (the
+				 * estimate; replicates with clusters) */
+	double *tc;		/* [ntest][nscope]: tau's own correction (a
+				 * replicate with clusters), else NULL: the
+				 * estimate's (ev->tauc) */
+};
+
+/* The jackknife's sums of one figure (resample.c). */
+struct mom {
+	double s1, s2, s3;	/* this stratum's sums of d, d^2, d^3 */
+	double u2, u3;		/* every finished stratum's of U^2, U^3 */
+	double vj;		/* and of the jackknife variance */
+	int bad;
 };
 
 struct qf_eval {
@@ -150,6 +164,11 @@ struct work {
 	struct acc *acc;	/* [nm] */
 	int *draw;
 	size_t drawcap;
+	/* a replicate's jackknife (resample.c), made at its first use */
+	struct figs jfs;
+	struct mom *mom;
+	int *cd;
+	int jready;
 };
 
 /* ------------------------------------------------------------ scopes.c */
@@ -194,14 +213,21 @@ void qf_ev_disp_figs(const qf_eval *ev, struct figs *fs);
  * grouped by them; -1 with err set. */
 int qf_ev_clusters(qf_eval *ev, qf_err *err);
 /* Language l's units of one set of figures: all of them in stream order
- * (cdraw NULL) or those of the drawn clusters cdraw[0..ncl) in draw
+ * (cdraw NULL) or those of the drawn clusters cdraw[0..nd) in draw
  * order, into wk->draw; returns their count, -1: out of memory. */
-int qf_ev_cluster_units(const qf_eval *ev, int l, const int *cdraw,
+int qf_ev_cluster_units(const qf_eval *ev, int l, const int *cdraw, int nd,
 			struct work *wk);
 /* The jackknife over the clusters (or each language's units): the
  * acceleration of every figure (ev->acc) and tau's correction
  * (ev->tauc); -1: out of memory. */
 int qf_ev_jackknife(qf_eval *ev, struct work *wk);
+/* The jackknife of replicate fs over its drawn clusters cdraw[0..ncl):
+ * the SE of every figure (fs->fse, gse) and tau's own correction
+ * (fs->tc), then fs's disparity figures again with it; -1: out of
+ * memory. */
+int qf_ev_rep_jackknife(const qf_eval *ev, const int *cdraw, struct work *wk,
+			struct figs *fs);
+void qf_ev_work_free(struct work *wk);
 void qf_ev_resample_free(qf_eval *ev);
 /* BCa: z0 from the replicates vals[0..n) and the estimate; the level of
  * an interval's end at nominal level alpha. */
@@ -218,6 +244,14 @@ void qf_ev_interval(double *vals, int B, double *lo, double *hi, int *bad);
 double qf_ev_quantile(double *v, int n, double q);
 /* "\t" and v with %.6g, or "\tNA" (no -0). */
 void qf_ev_put_num(FILE *f, double v);
+/* The bootstrap-t interval: est and its SE se, the replicates vals[B]
+ * and their SEs ses[B] (a replicate of SE within 1e-9 of max(|est|, se)
+ * of 0 has no t and is left out; none with one: the percentiles). */
+void qf_ev_interval_t(double *vals, const double *ses, int B, double est,
+		      double se, double *lo, double *hi, int *bad);
+/* The percentiles of vals[B] moved by shift, then max(0, .) (tau). */
+void qf_ev_interval_shift(double *vals, int B, double shift, double *lo,
+			  double *hi, int *bad);
 /* The same, BCa (docs/eval.md, "Intervals"): est the estimate, acc the
  * acceleration (NAN: 0). */
 void qf_ev_interval_bca(double *vals, int B, double est, double acc,

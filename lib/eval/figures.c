@@ -113,6 +113,9 @@ int qf_ev_figs_alloc(const qf_eval *ev, struct figs *fs, int est)
 	fs->r = malloc(nf ? nf : 1);
 	fs->g = malloc(ng * sizeof *fs->g);
 	fs->gr = malloc(ng);
+	fs->fse = malloc((nf ? nf : 1) * sizeof *fs->fse);
+	fs->gse = malloc(ng * sizeof *fs->gse);
+	fs->gsd = malloc((size_t)ev->nm * ev->nsc * sizeof *fs->gsd);
 	if (est) {
 		fs->gmax = malloc((size_t)ev->nm * ev->nsc * sizeof *fs->gmax);
 		fs->gmin = malloc((size_t)ev->nm * ev->nsc * sizeof *fs->gmin);
@@ -120,7 +123,8 @@ int qf_ev_figs_alloc(const qf_eval *ev, struct figs *fs, int est)
 		if (!fs->gmax || !fs->gmin || !fs->gnov)
 			return -1;
 	}
-	return fs->f && fs->r && fs->g && fs->gr ? 0 : -1;
+	return fs->f && fs->r && fs->g && fs->gr && fs->fse && fs->gse &&
+		fs->gsd ? 0 : -1;
 }
 
 void qf_ev_figs_free(struct figs *fs)
@@ -132,6 +136,10 @@ void qf_ev_figs_free(struct figs *fs)
 	free(fs->gmax);
 	free(fs->gmin);
 	free(fs->gnov);
+	free(fs->gsd);
+	free(fs->fse);
+	free(fs->gse);
+	free(fs->tc);
 }
 
 /* ------------------------------------------------------------ languages */
@@ -314,13 +322,14 @@ static void scope_spread(const qf_eval *ev, const struct figs *fs,
 /* tau, the between-language SD of D without the noise of sampling units:
  * sqrt(max(0, var - c)), c from the jackknife (resample.c; none yet
  * while it runs), and tau / mean. */
-static void tau_figs(const qf_eval *ev, int t, int s, double var,
-		     double mean, double *g, unsigned char *gr)
+static void tau_figs(const qf_eval *ev, const struct figs *fs, int t, int s,
+		     double var, double mean, double *g, unsigned char *gr)
 {
-	double c = ev->tauc ? ev->tauc[(size_t)t * ev->nsc + s] : NAN;
+	const double *tc = fs->tc ? fs->tc : ev->tauc;
+	double c = tc ? tc[(size_t)t * ev->nsc + s] : NAN;
 
 	if (isnan(c)) {
-		gr[G_TAU] = ev->tauc ? R_NOJACK : R_NA;
+		gr[G_TAU] = tc ? R_NOJACK : R_NA;
 		return;
 	}
 	set(&g[G_TAU], &gr[G_TAU], sqrt(fmax(0, var - c)));
@@ -342,6 +351,7 @@ static void scope_figs(const qf_eval *ev, struct figs *fs, int t, int s)
 		g[k] = NAN;
 		gr[k] = R_NA;
 	}
+	fs->gsd[(size_t)t * ev->nsc + s] = NAN;
 	scope_spread(ev, fs, sc, m, mf, &sp);
 	if (fs->gmax) {
 		fs->gmax[(size_t)t * ev->nsc + s] = sp.amax;
@@ -363,7 +373,8 @@ static void scope_figs(const qf_eval *ev, struct figs *fs, int t, int s)
 				sq += d * d;
 			}
 		g[G_CV] = ratio(sqrt(sq / (sp.n - 1)), sp.sum / sp.n, md, &gr[G_CV]);
-		tau_figs(ev, t, s, sq / (sp.n - 1), sp.sum / sp.n, g, gr);
+		fs->gsd[(size_t)t * ev->nsc + s] = sqrt(sq / (sp.n - 1));
+		tau_figs(ev, fs, t, s, sq / (sp.n - 1), sp.sum / sp.n, g, gr);
 	}
 	dref = rl >= 0 ? FIG(fs, ev, rl, m, mf) : NAN;
 	for (int l = 0; l < ev->nlang; l++)

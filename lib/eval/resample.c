@@ -139,7 +139,7 @@ static int draw_room(struct work *wk, size_t n)
 	return 0;
 }
 
-int qf_ev_cluster_units(const qf_eval *ev, int l, const int *cdraw,
+int qf_ev_cluster_units(const qf_eval *ev, int l, const int *cdraw, int nd,
 			struct work *wk)
 {
 	const struct lang *lg = &ev->lang[l];
@@ -152,7 +152,7 @@ int qf_ev_cluster_units(const qf_eval *ev, int l, const int *cdraw,
 			wk->draw[i] = i;
 		return lg->n;
 	}
-	for (int j = 0; j < ev->ncl; j++) {
+	for (int j = 0; j < nd; j++) {
 		int a = lg->cstart[cdraw[j]], b = lg->cstart[cdraw[j] + 1];
 
 		if (draw_room(wk, n + (size_t)(b - a)) < 0)
@@ -185,12 +185,6 @@ int qf_ev_cluster_units(const qf_eval *ev, int l, const int *cdraw,
  * c = sum_L v_L / (n - 1) is what the noise of sampling units adds to
  * the sample variance of the D_L (docs/eval.md, "tau").
  */
-
-struct mom {
-	double s1, s2, s3;	/* this stratum's sums of d, d^2, d^3 */
-	double u2, u3;		/* every finished stratum's of U^2, U^3 */
-	int bad;
-};
 
 struct jack {
 	qf_eval *ev;
@@ -235,6 +229,7 @@ static double mom_close(struct mom *m, int G)
 	m->u2 += k * k * c2;
 	m->u3 -= k * k * k * c3;
 	m->s1 = m->s2 = m->s3 = 0;
+	m->vj += G > 1 ? k / G * c2 : 0;
 	return G > 1 ? k / G * c2 : 0;
 }
 
@@ -386,6 +381,13 @@ static int stratum(struct jack *j, int l, double *e, double *e0)
 	return 0;
 }
 
+/* The jackknife SE of each figure from its sums (NAN: none). */
+static void std_errors(const struct mom *m, size_t n, double *se)
+{
+	for (size_t i = 0; i < n; i++)
+		se[i] = m[i].bad ? NAN : sqrt(m[i].vj);
+}
+
 /* The acceleration of each figure from its sums (NAN: none). */
 static void accelerations(const struct mom *m, size_t n, double *a)
 {
@@ -460,6 +462,8 @@ int qf_ev_jackknife(qf_eval *ev, struct work *wk)
 	j.unitc = NULL;
 	accelerations(j.mf, j.nf, ev->acc.f);
 	accelerations(j.mg, j.ng, ev->acc.g);
+	std_errors(j.mf, j.nf, ev->est.fse);
+	std_errors(j.mg, j.ng, ev->est.gse);
 	rc = 0;
 out:
 	free(e);
@@ -545,4 +549,111 @@ double qf_ev_bca_z0(const double *vals, int n, double est)
 	if (below > 1 - 0.5 / n)
 		below = 1 - 0.5 / n;
 	return norm_quantile(below);
+}
+
+/* ------------------------------------------------------------ a replicate's */
+
+/*
+ * The replicate's own jackknife (clusters only): its ncl draws are the
+ * sample, min(ncl, JACK_GROUPS) groups of draw positions (position j in
+ * group j * G / ncl) are left out in turn.  What it gives: each figure's
+ * SE for the bootstrap-t, and tau's correction for this replicate.
+ */
+
+/* The work's scratch for it, made once: leave-out figures, the sums of
+ * every figure and of e_L, the kept draws. */
+static int rep_ready(const qf_eval *ev, struct work *wk, size_t nmom)
+{
+	if (wk->jready)
+		return 0;
+	if (qf_ev_figs_alloc(ev, &wk->jfs, 0) < 0 ||
+	    !(wk->mom = malloc((nmom + 1) * sizeof *wk->mom)) ||
+	    !(wk->cd = malloc(((size_t)ev->ncl + 1) * sizeof *wk->cd)))
+		return -1;
+	wk->jready = 1;
+	return 0;
+}
+
+void qf_ev_work_free(struct work *wk)
+{
+	free(wk->klbuf);
+	free(wk->acc);
+	free(wk->draw);
+	free(wk->mom);
+	free(wk->cd);
+	qf_ev_figs_free(&wk->jfs);
+}
+
+/* The figures without group g of G: every language from the kept draws. */
+static int rep_leave_out(const qf_eval *ev, const int *cdraw, int g, int G,
+			 struct work *wk)
+{
+	int K = ev->ncl, nd = 0;
+
+	for (int j = 0; j < K; j++)
+		if ((int)((long long)j * G / K) != g)
+			wk->cd[nd++] = cdraw[j];
+	for (int l = 0; l < ev->nlang; l++) {
+		/* the kept draws are copied: wk->draw is overwritten */
+		int c = qf_ev_cluster_units(ev, l, wk->cd, nd, wk);
+
+		if (c < 0 || qf_ev_lang_figs(ev, l, wk->draw, c, wk, &wk->jfs) < 0)
+			return -1;
+	}
+	qf_ev_rel_figs(ev, &wk->jfs);
+	qf_ev_disp_figs(ev, &wk->jfs);
+	return 0;
+}
+
+int qf_ev_rep_jackknife(const qf_eval *ev, const int *cdraw, struct work *wk,
+			struct figs *fs)
+{
+	int nt = ev->nm - 1, K = ev->ncl, G = K < JACK_GROUPS ? K : JACK_GROUPS;
+	int mf = qf_ev_measure_fig(ev->o.measure);
+	size_t nf = (size_t)ev->nlang * ev->nm * NF, ng = (size_t)nt * ev->nsc * NG;
+	size_t ne = (size_t)nt * ev->nsc * ev->nlang;
+	double e[ev->nlang + 1], e0[ev->nlang + 1];
+	struct mom *m;
+
+	if (rep_ready(ev, wk, nf + ng + ne) < 0)
+		return -1;
+	m = wk->mom;
+	memset(m, 0, (nf + ng + ne) * sizeof *m);
+	for (int g = 0; g < G; g++) {
+		if (rep_leave_out(ev, cdraw, g, G, wk) < 0)
+			return -1;
+		for (size_t i = 0; i < nf; i++)
+			mom_add(&m[i], wk->jfs.f[i], fs->f[i]);
+		for (size_t i = 0; i < ng; i++)
+			mom_add(&m[nf + i], wk->jfs.g[i], fs->g[i]);
+		for (int t = 0; t < nt; t++)
+			for (int s = 0; s < ev->nsc; s++) {
+				struct mom *me = m + nf + ng +
+					((size_t)t * ev->nsc + s) * ev->nlang;
+
+				deviations(ev, &wk->jfs, mf, t, s, e);
+				deviations(ev, fs, mf, t, s, e0);
+				for (int l = 0; l < ev->nlang; l++)
+					if (ev->sc[s].in[l])
+						mom_add(&me[l], e[l], e0[l]);
+			}
+	}
+	for (size_t i = 0; i < nf + ng + ne; i++)
+		mom_close(&m[i], G);
+	std_errors(m, nf, fs->fse);
+	std_errors(m + nf, ng, fs->gse);
+	for (int t = 0; t < nt; t++)
+		for (int s = 0; s < ev->nsc; s++) {
+			const struct mom *me = m + nf + ng +
+				((size_t)t * ev->nsc + s) * ev->nlang;
+			double c = 0;
+
+			for (int l = 0; l < ev->nlang; l++)
+				if (ev->sc[s].in[l])
+					c += me[l].bad ? NAN : me[l].vj;
+			fs->tc[(size_t)t * ev->nsc + s] =
+				ev->sc[s].n >= 2 ? c / (ev->sc[s].n - 1) : NAN;
+		}
+	qf_ev_disp_figs(ev, fs);
+	return 0;
 }

@@ -60,24 +60,39 @@ static void status_add(char *st, size_t cap, const char *name,
 	va_end(ap);
 }
 
-/* A figure's interval ci[2] (acc: its acceleration, for BCa); the
- * status gets what is degenerate. */
-static void fig_ci(const qf_eval *ev, double est, int r, double acc,
-		   double *vals, const char *name, char *st, size_t stcap,
-		   double ci[2])
+/* What a figure's interval is made of: its estimate and reason, the
+ * replicates vals[B] and their SEs vals[B .. 2B) (with clusters), the
+ * estimate's jackknife SE and acceleration; shifted: tau's moved
+ * percentiles (by shift). */
+struct ci_in {
+	double est, se, acc, shift;
+	int r, shifted;
+	double *vals;
+};
+
+/* A figure's interval ci[2] by the evaluation's method (docs/eval.md,
+ * "Intervals"); the status gets what is degenerate. */
+static void fig_ci(const qf_eval *ev, const struct ci_in *c, const char *name,
+		   char *st, size_t stcap, double ci[2])
 {
 	int bad = 0, B = ev->o.bootstrap;
 
 	ci[0] = ci[1] = NAN;
-	if (r == R_OK && B > 0) {
-		if (ev->o.interval == QF_CI_BCA)
-			qf_ev_interval_bca(vals, B, est, acc, &ci[0], &ci[1], &bad);
+	if (c->r == R_OK && B > 0) {
+		if (c->shifted)
+			qf_ev_interval_shift(c->vals, B, c->shift, &ci[0], &ci[1], &bad);
+		else if (ev->o.interval == QF_CI_T && !isnan(c->se))
+			qf_ev_interval_t(c->vals, c->vals + B, B, c->est, c->se,
+					 &ci[0], &ci[1], &bad);
+		else if (ev->o.interval == QF_CI_BCA)
+			qf_ev_interval_bca(c->vals, B, c->est, c->acc, &ci[0],
+					   &ci[1], &bad);
 		else
-			qf_ev_interval(vals, B, &ci[0], &ci[1], &bad);
+			qf_ev_interval(c->vals, B, &ci[0], &ci[1], &bad);
 		if (bad)
 			status_add(st, stcap, name, "ci %d/%d", bad, B);
-	} else if (why(r)) {
-		status_add(st, stcap, name, "%s", why(r));
+	} else if (why(c->r)) {
+		status_add(st, stcap, name, "%s", why(c->r));
 	}
 }
 
@@ -118,7 +133,7 @@ static int rel_novalue(const qf_eval *ev, int l, int m)
 static double *table_start(const qf_eval *ev, FILE *f, qf_err *err)
 {
 	int B = ev->o.bootstrap;
-	double *vals = malloc((size_t)(B > 0 ? B : 1) * sizeof *vals);
+	double *vals = malloc((size_t)(B > 0 ? 2 * B : 1) * sizeof *vals);
 
 	if (!vals) {
 		qf_err_set(err, "out of memory");
@@ -170,18 +185,24 @@ static void lang_row(FILE *f, const qf_eval *ev, int l, int m,
 	for (int k = 0; k < 6; k++)
 		fprintf(f, "\t%" PRIu64, c[k]);
 	for (int k = 0; k < NF; k++) {
+		size_t i = ((size_t)l * ev->nm + m) * NF + k;
+		/* the jackknife says nothing of a quantile's SE: no t */
+		int quantile = k == F_KLMED || k == F_KLP99;
+		struct ci_in in = {
+			ev->est.f[i], quantile ? NAN : ev->est.fse[i],
+			ev->acc.f[i], 0, ev->est.r[i], 0, vals,
+		};
 		char tmp[256] = "";
+		double ci[2];
 
-		for (int b = 0; b < B; b++)
-			vals[b] = FIG(&ev->rep[b], ev, l, m, k);
-		double ci[2], est = FIG(&ev->est, ev, l, m, k);
-
+		for (int b = 0; b < B; b++) {
+			vals[b] = ev->rep[b].f[i];
+			vals[B + b] = ev->cluster ? ev->rep[b].fse[i] : NAN;
+		}
 		/* only rel_deg's reasons go in its status */
-		fig_ci(ev, est, REA(&ev->est, ev, l, m, k),
-		       FIG(&ev->acc, ev, l, m, k), vals, fname[k],
-		       k == F_RELDEG ? st : tmp,
+		fig_ci(ev, &in, fname[k], k == F_RELDEG ? st : tmp,
 		       k == F_RELDEG ? sizeof st : sizeof tmp, ci);
-		put3(f, est, ci);
+		put3(f, in.est, ci);
 		/* the columns added later come after the status */
 		if (k == F_RELDEG)
 			fprintf(f, "\t%s", m == 0 ? "NA" : st[0] ? st : "ok");
@@ -221,6 +242,22 @@ static void put_lang(FILE *f, const qf_eval *ev, int l, int r)
 	fprintf(f, "\t%s", l >= 0 && r == R_OK ? ev->lang[l].code : "NA");
 }
 
+/* What tau's (k = G_TAU) or tau_mean's replicates are moved by: in a
+ * replicate the languages' true values are the sample's, so the
+ * replicates of tau scatter about the SD of the D_L, not about tau:
+ * tau - sd (tau_mean: the same over the mean, tau_mean - cv). */
+static double tau_shift(const qf_eval *ev, int t, int s, int k)
+{
+	double sd = ev->est.gsd[(size_t)t * ev->nsc + s];
+
+	if (k == G_TAU)
+		return GFIG(&ev->est, ev, t, s, G_TAU) - sd;
+	if (k == G_TAUR)
+		return (GFIG(&ev->est, ev, t, s, G_TAU) - sd) /
+			GFIG(&ev->est, ev, t, s, G_MEAN);
+	return NAN;
+}
+
 /* The row of test model t and scope s. */
 static void disp_row(FILE *f, const qf_eval *ev, int t, int s, double *vals)
 {
@@ -234,11 +271,18 @@ static void disp_row(FILE *f, const qf_eval *ev, int t, int s, double *vals)
 		qf_measure_name(ev->o.measure), ev->sc[s].name, ev->sc[s].n);
 	novalue(st, sizeof st, ev, ev->est.gnov[(size_t)t * ev->nsc + s]);
 	for (int k = 0; k < NG; k++) {
-		for (int b = 0; b < B; b++)
-			vals[b] = GFIG(&ev->rep[b], ev, t, s, k);
-		fig_ci(ev, GFIG(&ev->est, ev, t, s, k), GREA(&ev->est, ev, t, s, k),
-		       GFIG(&ev->acc, ev, t, s, k), vals, gname[k], st,
-		       sizeof st, ci[k]);
+		size_t i = ((size_t)t * ev->nsc + s) * NG + k;
+		struct ci_in c = {
+			ev->est.g[i], ev->est.gse[i], ev->acc.g[i], 0,
+			ev->est.gr[i], k == G_TAU || k == G_TAUR, vals,
+		};
+
+		for (int b = 0; b < B; b++) {
+			vals[b] = ev->rep[b].g[i];
+			vals[B + b] = ev->cluster ? ev->rep[b].gse[i] : NAN;
+		}
+		c.shift = tau_shift(ev, t, s, k);
+		fig_ci(ev, &c, gname[k], st, sizeof st, ci[k]);
 	}
 	/* the figures added later come after the status */
 	for (int k = 0; k < NG; k++) {

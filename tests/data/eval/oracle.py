@@ -521,8 +521,10 @@ def evaluate(data, opts, nmodels, names, table):
     cl = {L: np.array([pos[u] for u in data.per[L]["uid"]], dtype=np.int64)
           for L in langs} if cluster else {}
     reps_w = {L: [] for L in langs}
+    cdraws = None
     if B > 0 and cluster:
-        cc = counts_of(draws(opts["seed"], B, [len(ids)])[0], len(ids))
+        cdraws = draws(opts["seed"], B, [len(ids)])[0]
+        cc = counts_of(cdraws, len(ids))
         for L in langs:
             reps_w[L] = cc[:, cl[L]].astype(np.float64)
     elif B > 0:
@@ -589,13 +591,30 @@ def evaluate(data, opts, nmodels, names, table):
             strata.append(st)
     tauc = tau_corrections(strata, est_disp, scopes, nmodels)
     est_lf, est_disp = one(ones, tauc)
-    acc = accelerations(strata, est_lf, est_disp, langs, scopes, nmodels)
-    rep_lf, rep_disp = [], []
+    acc, se = jack_stats(strata, langs, scopes, nmodels)
+    rep_lf, rep_disp, rep_se = [], [], []
     for b in range(B):
-        lf, disp = one({L: reps_w[L][b] for L in langs}, tauc)
+        w = {L: reps_w[L][b] for L in langs}
+        if cluster:
+            # the replicate's own jackknife over its drawn clusters: the
+            # SEs of the bootstrap-t and tau's own correction
+            K = len(ids)
+            G = min(K, JACK_GROUPS)
+            st = []
+            for g in range(G):
+                kept = [cdraws[b][j] for j in range(K) if j * G // K != g]
+                ck = np.bincount(kept, minlength=K).astype(np.float64)
+                st.append(one({L: ck[cl[L]] for L in langs}, tauc))
+            lf, disp = one(w, tau_corrections([st], None, scopes, nmodels))
+            rep_se.append(jack_stats([st], langs, scopes, nmodels)[1])
+        else:
+            lf, disp = one(w, tauc)
         rep_lf.append(lf)
         rep_disp.append(disp)
-    return scopes, est_lf, est_disp, rep_lf, rep_disp, acc
+    opts["interval_used"] = opts["interval"]
+    if opts["interval"] == "auto":
+        opts["interval_used"] = "t" if cluster else "bca"
+    return scopes, est_lf, est_disp, rep_lf, rep_disp, (acc, se, rep_se)
 
 
 def deviations(disp_lf, m, members):
@@ -629,33 +648,38 @@ def tau_corrections(strata, est_disp, scopes, nmodels):
     return out
 
 
-def accel(strata_vals):
-    """BCa acceleration from [[theta_(g) per group] per stratum] (None:
-    no value in a leave-out set -> 0)."""
-    u2 = u3 = 0.0
-    for vals in strata_vals:
-        if any(v is None for v in vals):
-            return 0.0
-        v = np.array(vals, dtype=np.float64)
-        U = (len(v) - 1) * (v.mean() - v)
-        u2 += float((U ** 2).sum())
-        u3 += float((U ** 3).sum())
-    return u3 / (6 * u2 ** 1.5) if u2 > 0 else 0.0
-
-
-def accelerations(strata, est_lf, est_disp, langs, scopes, nmodels):
-    acc = {}
+def jack_stats(strata, langs, scopes, nmodels):
+    """Every figure's BCa acceleration and jackknife SE from the
+    leave-out sets of the strata ([[(lf, disp) per group] per stratum]):
+    with U = (G_h - 1)(mean_h - x_(g)), a = sum U^3 / (6 (sum U^2)^1.5),
+    var = sum_h (G_h - 1)/G_h sum_g (x_(g) - mean_h)^2 (a leave-out set
+    without a value: a = 0, SE None)."""
+    def stat(vals_per_stratum):
+        u2 = u3 = var = 0.0
+        for vals in vals_per_stratum:
+            if any(v is None for v in vals):
+                return 0.0, None
+            v = np.array(vals, dtype=np.float64)
+            G = len(v)
+            U = (G - 1) * (v.mean() - v)
+            u2 += float((U ** 2).sum())
+            u3 += float((U ** 3).sum())
+            var += (G - 1) / G * float(((v - v.mean()) ** 2).sum())
+        return (u3 / (6 * u2 ** 1.5) if u2 > 0 else 0.0), math.sqrt(var)
+    acc, se = {}, {}
     for L in langs:
         for m in range(nmodels):
             for c in LANG_BASE + LANG_CMP + LANG_UNIT:
-                acc[("lang", L, m, c)] = accel(
-                    [[lf[L][m].get(c) for lf, _ in st] for st in strata])
+                k = ("lang", L, m, c)
+                acc[k], se[k] = stat([[lf[L][m].get(c) for lf, _ in st]
+                                      for st in strata])
     for m in range(1, nmodels):
         for scope, _ in scopes:
             for x in DISP_FIGS + DISP_LATE:
-                acc[("disp", m, scope, x)] = accel(
-                    [[d[(m, scope)][x][0] for _, d in st] for st in strata])
-    return acc
+                k = ("disp", m, scope, x)
+                acc[k], se[k] = stat([[d[(m, scope)][x][0] for _, d in st]
+                                      for st in strata])
+    return acc, se
 
 
 def make_scopes(langs, opts, table):
@@ -709,6 +733,7 @@ def scope_figures(D, Dref, members, langs, is_all, opts, tauc="none"):
     f["max_min"] = ratio(mx, mn, md)
     if n >= 2:
         var = sum((v - mean) ** 2 for v in vals) / (n - 1)
+        f["sd"] = math.sqrt(var)
         f["cv"] = ratio(math.sqrt(var), mean, md)
         # tau: the sample variance less the jackknife's noise (docs/eval.md)
         if tauc == "none":
@@ -748,6 +773,35 @@ def fmt(v):
     return "NA" if v is None else "%.6g" % v
 
 
+def interval_t(est, reps, B, se, rep_se):
+    """The bootstrap-t: t*_b = (x*_b - est) / se*_b over the replicates
+    of se*_b > 0; [est - t*_97.5 se, est - t*_2.5 se]."""
+    a = np.array([np.nan if r is None else r for r in reps], dtype=np.float64)
+    bad = int(np.isnan(a).sum())
+    if bad:
+        return None, None, bad
+    s_ = np.array([np.nan if x is None else x for x in rep_se], dtype=np.float64)
+    # an SE within rounding of 0 (every draw one unit) has no t
+    ok = s_ > 1e-9 * max(abs(est), se)
+    if not ok.any():
+        # no replicate varies within itself: the percentiles
+        lo, hi = np.percentile(a, [2.5, 97.5])
+        return float(lo), float(hi), 0
+    t = (a[ok] - est) / s_[ok]
+    q_lo, q_hi = np.percentile(t, [2.5, 97.5])
+    return float(est - q_hi * se), float(est - q_lo * se), 0
+
+
+def interval_shift(est, reps, B, shift):
+    """tau's: the percentiles moved by shift, then max(0, .)."""
+    lo, hi, bad = interval(est, reps, B, method="percentile")
+    if bad or lo is None:
+        return lo, hi, bad
+    if shift is None:
+        return None, None, 0
+    return max(0.0, lo + shift), max(0.0, hi + shift), 0
+
+
 def interval(est, reps, B, acc=0.0, method="bca"):
     """(lo, hi, ci-entry count or 0): percentile, or BCa with
     acceleration acc (Efron & Tibshirani 1993, 14.3; z0 from the share
@@ -783,6 +837,22 @@ def interval(est, reps, B, acc=0.0, method="bca"):
             ("range", float(hi), min(hi1, hi2), max(hi1, hi2)), 0)
 
 
+def any_interval(opts, key, est, reps, jk, shift=None):
+    """The interval of figure key by the method qf-eval uses
+    (docs/eval.md "Intervals"); jk: (acc, se, rep_se)."""
+    acc, se, rep_se = jk
+    B, method = opts["bootstrap"], opts["interval_used"]
+    if shift is not False and key[0] == "disp" and key[3] in ("tau", "tau_mean"):
+        return interval_shift(est, reps, B, shift)
+    # the jackknife says nothing of a quantile's SE: percentiles
+    if method == "t" and key[-1] in ("kl_median", "kl_p99"):
+        method = "percentile"
+    if method == "t" and B > 0 and est is not None and se[key] is not None:
+        return interval_t(est, reps, B, se[key], [r[key] for r in rep_se])
+    return interval(est, reps, B, acc[key],
+                    "percentile" if method == "percentile" else "bca")
+
+
 def expected_tables(opts, names, scopes, est_lf, est_disp, rep_lf, rep_disp,
                     langs, acc):
     """Rows of both tables as dicts column -> value; values are numbers,
@@ -801,8 +871,8 @@ def expected_tables(opts, names, scopes, est_lf, est_disp, rep_lf, rep_disp,
                     row[c] = row[c + "_lo"] = row[c + "_hi"] = None
                     continue
                 est = e.get(c)
-                lo, hi, bad = interval(est, [r[L][m].get(c) for r in rep_lf], B,
-                                       acc[("lang", L, m, c)], opts["interval"])
+                lo, hi, bad = any_interval(opts, ("lang", L, m, c), est,
+                                           [r[L][m].get(c) for r in rep_lf], acc)
                 row[c], row[c + "_lo"], row[c + "_hi"] = est, lo, hi
                 if c == "rel_deg":
                     why = e["rel_deg:why"]
@@ -831,8 +901,14 @@ def expected_tables(opts, names, scopes, est_lf, est_disp, rep_lf, rep_disp,
             for x in DISP_FIGS + DISP_LATE:
                 est, why = f[x]
                 reps = [r[(m, scope)][x][0] for r in rep_disp]
-                lo, hi, bad = interval(est, reps, B, acc[("disp", m, scope, x)],
-                                       opts["interval"])
+                shift = None
+                if f["tau"][0] is not None and f.get("sd") is not None:
+                    shift = f["tau"][0] - f["sd"]
+                    if x == "tau_mean":
+                        m_ = f["mean"][0]
+                        shift = shift / m_ if m_ else None
+                lo, hi, bad = any_interval(opts, ("disp", m, scope, x), est, reps,
+                                           acc, shift)
                 row[x], row[x + "_lo"], row[x + "_hi"] = est, lo, hi
                 if why in (NA.LE0, NA.MIN, NA.NOISE):
                     entries.append("%s:%s" % (x, why))
@@ -1117,7 +1193,7 @@ def parse(argv):
          "baseline": None, "min_den": 0.001, "languages": None, "group_by": [],
          "groups": [], "o": None, "d": None, "nll": None, "units": None,
          "headings": False, "tokens": [], "cluster": "auto",
-         "interval": "bca"}
+         "interval": "auto"}
     it = iter(argv)
     for a in it:
         def val():
