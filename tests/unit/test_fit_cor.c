@@ -381,6 +381,48 @@ static void test_kendall_exact_edges(void)
 	CHECK(r.exact && close_to(r.p, 2.0 / 362880));
 }
 
+/* Small, tied, constant and NaN inputs through every function: an
+ * answer or an error, never a crash (the sanitizer build runs this). */
+static void test_robust(void)
+{
+	double x[7], y[7], z[14], lo, hi, p, adj[7];
+	uint64_t st = 5;
+	qf_cor r;
+	qf_perm pr;
+	qf_err err = { 0 };
+	int ex, nbad;
+
+	for (int it = 0; it < 400; it++) {
+		int n = it % 8;
+
+		for (int i = 0; i < 7; i++) {
+			uint64_t v = (st = st * 6364136223846793005u + 1442695040888963407u) >> 33;
+
+			x[i] = v % 5 == 0 ? NAN : (double)(v % 3);
+			y[i] = (v >> 8) % 7 == 0 ? NAN : (double)((v >> 4) % 4);
+			z[2 * i] = (double)((v >> 12) % 5);
+			z[2 * i + 1] = (v >> 16) % 9 == 0 ? NAN : (double)((v >> 20) % 6);
+		}
+		for (int m = 0; m < QF_COR_METHODS; m++) {
+			if (qf_cor_test(m, x, y, n, 0.95, &r, &err) == 0)
+				CHECK(r.p >= 0 && r.p <= 1 && fabs(r.r) <= 1);
+			if (qf_cor_perm(m, x, y, n, 5040, 50, it, &p, &ex, &err) == 0)
+				CHECK(p > 0 && p <= 1);
+			if (qf_cor_boot(m, x, y, n, 30, it, 0.95, it % 2, &lo, &hi,
+					&nbad, &err) == 0 && !nbad)
+				CHECK(isnan(lo) || lo <= hi);
+		}
+		if (qf_cor_partial(x, y, z, n, 2, 0.95, &r, &err) == 0)
+			CHECK(r.p >= 0 && r.p <= 1);
+		if (qf_perm_diff(x, n, y, 7 - n, it % 2 ? 10 : 1000, 20, it, &pr,
+				 &err) == 0)
+			CHECK(pr.p > 0 && pr.p <= 1);
+		for (int i = 0; i < n; i++)
+			y[i] = isnan(y[i]) ? NAN : y[i] / 4;
+		CHECK(qf_p_adjust(it % 2, y, n, adj, &err) == 0);
+	}
+}
+
 static void test_names(void)
 {
 	for (int m = 0; m < QF_COR_METHODS; m++)
@@ -397,6 +439,7 @@ int main(void)
 	RUN(test_partial_collinear);
 	RUN(test_monte_carlo);
 	RUN(test_kendall_exact_edges);
+	RUN(test_robust);
 	RUN(test_names);
 	return unit_done();
 }
