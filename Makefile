@@ -144,7 +144,7 @@ Name: qf
 Description: tensor streams and tools for quantization studies
 Version: $(VERSION)
 Requires: libzstd libarchive
-Libs: -L$${libdir} -lqf -lopenblas -lm -pthread
+Libs: -L$${libdir} -lqf -lgsl -llapacke -lopenblas -lm -pthread
 Cflags: -I$${includedir}/qf
 endef
 export QF_PC

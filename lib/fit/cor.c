@@ -122,46 +122,96 @@ struct kendall {
 				 * and t(t-1)(2t+5) */
 };
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
+struct xy {
+	double x, y;
+};
 
-	return (x > y) - (x < y);
+static int cmp_xy(const void *a, const void *b)
+{
+	const struct xy *p = a, *q = b;
+
+	if (p->x != q->x)
+		return p->x < q->x ? -1 : 1;
+	return (p->y > q->y) - (p->y < q->y);
 }
 
-/* The two tie sums of x (sorted in place). */
-static void tie_sums(double *x, int n, double *s0, double *s1)
+/* Merge sort v[0..n) (tmp: n scratch), returning the number of strict
+ * inversions (i < j, v[i] > v[j]): equal values are not one. */
+static int64_t inversions(double *v, double *tmp, int n)
 {
+	int h = n / 2, i = 0, j = h, o = 0;
+	int64_t c;
+
+	if (n < 2)
+		return 0;
+	c = inversions(v, tmp, h) + inversions(v + h, tmp, n - h);
+	while (i < h && j < n)
+		if (v[j] < v[i]) {
+			c += h - i;
+			tmp[o++] = v[j++];
+		} else {
+			tmp[o++] = v[i++];
+		}
+	while (i < h)
+		tmp[o++] = v[i++];
+	while (j < n)
+		tmp[o++] = v[j++];
+	memcpy(v, tmp, (size_t)n * sizeof *v);
+	return c;
+}
+
+/* Over the runs of equal values of sorted data, p's x (or (x, y) with
+ * both), else v: the pairs they tie and the sums of t(t-1)(t-2) and
+ * t(t-1)(2t+5), t a run's length. */
+static int64_t tie_runs(const struct xy *p, const double *v, int n, int both,
+			double *s0, double *s1)
+{
+	int64_t pairs = 0;
+
 	*s0 = *s1 = 0;
-	qsort(x, (size_t)n, sizeof *x, cmp_double);
 	for (int i = 0, j; i < n; i = j) {
 		double t;
 
-		for (j = i + 1; j < n && x[j] == x[i]; j++)
-			;
+		for (j = i + 1; j < n; j++)
+			if (p ? p[j].x != p[i].x || (both && p[j].y != p[i].y)
+			      : v[j] != v[i])
+				break;
 		t = j - i;
-		if (t > 1) {
-			*s0 += t * (t - 1) * (t - 2);
-			*s1 += t * (t - 1) * (2 * t + 5);
-		}
+		pairs += (int64_t)(j - i) * (j - i - 1) / 2;
+		*s0 += t * (t - 1) * (t - 2);
+		*s1 += t * (t - 1) * (2 * t + 5);
 	}
+	return pairs;
 }
 
-static void kendall_counts(const double *x, const double *y, int n,
-			   struct kendall *k)
+/* Knight's (1966) O(n log n) counts, as scipy's kendalltau: sorted by
+ * (x, y), the discordant pairs are the strict inversions of y; -1: out
+ * of memory. */
+static int kendall_counts(const double *x, const double *y, int n,
+			  struct kendall *k)
 {
+	struct xy *p = malloc((size_t)(n > 0 ? n : 1) * sizeof *p);
+	double *v = malloc(2 * (size_t)(n > 0 ? n : 1) * sizeof *v), d;
+
 	memset(k, 0, sizeof *k);
+	if (!p || !v) {
+		free(p);
+		free(v);
+		return -1;
+	}
 	k->tot = (int64_t)n * (n - 1) / 2;
 	for (int i = 0; i < n; i++)
-		for (int j = i + 1; j < n; j++) {
-			int tx = x[i] == x[j], ty = y[i] == y[j];
-
-			k->xtie += tx;
-			k->ytie += ty;
-			k->ntie += tx && ty;
-			if (!tx && !ty && (x[i] < x[j]) != (y[i] < y[j]))
-				k->dis++;
-		}
+		p[i] = (struct xy){ x[i], y[i] };
+	qsort(p, (size_t)n, sizeof *p, cmp_xy);
+	k->xtie = tie_runs(p, NULL, n, 0, &k->x0, &k->x1);
+	k->ntie = tie_runs(p, NULL, n, 1, &d, &d);
+	for (int i = 0; i < n; i++)
+		v[i] = p[i].y;
+	k->dis = inversions(v, v + n, n);
+	k->ytie = tie_runs(NULL, v, n, 0, &k->y0, &k->y1);	/* v sorted */
+	free(p);
+	free(v);
+	return 0;
 }
 
 static double kendall_tau(const struct kendall *k)
@@ -187,7 +237,8 @@ double qf_cor_coef(int method, const double *x, const double *y, int n)
 	case QF_COR_PEARSON:
 		return pearson(x, y, n);
 	case QF_COR_KENDALL:
-		kendall_counts(x, y, n, &k);
+		if (kendall_counts(x, y, n, &k) < 0)
+			return NAN;
 		return kendall_tau(&k);
 	case QF_COR_SPEARMAN:
 		rx = malloc(2 * (size_t)n * sizeof *rx);
@@ -240,25 +291,22 @@ static double kendall_p_exact(int n, int64_t c)
 	return fmax(0.0, fmin(1.0, p));
 }
 
-static void kendall_test(const double *x, const double *y, int n,
-			 double *tmp, qf_cor *o)
+/* -1: out of memory */
+static int kendall_test(const double *x, const double *y, int n, qf_cor *o)
 {
 	struct kendall k;
 	double cmd, m = (double)n * (n - 1), var, z;
 
-	kendall_counts(x, y, n, &k);
+	if (kendall_counts(x, y, n, &k) < 0)
+		return -1;
 	o->r = kendall_tau(&k);
-	memcpy(tmp, x, (size_t)n * sizeof *tmp);
-	tie_sums(tmp, n, &k.x0, &k.x1);
-	memcpy(tmp, y, (size_t)n * sizeof *tmp);
-	tie_sums(tmp, n, &k.y0, &k.y1);
 	/* scipy's method='auto': exact without ties for n <= 33 or when at
 	 * most one pair is discordant (or concordant) */
 	if (k.xtie == 0 && k.ytie == 0 &&
 	    (n <= 33 || k.dis <= 1 || k.tot - k.dis <= 1)) {
 		o->exact = 1;
 		o->p = kendall_p_exact(n, k.tot - k.dis);
-		return;
+		return isnan(o->p) ? -1 : 0;
 	}
 	cmd = (double)(k.tot - k.xtie - k.ytie + k.ntie - 2 * k.dis);
 	var = (m * (2.0 * n + 5) - k.x1 - k.y1) / 18 +
@@ -267,6 +315,7 @@ static void kendall_test(const double *x, const double *y, int n,
 	z = cmd / sqrt(var);
 	o->stat = z;
 	o->p = 2 * gsl_cdf_ugaussian_Q(fabs(z));
+	return 0;
 }
 
 /* A two-sided t test of a correlation on df degrees of freedom, as
@@ -320,17 +369,16 @@ static int too_few(int m, int n, int need, qf_err *err)
 int qf_cor_test(int method, const double *x, const double *y, int n,
 		double level, qf_cor *out, qf_err *err)
 {
-	double *xs = NULL, *ys, *tmp;
+	double *xs = NULL, *ys;
 	int m, rc = -1;
 
 	if (method < 0 || method >= QF_COR_METHODS)
 		return qf_err_set(err, "unknown correlation method %d", method);
 	if (check_level(level, err) < 0)
 		return -1;
-	if (n < 0 || !(xs = malloc(3 * (size_t)(n > 0 ? n : 1) * sizeof *xs)))
+	if (n < 0 || !(xs = malloc(2 * (size_t)(n > 0 ? n : 1) * sizeof *xs)))
 		return qf_err_set(err, "out of memory");
 	ys = xs + n;
-	tmp = ys + n;
 	m = qf_cor_complete(x, y, n, xs, ys);
 	cor_init(out, m, n - m);
 	if (m < 3) {
@@ -342,7 +390,10 @@ int qf_cor_test(int method, const double *x, const double *y, int n,
 		goto out;
 	}
 	if (method == QF_COR_KENDALL) {
-		kendall_test(xs, ys, m, tmp, out);
+		if (kendall_test(xs, ys, m, out) < 0) {
+			qf_err_set(err, "out of memory");
+			goto out;
+		}
 	} else {
 		out->r = qf_cor_coef(method, xs, ys, m);
 		if (isnan(out->r)) {
