@@ -457,6 +457,32 @@ static void test_kendall_pairs(void)
 	}
 }
 
+/* y = x: every replicate's Spearman is 1, the estimate too: the
+ * percentile interval is [1, 1]; BCa's z0 is infinite and its
+ * acceleration 0/0: NaN, as scipy's.  The same seed, the same bytes. */
+static void test_boot_degenerate(void)
+{
+	double x[9] = { 3, 1, 4, 1.5, 5, 9, 2, 6, 5.5 }, y[9] = { 0, 1, 2, 3, 4, 5, 6, 7, 8 };
+	double lo, hi, lo2, hi2;
+	int nbad;
+	qf_err err = { 0 };
+
+	CHECK(qf_cor_boot(QF_COR_SPEARMAN, x, x, 9, 200, 3, 0.95,
+			  QF_BOOT_PERCENTILE, &lo, &hi, &nbad, &err) == 0);
+	CHECK(lo == 1 && hi == 1 && nbad == 0);
+	CHECK(qf_cor_boot(QF_COR_SPEARMAN, x, x, 9, 200, 3, 0.95, QF_BOOT_BCA,
+			  &lo, &hi, &nbad, &err) == 0);
+	CHECK(isnan(lo) && isnan(hi));
+	CHECK(qf_cor_boot(QF_COR_KENDALL, x, y, 9, 300, 5, 0.9, QF_BOOT_BCA,
+			  &lo, &hi, &nbad, &err) == 0);
+	CHECK(qf_cor_boot(QF_COR_KENDALL, x, y, 9, 300, 5, 0.9, QF_BOOT_BCA,
+			  &lo2, &hi2, &nbad, &err) == 0);
+	CHECK(memcmp(&lo, &lo2, sizeof lo) == 0 && memcmp(&hi, &hi2, sizeof hi) == 0);
+	CHECK(qf_cor_boot(QF_COR_KENDALL, x, y, 9, 0, 5, 0.9, QF_BOOT_BCA,
+			  &lo, &hi, &nbad, &err) < 0);
+	CHECK_STR(err.msg, "0 bootstrap replicates");
+}
+
 static void test_names(void)
 {
 	for (int m = 0; m < QF_COR_METHODS; m++)
@@ -475,6 +501,7 @@ int main(void)
 	RUN(test_kendall_exact_edges);
 	RUN(test_robust);
 	RUN(test_kendall_pairs);
+	RUN(test_boot_degenerate);
 	RUN(test_names);
 	return unit_done();
 }
