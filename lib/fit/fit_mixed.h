@@ -38,6 +38,10 @@ typedef struct qf_mixed_fit {
 	/* Intraclass correlations vc[k] / (sum of vc[]), and, with one
 	 * factor only, the profile interval of icc[0] (else NaN). */
 	double icc[QF_MIXED_MAXF], icc_lo, icc_hi;
+	/* The predicted random effects (BLUPs), th_k Z_k' H^-1 (y - X b):
+	 * the levels of factor 1, then those of factor 2 (levels[0] +
+	 * levels[1] values); e.g. each language's effect. */
+	double *re;
 	double llf;		/* the REML (or ML) log-likelihood */
 	double dev;		/* -2 llf */
 	/* Convergence: 1 when every start's simplex shrank below the

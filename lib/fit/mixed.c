@@ -459,7 +459,8 @@ static int polish(struct mm *s, double *th, int *fr)
  * (nonzero in a sample; zero in expectation, where the plain
  * s2 (X'H^-1X)^-1 of lme4 is the limit).  Like statsmodels, components
  * on the boundary count too (one-sided derivatives there).  On return
- * fit->cov holds the widened covariance. */
+ * fit->cov holds the widened covariance, fit->re the random effects
+ * (which need Z'H^-1 r too). */
 static int widen_cov(struct mm *s, const double *th, qf_mixed_fit *fit)
 {
 	int p = s->p, q = s->q, m = s->m, k, l, i, j, c, nfr = 0;
@@ -518,6 +519,9 @@ static int widen_cov(struct mm *s, const double *th, qf_mixed_fit *fit)
 	for (i = 0; i < q; i++)
 		for (c = 0; c < p; c++)
 			W[i * w + p] -= W[i * w + c] * fit->beta[c];
+	for (k = 0; k < s->nf; k++)
+		for (i = s->off[k]; i < s->off[k + 1]; i++)
+			fit->re[i] = th[k] * W[i * w + p];
 	for (k = 0; k < nfr; k++)
 		for (i = s->off[idx[k]]; i < s->off[idx[k] + 1]; i++)
 			for (c = 0; c < p; c++)
@@ -825,7 +829,7 @@ static int check_rank(struct mm *s, qf_err *err)
 
 /* ------------------------------------------------------------ entry */
 
-static int fit_alloc(qf_mixed_fit *fit, int p)
+static int fit_alloc(qf_mixed_fit *fit, int p, int q)
 {
 	double **v[] = { &fit->beta, &fit->se, &fit->z, &fit->pval, &fit->lo,
 			 &fit->hi };
@@ -835,7 +839,8 @@ static int fit_alloc(qf_mixed_fit *fit, int p)
 		if (!(*v[i] = calloc((size_t)p + 1, sizeof(double))))
 			return -1;
 	fit->cov = calloc((size_t)p * p + 1, sizeof(double));
-	return fit->cov ? 0 : -1;
+	fit->re = calloc((size_t)q, sizeof(double));
+	return fit->cov && fit->re ? 0 : -1;
 }
 
 int qf_mixed_fit_run(const double *y, const double *X, int n, int p,
@@ -859,7 +864,7 @@ int qf_mixed_fit_run(const double *y, const double *X, int n, int p,
 	fit->nf = nf;
 	s.ml = o->ml;
 	if (mm_init(&s, y, X, n, p, groups, nf, fit->levels) < 0 ||
-	    fit_alloc(fit, p) < 0) {
+	    fit_alloc(fit, p, s.q) < 0) {
 		qf_err_set(err, "mixed model: out of memory");
 		goto out;
 	}
@@ -908,6 +913,8 @@ void qf_mixed_fit_free(qf_mixed_fit *fit)
 	free(fit->lo);
 	free(fit->hi);
 	free(fit->cov);
+	free(fit->re);
+	fit->re = NULL;
 	fit->beta = fit->se = fit->z = fit->pval = fit->lo = fit->hi = NULL;
 	fit->cov = NULL;
 }

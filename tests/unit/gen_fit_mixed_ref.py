@@ -14,7 +14,10 @@ quantity) and writes, per case:
     y   N values
     x   N*P values (row-major)
     g1  N codes (and g2 with two factors)
-    beta P   se P   vc NF+1 (factors, then the residual)   llf 1
+    beta P   se P   vc NF+1 (factors, then the residual)
+    re Q     the random effects (statsmodels cases only), factor 1's
+             levels then factor 2's
+    llf 1
     end
 
 TOL is the relative tolerance of the comparison: 1e-8 for the closed
@@ -39,7 +42,7 @@ warnings.simplefilter("ignore")
 out = open(sys.argv[1], "w")
 
 
-def emit(name, y, X, groups, beta, se, vc, llf, tol, ml=False):
+def emit(name, y, X, groups, beta, se, vc, llf, tol, ml=False, re=None):
     n, p = X.shape
     w = out.write
     w("case %s\nnf %d ml %d n %d p %d tol %r\n" % (name, len(groups),
@@ -51,6 +54,8 @@ def emit(name, y, X, groups, beta, se, vc, llf, tol, ml=False):
     w("beta " + " ".join(repr(float(v)) for v in beta) + "\n")
     w("se " + " ".join(repr(float(v)) for v in se) + "\n")
     w("vc " + " ".join(repr(float(v)) for v in vc) + "\n")
+    if re is not None:
+        w("re " + " ".join(repr(float(v)) for v in re) + "\n")
     w("llf %r\nend\n" % float(llf))
 
 
@@ -83,15 +88,21 @@ def sm_fit(y, X, groups, ml=False):
     r = best
     if len(groups) == 1:
         vc = [float(r.cov_re.iloc[0, 0]), r.scale]
+        re = [float(r.random_effects[k].iloc[0])
+              for k in range(groups[0].max() + 1)]
     else:
-        # vcomp follows the sorted names of vc_formula: g1, g2
+        # vcomp follows the sorted names of vc_formula: g1, g2; the
+        # random effects are named g1[C(g1)[3]], in string order
         vc = list(r.vcomp) + [r.scale]
-    return r.fe_params.values, r.bse_fe.values, vc, r.llf
+        byname = r.random_effects[1]
+        re = [float(byname["g%d[C(g%d)[%d]]" % (k + 1, k + 1, lev)])
+              for k, g in enumerate(groups) for lev in range(g.max() + 1)]
+    return r.fe_params.values, r.bse_fe.values, vc, r.llf, re
 
 
 def case_sm(name, y, X, groups, ml=False):
-    beta, se, vc, llf = sm_fit(y, X, groups, ml)
-    emit(name, y, X, groups, beta, se, vc, llf, TOL_SM, ml)
+    beta, se, vc, llf, re = sm_fit(y, X, groups, ml)
+    emit(name, y, X, groups, beta, se, vc, llf, TOL_SM, ml, re)
 
 
 def design(rng, n, extra=1):

@@ -22,7 +22,8 @@ struct ref {
 	char name[64];
 	int nf, ml, n, p;
 	double tol;
-	double *y, *x, *beta, *se, vc[QF_MIXED_MAXF + 1], llf;
+	double *y, *x, *beta, *se, vc[QF_MIXED_MAXF + 1], llf, *re;
+	int nre;		/* the levels of all factors */
 	int *g[QF_MIXED_MAXF];
 };
 
@@ -32,6 +33,7 @@ static void ref_free(struct ref *r)
 	free(r->x);
 	free(r->beta);
 	free(r->se);
+	free(r->re);
 	free(r->g[0]);
 	free(r->g[1]);
 	memset(r, 0, sizeof *r);
@@ -82,8 +84,27 @@ static int ref_read(FILE *f, struct ref *r)
 	}
 	if (read_vec(f, "beta", r->beta, r->p) ||
 	    read_vec(f, "se", r->se, r->p) ||
-	    read_vec(f, "vc", r->vc, r->nf + 1) ||
-	    read_vec(f, "llf", &r->llf, 1) ||
+	    read_vec(f, "vc", r->vc, r->nf + 1))
+		return -1;
+	for (k = 0; k < r->nf; k++) {
+		int lev = 0;
+
+		for (i = 0; i < r->n; i++)
+			if (r->g[k][i] + 1 > lev)
+				lev = r->g[k][i] + 1;
+		r->nre += lev;
+	}
+	if (fscanf(f, "%31s", w) != 1)
+		return -1;
+	if (strcmp(w, "re") == 0) {
+		r->re = malloc(r->nre * sizeof(double));
+		for (i = 0; i < r->nre; i++)
+			if (!r->re || fscanf(f, "%lf", &r->re[i]) != 1)
+				return -1;
+		if (fscanf(f, "%31s", w) != 1)
+			return -1;
+	}
+	if (strcmp(w, "llf") != 0 || fscanf(f, "%lf", &r->llf) != 1 ||
 	    fscanf(f, "%31s", w) != 1 || strcmp(w, "end") != 0)
 		return -1;
 	return 1;
@@ -151,6 +172,10 @@ static void check_case(const struct ref *rp)
 	for (j = 0; j <= r.nf; j++)
 		NEAR(fit.vc[j], r.vc[j], r.tol, fabs(r.vc[j]) + 1e-3 * tot,
 		     "vc", j);
+	/* The random effects against the total standard deviation. */
+	for (j = 0; r.re && j < r.nre; j++)
+		NEAR(fit.re[j], r.re[j], r.tol, fabs(r.re[j]) + 1e-3 * sqrt(tot),
+		     "re", j);
 	/* The log-likelihood is flat at the optimum: the reference's
 	 * parameter error hardly moves it, and ours is no lower. */
 	NEAR(fit.llf, r.llf, 1e-9, fmax(1, fabs(r.llf)), "llf", 0);
