@@ -37,13 +37,13 @@ endif
 PKGS := libzstd libarchive
 QF_CPPFLAGS := -Ilib -D_GNU_SOURCE
 QF_CFLAGS := -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -pthread
-LDLIBS := -Wl,--as-needed -lopenblas -lzstd -larchive -lm -pthread
+LDLIBS := -Wl,--as-needed -llapacke -lgsl -lopenblas -lzstd -larchive -lm -pthread
 
 # Debian packages qf needs to build, test and run its studies.
 DEBS := gcc make pkg-config libc6-dev \
 	libarchive-dev libzstd-dev zstd libopenblas-dev liblapacke-dev \
 	libgsl-dev parallel bats bats-assert bats-support bats-file \
-	python3 python3-numpy python3-zstandard python3-torch python3-scipy \
+	python3 python3-numpy python3-zstandard python3-torch python3-scipy python3-statsmodels \
 	gnuplot-nox openssh-server openssh-client rsync
 
 LIB_SRC := $(wildcard lib/*/*.c)
@@ -144,7 +144,7 @@ Name: qf
 Description: tensor streams and tools for quantization studies
 Version: $(VERSION)
 Requires: libzstd libarchive
-Libs: -L$${libdir} -lqf -lopenblas -lm -pthread
+Libs: -L$${libdir} -lqf -llapacke -lgsl -lopenblas -lm -pthread
 Cflags: -I$${includedir}/qf
 endef
 export QF_PC
