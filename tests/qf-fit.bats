@@ -190,6 +190,7 @@ bad() {
 	misuse "formula 'y ~ a*b': '*' is not supported (write a + b + a:b) at '*b'" lm 'y ~ a*b' t.tsv
 	misuse "formula 'y ~ f(x)': no function of this name (log, log1p, z, rank, sq, C) at '(x)'" lm 'y ~ f(x)' t.tsv
 	misuse "formula 'y ~ x + x': term 'x' twice" lm 'y ~ x + x' t.tsv
+	misuse "formula 'y ~ x:x': a factor twice in one term at 'the end'" lm 'y ~ x:x' t.tsv
 	misuse "formula 'y ~ C(log(x))': C() takes a column name at ')'" lm 'y ~ C(log(x))' t.tsv
 	misuse "formula 'C(y) ~ x': the response cannot be a factor" lm 'C(y) ~ x' t.tsv
 	misuse "formula 'y ~ - 1': no terms and no intercept" lm 'y ~ - 1' t.tsv

@@ -303,8 +303,9 @@ static int run(void *arg, qf_err *e)
 	int rc;
 
 	if (read_tables(o, &t, e) < 0)
-		return -1;
-	rc = o->cmd->run(o, &t, e);
+		rc = -1;	/* t holds what was read (a failed read: nothing) */
+	else
+		rc = o->cmd->run(o, &t, e);
 	qf_fit_table_free(&t);
 	return rc;
 }

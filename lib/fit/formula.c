@@ -135,6 +135,20 @@ static int term_name(const struct fterm *t, char *buf, size_t len)
 	return 0;
 }
 
+/* Is the term's last factor one of the others (x:x)? */
+static int factor_twice(const struct fterm *t)
+{
+	char a[256], b[256];
+
+	expr_name(t->f[t->nf - 1], a, sizeof a);
+	for (int i = 0; i < t->nf - 1; i++) {
+		expr_name(t->f[i], b, sizeof b);
+		if (strcmp(a, b) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 /* A term: factors joined by ':'. */
 static int parse_term(struct lexer *l, struct fterm *t)
 {
@@ -145,6 +159,8 @@ static int parse_term(struct lexer *l, struct fterm *t)
 		if (!(t->f[t->nf] = parse_expr(l)))
 			return -1;
 		t->nf++;
+		if (factor_twice(t))
+			return bad(l, "a factor twice in one term");
 		skip(l);
 		if (*l->p != ':')
 			return 0;

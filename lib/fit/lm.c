@@ -430,6 +430,28 @@ struct sums {
 	double ssr, tss_c, tss_u, press, sumlogw;
 };
 
+/* A constant in the span of the columns (statsmodels' implicit
+ * constant: y ~ C(f) - 1): sqrt(w) in the span of sqrt(w) X, to 1e-10
+ * relative.  sw[n] and c[k] are room. */
+static int implicit_const(const struct qr *q, const struct design *d,
+			  double *sw, double *c)
+{
+	double res = 0, nrm = 0;
+
+	for (size_t i = 0; i < q->n; i++)
+		sw[i] = sqrt(d->w[i]);
+	qt_mul(q, sw, c);
+	for (size_t i = 0; i < q->n; i++) {
+		double f = 0;
+
+		for (size_t j = 0; j < q->k; j++)
+			f += q->Q[j * q->n + i] * c[j];
+		res += (sw[i] - f) * (sw[i] - f);
+		nrm += sw[i] * sw[i];
+	}
+	return res <= 1e-20 * nrm;
+}
+
 /* Per coefficient: estimate, SEs, t, p, interval; and the sums. */
 static int full_fit(const struct design *d, qf_fit_lm *r, struct sums *s,
 		    qf_err *err)
@@ -503,25 +525,7 @@ static int full_fit(const struct design *d, qf_fit_lm *r, struct sums *s,
 		c->lo = c->est - tq * c->se;
 		c->hi = c->est + tq * c->se;
 	}
-	/* a constant in the span of the columns (statsmodels' implicit
-	 * constant: y ~ C(f) - 1): sqrt(w) in the span of sqrt(w) X */
-	r->k_const = d->intercept;
-	if (!r->k_const) {
-		double *c = qty, res = 0, nrm = 0;
-
-		for (size_t i = 0; i < n; i++)
-			e[i] = sqrt(d->w[i]);	/* e is free now */
-		qt_mul(&q, e, c);
-		for (size_t i = 0; i < n; i++) {
-			double f = 0;
-
-			for (size_t j = 0; j < k; j++)
-				f += q.Q[j * n + i] * c[j];
-			res += (e[i] - f) * (e[i] - f);
-			nrm += e[i] * e[i];
-		}
-		r->k_const = res <= 1e-20 * nrm;
-	}
+	r->k_const = d->intercept || implicit_const(&q, d, e, qty);
 	rc = 0;
 out:
 	qr_free(&q);
