@@ -11,7 +11,7 @@
 #   make san          the sanitizer build into build/san/
 #   make layers       check that lib/ keeps its layers (lib/LAYERS)
 #   make fuzz         libFuzzer on every harness for FUZZ_SECONDS each (clang;
-#                     11 x 30 s by default); crashers land in
+#                     12 x 30 s by default); crashers land in
 #                     tests/fuzz/crashers/; FUZZ=NAME runs one, FUZZ_MERGE=1
 #                     adds what found new coverage to the corpus
 #                     (docs/fuzzing.md)
