@@ -37,6 +37,8 @@ endif
 PKGS := libzstd libarchive
 QF_CPPFLAGS := -Ilib -D_GNU_SOURCE
 QF_CFLAGS := -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -pthread
+# LAPACKE is its own library in Debian (liblapacke, over the LAPACK
+# OpenBLAS provides); GSL's CBLAS is OpenBLAS's, hence no -lgslcblas.
 LDLIBS := -Wl,--as-needed -llapacke -lgsl -lopenblas -lzstd -larchive -lm -pthread
 
 # Debian packages qf needs to build, test and run its studies.

@@ -65,6 +65,11 @@ bad() {
 	check t.tsv 'y ~ C(g) + x1 + C(g):x1'
 	check t.tsv 'y ~ x1 + x1:C(g)'
 	check t.tsv 'y ~ C(grp) + x1 + x2'
+	# the oracle sees a change in the 9th digit of one figure
+	awk -F'\t' 'BEGIN {OFS="\t"} $1 == "x1" {$3 = $3 * (1 + 3e-8)} 1' c.tsv > c2.tsv
+	run $ORACLE check t.tsv c2.tsv m.tsv 'y ~ C(grp) + x1 + x2'
+	assert_failure 1
+	assert_output --partial "x1 se: qf"
 }
 
 @test "transforms z, rank, sq, log1p; no intercept; an implicit one" {

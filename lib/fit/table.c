@@ -189,14 +189,36 @@ static int key_cols(const qf_fit_table *t, const char *const *keys, int nkey,
 	return 0;
 }
 
-static int same_key(const qf_fit_table *a, size_t ra, const long *ka,
-		    const qf_fit_table *b, size_t rb, const long *kb, int nkey)
+/* A table's rows sorted by key (then by row: equal keys in row order),
+ * for joins in n log n: tables of units can be long. */
+struct keyed {
+	const qf_fit_table *t;
+	long kc[64];
+	int nkey;
+	size_t *ord;
+};
+
+/* Row ra of a against row rb of b, key by key, as strcmp. */
+static int cmp_key(const qf_fit_table *a, size_t ra, const long *ka,
+		   const qf_fit_table *b, size_t rb, const long *kb, int nkey)
 {
-	for (int i = 0; i < nkey; i++)
-		if (strcmp(a->cell[ra * a->ncol + ka[i]],
-			   b->cell[rb * b->ncol + kb[i]]) != 0)
-			return 0;
-	return 1;
+	for (int i = 0; i < nkey; i++) {
+		int c = strcmp(a->cell[ra * a->ncol + ka[i]],
+			       b->cell[rb * b->ncol + kb[i]]);
+
+		if (c)
+			return c;
+	}
+	return 0;
+}
+
+static int cmp_ord(const void *x, const void *y, void *arg)
+{
+	const struct keyed *k = arg;
+	size_t p = *(const size_t *)x, q = *(const size_t *)y;
+	int c = cmp_key(k->t, p, k->kc, k->t, q, k->kc, k->nkey);
+
+	return c ? c : (p > q) - (p < q);
 }
 
 /* "lang=eng" or "model=m,layer=3" of row r, into buf. */
@@ -212,47 +234,74 @@ static const char *key_text(const qf_fit_table *t, size_t r, const long *kc,
 	return buf;
 }
 
-/* The row of u with the key of t's row r (-1: none), with every key of
- * each table once checked by the caller.  Quadratic: tables are small. */
-static long find_row(const qf_fit_table *t, size_t r, const long *kt,
-		     const qf_fit_table *u, const long *ku, int nkey)
+/* t's key columns and its rows sorted; a missing key column, or a key
+ * twice (the first row that repeats an earlier one), is the error. */
+static int keyed_make(struct keyed *k, const qf_fit_table *t,
+		      const char *const *keys, int nkey, qf_err *err)
 {
-	for (size_t j = 0; j < u->nrow; j++)
-		if (same_key(t, r, kt, u, j, ku, nkey))
-			return (long)j;
+	size_t dup = SIZE_MAX, first = 0;
+	char buf[512];
+
+	k->t = t;
+	k->nkey = nkey;
+	k->ord = NULL;
+	if (key_cols(t, keys, nkey, k->kc, err) < 0)
+		return -1;
+	if (!(k->ord = malloc((t->nrow + 1) * sizeof *k->ord)))
+		return qf_err_set(err, "out of memory");
+	for (size_t r = 0; r < t->nrow; r++)
+		k->ord[r] = r;
+	qsort_r(k->ord, t->nrow, sizeof *k->ord, cmp_ord, k);
+	for (size_t i = 1, g = 0; i < t->nrow; i++) {
+		if (cmp_key(t, k->ord[i], k->kc, t, k->ord[g], k->kc, nkey)) {
+			g = i;
+			continue;
+		}
+		if (i == g + 1 && k->ord[i] < dup) {
+			dup = k->ord[i];
+			first = k->ord[g];
+		}
+	}
+	if (dup == SIZE_MAX)
+		return 0;
+	return qf_err_set(err, "%s: line %" PRIu64 ": key %s twice (line %"
+			  PRIu64 " too)", t->path, t->line[dup],
+			  key_text(t, dup, k->kc, nkey, buf, sizeof buf),
+			  t->line[first]);
+}
+
+/* The row of k's table with the key of a's row r, or -1. */
+static long keyed_find(const struct keyed *k, const qf_fit_table *a,
+		       size_t r, const long *ka)
+{
+	size_t lo = 0, hi = k->t->nrow;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = cmp_key(a, r, ka, k->t, k->ord[mid], k->kc, k->nkey);
+
+		if (c == 0)
+			return (long)k->ord[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
 	return -1;
 }
 
-/* No key twice in t. */
-static int unique_keys(const qf_fit_table *t, const long *kc, int nkey,
-		       qf_err *err)
+/* Every key of a's table in b's. */
+static int all_in(const struct keyed *a, const struct keyed *b, qf_err *err)
 {
 	char buf[512];
 
-	for (size_t r = 1; r < t->nrow; r++)
-		for (size_t q = 0; q < r; q++)
-			if (same_key(t, r, kc, t, q, kc, nkey))
-				return qf_err_set(err, "%s: line %" PRIu64 ": key %s "
-						  "twice (line %" PRIu64 " too)",
-						  t->path, t->line[r],
-						  key_text(t, r, kc, nkey, buf,
-							   sizeof buf),
-						  t->line[q]);
-	return 0;
-}
-
-/* Every key of a in b. */
-static int all_in(const qf_fit_table *a, const long *ka,
-		  const qf_fit_table *b, const long *kb, int nkey, qf_err *err)
-{
-	char buf[512];
-
-	for (size_t r = 0; r < a->nrow; r++)
-		if (find_row(a, r, ka, b, kb, nkey) < 0)
+	for (size_t r = 0; r < a->t->nrow; r++)
+		if (keyed_find(b, a->t, r, a->kc) < 0)
 			return qf_err_set(err, "%s: no row with key %s (%s line %"
-					  PRIu64 ")", b->path,
-					  key_text(a, r, ka, nkey, buf, sizeof buf),
-					  a->path, a->line[r]);
+					  PRIu64 ")", b->t->path,
+					  key_text(a->t, r, a->kc, a->nkey, buf,
+						   sizeof buf),
+					  a->t->path, a->t->line[r]);
 	return 0;
 }
 
@@ -290,19 +339,16 @@ static int join_names(const qf_fit_table *t, const qf_fit_table *u,
 int qf_fit_table_join(qf_fit_table *t, const qf_fit_table *u,
 		      const char *const *keys, int nkey, int num, qf_err *err)
 {
-	long kt[64], ku[64];
+	struct keyed kt = { 0 }, ku = { 0 };
 	qf_fit_table j = { 0 };
 	int rc = -1;
 
 	if (nkey > 64)
 		return qf_err_set(err, "more than 64 --join keys");
-	if (key_cols(t, keys, nkey, kt, err) < 0 ||
-	    key_cols(u, keys, nkey, ku, err) < 0 ||
-	    unique_keys(t, kt, nkey, err) < 0 ||
-	    unique_keys(u, ku, nkey, err) < 0 ||
-	    all_in(t, kt, u, ku, nkey, err) < 0 ||
-	    all_in(u, ku, t, kt, nkey, err) < 0)
-		return -1;
+	if (keyed_make(&kt, t, keys, nkey, err) < 0 ||
+	    keyed_make(&ku, u, keys, nkey, err) < 0 ||
+	    all_in(&kt, &ku, err) < 0 || all_in(&ku, &kt, err) < 0)
+		goto out;
 	j.col = calloc(t->ncol + u->ncol, sizeof *j.col);
 	j.cell = calloc(t->nrow * (t->ncol + u->ncol) + 1, sizeof *j.cell);
 	j.line = calloc(t->nrow + 1, sizeof *j.line);
@@ -311,10 +357,10 @@ int qf_fit_table_join(qf_fit_table *t, const qf_fit_table *u,
 		qf_err_set(err, "out of memory");
 		goto out;
 	}
-	if (join_names(t, u, ku, nkey, num, j.col, &j.ncol, err) < 0)
+	if (join_names(t, u, ku.kc, nkey, num, j.col, &j.ncol, err) < 0)
 		goto out;
 	for (size_t r = 0; r < t->nrow; r++) {
-		long q = find_row(t, r, kt, u, ku, nkey);
+		long q = keyed_find(&ku, t, r, kt.kc);
 		size_t c = 0;
 
 		for (size_t i = 0; i < t->ncol; i++)
@@ -323,7 +369,7 @@ int qf_fit_table_join(qf_fit_table *t, const qf_fit_table *u,
 			int key = 0;
 
 			for (int k = 0; k < nkey; k++)
-				key |= ku[k] == (long)i;
+				key |= ku.kc[k] == (long)i;
 			if (!key && !(j.cell[r * j.ncol + c++] =
 				      strdup(u->cell[(size_t)q * u->ncol + i]))) {
 				qf_err_set(err, "out of memory");
@@ -341,8 +387,12 @@ int qf_fit_table_join(qf_fit_table *t, const qf_fit_table *u,
 	free(t->line);
 	free(t->path);
 	*t = j;
+	free(kt.ord);
+	free(ku.ord);
 	return 0;
 out:
+	free(kt.ord);
+	free(ku.ord);
 	/* only u's copies are j's own; t keeps its cells */
 	for (size_t r = 0; r < t->nrow; r++)
 		for (size_t c = t->ncol; c < j.ncol; c++)
