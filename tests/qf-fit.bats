@@ -220,6 +220,11 @@ bad() {
 	[ "$(head -c 12 c1.tsv)" = "# qf=0.1.0 t" ]
 	[ "$(sed -n 2p c1.tsv)" = "$(printf 'term\testimate\tse\tse_hc3\tt\tp\tci_low\tci_high')" ]
 	qf-fit lm 'y ~ x1' --digits 3 t.tsv | awk -F'\t' 'NR==3 && length($2) <= 7 {ok=1} END {exit !ok}'
+	# an output that cannot be created leaves neither table
+	run --separate-stderr qf-fit lm 'y ~ x1' --model-out m9.tsv -o nodir/c.tsv t.tsv
+	assert_failure 1
+	[ "$stderr" = "qf-fit: nodir/c.tsv: cannot create: No such file or directory" ]
+	[ ! -e m9.tsv ]
 	qf-fit --version | grep -q '^qf-fit (qf) 0.1.0$'
 	qf-fit --help | grep -q '^Usage: qf-fit SUBCOMMAND'
 }

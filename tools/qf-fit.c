@@ -258,24 +258,9 @@ static int read_tables(const struct opts *o, qf_fit_table *t, qf_err *e)
 	return 0;
 }
 
-/* A table into path through an atomic output. */
-static int put(const char *path, const qf_fit_lm *r, const struct opts *o,
-	       int model, qf_err *e)
-{
-	qf_out *out = qf_out_open(path, e);
-
-	if (!out)
-		return -1;
-	if (model)
-		qf_fit_lm_write_model(qf_out_file(out), r, o->formula, o->vs,
-				      o->digits);
-	else
-		qf_fit_lm_write_coef(qf_out_file(out), r, o->digits);
-	return qf_out_commit(out, e);
-}
-
 static int run_lm(struct opts *o, const qf_fit_table *t, qf_err *e)
 {
+	qf_out *oc = NULL, *om = NULL;
 	qf_fit_lm r;
 	int rc = -1;
 
@@ -284,14 +269,25 @@ static int run_lm(struct opts *o, const qf_fit_table *t, qf_err *e)
 	if (r.dropped)
 		qf_tool_warn("%zu row%s with an NA dropped (--drop-na), %zu left",
 			     r.dropped, r.dropped > 1 ? "s" : "", r.n);
-	/* the model table first: it is the smaller, and a failure leaves
-	 * neither half of the pair behind only when -o fails last */
-	if (o->model_out && put(o->model_out, &r, o, 1, e) < 0)
+	/* both outputs opened and written before either is committed: a
+	 * path that cannot be created leaves neither */
+	if ((o->model_out && !(om = qf_out_open(o->model_out, e))) ||
+	    !(oc = qf_out_open(o->output, e)))
 		goto out;
-	if (put(o->output, &r, o, 0, e) < 0)
-		goto out;
-	rc = 0;
+	if (om)
+		qf_fit_lm_write_model(qf_out_file(om), &r, o->formula, o->vs,
+				      o->digits);
+	qf_fit_lm_write_coef(qf_out_file(oc), &r, o->digits);
+	rc = om ? qf_out_commit(om, e) : 0;
+	om = NULL;
+	if (rc == 0)
+		rc = qf_out_commit(oc, e);
+	oc = NULL;
 out:
+	if (om)
+		qf_out_abort(om);
+	if (oc)
+		qf_out_abort(oc);
 	qf_fit_lm_free(&r);
 	return rc;
 }
