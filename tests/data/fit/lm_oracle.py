@@ -12,6 +12,7 @@ coefficient table COEF and model table MODEL (written with --digits 17):
 The transforms of qf's formulas are defined here the way docs/fit.md
 says, for patsy to call: z (sample SD), rank (average ranks), sq.
 """
+import re
 import sys
 
 import numpy as np
@@ -73,12 +74,9 @@ def gen(out, seed=1, na=0):
 
 
 def read(path):
-    return pd.read_csv(path, sep="\t", comment=None,
-                       skiprows=lambda i: False, header=0,
-                       keep_default_na=False,
-                       na_values=["NA"]) if False else pd.read_csv(
-        path, sep="\t", skiprows=_comments(path), keep_default_na=False,
-        na_values=["NA"])
+    """A qf table: its comment lines skipped, NA the missing value."""
+    return pd.read_csv(path, sep="\t", skiprows=_comments(path),
+                       keep_default_na=False, na_values=["NA"])
 
 
 def _comments(path):
@@ -144,10 +142,9 @@ def close(what, got, want, bad):
 def check(table, coef, model, formula, opts):
     weights = opts.get("--weights")
     df = read(table)
-    cols = [c for c in df.columns if c in formula or c == weights]
     vs = opts.get("--vs")
-    if vs:
-        cols += [c for c in df.columns if c in vs and c not in cols]
+    used = set(re.findall(r"[A-Za-z_.][A-Za-z0-9_.]*", formula + " " + (vs or "")))
+    cols = [c for c in df.columns if c in used or c == weights]
     df = df.dropna(subset=cols).reset_index(drop=True)
     r = fit(df, formula, weights)
     bad = []
