@@ -11,7 +11,7 @@
 #   make san          the sanitizer build into build/san/
 #   make layers       check that lib/ keeps its layers (lib/LAYERS)
 #   make fuzz         libFuzzer on every harness for FUZZ_SECONDS each (clang;
-#                     11 x 30 s by default); crashers land in
+#                     12 x 30 s by default); crashers land in
 #                     tests/fuzz/crashers/; FUZZ=NAME runs one, FUZZ_MERGE=1
 #                     adds what found new coverage to the corpus
 #                     (docs/fuzzing.md)
@@ -37,7 +37,9 @@ endif
 PKGS := libzstd libarchive
 QF_CPPFLAGS := -Ilib -D_GNU_SOURCE
 QF_CFLAGS := -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -pthread
-LDLIBS := -Wl,--as-needed -lgsl -llapacke -lopenblas -lzstd -larchive -lm -pthread
+# LAPACKE is its own library in Debian (liblapacke, over the LAPACK
+# OpenBLAS provides); GSL's CBLAS is OpenBLAS's, hence no -lgslcblas.
+LDLIBS := -Wl,--as-needed -llapacke -lgsl -lopenblas -lzstd -larchive -lm -pthread
 
 # Debian packages qf needs to build, test and run its studies.
 DEBS := gcc make pkg-config libc6-dev \
@@ -144,7 +146,7 @@ Name: qf
 Description: tensor streams and tools for quantization studies
 Version: $(VERSION)
 Requires: libzstd libarchive
-Libs: -L$${libdir} -lqf -lgsl -llapacke -lopenblas -lm -pthread
+Libs: -L$${libdir} -lqf -llapacke -lgsl -lopenblas -lm -pthread
 Cflags: -I$${includedir}/qf
 endef
 export QF_PC

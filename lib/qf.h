@@ -22,6 +22,7 @@
 #include "stream/stream.h"
 #include "quant/quant.h"
 #include "text/text.h"
+#include "fit/fit.h"
 #include "ckpt/ckpt.h"
 #include "model/model.h"
 #include "eval/eval.h"

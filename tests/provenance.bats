@@ -69,7 +69,7 @@ with open('$1', 'rb') as f:
 
 @test "the line: qf's version, the tool, OpenBLAS's version and core, the vector level" {
 	[ "$(uname -m)" = x86_64 ] || skip "not x86-64"
-	for t in qf-cat qf-extract qf-quantize qf-act qf-eval qf-train; do
+	for t in qf-cat qf-extract qf-quantize qf-act qf-eval qf-train qf-fit; do
 		run prov "$t"
 		assert_success
 		assert_output --regexp '^qf=[0-9]+\.[0-9]+\.[0-9]+ tool='"$t"' openblas=[0-9.]+ core=[A-Za-z0-9_]+ core_by=(user|qf|openblas)( openblas_l2_size=[0-9]+)? simd=x86-64(-v[34])?$'

@@ -1,0 +1,111 @@
+/*
+ * fuzz_fit.c - qf-fit's parsers and its fit on arbitrary bytes: a
+ * formula (lib/fit/formula.c), a TSV table (lib/fit/table.c), and when
+ * both read, the linear model on them (lib/fit/lm.c) with every option.
+ *
+ * The input is the formula up to the first NUL byte, then one byte of
+ * flags, then the table.  Flags: bit 0 --drop-na, bit 1 --folds 2, bit
+ * 2 --cv-group on the first column, bit 3 --weights on the last column,
+ * bit 4 --vs 'FIRST ~ 1' (the response of the formula), bit 5 the table
+ * joined with itself on its first column.
+ *
+ * Checked: a formula that does not parse, and every failure, is one
+ * non-empty line; a fit that succeeds writes both tables.
+ *
+ *   make BUILD=b b/fuzz/fuzz_fit
+ *   b/fuzz/fuzz_fit tests/fuzz/corpus/fit
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "qf.h"
+
+static int fd = -1;
+static char path[64];
+
+static void check_err(const qf_err *e)
+{
+	if (!e->msg[0] || strchr(e->msg, '\n'))
+		abort();
+}
+
+/* The table's first and last column names, for the options. */
+static void fit(const qf_fit_formula *f, const qf_fit_table *t, unsigned fl)
+{
+	char vs[300];
+	qf_fit_formula *fvs = NULL;
+	qf_fit_lm_opts o = { 0 };
+	qf_fit_lm r;
+	qf_err e;
+	FILE *out;
+
+	o.drop_na = fl & 1;
+	o.folds = fl & 2 ? 2 : 0;
+	o.seed = 1;
+	o.cv_group = fl & 4 && t->ncol ? t->col[0] : NULL;
+	o.weights = fl & 8 && t->ncol ? t->col[t->ncol - 1] : NULL;
+	if (fl & 16 && t->ncol) {
+		snprintf(vs, sizeof vs, "%.200s ~ 1", t->col[0]);
+		if (qf_fit_formula_parse(vs, &fvs, &e) == 0)
+			o.vs = fvs;
+	}
+	if (qf_fit_lm_run(t, f, &o, &r, &e) < 0) {
+		check_err(&e);
+	} else {
+		if (!(out = fopen("/dev/null", "w")))
+			abort();
+		qf_fit_lm_write_coef(out, &r, 17);
+		qf_fit_lm_write_model(out, &r, "f", NULL, 6);
+		fclose(out);
+		qf_fit_lm_free(&r);
+	}
+	qf_fit_formula_free(fvs);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const uint8_t *nul = memchr(data, 0, size);
+	qf_fit_formula *f = NULL;
+	qf_fit_table t, u;
+	unsigned fl;
+	char *text;
+	qf_err e;
+
+	if (fd < 0) {
+		if ((fd = memfd_create("fuzz_fit", 0)) < 0)
+			abort();
+		snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+	}
+	if (!nul || (size_t)(nul - data) + 2 > size)
+		return 0;
+	if (!(text = strndup((const char *)data, (size_t)(nul - data))))
+		abort();
+	fl = nul[1];
+	if (ftruncate(fd, 0) < 0 ||
+	    pwrite(fd, nul + 2, size - (size_t)(nul - data) - 2, 0) < 0)
+		abort();
+	if (qf_fit_formula_parse(text, &f, &e) < 0) {
+		check_err(&e);
+	} else if (qf_fit_table_read(path, &t, &e) < 0) {
+		check_err(&e);
+	} else {
+		if (fl & 32 && t.ncol) {
+			const char *key[1] = { t.col[0] };
+
+			if (qf_fit_table_read(path, &u, &e) < 0)
+				abort();
+			if (qf_fit_table_join(&t, &u, key, 1, 2, &e) < 0)
+				check_err(&e);
+			qf_fit_table_free(&u);
+		}
+		fit(f, &t, fl);
+		qf_fit_table_free(&t);
+	}
+	qf_fit_formula_free(f);
+	free(text);
+	return 0;
+}
