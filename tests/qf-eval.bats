@@ -706,6 +706,13 @@ make_balanced() {
 	[ "$(cell l3.tsv nll_lo eng q7)" != "$(cell l2.tsv nll_lo eng q7)" ]
 	# percentile intervals
 	eval_check "${MODELS[@]}" --interval percentile --bootstrap 200 --seed 4 -o l.tsv -d d.tsv ids.qft
+	# 7 parallel units: auto took BCa, and said so; the bootstrap-t when asked
+	[[ $eval_stderr != *"BCa intervals"* ]]
+	run --separate-stderr qf-eval "${MODELS[@]}" --bootstrap 20 -o l.tsv ids.qft
+	[[ $stderr == *"qf-eval: 7 parallel units: BCa intervals (the bootstrap-t needs at least 12)"* ]]
+	ORACLE_ATOL=2e-5 eval_check "${MODELS[@]}" --interval t --bootstrap 200 --seed 4 \
+		"${GROUPS_[@]}" -o l.tsv -d d.tsv ids.qft
+	[[ $eval_stderr != *"BCa intervals"* ]]
 }
 
 @test "tau on a balanced parallel corpus is the two-way ANOVA's: sqrt((MS_lang - MS_resid) / units)" {

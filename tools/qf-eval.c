@@ -60,8 +60,9 @@ static const char usage[] =
 	"                         jointly across languages), record (each\n"
 	"                         language's records) or auto (default: unit when\n"
 	"                         every record has a unit_id)\n"
-	"      --interval I       auto (default: t with parallel units, else\n"
-	"                         bca), t (bootstrap-t), bca or percentile\n"
+	"      --interval I       auto (default: t with 12 parallel units or\n"
+	"                         more, else bca), t (bootstrap-t), bca or\n"
+	"                         percentile\n"
 	"      --window W         tokens per pass (default: the models' n_ctx)\n"
 	"      --stride S         advance between passes (default: W / 2)\n"
 	"  -j, --jobs N           threads (default QF_THREADS, else one per CPU)\n"
@@ -658,6 +659,18 @@ static int commit_out(qf_out **out, qf_err *e)
 	return d ? qf_out_commit(d, e) : 0;
 }
 
+/* Say so when --interval auto took BCa on parallel units: too few for
+ * the bootstrap-t (docs/eval.md, "Intervals"). */
+static void interval_note(const struct opts *o, const qf_eval *ev)
+{
+	int units, m = qf_eval_interval(ev, &units);
+
+	if (o->e.interval == QF_CI_AUTO && o->e.bootstrap > 0 && units > 0 &&
+	    m == QF_CI_BCA)
+		qf_tool_warn("%d parallel units: BCa intervals (the bootstrap-t "
+			     "needs at least %d)", units, QF_T_MIN_UNITS);
+}
+
 static int run(void *arg, qf_err *e)
 {
 	const struct opts *o = arg;
@@ -678,6 +691,7 @@ static int run(void *arg, qf_err *e)
 		goto out;
 	if (score_all(&sc, o, e) < 0 || qf_eval_finish(sc.ev, e) < 0)
 		goto out;
+	interval_note(o, sc.ev);
 	if (o->output && !(out = qf_out_open(o->output, e)))
 		goto out;
 	if (qf_eval_write_lang(sc.ev, out ? qf_out_file(out) : stdout, e) < 0)

@@ -104,13 +104,15 @@ static int replicates(qf_eval *ev, struct work *wk)
 	return j.failed ? -1 : 0;
 }
 
-/* --interval auto: the bootstrap-t with parallel units, else BCa; t
- * needs them (its SEs come from the jackknife over a replicate's
- * clusters). */
+/* --interval auto: the bootstrap-t with QF_T_MIN_UNITS parallel units
+ * or more, else BCa (with a handful of clusters a replicate's jackknife
+ * SE can be near 0 and its t huge); t needs parallel units (its SEs come
+ * from the jackknife over a replicate's clusters). */
 static int interval_method(qf_eval *ev, qf_err *err)
 {
 	if (ev->o.interval == QF_CI_AUTO)
-		ev->o.interval = ev->cluster ? QF_CI_T : QF_CI_BCA;
+		ev->o.interval = ev->cluster && ev->ncl >= QF_T_MIN_UNITS ?
+			QF_CI_T : QF_CI_BCA;
 	if (ev->o.interval == QF_CI_T && !ev->cluster)
 		return qf_err_set(err, "--interval t needs parallel units (a "
 				  "unit_id on every record, --cluster unit)");
@@ -277,4 +279,10 @@ void qf_ev_interval_shift(double *vals, int B, double shift, double *lo,
 	}
 	*lo = fmax(0, *lo + shift);
 	*hi = fmax(0, *hi + shift);
+}
+
+int qf_eval_interval(const qf_eval *ev, int *units)
+{
+	*units = ev->cluster ? ev->ncl : 0;
+	return ev->o.interval;
 }

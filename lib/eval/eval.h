@@ -39,6 +39,9 @@ enum { QF_CLUSTER_AUTO, QF_CLUSTER_UNIT, QF_CLUSTER_RECORD };
  * bootstrap-t (parallel units only); bca; percentile.  tau and tau_mean
  * always: percentiles moved by the bias (docs/eval.md, "Intervals"). */
 enum { QF_CI_AUTO, QF_CI_T, QF_CI_BCA, QF_CI_PERCENTILE };
+/* auto takes t from this many parallel units on (the fewest of the
+ * coverage study, docs/eval.md), BCa below. */
+#define QF_T_MIN_UNITS 12
 
 typedef struct qf_eval qf_eval;
 /* Over models[0] (the reference) and models[1..n) (test models), kept,
@@ -75,6 +78,9 @@ int qf_eval_group_by(qf_eval *ev, const char *table, const char *column,
 int qf_eval_languages(qf_eval *ev, const char *table, qf_err *err);
 /* Compute every figure and interval, after the last record. */
 int qf_eval_finish(qf_eval *ev, qf_err *err);
+/* After qf_eval_finish: the interval method used (QF_CI_*, auto
+ * resolved) and the parallel units drawn (0: each language's records). */
+int qf_eval_interval(const qf_eval *ev, int *units);
 /* The tables, after qf_eval_finish (docs/eval.md): per language, the
  * disparity, per unit. */
 int qf_eval_write_lang(const qf_eval *ev, FILE *f, qf_err *err);

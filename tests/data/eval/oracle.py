@@ -613,7 +613,7 @@ def evaluate(data, opts, nmodels, names, table):
         rep_disp.append(disp)
     opts["interval_used"] = opts["interval"]
     if opts["interval"] == "auto":
-        opts["interval_used"] = "t" if cluster else "bca"
+        opts["interval_used"] = "t" if cluster and len(ids) >= 12 else "bca"
     return scopes, est_lf, est_disp, rep_lf, rep_disp, (acc, se, rep_se)
 
 
