@@ -169,6 +169,9 @@ struct work {
 	struct mom *mom;
 	int *cd;
 	int jready;
+	int no_quantiles;	/* leave kl_median and kl_p99 NA (a
+				 * replicate's jackknife: the bootstrap-t
+				 * does not use their SEs) */
 };
 
 /* ------------------------------------------------------------ scopes.c */

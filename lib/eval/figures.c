@@ -212,6 +212,8 @@ static void kl_figs(const qf_eval *ev, const struct lang *lg, const int *draw,
 	set(&f[F_KLMEAN], &r[F_KLMEAN], x->s[S_KL] / x->scored);
 	set(&f[F_TOP1], &r[F_TOP1], x->s[S_TOP1] / x->scored);
 	set(&f[F_RMSDP], &r[F_RMSDP], sqrt(x->s[S_DP2] / x->scored));
+	if (!klbuf)
+		return;		/* no quantiles asked for */
 	for (int i = 0; i < n; i++) {
 		const struct unit *u = &ev->u[lg->unit[draw[i]]];
 
@@ -259,7 +261,8 @@ int qf_ev_lang_figs(const qf_eval *ev, int l, const int *draw, int n,
 			continue;
 		deg_figs(&FIG(fs, ev, l, 0, 0), f, r);
 		if (x->scored > 0) {
-			kl_figs(ev, lg, draw, n, m, x, wk->klbuf, f, r);
+			kl_figs(ev, lg, draw, n, m, x,
+				wk->no_quantiles ? NULL : wk->klbuf, f, r);
 			unit_figs(x, &wk->acc[0], f, r);
 		}
 	}
