@@ -30,6 +30,7 @@ ties, NaN cells).  One case a line, space-separated, floats as repr()
       from seed + 4 b golden, index = high 64 bits of draw * n) fed to
       it through RandomState.randint
 """
+import os
 import sys
 import warnings
 
@@ -38,8 +39,6 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 warnings.simplefilter("ignore")
-M64 = (1 << 64) - 1
-GOLDEN = 0x9E3779B97F4A7C15
 rng = np.random.default_rng(20261207)
 out = []
 
@@ -237,38 +236,13 @@ for na, nb, ties in ((2, 3, False), (3, 4, False), (5, 5, True),
 # ---------------------------------------------------------- bootstrap
 
 
-def splitmix64(x):
-    x = (x + GOLDEN) & M64
-    z = x
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
-    return x, z ^ (z >> 31)
-
-
-def rotl(x, k):
-    return ((x << k) | (x >> (64 - k))) & M64
-
-
 def qf_draws(seed, nboot, n):
-    """qf's bootstrap indices, replicate b a row."""
-    d = np.empty((nboot, n), dtype=np.int64)
-    for b in range(nboot):
-        x = (seed + 4 * b * GOLDEN) & M64
-        s = []
-        for _ in range(4):
-            x, v = splitmix64(x)
-            s.append(v)
-        for i in range(n):
-            r = (rotl((s[1] * 5) & M64, 7) * 9) & M64
-            t = (s[1] << 17) & M64
-            s[2] ^= s[0]
-            s[3] ^= s[1]
-            s[1] ^= s[2]
-            s[0] ^= s[3]
-            s[2] ^= t
-            s[3] = rotl(s[3], 45)
-            d[b, i] = (r * n) >> 64
-    return d
+    """qf's bootstrap indices, replicate b a row: the generator of
+    lib/eval/bootstrap.c, as qf-eval's oracle reimplements it."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                    "..", "data", "eval"))
+    import oracle
+    return oracle.draws(seed, nboot, [n])[0]
 
 
 class QfDraws(np.random.RandomState):
