@@ -77,9 +77,9 @@ static const char usage[] =
 	"  qf-fit lm 'y ~ x' --join lang --weights n --cv-group morph lang.tsv languages.tsv\n"
 	"  qf-fit lm 'y ~ x1 + x2 + x1:x2' --vs 'y ~ x1' --model-out - -o /dev/null t.tsv\n"
 	/* ======== cor, perm: begin ======== */
-	"  qf-fit cor --method spearman --x mean,kurtosis,log(max_abs) --y crit layers.tsv\n"
-	"  qf-fit cor --pairs damage:fertility --bootstrap 2000 --join lang a.tsv b.tsv\n"
-	"  qf-fit perm 'damage ~ morph' --levels rich,poor langs.tsv\n"
+	"  qf-fit cor --method spearman --x variance,layer --y 'log(disparity)' criticality.tsv\n"
+	"  qf-fit cor --x 'y,x,log(n)' --bootstrap 2000 --adjust bh lang.tsv\n"
+	"  qf-fit perm 'y ~ morph' --levels m0,m1 --join lang lang.tsv languages.tsv\n"
 	/* ======== cor, perm: end ======== */
 	;
 
@@ -902,10 +902,11 @@ static int perm_levels(struct cor_opts *k, const qf_fit_table *t, long g,
 		}
 	}
 	if (l.n < 2) {
+		qf_err_set(e, "%s: column '%s' has %s level: a test of two "
+			   "groups needs two", t->path, k->group,
+			   l.n ? "one" : "no");
 		list_free(&l);
-		return qf_err_set(e, "%s: column '%s' has %s level: a test of "
-				  "two groups needs two", t->path, k->group,
-				  l.n ? "one" : "no");
+		return -1;
 	}
 	qsort(l.s, 2, sizeof *l.s, cmp_str);
 	k->lv = l;

@@ -268,7 +268,11 @@ def perm_p(method, x, y, nperm, exact):
 
 
 def mc_close(what, got, want, nperm):
-    se = math.sqrt(max(want * (1 - want), 1 / nperm) / nperm)
+    """Two Monte-Carlo p-values (twice a tail t) of nperm draws each:
+    the SE of each is 2 sqrt(t (1 - t) / nperm), of their difference
+    sqrt(2) times that."""
+    t = min(max(want / 2, 1 / nperm), 0.5)
+    se = 2 * math.sqrt(2 * t * (1 - t) / nperm)
     if abs(float(got) - want) > 5 * se + 2 / nperm:
         bad.append(f"{what}: qf-fit {got}, scipy {want!r} (Monte-Carlo)")
 
