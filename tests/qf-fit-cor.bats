@@ -176,8 +176,10 @@ bad() {
 	misuse "--x: one column and no --y: no pair" cor --x a t.tsv
 	misuse "--pairs: 'C(g)' is not a column or a transform of one (log, log1p, z, rank, sq)" \
 		cor --pairs 'a:C(g)' t.tsv
-	misuse "--pairs: 'a+b' is not a column or a transform of one (log, log1p, z, rank, sq)" \
+	misuse "--x: 'a+b' is not a column or a transform of one (log, log1p, z, rank, sq)" \
 		cor --x a+b,c t.tsv
+	misuse "--y: 'log(a' is not a column or a transform of one (log, log1p, z, rank, sq)" \
+		cor --x b --y 'log(a' t.tsv
 	misuse "--method: pearson, spearman or kendall, not 'tau'" cor --method tau --x a,b t.tsv
 	misuse "--adjust: holm, bh or none, not 'bonf'" cor --adjust bonf --x a,b t.tsv
 	misuse "--ci: bca or percentile, not 'basic'" cor --ci basic --x a,b t.tsv

@@ -580,6 +580,8 @@ static void cor_pairs(struct cor_opts *k)
 				qf_tool_usage_error("--pairs: 'X:Y', not '%s'",
 						    a.s[i]);
 			*c = 0;
+			check_expr("--pairs", a.s[i]);
+			check_expr("--pairs", c + 1);
 			list_add(&k->px, a.s[i]);
 			list_add(&k->py, c + 1);
 		}
@@ -587,8 +589,11 @@ static void cor_pairs(struct cor_opts *k)
 		return;
 	}
 	split_list("--x", k->x, &a);
-	if (k->y)
+	check_list("--x", &a);
+	if (k->y) {
 		split_list("--y", k->y, &b);
+		check_list("--y", &b);
+	}
 	for (int i = 0; i < a.n; i++)
 		for (int j = k->y ? 0 : i + 1; j < (k->y ? b.n : a.n); j++) {
 			list_add(&k->px, a.s[i]);
@@ -627,8 +632,6 @@ static void cor_operands(struct opts *o, int argc, char **argv)
 		check_list("--partial", &k->z);
 	}
 	cor_pairs(k);
-	check_list("--pairs", &k->px);
-	check_list("--pairs", &k->py);
 }
 
 /* perm's 'RESP ~ GROUP': a column (or transform) and a column. */
