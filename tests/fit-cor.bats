@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # lib/fit's correlations, adjusted p-values, permutation tests and
-# bootstrap intervals (docs/fit-cor.md) against scipy and statsmodels:
+# bootstrap intervals (docs/fit.md, "Correlations") against scipy and statsmodels:
 # tests/unit/gen_fit_cor_ref.py computes the reference cases at test
 # time on seeded random data, the C unit test test_fit_cor checks the
 # library on them to 1e-8 relative.

@@ -186,9 +186,8 @@ bad() {
 }
 
 @test "misuse: exit 2" {
-	misuse "no subcommand (lm)"
+	misuse "no subcommand (lm, cor, perm)"
 	misuse "unknown subcommand 'fit'" fit 'y ~ x' t.tsv
-	misuse "unknown subcommand 'cor'" cor t.tsv
 	misuse "lm: no formula" lm
 	misuse "formula 'y ~ ': a column name expected at 'the end'" lm 'y ~ ' t.tsv
 	misuse "formula 'y x': '~' expected at 'x'" lm 'y x' t.tsv

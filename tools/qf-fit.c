@@ -1,13 +1,17 @@
 /*
  * qf-fit - the statistics of a study over TSV tables: linear models
- * (lm), with the tables joined and filtered on the way in.
+ * (lm), correlations (cor), permutation tests of two groups (perm), with
+ * the tables joined and filtered on the way in.
  *
  * One binary, one subcommand a run: the subcommand is the first
- * operand, and each is one entry of subcmds[].  Options, files and
+ * operand, and each is one entry of subcmds[], which lists the options
+ * it takes beyond the common ones (the others refuse them).  Options, files and
  * messages; the work is lib/fit/'s, specified in docs/fit.md.  Memory:
  * the tables, whole, as text.  See docs/man/qf-fit.1.
  */
 #include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +26,12 @@ static const char usage[] =
 	"                         --weights): 'y ~ x1 + x2 + x1:x2 + C(f)', '- 1'\n"
 	"                         drops the intercept; log(), log1p(), z(), rank(),\n"
 	"                         sq() transform a column\n"
+	/* ======== cor, perm: begin ======== */
+	"  cor                    correlations of many pairs of columns, with\n"
+	"                         tests, intervals and adjusted p-values\n"
+	"  perm 'Y ~ GROUP'       a permutation test of the difference of the means\n"
+	"                         of Y between two levels of the column GROUP\n"
+	/* ======== cor, perm: end ======== */
 	"\n"
 	"Tables:\n"
 	"      --join KEY[,KEY]...  join the tables on these columns (every key\n"
@@ -39,18 +49,74 @@ static const char usage[] =
 	"      --seed S           seed of the folds (default 1)\n"
 	"      --cv-group COL     leave-one-group-out R^2, a group a value of COL\n"
 	"      --vs FORMULA       F test against this smaller nested model\n"
+	/* ======== cor, perm: begin ======== */
+	"cor:\n"
+	"      --pairs X:Y[,X:Y]...  these pairs of columns (or transforms: log(x))\n"
+	"      --x COLS [--y COLS]  every column of --x with every one of --y;\n"
+	"                         without --y, every pair of the --x columns\n"
+	"      --method M         pearson (default), spearman or kendall\n"
+	"      --partial COLS     Pearson's partial correlation given these columns\n"
+	"      --adjust A         p adjusted over the rows: holm (default), bh, none\n"
+	"      --bootstrap B      the interval from B bootstrap replicates of the\n"
+	"                         pairs (seeded with --seed, default 1)\n"
+	"      --ci K             its kind: bca (default) or percentile\n"
+	"      --permutations N   also a permutation p (exact when there are at\n"
+	"                         most N orders, else N seeded random ones)\n"
+	"perm:\n"
+	"      --levels A,B       the two levels compared, A - B (default: the\n"
+	"                         column's two levels, in text order)\n"
+	"      --permutations N   exact when there are at most N relabelings, else\n"
+	"                         N seeded random ones (default 9999)\n"
+	"      --seed S           seed of the random permutations (default 1)\n"
+	/* ======== cor, perm: end ======== */
 	"  -h, --help             show this help and exit\n"
 	"      --version          show the version and exit\n"
 	"\n"
 	"Examples:\n"
 	"  qf-fit lm 'log(disparity) ~ z(variance)' --model-out model.tsv -o coef.tsv criticality.tsv\n"
 	"  qf-fit lm 'y ~ x' --join lang --weights n --cv-group morph lang.tsv languages.tsv\n"
-	"  qf-fit lm 'y ~ x1 + x2 + x1:x2' --vs 'y ~ x1' --model-out - -o /dev/null t.tsv\n";
+	"  qf-fit lm 'y ~ x1 + x2 + x1:x2' --vs 'y ~ x1' --model-out - -o /dev/null t.tsv\n"
+	/* ======== cor, perm: begin ======== */
+	"  qf-fit cor --method spearman --x variance,layer --y 'log(disparity)' criticality.tsv\n"
+	"  qf-fit cor --x 'y,x,log(n)' --bootstrap 2000 --adjust bh lang.tsv\n"
+	"  qf-fit perm 'y ~ morph' --levels m0,m1 --join lang lang.tsv languages.tsv\n"
+	/* ======== cor, perm: end ======== */
+	;
 
 enum { O_JOIN = 0x2000, O_WHERE, O_DROPNA, O_MODEL, O_DIGITS, O_WEIGHTS,
        O_FOLDS, O_SEED, O_CVGROUP, O_VS };
 
 #define MAXW 64
+#define MAXSEEN 64
+
+/* ======== cor, perm: begin ======== */
+enum { O_PAIRS = 0x2100, O_X, O_Y, O_METHOD, O_PARTIAL, O_ADJUST, O_BOOT,
+       O_CI, O_PERMS, O_LEVELS };
+
+/* Lists of expressions, split at commas. */
+struct list {
+	char **s;
+	int n;
+};
+
+struct cor_opts {
+	const char *pairs, *x, *y, *partial, *levels;
+	int method, adjust;	/* QF_COR_*; QF_ADJ_* or -1: none */
+	int nboot, ci;		/* --bootstrap, QF_BOOT_* (-1: not given) */
+	uint64_t nperm;		/* --permutations; 0 not given */
+	struct list px, py, z;	/* the pairs (px.s[i], py.s[i]), covariates */
+	struct list lv;		/* perm's two levels */
+	char *resp, *group;	/* perm's 'RESP ~ GROUP' */
+};
+
+struct opts;
+static int cor_option(struct opts *o, int c);
+static void cor_operands(struct opts *o, int argc, char **argv);
+static void perm_operands(struct opts *o, int argc, char **argv);
+static int run_cor(struct opts *o, const qf_fit_table *t, qf_err *e);
+static int run_perm(struct opts *o, const qf_fit_table *t, qf_err *e);
+static void cor_free(struct opts *o);
+/* ======== cor, perm: end ======== */
 
 struct opts {
 	const struct subcmd *cmd;
@@ -63,18 +129,40 @@ struct opts {
 	qf_fit_lm_opts lm;
 	char **tables;
 	int ntables;
+	int seen[MAXSEEN], nseen;	/* the options given */
+	struct cor_opts cor;	/* cor, perm */
 };
 
-/* A subcommand: its name and its run (parse_args checks its options). */
+/* A subcommand: its name, the options it takes beyond those of every
+ * subcommand (-o, --join, --where, --digits; 0 ends the list: the others
+ * are misuse), its operands (from optind: misuse exits) and its run. */
 struct subcmd {
 	const char *name;
+	const int *opts;
+	void (*operands)(struct opts *o, int argc, char **argv);
 	int (*run)(struct opts *o, const qf_fit_table *t, qf_err *e);
 };
 
+static void lm_operands(struct opts *o, int argc, char **argv);
 static int run_lm(struct opts *o, const qf_fit_table *t, qf_err *e);
 
+static const int lm_opts[] = {
+	O_MODEL, O_DROPNA, O_WEIGHTS, O_FOLDS, O_SEED, O_CVGROUP, O_VS, 0
+};
+/* ======== cor, perm: begin ======== */
+static const int cor_opts[] = {
+	O_PAIRS, O_X, O_Y, O_METHOD, O_PARTIAL, O_ADJUST, O_BOOT, O_CI, O_PERMS,
+	O_SEED, 0
+};
+static const int perm_opts[] = { O_LEVELS, O_PERMS, O_SEED, 0 };
+/* ======== cor, perm: end ======== */
+
 static const struct subcmd subcmds[] = {
-	{ "lm", run_lm },
+	{ "lm", lm_opts, lm_operands, run_lm },
+	/* ======== cor, perm: begin ======== */
+	{ "cor", cor_opts, cor_operands, run_cor },
+	{ "perm", perm_opts, perm_operands, run_perm },
+	/* ======== cor, perm: end ======== */
 };
 
 /* "a,b,c" into o->keys. */
@@ -144,6 +232,8 @@ static void option(struct opts *o, int c, char **argv)
 		o->vs = optarg;
 		break;
 	default:
+		if (cor_option(o, c))	/* cor, perm */
+			break;
 		qf_tool_common_option(c, usage, argv);
 	}
 }
@@ -152,13 +242,55 @@ static void option(struct opts *o, int c, char **argv)
 static const struct subcmd *subcommand(int argc, char **argv)
 {
 	if (argc < 2)
-		qf_tool_usage_error("no subcommand (lm)");
+		qf_tool_usage_error("no subcommand (lm, cor, perm)");
 	for (size_t i = 0; i < sizeof subcmds / sizeof subcmds[0]; i++)
 		if (strcmp(argv[1], subcmds[i].name) == 0)
 			return &subcmds[i];
 	if (argv[1][0] != '-')
 		qf_tool_usage_error("unknown subcommand '%s'", argv[1]);
 	return NULL;	/* --help, --version or misuse: the option loop */
+}
+
+/* Remember option c (for check_options). */
+static void seen(struct opts *o, int c)
+{
+	for (int i = 0; i < o->nseen; i++)
+		if (o->seen[i] == c)
+			return;
+	if (o->nseen < MAXSEEN)
+		o->seen[o->nseen++] = c;
+}
+
+/* Every option given is common or one the subcommand takes. */
+static void check_options(const struct opts *o, const struct option *longs)
+{
+	static const int common[] = { 'o', O_JOIN, O_WHERE, O_DIGITS, 0 };
+
+	for (int i = 0; i < o->nseen; i++) {
+		int c = o->seen[i], ok = 0;
+
+		for (const int *a = common; *a && !ok; a++)
+			ok = *a == c;
+		for (const int *a = o->cmd->opts; *a && !ok; a++)
+			ok = *a == c;
+		for (const struct option *l = longs; !ok && l->name; l++)
+			if (l->val == c)
+				qf_tool_usage_error("%s: --%s is not one of its options",
+						    o->cmd->name, l->name);
+	}
+}
+
+static void lm_operands(struct opts *o, int argc, char **argv)
+{
+	qf_err e;
+
+	if (optind >= argc)
+		qf_tool_usage_error("lm: no formula");
+	o->formula = argv[optind++];
+	if (qf_fit_formula_parse(o->formula, &o->f, &e) < 0 ||
+	    (o->vs && qf_fit_formula_parse(o->vs, &o->fvs, &e) < 0))
+		qf_tool_usage_error("%s", e.msg);
+	o->lm.vs = o->fvs;
 }
 
 static void parse_args(int argc, char **argv, void *arg)
@@ -176,27 +308,37 @@ static void parse_args(int argc, char **argv, void *arg)
 		{ "seed", required_argument, NULL, O_SEED },
 		{ "cv-group", required_argument, NULL, O_CVGROUP },
 		{ "vs", required_argument, NULL, O_VS },
+		/* ======== cor, perm: begin ======== */
+		{ "pairs", required_argument, NULL, O_PAIRS },
+		{ "x", required_argument, NULL, O_X },
+		{ "y", required_argument, NULL, O_Y },
+		{ "method", required_argument, NULL, O_METHOD },
+		{ "partial", required_argument, NULL, O_PARTIAL },
+		{ "adjust", required_argument, NULL, O_ADJUST },
+		{ "bootstrap", required_argument, NULL, O_BOOT },
+		{ "ci", required_argument, NULL, O_CI },
+		{ "permutations", required_argument, NULL, O_PERMS },
+		{ "levels", required_argument, NULL, O_LEVELS },
+		/* ======== cor, perm: end ======== */
 		QF_OPT_END
 	};
-	qf_err e;
 	int c;
 
 	o->digits = 6;
-	o->lm.seed = 1;
+	o->lm.seed = 1;		/* also cor's and perm's */
+	o->cor.ci = -1;		/* cor, perm */
 	o->cmd = subcommand(argc, argv);
 	opterr = 0;
 	optind = o->cmd ? 2 : 1;
-	while ((c = getopt_long(argc, argv, ":o:h", longs, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, ":o:h", longs, NULL)) != -1) {
 		option(o, c, argv);
+		seen(o, c);
+	}
 	if (!o->cmd)
-		qf_tool_usage_error("no subcommand (lm) before the options");
-	if (optind >= argc)
-		qf_tool_usage_error("lm: no formula");
-	o->formula = argv[optind++];
-	if (qf_fit_formula_parse(o->formula, &o->f, &e) < 0 ||
-	    (o->vs && qf_fit_formula_parse(o->vs, &o->fvs, &e) < 0))
-		qf_tool_usage_error("%s", e.msg);
-	o->lm.vs = o->fvs;
+		qf_tool_usage_error("no subcommand (lm, cor, perm) before the "
+				    "options");
+	check_options(o, longs);
+	o->cmd->operands(o, argc, argv);
 	o->tables = argv + optind;
 	o->ntables = argc - optind;
 	if (o->join)
@@ -220,6 +362,7 @@ static void opts_free(void *arg)
 	free(o->keys);
 	qf_fit_formula_free(o->f);
 	qf_fit_formula_free(o->fvs);
+	cor_free(o);	/* cor, perm */
 }
 
 /* The tables read, joined and filtered into t. */
@@ -291,6 +434,585 @@ out:
 	qf_fit_lm_free(&r);
 	return rc;
 }
+
+/* ======== cor, perm: begin ======== */
+
+/* s split at commas into l; an empty item is misuse. */
+static void split_list(const char *opt, const char *s, struct list *l)
+{
+	const char *p = s;
+
+	for (;;) {
+		size_t len = strcspn(p, ",");
+		char **v;
+
+		if (!len)
+			qf_tool_usage_error("%s: an empty item in '%s'", opt, s);
+		if (!(v = realloc(l->s, (size_t)(l->n + 1) * sizeof *v)) ||
+		    !(v[l->n] = strndup(p, len)))
+			qf_tool_die(1, "out of memory");
+		l->s = v;
+		l->n++;
+		if (!p[len])
+			break;
+		p += len + 1;
+	}
+}
+
+static void list_free(struct list *l)
+{
+	for (int i = 0; i < l->n; i++)
+		free(l->s[i]);
+	free(l->s);
+	memset(l, 0, sizeof *l);
+}
+
+static void list_add(struct list *l, const char *s)
+{
+	char **v = realloc(l->s, (size_t)(l->n + 1) * sizeof *v);
+
+	if (!v || !(v[l->n] = strdup(s)))
+		qf_tool_die(1, "out of memory");
+	l->s = v;
+	l->n++;
+}
+
+/* A column or a transform of one, as lib/fit reads it (misuse else):
+ * parsed as the response of a formula. */
+static void check_expr(const char *opt, const char *s)
+{
+	size_t len = strlen(s);
+	char *f = malloc(len + 5);
+	qf_fit_formula *p = NULL;
+	qf_err e;
+	int ok;
+
+	if (!f)
+		qf_tool_die(1, "out of memory");
+	memcpy(f, s, len);
+	memcpy(f + len, " ~ 1", 5);
+	ok = *s && !strchr(s, '~') && qf_fit_formula_parse(f, &p, &e) == 0;
+	qf_fit_formula_free(p);
+	free(f);
+	if (!ok)
+		qf_tool_usage_error("%s: '%s' is not a column or a transform of "
+				    "one (log, log1p, z, rank, sq)", opt, s);
+}
+
+static void check_list(const char *opt, const struct list *l)
+{
+	for (int i = 0; i < l->n; i++)
+		check_expr(opt, l->s[i]);
+}
+
+static int cor_option(struct opts *o, int c)
+{
+	struct cor_opts *k = &o->cor;
+
+	switch (c) {
+	case O_PAIRS:
+		k->pairs = optarg;
+		break;
+	case O_X:
+		k->x = optarg;
+		break;
+	case O_Y:
+		k->y = optarg;
+		break;
+	case O_PARTIAL:
+		k->partial = optarg;
+		break;
+	case O_LEVELS:
+		k->levels = optarg;
+		break;
+	case O_METHOD:
+		if ((k->method = qf_cor_method_parse(optarg)) < 0)
+			qf_tool_usage_error("--method: pearson, spearman or "
+					    "kendall, not '%s'", optarg);
+		break;
+	case O_ADJUST:
+		if (strcmp(optarg, "none") == 0)
+			k->adjust = -1;
+		else if ((k->adjust = qf_adjust_parse(optarg)) < 0)
+			qf_tool_usage_error("--adjust: holm, bh or none, not '%s'",
+					    optarg);
+		break;
+	case O_BOOT:
+		k->nboot = (int)qf_tool_parse_count("--bootstrap", optarg, 10000000);
+		if (k->nboot < 1)
+			qf_tool_usage_error("--bootstrap: at least 1, not '%s'",
+					    optarg);
+		break;
+	case O_CI:
+		if (strcmp(optarg, "bca") == 0)
+			k->ci = QF_BOOT_BCA;
+		else if (strcmp(optarg, "percentile") == 0)
+			k->ci = QF_BOOT_PERCENTILE;
+		else
+			qf_tool_usage_error("--ci: bca or percentile, not '%s'",
+					    optarg);
+		break;
+	case O_PERMS:
+		k->nperm = qf_tool_parse_count("--permutations", optarg,
+					       1000000000);
+		if (!k->nperm)
+			qf_tool_usage_error("--permutations: at least 1, not '%s'",
+					    optarg);
+		break;
+	default:
+		return 0;
+	}
+	return 1;
+}
+
+/* cor's pairs: --pairs X:Y,..., or --x with --y (every x with every y),
+ * or --x alone (every pair of them, in order). */
+static void cor_pairs(struct cor_opts *k)
+{
+	struct list a = { 0 }, b = { 0 };
+
+	if (k->pairs) {
+		split_list("--pairs", k->pairs, &a);
+		for (int i = 0; i < a.n; i++) {
+			char *c = strchr(a.s[i], ':');
+
+			if (!c || c == a.s[i] || !c[1] || strchr(c + 1, ':'))
+				qf_tool_usage_error("--pairs: 'X:Y', not '%s'",
+						    a.s[i]);
+			*c = 0;
+			check_expr("--pairs", a.s[i]);
+			check_expr("--pairs", c + 1);
+			list_add(&k->px, a.s[i]);
+			list_add(&k->py, c + 1);
+		}
+		list_free(&a);
+		return;
+	}
+	split_list("--x", k->x, &a);
+	check_list("--x", &a);
+	if (k->y) {
+		split_list("--y", k->y, &b);
+		check_list("--y", &b);
+	}
+	for (int i = 0; i < a.n; i++)
+		for (int j = k->y ? 0 : i + 1; j < (k->y ? b.n : a.n); j++) {
+			list_add(&k->px, a.s[i]);
+			list_add(&k->py, k->y ? b.s[j] : a.s[j]);
+		}
+	if (!k->px.n)
+		qf_tool_usage_error("--x: one column and no --y: no pair");
+	list_free(&a);
+	list_free(&b);
+}
+
+static void cor_operands(struct opts *o, int argc, char **argv)
+{
+	struct cor_opts *k = &o->cor;
+
+	(void)argc;
+	(void)argv;
+	if (k->pairs && (k->x || k->y))
+		qf_tool_usage_error("cor: --pairs, or --x and --y, not both");
+	if (!k->pairs && !k->x)
+		qf_tool_usage_error(k->y ? "cor: --y without --x" :
+				    "cor: no pairs (--pairs X:Y,... or --x COLS "
+				    "[--y COLS])");
+	if (k->ci >= 0 && !k->nboot)
+		qf_tool_usage_error("cor: --ci without --bootstrap");
+	if (k->ci < 0)
+		k->ci = QF_BOOT_BCA;
+	if (k->partial) {
+		if (k->method != QF_COR_PEARSON)
+			qf_tool_usage_error("cor: --partial is Pearson's (for "
+					    "Spearman's, correlate rank() columns)");
+		if (k->nboot || k->nperm)
+			qf_tool_usage_error("cor: --partial with --%s",
+					    k->nboot ? "bootstrap" : "permutations");
+		split_list("--partial", k->partial, &k->z);
+		check_list("--partial", &k->z);
+	}
+	cor_pairs(k);
+}
+
+/* perm's 'RESP ~ GROUP': a column (or transform) and a column. */
+static void perm_operands(struct opts *o, int argc, char **argv)
+{
+	struct cor_opts *k = &o->cor;
+	const char *s, *t;
+	size_t n;
+
+	if (optind >= argc)
+		qf_tool_usage_error("perm: no 'Y ~ GROUP'");
+	s = argv[optind++];
+	if (!(t = strchr(s, '~')))
+		qf_tool_usage_error("perm: 'Y ~ GROUP', not '%s'", s);
+	for (n = (size_t)(t - s); n && s[n - 1] == ' '; n--)
+		;
+	if (!(k->resp = strndup(s, n)))
+		qf_tool_die(1, "out of memory");
+	for (t++; *t == ' '; t++)
+		;
+	for (n = strlen(t); n && t[n - 1] == ' '; n--)
+		;
+	if (!(k->group = strndup(t, n)))
+		qf_tool_die(1, "out of memory");
+	check_expr("perm", k->resp);
+	if (!*k->group || strpbrk(k->group, " ~+:()*"))
+		qf_tool_usage_error("perm: 'Y ~ GROUP', GROUP a column, not '%s'",
+				    s);
+	if (k->levels) {
+		split_list("--levels", k->levels, &k->lv);
+		if (k->lv.n != 2 || strcmp(k->lv.s[0], k->lv.s[1]) == 0)
+			qf_tool_usage_error("--levels: two levels A,B, not '%s'",
+					    k->levels);
+	}
+	if (!k->nperm)
+		k->nperm = 9999;
+}
+
+static void cor_free(struct opts *o)
+{
+	struct cor_opts *k = &o->cor;
+
+	list_free(&k->px);
+	list_free(&k->py);
+	list_free(&k->z);
+	list_free(&k->lv);
+	free(k->resp);
+	free(k->group);
+}
+
+static void put_num(FILE *f, double v, int digits)
+{
+	if (isnan(v))
+		fputs("\tNA", f);
+	else
+		fprintf(f, "\t%.*g", digits, v == 0 ? 0.0 : v);
+}
+
+/* One row of cor's table. */
+struct cor_row {
+	qf_cor c;
+	size_t dropped;
+	double p_adj, p_perm, p_perm_adj;
+	int perm_exact;
+};
+
+/* A message of lib/fit's correlations ("x is constant") on pair i, with
+ * x and y named. */
+static int pair_err(const struct opts *o, const qf_fit_table *t, int i,
+		    qf_err *e)
+{
+	const char *m = e->msg, *who = NULL;
+	char msg[sizeof e->msg];
+
+	if ((m[0] == 'x' || m[0] == 'y') && m[1] == ' ')
+		who = m[0] == 'x' ? o->cor.px.s[i] : o->cor.py.s[i];
+	snprintf(msg, sizeof msg, "%s", who ? m + 1 : m);
+	return qf_err_set(e, "%s: pair %s:%s: %s%s", t->path, o->cor.px.s[i],
+			  o->cor.py.s[i], who ? who : "", msg);
+}
+
+/* Pair i: its complete rows, the coefficient and test, and what was
+ * asked besides (bootstrap interval, permutation p). */
+static int cor_pair(const struct opts *o, const qf_fit_table *t, int i,
+		    struct cor_row *r, qf_err *e)
+{
+	const struct cor_opts *k = &o->cor;
+	const char **ex = malloc((size_t)(2 + k->z.n) * sizeof *ex);
+	qf_fit_cols c;
+	double *z = NULL;
+	int rc = -1, nb;
+
+	if (!ex)
+		return qf_err_set(e, "out of memory");
+	ex[0] = k->px.s[i];
+	ex[1] = k->py.s[i];
+	for (int j = 0; j < k->z.n; j++)
+		ex[2 + j] = k->z.s[j];
+	rc = qf_fit_columns(t, ex, 2 + k->z.n, NULL, 0, &c, e);
+	free(ex);
+	if (rc < 0)
+		return -1;
+	rc = -1;
+	r->dropped = c.dropped;
+	if (c.n > INT32_MAX) {
+		qf_err_set(e, "%zu rows", c.n);
+		goto out;
+	}
+	if (k->z.n) {
+		/* the covariates row-major, as qf_cor_partial wants them */
+		if (!(z = malloc(c.n * (size_t)k->z.n * sizeof *z + 1))) {
+			qf_err_set(e, "out of memory");
+			goto out;
+		}
+		for (size_t q = 0; q < c.n; q++)
+			for (int j = 0; j < k->z.n; j++)
+				z[q * (size_t)k->z.n + (size_t)j] =
+					c.x[(size_t)(2 + j) * c.n + q];
+		if (qf_cor_partial(c.x, c.x + c.n, z, (int)c.n, k->z.n, 0.95,
+				   &r->c, e) < 0)
+			goto err;
+	} else if (qf_cor_test(k->method, c.x, c.x + c.n, (int)c.n, 0.95,
+			       &r->c, e) < 0) {
+		goto err;
+	}
+	if (k->nboot) {
+		if (qf_cor_boot(k->method, c.x, c.x + c.n, (int)c.n, k->nboot,
+				o->lm.seed, 0.95, k->ci, &r->c.lo, &r->c.hi,
+				&nb, e) < 0)
+			goto err;
+		if (nb)
+			qf_tool_warn("pair %s:%s: %d bootstrap replicate%s "
+				     "undefined (a constant draw): no interval",
+				     k->px.s[i], k->py.s[i], nb, nb > 1 ? "s" : "");
+	}
+	if (k->nperm && qf_cor_perm(k->method, c.x, c.x + c.n, (int)c.n,
+				    k->nperm, k->nperm, o->lm.seed, &r->p_perm,
+				    &r->perm_exact, e) < 0)
+		goto err;
+	rc = 0;
+	goto out;
+err:
+	pair_err(o, t, i, e);
+out:
+	free(z);
+	qf_fit_cols_free(&c);
+	return rc;
+}
+
+/* The rows' p (or permutation p) adjusted over the n rows. */
+static int adjust(int method, struct cor_row *r, int n, int perm, qf_err *e)
+{
+	double *p = calloc(2 * (size_t)n + 1, sizeof *p);
+	int rc;
+
+	if (!p)
+		return qf_err_set(e, "out of memory");
+	for (int i = 0; i < n; i++)
+		p[i] = perm ? r[i].p_perm : r[i].c.p;
+	rc = qf_p_adjust(method, p, n, p + n, e);
+	for (int i = 0; i < n && rc == 0; i++) {
+		if (perm)
+			r[i].p_perm_adj = p[n + i];
+		else
+			r[i].p_adj = p[n + i];
+	}
+	free(p);
+	return rc;
+}
+
+static void cor_write(FILE *f, const struct opts *o, const struct cor_row *r)
+{
+	const struct cor_opts *k = &o->cor;
+	const char *ci = k->nboot ? (k->ci == QF_BOOT_BCA ? "bca" : "percentile") :
+			 k->method == QF_COR_PEARSON ? "fisher" : "NA";
+
+	qf_provenance_comment(f);
+	fputs("x\ty\tgiven\tmethod\tn\tdropped\tr\tstat\tdf\tp\tp_exact\tci\t"
+	      "ci_low\tci_high\tadjust\tp_adj\tp_perm\tperm_exact\tnperm\t"
+	      "p_perm_adj\n", f);
+	for (int i = 0; i < k->px.n; i++, r++) {
+		fprintf(f, "%s\t%s\t", k->px.s[i], k->py.s[i]);
+		for (int j = 0; j < k->z.n; j++)
+			fprintf(f, "%s%s", j ? "," : "", k->z.s[j]);
+		fprintf(f, "%s\t%s\t%d\t%zu", k->z.n ? "" : "NA",
+			qf_cor_method_name(k->method), r->c.n, r->dropped);
+		put_num(f, r->c.r, o->digits);
+		put_num(f, r->c.stat, o->digits);
+		put_num(f, r->c.df, o->digits);
+		put_num(f, r->c.p, o->digits);
+		fprintf(f, "\t%d\t%s", r->c.exact, isnan(r->c.lo) &&
+			!k->nboot ? "NA" : ci);
+		put_num(f, r->c.lo, o->digits);
+		put_num(f, r->c.hi, o->digits);
+		fprintf(f, "\t%s", k->adjust < 0 ? "none" : qf_adjust_name(k->adjust));
+		put_num(f, r->p_adj, o->digits);
+		put_num(f, r->p_perm, o->digits);
+		if (k->nperm)
+			fprintf(f, "\t%d\t%" PRIu64, r->perm_exact, k->nperm);
+		else
+			fputs("\tNA\tNA", f);
+		put_num(f, r->p_perm_adj, o->digits);
+		fputc('\n', f);
+	}
+}
+
+static int run_cor(struct opts *o, const qf_fit_table *t, qf_err *e)
+{
+	struct cor_opts *k = &o->cor;
+	struct cor_row *r = calloc((size_t)k->px.n + 1, sizeof *r);
+	qf_out *out = NULL;
+	int rc = -1;
+
+	if (!r)
+		return qf_err_set(e, "out of memory");
+	for (int i = 0; i < k->px.n; i++) {
+		r[i].p_adj = r[i].p_perm = r[i].p_perm_adj = NAN;
+		if (cor_pair(o, t, i, &r[i], e) < 0)
+			goto out;
+		if (r[i].dropped)
+			qf_tool_warn("pair %s:%s: %zu row%s with an NA dropped, "
+				     "%d used", k->px.s[i], k->py.s[i],
+				     r[i].dropped, r[i].dropped > 1 ? "s" : "",
+				     r[i].c.n);
+	}
+	if (k->adjust >= 0 && (adjust(k->adjust, r, k->px.n, 0, e) < 0 ||
+			       (k->nperm && adjust(k->adjust, r, k->px.n, 1, e) < 0)))
+		goto out;
+	if (!(out = qf_out_open(o->output, e)))
+		goto out;
+	cor_write(qf_out_file(out), o, r);
+	rc = qf_out_commit(out, e);
+out:
+	free(r);
+	return rc;
+}
+
+/* Is cell s NA (as a factor's: empty or "NA")? */
+static int label_na(const char *s)
+{
+	return !*s || strcmp(s, "NA") == 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* perm's two levels: --levels, else the group column's two, sorted. */
+static int perm_levels(struct cor_opts *k, const qf_fit_table *t, long g,
+		       qf_err *e)
+{
+	struct list l = { 0 };
+
+	if (k->lv.n)
+		return 0;
+	for (size_t i = 0; i < t->nrow; i++) {
+		const char *s = t->cell[i * t->ncol + (size_t)g];
+		int j = 0;
+
+		while (j < l.n && strcmp(l.s[j], s) != 0)
+			j++;
+		if (j == l.n && !label_na(s)) {
+			if (l.n == 2) {
+				list_free(&l);
+				return qf_err_set(e, "%s: column '%s' has more than "
+						  "two levels: give --levels A,B",
+						  t->path, k->group);
+			}
+			list_add(&l, s);
+		}
+	}
+	if (l.n < 2) {
+		qf_err_set(e, "%s: column '%s' has %s level: a test of two "
+			   "groups needs two", t->path, k->group,
+			   l.n ? "one" : "no");
+		list_free(&l);
+		return -1;
+	}
+	qsort(l.s, 2, sizeof *l.s, cmp_str);
+	k->lv = l;
+	return 0;
+}
+
+/* The rows of the two levels (*in) and the rows of an NA group. */
+static int perm_rows(const struct cor_opts *k, const qf_fit_table *t, long g,
+		     size_t **in, size_t *nin, size_t *nna, qf_err *e)
+{
+	*nin = *nna = 0;
+	if (!(*in = malloc((t->nrow + 1) * sizeof **in)))
+		return qf_err_set(e, "out of memory");
+	for (size_t i = 0; i < t->nrow; i++) {
+		const char *s = t->cell[i * t->ncol + (size_t)g];
+
+		if (label_na(s))
+			++*nna;
+		else if (!strcmp(s, k->lv.s[0]) || !strcmp(s, k->lv.s[1]))
+			(*in)[(*nin)++] = i;
+	}
+	return 0;
+}
+
+static double mean(const double *x, int n)
+{
+	double s = 0;
+
+	for (int i = 0; i < n; i++)
+		s += x[i];
+	return s / n;
+}
+
+static void perm_write(FILE *f, const struct opts *o, const qf_perm *r,
+		       size_t dropped, double ma, double mb)
+{
+	const struct cor_opts *k = &o->cor;
+
+	qf_provenance_comment(f);
+	fputs("y\tgroup\ta\tb\tn_a\tn_b\tdropped\tmean_a\tmean_b\tdiff\tp\t"
+	      "exact\tnperm\n", f);
+	fprintf(f, "%s\t%s\t%s\t%s\t%d\t%d\t%zu", k->resp, k->group, k->lv.s[0],
+		k->lv.s[1], r->na, r->nb, dropped);
+	put_num(f, ma, o->digits);
+	put_num(f, mb, o->digits);
+	put_num(f, r->diff, o->digits);
+	put_num(f, r->p, o->digits);
+	fprintf(f, "\t%d\t%" PRIu64 "\n", r->exact, r->nperm);
+}
+
+static int run_perm(struct opts *o, const qf_fit_table *t, qf_err *e)
+{
+	struct cor_opts *k = &o->cor;
+	const char *ex[1] = { k->resp };
+	size_t *in = NULL, nin, nna;
+	double *a = NULL, *b;
+	qf_fit_cols c = { 0 };
+	qf_out *out = NULL;
+	qf_perm r;
+	long g = qf_fit_table_col(t, k->group);
+	int na = 0, nb = 0, rc = -1;
+
+	if (g < 0)
+		return qf_err_set(e, "%s: no column '%s'", t->path, k->group);
+	if (perm_levels(k, t, g, e) < 0 ||
+	    perm_rows(k, t, g, &in, &nin, &nna, e) < 0 ||
+	    qf_fit_columns(t, ex, 1, in, nin, &c, e) < 0)
+		goto out;
+	if (!(a = malloc(2 * c.n * sizeof *a + 1))) {
+		qf_err_set(e, "out of memory");
+		goto out;
+	}
+	b = a + c.n;
+	for (size_t i = 0; i < c.n; i++) {
+		const char *s = t->cell[c.row[i] * t->ncol + (size_t)g];
+
+		if (strcmp(s, k->lv.s[0]) == 0)
+			a[na++] = c.x[i];
+		else
+			b[nb++] = c.x[i];
+	}
+	if (!na || !nb) {
+		qf_err_set(e, "%s: no row of level '%s' of '%s' with a value",
+			   t->path, k->lv.s[na ? 1 : 0], k->group);
+		goto out;
+	}
+	if (qf_perm_diff(a, na, b, nb, k->nperm, k->nperm, o->lm.seed, &r, e) < 0)
+		goto out;
+	if (nna + c.dropped)
+		qf_tool_warn("%zu row%s with an NA dropped, %d used", nna + c.dropped,
+			     nna + c.dropped > 1 ? "s" : "", na + nb);
+	if (!(out = qf_out_open(o->output, e)))
+		goto out;
+	perm_write(qf_out_file(out), o, &r, nna + c.dropped, mean(a, na),
+		   mean(b, nb));
+	rc = qf_out_commit(out, e);
+out:
+	free(in);
+	free(a);
+	qf_fit_cols_free(&c);
+	return rc;
+}
+/* ======== cor, perm: end ======== */
 
 static int run(void *arg, qf_err *e)
 {

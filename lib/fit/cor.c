@@ -2,7 +2,7 @@
  * cor.c - Pearson, Spearman and Kendall tau-b correlations with the
  * p-values scipy.stats gives them, partial correlation through least
  * squares (LAPACKE), Holm and Benjamini-Hochberg adjusted p-values
- * (docs/fit-cor.md).
+ * (docs/fit.md, "Correlations").
  */
 #include <math.h>
 #include <stdlib.h>

@@ -94,4 +94,33 @@ int qf_fit_lm_write_coef(FILE *f, const qf_fit_lm *r, int digits);
 int qf_fit_lm_write_model(FILE *f, const qf_fit_lm *r, const char *formula,
 			  const char *vs, int digits);
 
+/* ======== qf-fit cor, perm: begin ======== */
+
+/* ---------------------------------------------------------------- correlations */
+
+/* Correlations, partial correlations, Holm and BH, permutation tests and
+ * bootstrap intervals over plain arrays (docs/fit.md, "Correlations"). */
+#include "fit/fit_cor.h"
+
+/* Columns of a table as numbers: m of them, n rows, column j at
+ * x + j * n, row i from the table's row row[i]. */
+typedef struct qf_fit_cols {
+	size_t n, dropped;	/* rows used; rows dropped for an NA */
+	size_t *row;		/* [n] */
+	double *x;		/* [m * n] */
+} qf_fit_cols;
+
+/* The m expressions expr[] (each a column or a transform of one, as a
+ * formula's factor: x, log(x), z(log1p(x))...) over the rows in[0..nin)
+ * of t (all rows when in is NULL) where every one of their columns holds
+ * a number: a row with an NA in any is dropped and counted, z() and
+ * rank() are computed over the rows kept.  Errors: an expression that is
+ * not one column, a column missing, a cell not a number, a log out of
+ * its domain. */
+int qf_fit_columns(const qf_fit_table *t, const char *const *expr, int m,
+		   const size_t *in, size_t nin, qf_fit_cols *c, qf_err *err);
+void qf_fit_cols_free(qf_fit_cols *c);
+
+/* ======== qf-fit cor, perm: end ======== */
+
 #endif

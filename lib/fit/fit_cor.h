@@ -1,7 +1,7 @@
 /*
  * fit_cor.h - correlations, multiple testing and permutation tests over
  * plain arrays: the numbers behind `qf-fit cor` and `qf-fit perm`
- * (docs/fit-cor.md, to be folded into fit.h and docs/fit.md).
+ * (docs/fit.md, "Correlations"; fit.h includes it).
  *
  * Inputs are double arrays; NaN is a missing value.  A correlation drops
  * the pairs in which either value is NaN (pairwise) and says how many it

@@ -3,7 +3,7 @@
  * difference of two means (exact enumeration or seeded Monte-Carlo, as
  * scipy.stats.permutation_test), and bootstrap intervals of a
  * correlation (percentile and BCa, as scipy.stats.bootstrap)
- * (docs/fit-cor.md).
+ * (docs/fit.md, "Correlations").
  */
 #include <math.h>
 #include <stdlib.h>

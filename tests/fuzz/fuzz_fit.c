@@ -7,7 +7,9 @@
  * flags, then the table.  Flags: bit 0 --drop-na, bit 1 --folds 2, bit
  * 2 --cv-group on the first column, bit 3 --weights on the last column,
  * bit 4 --vs 'FIRST ~ 1' (the response of the formula), bit 5 the table
- * joined with itself on its first column.
+ * joined with itself on its first column, bit 6 qf-fit cor's columns
+ * (lib/fit/columns.c) of the first and last columns, transformed, and
+ * their correlations.
  *
  * Checked: a formula that does not parse, and every failure, is one
  * non-empty line; a fit that succeeds writes both tables.
@@ -66,6 +68,37 @@ static void fit(const qf_fit_formula *f, const qf_fit_table *t, unsigned fl)
 	qf_fit_formula_free(fvs);
 }
 
+/* cor, perm: the first column against log1p(last) and rank(first), as
+ * qf-fit cor reads them; every method on what reads. */
+static void cor(const qf_fit_table *t)
+{
+	char last[300];
+	const char *ex[3] = { t->col[0], last, NULL };
+	qf_fit_cols c;
+	qf_cor r;
+	qf_err e;
+	char rk[300];
+
+	snprintf(last, sizeof last, "log1p(%.200s)", t->col[t->ncol - 1]);
+	snprintf(rk, sizeof rk, "rank(%.200s)", t->col[0]);
+	ex[2] = rk;
+	if (qf_fit_columns(t, ex, 3, NULL, 0, &c, &e) < 0) {
+		check_err(&e);
+		return;
+	}
+	if (c.n > 1000) {
+		qf_fit_cols_free(&c);
+		return;
+	}
+	for (int m = 0; m < QF_COR_METHODS; m++)
+		if (qf_cor_test(m, c.x, c.x + c.n, (int)c.n, 0.95, &r, &e) < 0)
+			check_err(&e);
+	if (qf_cor_partial(c.x, c.x + c.n, c.x + 2 * c.n, (int)c.n, 1, 0.95,
+			   &r, &e) < 0)
+		check_err(&e);
+	qf_fit_cols_free(&c);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const uint8_t *nul = memchr(data, 0, size);
@@ -103,6 +136,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			qf_fit_table_free(&u);
 		}
 		fit(f, &t, fl);
+		if (fl & 64 && t.ncol)
+			cor(&t);
 		qf_fit_table_free(&t);
 	}
 	qf_fit_formula_free(f);
