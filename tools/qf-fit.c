@@ -1,6 +1,7 @@
 /*
  * qf-fit - the statistics of a study over TSV tables: linear models
- * (lm), with the tables joined and filtered on the way in.
+ * (lm), linear mixed models and ICCs (mixed), with the tables joined and
+ * filtered on the way in.
  *
  * One binary, one subcommand a run: the subcommand is the first
  * operand, and each is one entry of subcmds[].  Options, files and
@@ -22,6 +23,11 @@ static const char usage[] =
 	"                         --weights): 'y ~ x1 + x2 + x1:x2 + C(f)', '- 1'\n"
 	"                         drops the intercept; log(), log1p(), z(), rank(),\n"
 	"                         sq() transform a column\n"
+	/* mixed: */
+	"  mixed FORMULA --groups G[,G2]  a linear mixed model by REML: FORMULA's\n"
+	"                         fixed effects, a random intercept per level of\n"
+	"                         each grouping column (one, or two crossed)\n"
+	/* end of mixed */
 	"\n"
 	"Tables:\n"
 	"      --join KEY[,KEY]...  join the tables on these columns (every key\n"
@@ -39,16 +45,34 @@ static const char usage[] =
 	"      --seed S           seed of the folds (default 1)\n"
 	"      --cv-group COL     leave-one-group-out R^2, a group a value of COL\n"
 	"      --vs FORMULA       F test against this smaller nested model\n"
+	/* mixed: */
+	"mixed:\n"
+	"      --groups G[,G2]    the grouping columns (random intercepts)\n"
+	"      --ml               maximum likelihood rather than REML\n"
+	"      --intervals        profile likelihood intervals of the variance\n"
+	"                         components (and of the ICC, one factor)\n"
+	"      --icc              -o is the ICC(1) table of the one factor, with\n"
+	"                         its intervals (a profile across replicates)\n"
+	"      --ranef FILE       the predicted random effects, per level\n"
+	/* end of mixed */
 	"  -h, --help             show this help and exit\n"
 	"      --version          show the version and exit\n"
 	"\n"
 	"Examples:\n"
 	"  qf-fit lm 'log(disparity) ~ z(variance)' --model-out model.tsv -o coef.tsv criticality.tsv\n"
 	"  qf-fit lm 'y ~ x' --join lang --weights n --cv-group morph lang.tsv languages.tsv\n"
-	"  qf-fit lm 'y ~ x1 + x2 + x1:x2' --vs 'y ~ x1' --model-out - -o /dev/null t.tsv\n";
+	"  qf-fit lm 'y ~ x1 + x2 + x1:x2' --vs 'y ~ x1' --model-out - -o /dev/null t.tsv\n"
+	/* mixed: */
+	"  qf-fit mixed 'log(kl_sum) ~ 1' --groups lang,unit --intervals --model-out vc.tsv units.tsv\n"
+	"  qf-fit mixed 'crit ~ 1' --groups layer --icc profiles.tsv\n"
+	/* end of mixed */
+	;
 
 enum { O_JOIN = 0x2000, O_WHERE, O_DROPNA, O_MODEL, O_DIGITS, O_WEIGHTS,
        O_FOLDS, O_SEED, O_CVGROUP, O_VS };
+/* mixed: */
+enum { O_GROUPS = 0x2400, O_ML, O_INTERVALS, O_ICC, O_RANEF };
+/* end of mixed */
 
 #define MAXW 64
 
@@ -61,21 +85,54 @@ struct opts {
 	const char *formula, *vs;
 	qf_fit_formula *f, *fvs;
 	qf_fit_lm_opts lm;
+	/* mixed: */
+	struct {
+		char *groups;	/* --groups, split into opts.groups */
+		qf_fit_mixed_opts opts;
+		int icc;
+		const char *ranef;
+	} mixed;
+	/* end of mixed */
 	char **tables;
 	int ntables;
 };
 
-/* A subcommand: its name and its run (parse_args checks its options). */
+/* A subcommand: its name, its run, and the long options it accepts
+ * (codes, 0-terminated): another is misuse (parse_args). */
 struct subcmd {
 	const char *name;
 	int (*run)(struct opts *o, const qf_fit_table *t, qf_err *e);
+	const int *accepts;
 };
 
 static int run_lm(struct opts *o, const qf_fit_table *t, qf_err *e);
+static const int lm_accepts[] = {
+	O_JOIN, O_WHERE, O_DROPNA, O_MODEL, O_DIGITS, O_WEIGHTS, O_FOLDS,
+	O_SEED, O_CVGROUP, O_VS, 0
+};
+/* mixed: */
+static int run_mixed(struct opts *o, const qf_fit_table *t, qf_err *e);
+static const int mixed_accepts[] = {
+	O_JOIN, O_WHERE, O_DROPNA, O_MODEL, O_DIGITS, O_GROUPS, O_ML,
+	O_INTERVALS, O_ICC, O_RANEF, 0
+};
+/* end of mixed */
 
 static const struct subcmd subcmds[] = {
-	{ "lm", run_lm },
+	{ "lm", run_lm, lm_accepts },
+	/* mixed: */
+	{ "mixed", run_mixed, mixed_accepts },
+	/* end of mixed */
 };
+
+/* Does the subcommand take long option c? */
+static int accepts(const struct subcmd *cmd, int c)
+{
+	for (const int *a = cmd->accepts; *a; a++)
+		if (*a == c)
+			return 1;
+	return 0;
+}
 
 /* "a,b,c" into o->keys. */
 static void split_keys(struct opts *o)
@@ -143,16 +200,45 @@ static void option(struct opts *o, int c, char **argv)
 	case O_VS:
 		o->vs = optarg;
 		break;
+	/* mixed: */
+	case O_GROUPS:
+		o->mixed.groups = optarg;
+		break;
+	case O_ML:
+		o->mixed.opts.ml = 1;
+		break;
+	case O_INTERVALS:
+		o->mixed.opts.intervals = 1;
+		break;
+	case O_ICC:
+		o->mixed.icc = 1;
+		break;
+	case O_RANEF:
+		o->mixed.ranef = optarg;
+		break;
+	/* end of mixed */
 	default:
 		qf_tool_common_option(c, usage, argv);
 	}
+}
+
+/* "lm, mixed": the subcommands, for messages. */
+static const char *subcmd_names(void)
+{
+	static char names[256];
+
+	for (size_t i = 0, o = 0; i < sizeof subcmds / sizeof subcmds[0] &&
+	     o < sizeof names; i++)
+		o += (size_t)snprintf(names + o, sizeof names - o, "%s%s",
+				      i ? ", " : "", subcmds[i].name);
+	return names;
 }
 
 /* The subcommand named by argv[1], or misuse. */
 static const struct subcmd *subcommand(int argc, char **argv)
 {
 	if (argc < 2)
-		qf_tool_usage_error("no subcommand (lm)");
+		qf_tool_usage_error("no subcommand (%s)", subcmd_names());
 	for (size_t i = 0; i < sizeof subcmds / sizeof subcmds[0]; i++)
 		if (strcmp(argv[1], subcmds[i].name) == 0)
 			return &subcmds[i];
@@ -160,6 +246,36 @@ static const struct subcmd *subcommand(int argc, char **argv)
 		qf_tool_usage_error("unknown subcommand '%s'", argv[1]);
 	return NULL;	/* --help, --version or misuse: the option loop */
 }
+
+/* mixed: */
+/* --groups split, and the options that go together. */
+static void mixed_args(struct opts *o)
+{
+	qf_fit_mixed_opts *m = &o->mixed.opts;
+	char *save = NULL, *p;
+
+	if (!o->mixed.groups)
+		qf_tool_usage_error("mixed: no --groups (the grouping columns)");
+	if (!(o->mixed.groups = strdup(o->mixed.groups)))
+		qf_tool_die(1, "out of memory");
+	for (p = strtok_r(o->mixed.groups, ",", &save); p;
+	     p = strtok_r(NULL, ",", &save)) {
+		if (m->ngroups == QF_MIXED_MAXF)
+			qf_tool_usage_error("--groups: %d columns at most",
+					    QF_MIXED_MAXF);
+		m->groups[m->ngroups++] = p;
+	}
+	if (m->ngroups == 2 && strcmp(m->groups[0], m->groups[1]) == 0)
+		qf_tool_usage_error("--groups: '%s' twice", m->groups[0]);
+	if (!m->ngroups)
+		qf_tool_usage_error("--groups wants G[,G2]");
+	if (o->mixed.icc && m->ngroups != 1)
+		qf_tool_usage_error("--icc: one grouping column, not %d",
+				    m->ngroups);
+	m->intervals |= o->mixed.icc;
+	m->drop_na = o->lm.drop_na;
+}
+/* end of mixed */
 
 static void parse_args(int argc, char **argv, void *arg)
 {
@@ -176,22 +292,35 @@ static void parse_args(int argc, char **argv, void *arg)
 		{ "seed", required_argument, NULL, O_SEED },
 		{ "cv-group", required_argument, NULL, O_CVGROUP },
 		{ "vs", required_argument, NULL, O_VS },
+		/* mixed: */
+		{ "groups", required_argument, NULL, O_GROUPS },
+		{ "ml", no_argument, NULL, O_ML },
+		{ "intervals", no_argument, NULL, O_INTERVALS },
+		{ "icc", no_argument, NULL, O_ICC },
+		{ "ranef", required_argument, NULL, O_RANEF },
+		/* end of mixed */
 		QF_OPT_END
 	};
 	qf_err e;
-	int c;
+	int c, li;
 
 	o->digits = 6;
 	o->lm.seed = 1;
 	o->cmd = subcommand(argc, argv);
 	opterr = 0;
 	optind = o->cmd ? 2 : 1;
-	while ((c = getopt_long(argc, argv, ":o:h", longs, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, ":o:h", longs, &li)) != -1) {
+		/* the long-only options are the subcommands' */
+		if (o->cmd && c >= O_JOIN && !accepts(o->cmd, c))
+			qf_tool_usage_error("--%s is not an option of %s",
+					    longs[li].name, o->cmd->name);
 		option(o, c, argv);
+	}
 	if (!o->cmd)
-		qf_tool_usage_error("no subcommand (lm) before the options");
+		qf_tool_usage_error("no subcommand (%s) before the options",
+				    subcmd_names());
 	if (optind >= argc)
-		qf_tool_usage_error("lm: no formula");
+		qf_tool_usage_error("%s: no formula", o->cmd->name);
 	o->formula = argv[optind++];
 	if (qf_fit_formula_parse(o->formula, &o->f, &e) < 0 ||
 	    (o->vs && qf_fit_formula_parse(o->vs, &o->fvs, &e) < 0))
@@ -206,9 +335,15 @@ static void parse_args(int argc, char **argv, void *arg)
 				    o->ntables);
 	if (o->join && o->ntables < 2)
 		qf_tool_usage_error("--join needs two tables or more");
-	qf_tool_distinct_outputs((const char *[]){ "-o", "--model-out" },
+	/* mixed: */
+	if (o->cmd->run == run_mixed)
+		mixed_args(o);
+	/* end of mixed */
+	qf_tool_distinct_outputs((const char *[]){ "-o", "--model-out",
+						   "--ranef" },
 				 (const char *[]){ o->output ? o->output : "-",
-						   o->model_out }, 2);
+						   o->model_out,
+						   o->mixed.ranef }, 3);
 }
 
 static void opts_free(void *arg)
@@ -220,6 +355,7 @@ static void opts_free(void *arg)
 	free(o->keys);
 	qf_fit_formula_free(o->f);
 	qf_fit_formula_free(o->fvs);
+	free(o->mixed.groups);	/* mixed */
 }
 
 /* The tables read, joined and filtered into t. */
@@ -291,6 +427,52 @@ out:
 	qf_fit_lm_free(&r);
 	return rc;
 }
+
+/* mixed: */
+static int run_mixed(struct opts *o, const qf_fit_table *t, qf_err *e)
+{
+	const char *path[3] = { o->output, o->model_out, o->mixed.ranef };
+	qf_out *out[3] = { NULL };
+	qf_fit_mixed r;
+	int rc = -1, i;
+
+	if (qf_fit_mixed_run(t, o->f, &o->mixed.opts, &r, e) < 0)
+		return -1;
+	if (r.dropped)
+		qf_tool_warn("%zu row%s with an NA dropped (--drop-na), %zu left",
+			     r.dropped, r.dropped > 1 ? "s" : "", r.n);
+	if (!r.fit.converged)
+		qf_tool_warn("mixed model: the optimizer did not converge (see "
+			     "'converged' in the model table)");
+	/* every output opened and written before any is committed */
+	for (i = 0; i < 3; i++)
+		if ((i == 0 || path[i]) && !(out[i] = qf_out_open(path[i], e)))
+			goto out;
+	if (o->mixed.icc)
+		qf_fit_mixed_write_icc(qf_out_file(out[0]), &r, o->digits);
+	else
+		qf_fit_mixed_write_coef(qf_out_file(out[0]), &r, o->digits);
+	if (out[1])
+		qf_fit_mixed_write_model(qf_out_file(out[1]), &r, o->formula,
+					 o->digits);
+	if (out[2])
+		qf_fit_mixed_write_ranef(qf_out_file(out[2]), &r, o->digits);
+	rc = 0;
+	for (i = 2; i >= 0; i--) {
+		if (out[i] && rc == 0)
+			rc = qf_out_commit(out[i], e);
+		else if (out[i])
+			qf_out_abort(out[i]);
+		out[i] = NULL;
+	}
+out:
+	for (i = 0; i < 3; i++)
+		if (out[i])
+			qf_out_abort(out[i]);
+	qf_fit_mixed_free(&r);
+	return rc;
+}
+/* end of mixed */
 
 static int run(void *arg, qf_err *e)
 {

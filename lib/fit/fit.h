@@ -94,4 +94,50 @@ int qf_fit_lm_write_coef(FILE *f, const qf_fit_lm *r, int digits);
 int qf_fit_lm_write_model(FILE *f, const qf_fit_lm *r, const char *formula,
 			  const char *vs, int digits);
 
+/* ------------------------------------------------ mixed models (qf-fit mixed) */
+/* (this block: qf-fit mixed; the model itself is fit/fit_mixed.h's) */
+
+#include "fit/fit_mixed.h"
+
+typedef struct qf_fit_mixed_opts {
+	const char *groups[QF_MIXED_MAXF];	/* the grouping columns */
+	int ngroups;		/* 1 or 2 */
+	int ml;			/* ML rather than REML */
+	int intervals;		/* profile intervals of the components */
+	int drop_na;		/* drop rows with an NA in a column used */
+} qf_fit_mixed_opts;
+
+/* A mixed model fitted on a table's rows: the fit, the names of its
+ * fixed effects and of the levels of each factor (the random effects'
+ * order), and, for one factor in a balanced design with an intercept
+ * only, the one-way ANOVA's ICC(1) with its F interval (McGraw & Wong
+ * 1996, case 1); NaN else. */
+typedef struct qf_fit_mixed {
+	qf_mixed_fit fit;
+	size_t n, dropped;
+	int ml;
+	const char *group[QF_MIXED_MAXF];	/* the options' */
+	char **term;		/* [fit.p] */
+	char **level[QF_MIXED_MAXF];	/* [nlevel[k]] */
+	int nlevel[QF_MIXED_MAXF];
+	int replicates;		/* rows per level when balanced, else 0 */
+	double icc_f, icc_f_lo, icc_f_hi, f, f_p;	/* ANOVA's */
+} qf_fit_mixed;
+
+/* Fit formula f with random intercepts over the groups of o on the rows
+ * of t (docs/fit.md, "Mixed models"): bad data is one line naming the
+ * column (and line). */
+int qf_fit_mixed_run(const qf_fit_table *t, const qf_fit_formula *f,
+		     const qf_fit_mixed_opts *o, qf_fit_mixed *r, qf_err *err);
+void qf_fit_mixed_free(qf_fit_mixed *r);
+/* The coefficients, components, random effects and ICC tables
+ * (docs/fit.md), after the provenance line; numbers with %.{digits}g. */
+int qf_fit_mixed_write_coef(FILE *f, const qf_fit_mixed *r, int digits);
+int qf_fit_mixed_write_model(FILE *f, const qf_fit_mixed *r,
+			     const char *formula, int digits);
+int qf_fit_mixed_write_ranef(FILE *f, const qf_fit_mixed *r, int digits);
+int qf_fit_mixed_write_icc(FILE *f, const qf_fit_mixed *r, int digits);
+
+/* ------------------------------------------------ end of mixed models */
+
 #endif
