@@ -1,6 +1,6 @@
 /*
  * fit_mixed.h - linear mixed models with one grouping factor or two
- * crossed ones, fitted by REML or ML (docs/fit-mixed.md):
+ * crossed ones, fitted by REML or ML (docs/fit.md, "Mixed models"):
  *
  *     y = X b + u[g1] + v[g2] + e,  u ~ N(0, s1 I), v ~ N(0, s2 I),
  *                                   e ~ N(0, sigma2 I)

@@ -1,6 +1,6 @@
 /*
  * mixed.c - linear mixed models with one or two grouping factors by
- * profiled REML or ML (docs/fit-mixed.md).
+ * profiled REML or ML (docs/fit.md, "Mixed models").
  *
  * The formulation is lme4's (Bates et al. 2015, section 3): with the
  * random effects' relative standard deviations lambda_k = sqrt(s_k /
