@@ -6,7 +6,8 @@
 # factors with covariates, on a table of qf-eval --units-out's shape (the
 # paired multiplicative model of Mielke et al. 2019) and on a per-layer
 # profile across seeds (--icc: the profile interval against the REML
-# criterion computed densely, the ANOVA F interval against scipy); bad
+# criterion computed densely, the ANOVA F interval against scipy); the
+# components' profile intervals (one factor) likewise; bad
 # input, misuse, the options of other subcommands refused, same bytes
 # twice, the man page's examples.
 
@@ -65,8 +66,8 @@ bad() {
 @test "crossed factors, covariates and a fixed factor against MixedLM" {
 	check crossed.tsv 'y ~ x + C(f)' lang,unit
 	check crossed.tsv 'y ~ x' unit,lang
-	check crossed.tsv 'y ~ x + C(f)' lang
-	check crossed.tsv 'y ~ x' unit --ml
+	check crossed.tsv 'y ~ x + C(f)' lang --intervals
+	check crossed.tsv 'y ~ x' unit --ml --intervals
 	check crossed.tsv 'y ~ x + C(f)' lang,unit --ml
 	# the oracle sees a change in the 7th digit of a standard error
 	awk -F'\t' 'BEGIN {OFS="\t"} $1 == "x" {$3 = $3 * (1 + 3e-6)} 1' c.tsv > c2.tsv
@@ -86,7 +87,7 @@ bad() {
 	# both factors random: the languages' and the units' variances
 	check units.tsv 'log(kl_sum) ~ 1' lang,unit
 	# the languages fixed (their effects), the units random
-	check units.tsv 'log(kl_sum) ~ C(lang)' unit
+	check units.tsv 'log(kl_sum) ~ C(lang)' unit --intervals
 	check units.tsv 'log(d_bits) ~ log(tokens)' lang,unit --where model=q4 --where kind=body
 	[ "$(sed -n 2p m.tsv)" = "$(printf 'formula\tmethod\tn\tdropped\tllf\tconverged\tcomponent\tlevels\tvariance\tsd\tvar_low\tvar_high\ticc\ticc_low\ticc_high')" ]
 	[ "$(cut -f7,8 m.tsv | tail -n +3 | tr '\t\n' ': ')" = "lang:12 unit:9 Residual:NA " ]
@@ -97,6 +98,7 @@ bad() {
 @test "--icc: ICC(1) of a profile across replicates, profile and F intervals" {
 	qf-fit mixed 'crit ~ 1' --groups layer --icc --digits 17 oneway.tsv > i.tsv
 	$ORACLE icc oneway.tsv i.tsv 'crit ~ 1' layer
+	check oneway.tsv 'crit ~ 1' layer --intervals
 	[ "$(cut -f2,4,5 i.tsv | tail -n +3 | tr '\t\n' ': ')" = "reml_profile:12:5 anova_f:12:5 " ]
 	# unbalanced (a seed missing for some layers): the profile only
 	awk -F'\t' '!($2 == 4 && $1 < 5)' oneway.tsv > ub.tsv

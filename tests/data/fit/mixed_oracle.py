@@ -11,7 +11,10 @@ and numpy/scipy for the ICC intervals.
       qf-fit's coefficients, components (--model-out) and random effects
       (--ranef) tables, written with --digits 17, against MixedLM (REML,
       or ML): estimates, SEs, z, p, 95% intervals, the variance
-      components, the ICCs, the log-likelihood, the random effects
+      components, the ICCs, the log-likelihood, the random effects; with
+      one factor and --intervals, the components' profile intervals
+      against the likelihood computed densely here (numpy), minimized
+      and solved by scipy
   mixed_oracle.py icc TABLE ICC FORMULA G
       qf-fit's --icc table (intercept only, one factor): the REML ICC
       against MixedLM, its profile interval against the profiled REML
@@ -181,7 +184,7 @@ def ranefs(r, codes):
 def check(tab, coef, model, ranef, formula, groups, ml):
     d = table(tab)
     groups = groups.split(",")
-    r, X, _, codes = sm_fit(d, formula, groups, ml)
+    r, X, y, codes = sm_fit(d, formula, groups, ml)
     vc = [float(r.cov_re.iloc[0, 0])] if len(groups) == 1 else \
         [float(v) for v in r.vcomp]
     vc.append(float(r.scale))
@@ -225,6 +228,8 @@ def check(tab, coef, model, ranef, formula, groups, ml):
     if row["method"] != ("ML" if ml else "REML") or \
             int(row["n"]) != len(d) or row["converged"] != "1":
         bad.append("model row: %s" % list(row))
+    if len(groups) == 1 and m["var_low"].iloc[0] != "NA":
+        profile_vc(m, X.values, y, codes[0], vc, r.llf, ml)
     re = read(ranef)
     want = ranefs(r, codes)
     q = 0
@@ -256,6 +261,66 @@ def reml_dev(y, X, g, th):
     rr = e @ Hi @ e
     return (n - p) * (1 + np.log(2 * np.pi * rr / (n - p))) + \
         np.linalg.slogdet(H)[1] + np.linalg.slogdet(A)[1]
+
+
+def profile_vc(m, X, y, g, vc, llf, ml):
+    """The profile likelihood intervals of the group variance s and the
+    residual sigma2 (one factor): the values c where the -2 log-likelihood
+    minimized over the other parameter is within chi2_1(0.95) of its
+    minimum, the inner minimum by scipy's bounded Brent over log sigma2
+    (s fixed) or log s (sigma2 fixed), the ends by brentq."""
+    n, p = X.shape
+    Z = (g[:, None] == np.arange(g.max() + 1)[None, :]).astype(float)
+    ZZ = Z @ Z.T
+
+    def dev(s, s2):
+        V = s2 * np.eye(n) + s * ZZ
+        Vi = np.linalg.inv(V)
+        A = X.T @ Vi @ X
+        e = y - X @ np.linalg.solve(A, X.T @ Vi @ y)
+        d = n * np.log(2 * np.pi) + np.linalg.slogdet(V)[1] + e @ Vi @ e
+        if not ml:
+            d += np.linalg.slogdet(A)[1] - p * np.log(2 * np.pi)
+        return d
+    dmin = -2 * llf
+    crit = scipy.stats.chi2.ppf(0.95, 1)
+    tot = sum(vc)
+
+    def prof(k, c):
+        if k == 0:
+            f = lambda u: dev(c, np.exp(u))
+        else:
+            f = lambda u: dev(np.exp(u), c) if u > -40 else dev(0, c)
+        lo, hi = np.log(tot) - 12, np.log(tot) + 6
+        o = scipy.optimize.minimize_scalar(f, bounds=(lo, hi),
+                                           method="bounded",
+                                           options=dict(xatol=1e-12))
+        best = o.fun
+        if k == 1:
+            best = min(best, dev(0, c))
+        return best - dmin - crit
+    for k in range(2):
+        h = vc[k]
+        if h <= 1e-4 * tot:
+            continue	# at the boundary: not this check's case
+        b = 2 * h
+        while prof(k, b) < 0:
+            b *= 4
+        want_hi = scipy.optimize.brentq(lambda c: prof(k, c), h, b,
+                                        xtol=1e-14, rtol=1e-12)
+        if k == 0 and prof(k, 0.0) <= 0:
+            want_lo = 0.0
+        else:
+            a = h / 2
+            while prof(k, a) < 0:
+                a /= 2
+            want_lo = scipy.optimize.brentq(lambda c: prof(k, c), a, h,
+                                            xtol=1e-14, rtol=1e-12)
+        row = m.iloc[k]
+        close("%s var_low" % row["component"], row["var_low"], want_lo,
+              TOL_SM, 1e-9 * tot)
+        close("%s var_high" % row["component"], row["var_high"], want_hi,
+              TOL_SM)
 
 
 def icc(tab, out, formula, group):
