@@ -24,9 +24,10 @@ static const char usage[] =
 	"                         drops the intercept; log(), log1p(), z(), rank(),\n"
 	"                         sq() transform a column\n"
 	/* mixed: */
-	"  mixed FORMULA --groups G[,G2]  a linear mixed model by REML: FORMULA's\n"
-	"                         fixed effects, a random intercept per level of\n"
-	"                         each grouping column (one, or two crossed)\n"
+	"  mixed FORMULA --groups G[,G2]\n"
+	"                         a linear mixed model by REML: FORMULA's fixed\n"
+	"                         effects, a random intercept per level of each\n"
+	"                         grouping column (one, or two crossed)\n"
 	/* end of mixed */
 	"\n"
 	"Tables:\n"

@@ -117,7 +117,8 @@ typedef struct qf_fit_mixed {
 	size_t n, dropped;
 	int ml;
 	const char *group[QF_MIXED_MAXF];	/* the options' */
-	char **term;		/* [fit.p] */
+	char **term;		/* [nterm]: fit.p once fitted */
+	int nterm;
 	char **level[QF_MIXED_MAXF];	/* [nlevel[k]] */
 	int nlevel[QF_MIXED_MAXF];
 	int replicates;		/* rows per level when balanced, else 0 */

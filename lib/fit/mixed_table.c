@@ -141,7 +141,7 @@ static int fit_model(const qf_fit_table *t, const qf_fit_formula *f,
 		goto out;
 	if (!(r->term = calloc(d.k, sizeof *r->term)) || !(X = row_major(&d)))
 		goto oom;
-	for (size_t j = 0; j < d.k; j++)
+	for (size_t j = 0; j < d.k; j++, r->nterm++)
 		if (!(r->term[j] = strdup(d.name[j])))
 			goto oom;
 	for (int k = 0; k < o->ngroups; k++) {
@@ -196,7 +196,7 @@ out:
 
 void qf_fit_mixed_free(qf_fit_mixed *r)
 {
-	for (int j = 0; r->term && j < r->fit.p; j++)
+	for (int j = 0; r->term && j < r->nterm; j++)
 		free(r->term[j]);
 	free(r->term);
 	for (int k = 0; k < QF_MIXED_MAXF; k++) {
