@@ -166,7 +166,7 @@ bad() {
 }
 
 @test "misuse: exit 2; each subcommand refuses the others' options" {
-	misuse "no subcommand (lm, cor, perm)"
+	misuse "no subcommand (lm, cor, perm, mixed)"
 	misuse "cor: no pairs (--pairs X:Y,... or --x COLS [--y COLS])" cor t.tsv
 	misuse "cor: --y without --x" cor --y a t.tsv
 	misuse "cor: --pairs, or --x and --y, not both" cor --pairs a:b --x a t.tsv

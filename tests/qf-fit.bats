@@ -186,7 +186,7 @@ bad() {
 }
 
 @test "misuse: exit 2" {
-	misuse "no subcommand (lm, cor, perm)"
+	misuse "no subcommand (lm, cor, perm, mixed)"
 	misuse "unknown subcommand 'fit'" fit 'y ~ x' t.tsv
 	misuse "lm: no formula" lm
 	misuse "formula 'y ~ ': a column name expected at 'the end'" lm 'y ~ ' t.tsv
@@ -228,7 +228,7 @@ bad() {
 	qf-fit --help | grep -q '^Usage: qf-fit SUBCOMMAND'
 }
 
-@test "the man page's examples run, and --help's are among them" {
+@test "the man page's lm examples run, and --help's are among them" {
 	printf 'layer\tvariance\tdisparity\n' > criticality.tsv
 	for i in 0 1 2 3 4 5 6 7 8 9 10 11; do
 		printf '%d\t%s\t%s\n' $i "$(( (i * 7) % 12 + 1 )).5" "0.$(( (i * 5) % 11 + 1 ))3"
@@ -241,12 +241,12 @@ bad() {
 	done
 	cp t.tsv t0.tsv
 	sed -n '/^\.SH EXAMPLES/,/^\.SH /p' "$TESTS_DIR/../docs/man/qf-fit.1" |
-		grep -E '^qf-fit ' | sed 's/\\-/-/g' > examples.sh
+		grep -E '^qf-fit lm ' | sed 's/\\-/-/g' > examples.sh
 	[ "$(wc -l < examples.sh)" -ge 3 ]
 	run bash -e -o pipefail examples.sh
 	assert_success
 	[ "$(sed -n 2p model.tsv | cut -f15)" = r2_loo ]
-	qf-fit --help | sed -n 's/^  \(qf-fit .*\)$/\1/p' > help.sh
+	qf-fit --help | sed -n 's/^  \(qf-fit lm .*\)$/\1/p' > help.sh
 	[ -s help.sh ]
 	while read -r line; do grep -qxF -- "$line" examples.sh; done < help.sh
 }

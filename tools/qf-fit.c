@@ -1,7 +1,8 @@
 /*
  * qf-fit - the statistics of a study over TSV tables: linear models
- * (lm), correlations (cor), permutation tests of two groups (perm), with
- * the tables joined and filtered on the way in.
+ * (lm), correlations (cor), permutation tests of two groups (perm), linear
+ * mixed models and ICCs (mixed), with the tables joined and filtered on
+ * the way in.
  *
  * One binary, one subcommand a run: the subcommand is the first
  * operand, and each is one entry of subcmds[], which lists the options
@@ -26,12 +27,14 @@ static const char usage[] =
 	"                         --weights): 'y ~ x1 + x2 + x1:x2 + C(f)', '- 1'\n"
 	"                         drops the intercept; log(), log1p(), z(), rank(),\n"
 	"                         sq() transform a column\n"
-	/* ======== cor, perm: begin ======== */
 	"  cor                    correlations of many pairs of columns, with\n"
 	"                         tests, intervals and adjusted p-values\n"
 	"  perm 'Y ~ GROUP'       a permutation test of the difference of the means\n"
 	"                         of Y between two levels of the column GROUP\n"
-	/* ======== cor, perm: end ======== */
+	"  mixed FORMULA --groups G[,G2]\n"
+	"                         a linear mixed model by REML: FORMULA's fixed\n"
+	"                         effects, a random intercept per level of each\n"
+	"                         grouping column (one, or two crossed)\n"
 	"\n"
 	"Tables:\n"
 	"      --join KEY[,KEY]...  join the tables on these columns (every key\n"
@@ -49,7 +52,6 @@ static const char usage[] =
 	"      --seed S           seed of the folds (default 1)\n"
 	"      --cv-group COL     leave-one-group-out R^2, a group a value of COL\n"
 	"      --vs FORMULA       F test against this smaller nested model\n"
-	/* ======== cor, perm: begin ======== */
 	"cor:\n"
 	"      --pairs X:Y[,X:Y]...  these pairs of columns (or transforms: log(x))\n"
 	"      --x COLS [--y COLS]  every column of --x with every one of --y;\n"
@@ -68,7 +70,14 @@ static const char usage[] =
 	"      --permutations N   exact when there are at most N relabelings, else\n"
 	"                         N seeded random ones (default 9999)\n"
 	"      --seed S           seed of the random permutations (default 1)\n"
-	/* ======== cor, perm: end ======== */
+	"mixed:\n"
+	"      --groups G[,G2]    the grouping columns (random intercepts)\n"
+	"      --ml               maximum likelihood rather than REML\n"
+	"      --intervals        profile likelihood intervals of the variance\n"
+	"                         components (and of the ICC, one factor)\n"
+	"      --icc              -o is the ICC(1) table of the one factor, with\n"
+	"                         its intervals (a profile across replicates)\n"
+	"      --ranef FILE       the predicted random effects, per level\n"
 	"  -h, --help             show this help and exit\n"
 	"      --version          show the version and exit\n"
 	"\n"
@@ -76,20 +85,20 @@ static const char usage[] =
 	"  qf-fit lm 'log(disparity) ~ z(variance)' --model-out model.tsv -o coef.tsv criticality.tsv\n"
 	"  qf-fit lm 'y ~ x' --join lang --weights n --cv-group morph lang.tsv languages.tsv\n"
 	"  qf-fit lm 'y ~ x1 + x2 + x1:x2' --vs 'y ~ x1' --model-out - -o /dev/null t.tsv\n"
-	/* ======== cor, perm: begin ======== */
 	"  qf-fit cor --method spearman --x variance,layer --y 'log(disparity)' criticality.tsv\n"
 	"  qf-fit cor --x 'y,x,log(n)' --bootstrap 2000 --adjust bh lang.tsv\n"
 	"  qf-fit perm 'y ~ morph' --levels m0,m1 --join lang lang.tsv languages.tsv\n"
-	/* ======== cor, perm: end ======== */
+	"  qf-fit mixed 'log(kl_sum) ~ 1' --groups lang,unit --intervals --model-out vc.tsv units.tsv\n"
+	"  qf-fit mixed 'crit ~ 1' --groups layer --icc profiles.tsv\n"
 	;
 
 enum { O_JOIN = 0x2000, O_WHERE, O_DROPNA, O_MODEL, O_DIGITS, O_WEIGHTS,
        O_FOLDS, O_SEED, O_CVGROUP, O_VS };
+enum { O_GROUPS = 0x2400, O_ML, O_INTERVALS, O_ICC, O_RANEF };
 
 #define MAXW 64
 #define MAXSEEN 64
 
-/* ======== cor, perm: begin ======== */
 enum { O_PAIRS = 0x2100, O_X, O_Y, O_METHOD, O_PARTIAL, O_ADJUST, O_BOOT,
        O_CI, O_PERMS, O_LEVELS };
 
@@ -116,7 +125,6 @@ static void perm_operands(struct opts *o, int argc, char **argv);
 static int run_cor(struct opts *o, const qf_fit_table *t, qf_err *e);
 static int run_perm(struct opts *o, const qf_fit_table *t, qf_err *e);
 static void cor_free(struct opts *o);
-/* ======== cor, perm: end ======== */
 
 struct opts {
 	const struct subcmd *cmd;
@@ -127,6 +135,12 @@ struct opts {
 	const char *formula, *vs;
 	qf_fit_formula *f, *fvs;
 	qf_fit_lm_opts lm;
+	struct {
+		char *groups;	/* --groups, split into opts.groups */
+		qf_fit_mixed_opts opts;
+		int icc;
+		const char *ranef;
+	} mixed;
 	char **tables;
 	int ntables;
 	int seen[MAXSEEN], nseen;	/* the options given */
@@ -145,25 +159,28 @@ struct subcmd {
 
 static void lm_operands(struct opts *o, int argc, char **argv);
 static int run_lm(struct opts *o, const qf_fit_table *t, qf_err *e);
+static void mixed_operands(struct opts *o, int argc, char **argv);
+static int run_mixed(struct opts *o, const qf_fit_table *t, qf_err *e);
 
 static const int lm_opts[] = {
 	O_MODEL, O_DROPNA, O_WEIGHTS, O_FOLDS, O_SEED, O_CVGROUP, O_VS, 0
 };
-/* ======== cor, perm: begin ======== */
 static const int cor_opts[] = {
 	O_PAIRS, O_X, O_Y, O_METHOD, O_PARTIAL, O_ADJUST, O_BOOT, O_CI, O_PERMS,
 	O_SEED, 0
 };
 static const int perm_opts[] = { O_LEVELS, O_PERMS, O_SEED, 0 };
-/* ======== cor, perm: end ======== */
+static const int mixed_opts[] = {
+	O_MODEL, O_DROPNA, O_GROUPS, O_ML, O_INTERVALS, O_ICC, O_RANEF, 0
+};
 
 static const struct subcmd subcmds[] = {
 	{ "lm", lm_opts, lm_operands, run_lm },
-	/* ======== cor, perm: begin ======== */
 	{ "cor", cor_opts, cor_operands, run_cor },
 	{ "perm", perm_opts, perm_operands, run_perm },
-	/* ======== cor, perm: end ======== */
+	{ "mixed", mixed_opts, mixed_operands, run_mixed },
 };
+
 
 /* "a,b,c" into o->keys. */
 static void split_keys(struct opts *o)
@@ -231,6 +248,21 @@ static void option(struct opts *o, int c, char **argv)
 	case O_VS:
 		o->vs = optarg;
 		break;
+	case O_GROUPS:
+		o->mixed.groups = optarg;
+		break;
+	case O_ML:
+		o->mixed.opts.ml = 1;
+		break;
+	case O_INTERVALS:
+		o->mixed.opts.intervals = 1;
+		break;
+	case O_ICC:
+		o->mixed.icc = 1;
+		break;
+	case O_RANEF:
+		o->mixed.ranef = optarg;
+		break;
 	default:
 		if (cor_option(o, c))	/* cor, perm */
 			break;
@@ -238,11 +270,23 @@ static void option(struct opts *o, int c, char **argv)
 	}
 }
 
+/* "lm, cor, perm, mixed": the subcommands, for messages. */
+static const char *subcmd_names(void)
+{
+	static char names[256];
+
+	for (size_t i = 0, o = 0; i < sizeof subcmds / sizeof subcmds[0] &&
+	     o < sizeof names; i++)
+		o += (size_t)snprintf(names + o, sizeof names - o, "%s%s",
+				      i ? ", " : "", subcmds[i].name);
+	return names;
+}
+
 /* The subcommand named by argv[1], or misuse. */
 static const struct subcmd *subcommand(int argc, char **argv)
 {
 	if (argc < 2)
-		qf_tool_usage_error("no subcommand (lm, cor, perm)");
+		qf_tool_usage_error("no subcommand (%s)", subcmd_names());
 	for (size_t i = 0; i < sizeof subcmds / sizeof subcmds[0]; i++)
 		if (strcmp(argv[1], subcmds[i].name) == 0)
 			return &subcmds[i];
@@ -293,6 +337,40 @@ static void lm_operands(struct opts *o, int argc, char **argv)
 	o->lm.vs = o->fvs;
 }
 
+/* mixed's formula, --groups split, and the options that go together. */
+static void mixed_operands(struct opts *o, int argc, char **argv)
+{
+	qf_fit_mixed_opts *m = &o->mixed.opts;
+	char *save = NULL, *p;
+	qf_err e;
+
+	if (optind >= argc)
+		qf_tool_usage_error("mixed: no formula");
+	o->formula = argv[optind++];
+	if (qf_fit_formula_parse(o->formula, &o->f, &e) < 0)
+		qf_tool_usage_error("%s", e.msg);
+	if (!o->mixed.groups)
+		qf_tool_usage_error("mixed: no --groups (the grouping columns)");
+	if (!(o->mixed.groups = strdup(o->mixed.groups)))
+		qf_tool_die(1, "out of memory");
+	for (p = strtok_r(o->mixed.groups, ",", &save); p;
+	     p = strtok_r(NULL, ",", &save)) {
+		if (m->ngroups == QF_MIXED_MAXF)
+			qf_tool_usage_error("--groups: %d columns at most",
+					    QF_MIXED_MAXF);
+		m->groups[m->ngroups++] = p;
+	}
+	if (m->ngroups == 2 && strcmp(m->groups[0], m->groups[1]) == 0)
+		qf_tool_usage_error("--groups: '%s' twice", m->groups[0]);
+	if (!m->ngroups)
+		qf_tool_usage_error("--groups wants G[,G2]");
+	if (o->mixed.icc && m->ngroups != 1)
+		qf_tool_usage_error("--icc: one grouping column, not %d",
+				    m->ngroups);
+	m->intervals |= o->mixed.icc;
+	m->drop_na = o->lm.drop_na;
+}
+
 static void parse_args(int argc, char **argv, void *arg)
 {
 	struct opts *o = arg;
@@ -308,7 +386,6 @@ static void parse_args(int argc, char **argv, void *arg)
 		{ "seed", required_argument, NULL, O_SEED },
 		{ "cv-group", required_argument, NULL, O_CVGROUP },
 		{ "vs", required_argument, NULL, O_VS },
-		/* ======== cor, perm: begin ======== */
 		{ "pairs", required_argument, NULL, O_PAIRS },
 		{ "x", required_argument, NULL, O_X },
 		{ "y", required_argument, NULL, O_Y },
@@ -319,7 +396,11 @@ static void parse_args(int argc, char **argv, void *arg)
 		{ "ci", required_argument, NULL, O_CI },
 		{ "permutations", required_argument, NULL, O_PERMS },
 		{ "levels", required_argument, NULL, O_LEVELS },
-		/* ======== cor, perm: end ======== */
+		{ "groups", required_argument, NULL, O_GROUPS },
+		{ "ml", no_argument, NULL, O_ML },
+		{ "intervals", no_argument, NULL, O_INTERVALS },
+		{ "icc", no_argument, NULL, O_ICC },
+		{ "ranef", required_argument, NULL, O_RANEF },
 		QF_OPT_END
 	};
 	int c;
@@ -335,8 +416,8 @@ static void parse_args(int argc, char **argv, void *arg)
 		seen(o, c);
 	}
 	if (!o->cmd)
-		qf_tool_usage_error("no subcommand (lm, cor, perm) before the "
-				    "options");
+		qf_tool_usage_error("no subcommand (%s) before the options",
+				    subcmd_names());
 	check_options(o, longs);
 	o->cmd->operands(o, argc, argv);
 	o->tables = argv + optind;
@@ -348,9 +429,11 @@ static void parse_args(int argc, char **argv, void *arg)
 				    o->ntables);
 	if (o->join && o->ntables < 2)
 		qf_tool_usage_error("--join needs two tables or more");
-	qf_tool_distinct_outputs((const char *[]){ "-o", "--model-out" },
+	qf_tool_distinct_outputs((const char *[]){ "-o", "--model-out",
+						   "--ranef" },
 				 (const char *[]){ o->output ? o->output : "-",
-						   o->model_out }, 2);
+						   o->model_out,
+						   o->mixed.ranef }, 3);
 }
 
 static void opts_free(void *arg)
@@ -363,6 +446,7 @@ static void opts_free(void *arg)
 	qf_fit_formula_free(o->f);
 	qf_fit_formula_free(o->fvs);
 	cor_free(o);	/* cor, perm */
+	free(o->mixed.groups);	/* mixed */
 }
 
 /* The tables read, joined and filtered into t. */
@@ -435,7 +519,6 @@ out:
 	return rc;
 }
 
-/* ======== cor, perm: begin ======== */
 
 /* s split at commas into l; an empty item is misuse. */
 static void split_list(const char *opt, const char *s, struct list *l)
@@ -1012,7 +1095,49 @@ out:
 	qf_fit_cols_free(&c);
 	return rc;
 }
-/* ======== cor, perm: end ======== */
+static int run_mixed(struct opts *o, const qf_fit_table *t, qf_err *e)
+{
+	const char *path[3] = { o->output, o->model_out, o->mixed.ranef };
+	qf_out *out[3] = { NULL };
+	qf_fit_mixed r;
+	int rc = -1, i;
+
+	if (qf_fit_mixed_run(t, o->f, &o->mixed.opts, &r, e) < 0)
+		return -1;
+	if (r.dropped)
+		qf_tool_warn("%zu row%s with an NA dropped (--drop-na), %zu left",
+			     r.dropped, r.dropped > 1 ? "s" : "", r.n);
+	if (!r.fit.converged)
+		qf_tool_warn("mixed model: the optimizer did not converge (see "
+			     "'converged' in the model table)");
+	/* every output opened and written before any is committed */
+	for (i = 0; i < 3; i++)
+		if ((i == 0 || path[i]) && !(out[i] = qf_out_open(path[i], e)))
+			goto out;
+	if (o->mixed.icc)
+		qf_fit_mixed_write_icc(qf_out_file(out[0]), &r, o->digits);
+	else
+		qf_fit_mixed_write_coef(qf_out_file(out[0]), &r, o->digits);
+	if (out[1])
+		qf_fit_mixed_write_model(qf_out_file(out[1]), &r, o->formula,
+					 o->digits);
+	if (out[2])
+		qf_fit_mixed_write_ranef(qf_out_file(out[2]), &r, o->digits);
+	rc = 0;
+	for (i = 2; i >= 0; i--) {
+		if (out[i] && rc == 0)
+			rc = qf_out_commit(out[i], e);
+		else if (out[i])
+			qf_out_abort(out[i]);
+		out[i] = NULL;
+	}
+out:
+	for (i = 0; i < 3; i++)
+		if (out[i])
+			qf_out_abort(out[i]);
+	qf_fit_mixed_free(&r);
+	return rc;
+}
 
 static int run(void *arg, qf_err *e)
 {

@@ -3,7 +3,7 @@
 #define QF_FIT_COR_IMPL_H
 
 #include "core/internal.h"
-#include "fit/fit_cor.h"
+#include "fit/fit.h"
 
 /* The relative tolerance under which scipy.stats.permutation_test counts
  * a resampled statistic as equal to the observed one. */

@@ -1,11 +1,14 @@
 /*
  * fit.h - the statistics of a study over TSV tables (docs/fit.md): the
  * tables qf's tools and pipelines write, read, joined and filtered;
- * model formulas; linear models (OLS and WLS).  The work of qf-fit.
+ * model formulas; linear models (OLS and WLS); correlations, multiple
+ * testing and permutation tests; linear mixed models.  The work of qf-fit.
  * Depends on core/ only: tables in, numbers out.
  */
 #ifndef QF_FIT_FIT_H
 #define QF_FIT_FIT_H
+
+#include <stdint.h>
 
 #include "core/core.h"
 
@@ -94,13 +97,122 @@ int qf_fit_lm_write_coef(FILE *f, const qf_fit_lm *r, int digits);
 int qf_fit_lm_write_model(FILE *f, const qf_fit_lm *r, const char *formula,
 			  const char *vs, int digits);
 
-/* ======== qf-fit cor, perm: begin ======== */
-
 /* ---------------------------------------------------------------- correlations */
 
-/* Correlations, partial correlations, Holm and BH, permutation tests and
- * bootstrap intervals over plain arrays (docs/fit.md, "Correlations"). */
-#include "fit/fit_cor.h"
+/* Correlations, multiple testing and permutation tests over plain arrays:
+ * the numbers behind qf-fit cor and perm (docs/fit.md, "Correlations").
+ * Inputs are double arrays; NaN is a missing value.  A correlation drops
+ * the pairs in which either value is NaN (pairwise) and says how many it
+ * dropped.  Errors are one line without a file name ("x is constant"):
+ * the caller prefixes the file and the columns it read the arrays from.
+ * Every random draw comes from an explicit seed (xoshiro256** seeded by
+ * splitmix64, one generator a replicate, as lib/eval's bootstrap): the
+ * same inputs and seed give the same numbers. */
+
+/* Pearson, Spearman (Pearson of the average ranks), Kendall's tau-b. */
+enum { QF_COR_PEARSON, QF_COR_SPEARMAN, QF_COR_KENDALL, QF_COR_METHODS };
+/* "pearson", "spearman", "kendall"; parse returns -1 when unknown. */
+const char *qf_cor_method_name(int method);
+int qf_cor_method_parse(const char *s);
+
+/* One correlation and its test. */
+typedef struct qf_cor {
+	int n;		/* complete pairs used */
+	int ndrop;	/* pairs dropped for a NaN */
+	double r;	/* the coefficient */
+	double stat;	/* t (Pearson, Spearman, partial) or z (Kendall,
+			 * asymptotic); NaN when the p is exact */
+	double df;	/* degrees of freedom of t; NaN for z and exact */
+	double p;	/* two-sided p-value */
+	int exact;	/* p from the exact null distribution (Kendall) */
+	double lo, hi;	/* Fisher-z interval at the level asked (Pearson
+			 * and partial); NaN for Spearman and Kendall */
+} qf_cor;
+
+/* The coefficient of x[0..n) and y[0..n) by method, its two-sided p as
+ * scipy.stats computes it (pearsonr, spearmanr, kendalltau with
+ * method='auto'), and for Pearson the Fisher-z interval at level (0.95).
+ * Needs 3 complete pairs and neither variable constant:
+ *     2 complete pairs (1 dropped for NaN): a correlation needs 3
+ *     x is constant */
+int qf_cor_test(int method, const double *x, const double *y, int n,
+		double level, qf_cor *out, qf_err *err);
+
+/* The partial (Pearson) correlation of x and y given the k covariates
+ * z[i * k + j] (row i, covariate j, row-major): the correlation of the
+ * residuals of least squares of x and of y on [1, z], with a t test on
+ * n - 2 - k degrees of freedom and a Fisher-z interval with standard
+ * error 1 / sqrt(n - 3 - k) (as pingouin.partial_corr, ppcor).  A row
+ * with a NaN anywhere is dropped.  Needs n - 3 - k >= 1 rows:
+ *     5 complete rows for 2 covariates: a partial correlation needs 6
+ *     the covariates are collinear (rank 2 of 3 columns with the intercept) */
+int qf_cor_partial(const double *x, const double *y, const double *z,
+		   int n, int k, double level, qf_cor *out, qf_err *err);
+
+/* A permutation p of the coefficient by method: y stays, x is permuted.
+ * All n! orders when n! <= max_exact (*exact = 1), else nperm seeded
+ * random orders (*exact = 0, p = (1 + count) / (1 + nperm)); two-sided
+ * as scipy.stats.permutation_test with permutation_type='pairings':
+ * twice the smaller tail, capped at 1, values within 1e-14 relative of
+ * the observed one counting as equal. */
+int qf_cor_perm(int method, const double *x, const double *y, int n,
+		uint64_t max_exact, uint64_t nperm, uint64_t seed,
+		double *p, int *exact, qf_err *err);
+
+/* Bootstrap intervals. */
+enum { QF_BOOT_PERCENTILE, QF_BOOT_BCA };
+
+/* A bootstrap interval at level of the coefficient by method: nboot
+ * replicates of n pairs drawn with replacement (replicate b's draws
+ * come from its own generator: splitmix64 from seed + 4 b 0x9E37..15
+ * fills xoshiro256**'s state, each index is the high 64 bits of
+ * draw * n), then the percentile or BCa interval as
+ * scipy.stats.bootstrap(paired=True) reads it off.  A replicate whose
+ * coefficient is undefined (a constant draw) makes the interval NaN,
+ * counted in *nbad. */
+int qf_cor_boot(int method, const double *x, const double *y, int n,
+		int nboot, uint64_t seed, double level, int kind,
+		double *lo, double *hi, int *nbad, qf_err *err);
+
+/* Only the coefficient of n complete pairs (no NaN): NaN when a
+ * variable is constant or n < 2. */
+double qf_cor_coef(int method, const double *x, const double *y, int n);
+
+/* Average ranks (1-based, ties get their mean rank) of x[0..n) into r. */
+int qf_rank_average(const double *x, int n, double *r);
+
+/* Multiple testing: Holm's step-down and Benjamini-Hochberg's step-up
+ * adjusted p-values, as statsmodels' multipletests 'holm' and 'fdr_bh'.
+ * NaN p-values stay NaN and do not count among the tests. */
+enum { QF_ADJ_HOLM, QF_ADJ_BH, QF_ADJ_METHODS };
+const char *qf_adjust_name(int method);	/* "holm", "bh" */
+int qf_adjust_parse(const char *s);	/* also "fdr_bh"; -1 if unknown */
+int qf_p_adjust(int method, const double *p, int m, double *adj,
+		qf_err *err);
+
+/* A permutation test of mean(a) - mean(b). */
+typedef struct qf_perm {
+	int na, nb;		/* values used (NaN dropped) */
+	int ndrop;
+	double diff;		/* mean(a) - mean(b) */
+	double p;		/* two-sided */
+	int exact;		/* all relabelings were enumerated */
+	uint64_t nperm;		/* relabelings counted (C(na + nb, na) or
+				 * the random ones) */
+} qf_perm;
+
+/* All C(na + nb, na) splits of the pooled values when that is at most
+ * max_exact, else nperm seeded random splits (a partial Fisher-Yates
+ * shuffle of the pooled indices, one generator a split as above) with
+ * p = (1 + count) / (1 + nperm); two-sided as
+ * scipy.stats.permutation_test(permutation_type='independent'): twice
+ * the smaller tail, capped at 1.  Needs a value in each group:
+ *     group b has no values */
+int qf_perm_diff(const double *a, int na, const double *b, int nb,
+		 uint64_t max_exact, uint64_t nperm, uint64_t seed,
+		 qf_perm *out, qf_err *err);
+
+/* ---------------------------------------------------- correlations of a table */
 
 /* Columns of a table as numbers: m of them, n rows, column j at
  * x + j * n, row i from the table's row row[i]. */
@@ -121,6 +233,114 @@ int qf_fit_columns(const qf_fit_table *t, const char *const *expr, int m,
 		   const size_t *in, size_t nin, qf_fit_cols *c, qf_err *err);
 void qf_fit_cols_free(qf_fit_cols *c);
 
-/* ======== qf-fit cor, perm: end ======== */
+/* ---------------------------------------------------------------- mixed models */
+
+/* Linear mixed models with one grouping factor or two crossed ones,
+ * fitted by REML or ML (docs/fit.md, "Mixed models"):
+ *
+ *     y = X b + u[g1] + v[g2] + e,  u ~ N(0, s1 I), v ~ N(0, s2 I),
+ *                                   e ~ N(0, sigma2 I)
+ *
+ * over plain arrays: the caller builds X (with its intercept) and codes
+ * the factors. */
+
+#define QF_MIXED_MAXF 2		/* grouping factors at most */
+
+typedef struct qf_mixed_opts {
+	int ml;			/* 1: maximum likelihood; 0: REML */
+	int intervals;		/* 1: profile likelihood intervals of the
+				 * variance components (and the ICC) */
+	double level;		/* of every interval; 0: 0.95 */
+} qf_mixed_opts;
+
+typedef struct qf_mixed_fit {
+	int n, p, nf;		/* observations, fixed effects, factors */
+	int levels[QF_MIXED_MAXF];	/* levels of each factor (max code + 1) */
+	/* Fixed effects, p each: estimate, standard error (from the
+	 * covariance sigma2 (X' H^-1 X)^-1 at the estimates), z, its
+	 * two-sided normal p, and the normal interval of the level. */
+	double *beta, *se, *z, *pval, *lo, *hi;
+	double *cov;		/* p x p, row-major */
+	/* Variance components: vc[k] of factor k, then the residual
+	 * sigma2; vc_lo/vc_hi their profile likelihood intervals (NaN
+	 * unless asked; a lower end at 0 when 0 is inside). */
+	double vc[QF_MIXED_MAXF + 1];
+	double vc_lo[QF_MIXED_MAXF + 1], vc_hi[QF_MIXED_MAXF + 1];
+	/* Intraclass correlations vc[k] / (sum of vc[]), and, with one
+	 * factor only, the profile interval of icc[0] (else NaN). */
+	double icc[QF_MIXED_MAXF], icc_lo, icc_hi;
+	/* The predicted random effects (BLUPs), th_k Z_k' H^-1 (y - X b):
+	 * the levels of factor 1, then those of factor 2 (levels[0] +
+	 * levels[1] values); e.g. each language's effect. */
+	double *re;
+	double llf;		/* the REML (or ML) log-likelihood */
+	double dev;		/* -2 llf */
+	/* Convergence: 1 when every start's simplex shrank below the
+	 * tolerance and the starts agree on the optimum; the iterations of
+	 * all starts together, the starts made, and the largest difference
+	 * of -2 llf between the best start and the others that converged
+	 * within 1e-3 relative of it in parameters. */
+	int converged, iterations, starts;
+	double start_spread;
+} qf_mixed_fit;
+
+/*
+ * Fit by REML (o->ml 0) or ML.  y: n values; X: n x p, row-major (the
+ * caller's columns, intercept included); groups[k][i]: the level, 0 or
+ * more, of observation i in factor k, nf factors (1 or 2; two are
+ * crossed or nested, as the codes say).  o may be NULL (REML, no
+ * intervals).  Fills fit (release it with qf_mixed_fit_free).  Errors:
+ *     mixed model: 3 observations for 3 fixed effects (need more)
+ *     mixed model: factor 1 has 1 level (need 2 or more)
+ *     mixed model: fixed-effects design is rank deficient (column 3)
+ *     mixed model: y[4] is not finite
+ */
+int qf_mixed_fit_run(const double *y, const double *X, int n, int p,
+		     const int *const *groups, int nf,
+		     const qf_mixed_opts *o, qf_mixed_fit *fit, qf_err *err);
+void qf_mixed_fit_free(qf_mixed_fit *fit);
+
+/* ---------------------------------------------------- mixed models of a table */
+
+typedef struct qf_fit_mixed_opts {
+	const char *groups[QF_MIXED_MAXF];	/* the grouping columns */
+	int ngroups;		/* 1 or 2 */
+	int ml;			/* ML rather than REML */
+	int intervals;		/* profile intervals of the components */
+	int drop_na;		/* drop rows with an NA in a column used */
+} qf_fit_mixed_opts;
+
+/* A mixed model fitted on a table's rows: the fit, the names of its
+ * fixed effects and of the levels of each factor (the random effects'
+ * order), and, for one factor in a balanced design with an intercept
+ * only, the one-way ANOVA's ICC(1) with its F interval (McGraw & Wong
+ * 1996, case 1); NaN else. */
+typedef struct qf_fit_mixed {
+	qf_mixed_fit fit;
+	size_t n, dropped;
+	int ml;
+	const char *group[QF_MIXED_MAXF];	/* the options' */
+	char **term;		/* [nterm]: fit.p once fitted */
+	int nterm;
+	char **level[QF_MIXED_MAXF];	/* [nlevel[k]] */
+	int nlevel[QF_MIXED_MAXF];
+	int replicates;		/* rows per level when balanced, else 0 */
+	double icc_f, icc_f_lo, icc_f_hi, f, f_p;	/* ANOVA's */
+} qf_fit_mixed;
+
+/* Fit formula f with random intercepts over the groups of o on the rows
+ * of t (docs/fit.md, "Mixed models"): bad data is one line naming the
+ * column (and line). */
+int qf_fit_mixed_run(const qf_fit_table *t, const qf_fit_formula *f,
+		     const qf_fit_mixed_opts *o, qf_fit_mixed *r, qf_err *err);
+void qf_fit_mixed_free(qf_fit_mixed *r);
+/* The coefficients, components, random effects and ICC tables
+ * (docs/fit.md), after the provenance line; numbers with %.{digits}g. */
+int qf_fit_mixed_write_coef(FILE *f, const qf_fit_mixed *r, int digits);
+int qf_fit_mixed_write_model(FILE *f, const qf_fit_mixed *r,
+			     const char *formula, int digits);
+int qf_fit_mixed_write_ranef(FILE *f, const qf_fit_mixed *r, int digits);
+int qf_fit_mixed_write_icc(FILE *f, const qf_fit_mixed *r, int digits);
+
 
 #endif

@@ -50,4 +50,23 @@ int fit_design(const qf_fit_table *t, const qf_fit_formula *f,
 	       const char *weights, const size_t *rows, size_t n,
 	       struct design *d, qf_err *err);
 
+/* The levels of column col over rows[0..n) (NA is a level: fit_rows has
+ * dropped or refused it), sorted as numbers when all are, else as text;
+ * the levels of C(col) and of a grouping factor of a mixed model. */
+struct levels {
+	size_t n;
+	const char **name;	/* sorted: as numbers when all are */
+	size_t *of;		/* each row's level */
+};
+int fit_levels(const qf_fit_table *t, const char *col, const size_t *rows,
+	       size_t n, struct levels *lv, qf_err *err);
+void fit_levels_free(struct levels *lv);
+
+/* One line for a design least squares cannot fit (lm.c): n <= k, a
+ * constant column besides the intercept, dependent columns (named). */
+int fit_check(const struct design *d, qf_err *err);
+
+/* A table's number: "\t" then %.{digits}g, or "\tNA" for NaN; never "-0". */
+void fit_num(FILE *f, double v, int digits);
+
 #endif

@@ -471,12 +471,6 @@ static int eval_expr(const qf_fit_table *t, const struct fexpr *e,
 
 /* ------------------------------------------------------------ factors */
 
-struct levels {
-	size_t n;
-	const char **name;	/* sorted: as numbers when all are */
-	size_t *of;		/* each row's level */
-};
-
 static int numeric(const char *s, double *v)
 {
 	char *end;
@@ -500,9 +494,8 @@ static int cmp_level(const void *a, const void *b)
 	return strcmp(p, q);
 }
 
-static int get_levels(const qf_fit_table *t, const char *col,
-		      const size_t *rows, size_t n, struct levels *lv,
-		      qf_err *err)
+int fit_levels(const qf_fit_table *t, const char *col, const size_t *rows,
+	       size_t n, struct levels *lv, qf_err *err)
 {
 	long c = need_col(t, col, err);
 	int allnum = 1;
@@ -537,7 +530,7 @@ static int get_levels(const qf_fit_table *t, const char *col,
 	return 0;
 }
 
-static void levels_free(struct levels *lv)
+void fit_levels_free(struct levels *lv)
 {
 	free(lv->name);
 	free(lv->of);
@@ -600,7 +593,7 @@ static int factor_cols(const qf_fit_table *t, const struct fexpr *e,
 			return qf_err_set(err, "out of memory");
 		return eval_expr(t, e, rows, n, c->v, err);
 	}
-	if (get_levels(t, e->col, rows, n, &lv, err) < 0)
+	if (fit_levels(t, e->col, rows, n, &lv, err) < 0)
 		goto fail;
 	if (lv.n < 2) {
 		qf_err_set(err, "%s: one level ('%s') in the rows fitted", name,
@@ -624,10 +617,10 @@ static int factor_cols(const qf_fit_table *t, const struct fexpr *e,
 	for (size_t i = 0; i < n; i++)
 		if (lv.of[i] >= first)
 			c->v[(lv.of[i] - first) * n + i] = 1;
-	levels_free(&lv);
+	fit_levels_free(&lv);
 	return 0;
 fail:
-	levels_free(&lv);
+	fit_levels_free(&lv);
 	return -1;
 }
 

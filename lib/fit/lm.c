@@ -202,6 +202,17 @@ static int check_design(const struct design *d, qf_err *err)
 	return 0;
 }
 
+int fit_check(const struct design *d, qf_err *err)
+{
+	struct qr q;
+
+	if (check_design(d, err) < 0 ||
+	    qr_factor(d->X, d->n, d->k, d->name, &q, err) < 0)
+		return -1;
+	qr_free(&q);
+	return 0;
+}
+
 /* ------------------------------------------------------------ fitting */
 
 /* The whitened design of rows with keep[i] (NULL: all): sqrt(w) X and
@@ -656,7 +667,7 @@ void qf_fit_lm_free(qf_fit_lm *r)
 /* ------------------------------------------------------------ tables */
 
 /* A number, or NA; never "-0". */
-static void num(FILE *f, double v, int digits)
+void fit_num(FILE *f, double v, int digits)
 {
 	if (isnan(v))
 		fputs("\tNA", f);
@@ -672,13 +683,13 @@ int qf_fit_lm_write_coef(FILE *f, const qf_fit_lm *r, int digits)
 		const qf_fit_coef *c = &r->coef[j];
 
 		fputs(c->term, f);
-		num(f, c->est, digits);
-		num(f, c->se, digits);
-		num(f, c->se_hc3, digits);
-		num(f, c->t, digits);
-		num(f, c->p, digits);
-		num(f, c->lo, digits);
-		num(f, c->hi, digits);
+		fit_num(f, c->est, digits);
+		fit_num(f, c->se, digits);
+		fit_num(f, c->se_hc3, digits);
+		fit_num(f, c->t, digits);
+		fit_num(f, c->p, digits);
+		fit_num(f, c->lo, digits);
+		fit_num(f, c->hi, digits);
 		fputc('\n', f);
 	}
 	return 0;
@@ -701,7 +712,7 @@ int qf_fit_lm_write_model(FILE *f, const qf_fit_lm *r, const char *formula,
 	for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
 		if (i == 13)
 			fprintf(f, "\t%s", vs ? vs : "NA");
-		num(f, v[i], digits);
+		fit_num(f, v[i], digits);
 	}
 	fputc('\n', f);
 	return 0;

@@ -1,6 +1,6 @@
 /*
  * mixed.c - linear mixed models with one or two grouping factors by
- * profiled REML or ML (docs/fit-mixed.md).
+ * profiled REML or ML (docs/fit.md, "Mixed models").
  *
  * The formulation is lme4's (Bates et al. 2015, section 3): with the
  * random effects' relative standard deviations lambda_k = sqrt(s_k /
@@ -28,7 +28,7 @@
 #include <gsl/gsl_multimin.h>
 #include <gsl/gsl_roots.h>
 
-#include "fit/fit_mixed.h"
+#include "fit/fit.h"
 
 /* LAPACK's Cholesky factorization, from OpenBLAS: Debian's OpenBLAS has
  * no LAPACKE (that is liblapacke, one more library for one call).  A

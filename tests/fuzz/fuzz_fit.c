@@ -1,15 +1,18 @@
 /*
  * fuzz_fit.c - qf-fit's parsers and its fit on arbitrary bytes: a
  * formula (lib/fit/formula.c), a TSV table (lib/fit/table.c), and when
- * both read, the linear model on them (lib/fit/lm.c) with every option.
+ * both read, the linear model on them (lib/fit/lm.c) with every option,
+ * and the mixed model.
  *
  * The input is the formula up to the first NUL byte, then one byte of
  * flags, then the table.  Flags: bit 0 --drop-na, bit 1 --folds 2, bit
  * 2 --cv-group on the first column, bit 3 --weights on the last column,
  * bit 4 --vs 'FIRST ~ 1' (the response of the formula), bit 5 the table
- * joined with itself on its first column, bit 6 qf-fit cor's columns
+ * joined with itself on its first column; bit 6 qf-fit cor's columns
  * (lib/fit/columns.c) of the first and last columns, transformed, and
- * their correlations.
+ * their correlations, and a mixed model (lib/fit/mixed_table.c) grouped
+ * by the first column, and by the last as well with bit 7 (--drop-na
+ * with bit 0, --intervals with bit 1, --ml with bit 2).
  *
  * Checked: a formula that does not parse, and every failure, is one
  * non-empty line; a fit that succeeds writes both tables.
@@ -99,6 +102,36 @@ static void cor(const qf_fit_table *t)
 	qf_fit_cols_free(&c);
 }
 
+/* qf-fit mixed's fit and tables. */
+static void fit_mixed(const qf_fit_formula *f, const qf_fit_table *t,
+		      unsigned fl)
+{
+	qf_fit_mixed_opts o = { { NULL }, 1, 0, (fl >> 1) & 1, fl & 1 };
+	qf_fit_mixed r;
+	qf_err e;
+	FILE *out;
+
+	if (!t->ncol)
+		return;
+	o.ml = (fl >> 2) & 1;
+	o.groups[0] = t->col[0];
+	if (fl & 128 && t->ncol > 1)
+		o.groups[o.ngroups++] = t->col[t->ncol - 1];
+	if (qf_fit_mixed_run(t, f, &o, &r, &e) < 0) {
+		check_err(&e);
+		return;
+	}
+	if (!(out = fopen("/dev/null", "w")))
+		abort();
+	qf_fit_mixed_write_coef(out, &r, 17);
+	qf_fit_mixed_write_model(out, &r, "f", 6);
+	qf_fit_mixed_write_ranef(out, &r, 6);
+	if (r.fit.nf == 1)
+		qf_fit_mixed_write_icc(out, &r, 6);
+	fclose(out);
+	qf_fit_mixed_free(&r);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const uint8_t *nul = memchr(data, 0, size);
@@ -136,8 +169,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			qf_fit_table_free(&u);
 		}
 		fit(f, &t, fl);
-		if (fl & 64 && t.ncol)
+		if (fl & 64 && t.ncol) {
 			cor(&t);
+			fit_mixed(f, &t, fl);
+		}
 		qf_fit_table_free(&t);
 	}
 	qf_fit_formula_free(f);

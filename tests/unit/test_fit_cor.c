@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "unit.h"
-#include "fit/fit_cor.h"
+#include "fit/fit.h"
 
 #define TOL 1e-8
 

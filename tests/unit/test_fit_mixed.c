@@ -11,7 +11,7 @@
 #include <gsl/gsl_rng.h>
 #include <unistd.h>
 
-#include "fit/fit_mixed.h"
+#include "fit/fit.h"
 #include "unit.h"
 
 #define GEN "/usr/bin/python3 unit/gen_fit_mixed_ref.py"
