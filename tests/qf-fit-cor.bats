@@ -8,6 +8,7 @@
 # man page's examples.
 
 load common
+load fit_common
 
 ORACLE="$PY $TESTS_DIR/data/fit/cor_oracle.py"
 
@@ -37,29 +38,6 @@ perm() {
 	shift
 	qf-fit perm "$f" --digits 17 -o p.tsv "$@" t.tsv
 	$ORACLE perm t.tsv p.tsv "$f" "$@"
-}
-
-# Misuse: exit 2, the message (first line) and the pointer to --help.
-misuse() {
-	local want=$1
-	shift
-	run --separate-stderr qf-fit "$@"
-	assert_failure 2
-	[ "${stderr_lines[0]}" = "qf-fit: $want" ] || {
-		echo "got: ${stderr_lines[0]}"; false; }
-	[ "${stderr_lines[1]}" = "Try 'qf-fit --help' for more information." ]
-}
-
-# Bad data: exit 1, one line, no output left.
-bad() {
-	local want=$1
-	shift
-	rm -f out.tsv
-	run --separate-stderr qf-fit "$@" -o out.tsv
-	assert_failure 1
-	[ "$stderr" = "qf-fit: $want" ] || { echo "got: $stderr"; false; }
-	[ ! -e out.tsv ]
-	! ls .out.tsv.tmp.* 2>/dev/null
 }
 
 @test "cor: Pearson, Spearman, Kendall of many pairs, Holm and BH, as scipy and statsmodels" {

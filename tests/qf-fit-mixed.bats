@@ -12,6 +12,7 @@
 # twice, the man page's examples.
 
 load common
+load fit_common
 
 ORACLE="$PY $TESTS_DIR/data/fit/mixed_oracle.py"
 
@@ -40,27 +41,6 @@ check() {
 		--ranef r.tsv -o c.tsv "$@" "$table"
 	for a in "$@"; do [ "$a" != --ml ] || ml=ml; done
 	$ORACLE check "$table" c.tsv m.tsv r.tsv "$formula" "$groups" $ml
-}
-
-misuse() {
-	local want=$1
-	shift
-	run --separate-stderr qf-fit "$@"
-	assert_failure 2
-	[ "${stderr_lines[0]}" = "qf-fit: $want" ] || {
-		echo "got: ${stderr_lines[0]}"; false; }
-	[ "${stderr_lines[1]}" = "Try 'qf-fit --help' for more information." ]
-}
-
-bad() {
-	local want=$1
-	shift
-	rm -f out.tsv
-	run --separate-stderr qf-fit "$@" -o out.tsv
-	assert_failure 1
-	[ "$stderr" = "qf-fit: $want" ] || { echo "got: $stderr"; false; }
-	[ ! -e out.tsv ]
-	! ls .out.tsv.tmp.* 2>/dev/null
 }
 
 @test "crossed factors, covariates and a fixed factor against MixedLM" {

@@ -7,6 +7,7 @@
 # page's examples.
 
 load common
+load fit_common
 
 ORACLE="$PY $TESTS_DIR/data/fit/lm_oracle.py"
 
@@ -35,29 +36,6 @@ check() {
 	qf-fit lm "$formula" --digits 17 --model-out m.tsv -o c.tsv "$@" "$table"
 	for a in "$@"; do [ "$a" = --drop-na ] || o+=("$a"); done
 	$ORACLE check "$table" c.tsv m.tsv "$formula" "${o[@]}"
-}
-
-# Misuse: exit 2, the message (first line) and the pointer to --help.
-misuse() {
-	local want=$1
-	shift
-	run --separate-stderr qf-fit "$@"
-	assert_failure 2
-	[ "${stderr_lines[0]}" = "qf-fit: $want" ] || {
-		echo "got: ${stderr_lines[0]}"; false; }
-	[ "${stderr_lines[1]}" = "Try 'qf-fit --help' for more information." ]
-}
-
-# Bad data: exit 1, one line, no output left.
-bad() {
-	local want=$1
-	shift
-	rm -f out.tsv
-	run --separate-stderr qf-fit "$@" -o out.tsv
-	assert_failure 1
-	[ "$stderr" = "qf-fit: $want" ] || { echo "got: $stderr"; false; }
-	[ ! -e out.tsv ]
-	! ls .out.tsv.tmp.* 2>/dev/null
 }
 
 @test "OLS: interaction, factor and log against statsmodels" {

@@ -27,6 +27,7 @@ gtol 1e-10, Powell with xtol 1e-12, the better llf kept) agree with
 each other to about 1e-8 on the variance parameters, not better.
 Exit status 77 when numpy or statsmodels is missing.
 """
+import os
 import sys
 import warnings
 
@@ -34,6 +35,9 @@ try:
     import numpy as np
     import pandas as pd
     import statsmodels.formula.api as smf
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(
+        __file__)), "..", "data", "fit"))
+    from mixed_oracle import fit_best
 except ImportError:
     sys.exit(77)
 
@@ -74,18 +78,7 @@ def sm_fit(y, X, groups, ml=False):
         d["one"] = 1
         md = smf.mixedlm(form, d, groups="one", re_formula="0",
                          vc_formula={"g1": "0 + C(g1)", "g2": "0 + C(g2)"})
-    # Two optimizers from statsmodels' own start, the better kept:
-    # L-BFGS (its default) can stop at a corner it cannot leave.
-    best = None
-    for kw in (dict(method="bfgs", gtol=1e-10),
-               dict(method="powell", xtol=1e-12, ftol=1e-14)):
-        try:
-            r = md.fit(reml=not ml, maxiter=20000, **kw)
-        except np.linalg.LinAlgError:
-            continue
-        if np.isfinite(r.llf) and (best is None or r.llf > best.llf):
-            best = r
-    r = best
+    r = fit_best(md, ml)
     if len(groups) == 1:
         vc = [float(r.cov_re.iloc[0, 0]), r.scale]
         re = [float(r.random_effects[k].iloc[0])

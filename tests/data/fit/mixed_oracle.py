@@ -44,22 +44,8 @@ TOL_EXACT = 1e-8
 warnings.simplefilter("ignore")
 bad = []
 
-# qf's transforms, for patsy to call (as tests/data/fit/lm_oracle.py)
-log = np.log
-log1p = np.log1p
-
-
-def z(x):
-    x = np.asarray(x, float)
-    return (x - x.mean()) / x.std(ddof=1)
-
-
-def rank(x):
-    return scipy.stats.rankdata(x)
-
-
-def sq(x):
-    return np.asarray(x, float) ** 2
+# qf's transforms, for patsy to call
+from lm_oracle import log, log1p, rank, sq, z  # noqa: F401
 
 
 def gen(out, kind, seed):
@@ -143,6 +129,22 @@ def close(what, q, r, tol, atol=0.0):
                    (what, q, r, abs(q - r) / max(abs(r), 1e-300)))
 
 
+def fit_best(md, ml):
+    """A MixedLM model fitted by BFGS and by Powell from statsmodels'
+    start, the better log-likelihood kept (L-BFGS, its default, can stop
+    at a corner it cannot leave); None when neither fits."""
+    best = None
+    for kw in (dict(method="bfgs", gtol=1e-10),
+               dict(method="powell", xtol=1e-12, ftol=1e-14)):
+        try:
+            r = md.fit(reml=not ml, maxiter=20000, **kw)
+        except np.linalg.LinAlgError:
+            continue
+        if np.isfinite(r.llf) and (best is None or r.llf > best.llf):
+            best = r
+    return best
+
+
 def sm_fit(d, formula, groups, ml):
     """MixedLM as tests/unit/gen_fit_mixed_ref.py fits it: one factor as
     groups, two crossed as variance components of one group; BFGS and
@@ -160,16 +162,7 @@ def sm_fit(d, formula, groups, ml):
         md = sm.MixedLM.from_formula(form, e, groups="one", re_formula="0",
                                      vc_formula={"a": "0 + C(a)",
                                                  "b": "0 + C(b)"})
-    best = None
-    for kw in (dict(method="bfgs", gtol=1e-10),
-               dict(method="powell", xtol=1e-12, ftol=1e-14)):
-        try:
-            r = md.fit(reml=not ml, maxiter=20000, **kw)
-        except np.linalg.LinAlgError:
-            continue
-        if np.isfinite(r.llf) and (best is None or r.llf > best.llf):
-            best = r
-    return best, X, y.values[:, 0], codes
+    return fit_best(md, ml), X, y.values[:, 0], codes
 
 
 def ranefs(r, codes):
@@ -393,4 +386,5 @@ def main():
     sys.exit(1 if bad else 0)
 
 
-main()
+if __name__ == "__main__":
+    main()
