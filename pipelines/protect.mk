@@ -15,7 +15,9 @@
 #           --compat: per tensor, every weight), one paragraph per
 #           language, per-token perplexity, deg_L / deg_eng, no intervals.
 # Outputs under OUT: proper/ and compat/ (lang.tsv, disparity.tsv,
-# stats.tsv), configs.tsv, greedy.tsv, report.md with plots/.
+# stats.tsv), configs.tsv, greedy.tsv, the study's tables (summary.tsv,
+# criticality.tsv, morph.tsv), qf-fit's statistics of them (fit/), and
+# report.md with plots/.
 include $(dir $(lastword $(MAKEFILE_LIST)))common.mk
 
 OUT ?= $(TOP)/out/protect
@@ -180,11 +182,48 @@ $(OUT)/greedy.tsv: $(OUT)/configs.tsv $(OUT)/proper/disparity.tsv $(PROTECT_SRC)
 # --- the report -------------------------------------------------------------
 
 REPORT := $(LIB)/protect-report
-$(OUT)/report.md: $(foreach m,$(METHODS),$(OUT)/$(m)/lang.tsv $(OUT)/$(m)/disparity.tsv $(OUT)/$(m)/stats.tsv) \
-		$(OUT)/configs.tsv $(OUT)/greedy.tsv $(LANGUAGES) $(REPORT) $(QFTSV)
-	$(PY) $(REPORT) --languages $(LANGUAGES) --model $(MODEL) --corpus $(CORPUS) \
+REPORT_OPTS = --languages $(LANGUAGES) --model $(MODEL) --corpus $(CORPUS) \
 	  --tokenize='$(TOKENIZE)' --quant='$(QUANT_OPTS)' --paras='$(PARAS)' \
 	  --bootstrap $(BOOTSTRAP) --seed $(SEED) --greedy-by $(GREEDY_BY) \
-	  --budget $(BUDGET) --earlier $(EARLIER) $(OUT)
+	  --budget $(BUDGET) --earlier $(EARLIER)
+REPORT_IN := $(foreach m,$(METHODS),$(OUT)/$(m)/lang.tsv $(OUT)/$(m)/disparity.tsv $(OUT)/$(m)/stats.tsv) \
+	$(OUT)/configs.tsv $(OUT)/greedy.tsv $(LANGUAGES) $(REPORT) $(QFTSV)
 
-.PHONY: all tables
+# the study's own tables, which qf-fit reads
+$(OUT)/summary.tsv $(OUT)/criticality.tsv $(OUT)/morph.tsv &: $(REPORT_IN)
+	$(PY) $(REPORT) --tables $(REPORT_OPTS) $(OUT)
+
+# --- the statistics (qf-fit; docs/fit.md) --------------------------------------------
+
+QF_FIT := $(BIN)/qf-fit
+FIT := $(OUT)/fit
+# Spearman's correlations with BCa bootstrap intervals and, for the
+# layers' few points, permutation p-values (Holm over a table's rows)
+COR = $(QF_FIT) cor --method spearman $(if $(filter-out 0,$(BOOTSTRAP)),--bootstrap $(BOOTSTRAP)) --seed $(SEED)
+WEIGHT_PAIRS := proper_benefit:variance,proper_benefit:kurtosis,proper_benefit:absmax,proper_benefit:rel_fro,compat_benefit:variance,compat_benefit:kurtosis,compat_benefit:absmax,compat_benefit:compat_rel_fro
+FIT_TABLES := $(FIT)/methods.tsv $(FIT)/weights.tsv \
+	$(foreach m,$(METHODS),$(FIT)/earlier-$(m).coef.tsv $(FIT)/earlier-$(m).model.tsv)
+
+# do the two methods order the configurations alike?
+$(FIT)/methods.tsv: $(OUT)/summary.tsv $(QF_FIT) $(KERNELS)
+	@mkdir -p $(@D)
+	$(COR) --pairs proper_mean:compat_mean,proper_rel_ref_mean:compat_rel_ref_mean -o $@ $<
+
+# the single-layer benefit against the layer's weight statistics
+$(FIT)/weights.tsv: $(OUT)/criticality.tsv $(QF_FIT) $(KERNELS)
+	@mkdir -p $(@D)
+	$(COR) --permutations 9999 --pairs $(WEIGHT_PAIRS) -o $@ $<
+
+# the earlier study's fit form, log(disparity) ~ norm(variance), per
+# method: in-sample and leave-one-layer-out R2 in the model table
+$(FIT)/earlier-%.coef.tsv $(FIT)/earlier-%.model.tsv: $(OUT)/criticality.tsv $(QF_FIT) $(KERNELS)
+	@mkdir -p $(@D)
+	$(QF_FIT) lm 'log($*_mean) ~ z(variance)' --model-out $(FIT)/earlier-$*.model.tsv \
+	  -o $(FIT)/earlier-$*.coef.tsv $<
+
+$(OUT)/report.md: $(REPORT_IN) $(OUT)/summary.tsv $(OUT)/criticality.tsv $(OUT)/morph.tsv $(FIT_TABLES)
+	$(PY) $(REPORT) $(REPORT_OPTS) $(OUT)
+
+stats: $(FIT_TABLES)
+
+.PHONY: all tables stats

@@ -13,13 +13,15 @@ REPORT=$TOP/pipelines/lib/protect-report
 OPTS=(--model m4.qft --quant '-s int -b 2 -g 64' --paras 4 --bootstrap 50 --seed 1
 	--greedy-by mean --budget 0.75 --earlier 0,2,3)
 
-# the input tables of a sweep, copied to a new folder
+# the input tables of a sweep, and qf-fit's tables of it (fit/), copied
+# to a new folder
 copy_inputs() {
-	mkdir -p "$2/proper" "$2/compat"
+	mkdir -p "$2/proper" "$2/compat" "$2/fit"
 	for f in proper/lang.tsv proper/disparity.tsv proper/stats.tsv \
 		compat/lang.tsv compat/disparity.tsv compat/stats.tsv configs.tsv greedy.tsv; do
 		cp "$1/$f" "$2/$f"
 	done
+	cp "$1"/fit/*.tsv "$2/fit/"
 }
 
 setup_file() {
@@ -31,7 +33,8 @@ setup_file() {
 	make -s -f "$TOP/pipelines/protect.mk" BIN="$QF_BIN" MODEL="$d/m4.qft" OUT="$d/sweep" \
 		PARAS=4 EARLIER=0,2,3 BUDGET=0.75 BOOTSTRAP=50 GROUP_SIZE=5 BITS=2 JOBS=1 \
 		LANGS="eng fin jpn tur kal cmn_hans" \
-		tables "$d/sweep/compat/disparity.tsv" "$d/sweep/compat/stats.tsv" > "$d/make.log" 2>&1
+		tables "$d/sweep/compat/disparity.tsv" "$d/sweep/compat/stats.tsv" stats \
+		> "$d/make.log" 2>&1
 	"$REPORT" "${OPTS[@]}" "$d/sweep" > "$d/report.out" 2>&1
 }
 
@@ -39,7 +42,9 @@ setup_file() {
 	out=$BATS_FILE_TMPDIR/sweep
 	[ ! -s "$BATS_FILE_TMPDIR/report.out" ]
 	for f in summary.tsv criticality.tsv morph.tsv report.md plots/configs.tsv plots/morph.tsv \
-		plots/disparity.svg plots/morph.svg plots/criticality.svg plots/methods.svg; do
+		plots/disparity.svg plots/morph.svg plots/criticality.svg plots/methods.svg \
+		fit/methods.tsv fit/weights.tsv fit/earlier-proper.coef.tsv fit/earlier-proper.model.tsv \
+		fit/earlier-compat.coef.tsv fit/earlier-compat.model.tsv; do
 		[ -s "$out/$f" ]
 	done
 	# no temporary left
@@ -174,6 +179,51 @@ assert len(re.findall(r"\]\((plots/[^)]*\.svg)\)", "\n".join(lines))) == 4
 	[ "$output" -ge 4 ]
 }
 
+@test "the report's statistics are qf-fit's tables of the right columns (scipy, numpy)" {
+	py '
+import sys, csv, re
+import numpy as np
+from scipy import stats
+d = sys.argv[1]
+rd = lambda p: list(csv.DictReader((l for l in open(p, newline="") if not l.startswith("#")), delimiter="\t", quoting=csv.QUOTE_NONE))
+num = lambda s: None if s == "NA" else float(s)
+crit, summ = rd(d + "/criticality.tsv"), rd(d + "/summary.tsv")
+def col(rows, a, b):
+    xy = [(num(r[a]), num(r[b])) for r in rows]
+    xy = [p for p in xy if None not in p]
+    return np.array([p[0] for p in xy]), np.array([p[1] for p in xy])
+for name, rows in (("weights", crit), ("methods", summ)):
+    fit = rd(d + "/fit/%s.tsv" % name)
+    assert len(fit) == {"weights": 8, "methods": 2}[name]
+    for r in fit:
+        assert r["method"] == "spearman"
+        x, y = col(rows, r["x"], r["y"])
+        assert int(r["n"]) == len(x)
+        rho = stats.spearmanr(x, y)[0]
+        assert abs(float(r["r"]) - rho) < 1e-5, (r["x"], r["y"], r["r"], rho)
+# the earlier fit: OLS of log(mean) on z(variance), in sample and PRESS
+for m in ("proper", "compat"):
+    y, v = col(crit, m + "_mean", "variance")
+    y = np.log(y)
+    X = np.column_stack([np.ones(len(v)), (v - v.mean()) / v.std(ddof=1)])
+    b = np.linalg.lstsq(X, y, rcond=None)[0]
+    e = y - X @ b
+    h = np.diag(X @ np.linalg.inv(X.T @ X) @ X.T)
+    sst = ((y - y.mean()) ** 2).sum()
+    r2, loo = 1 - (e @ e) / sst, 1 - ((e / (1 - h)) ** 2).sum() / sst
+    mod = rd(d + "/fit/earlier-%s.model.tsv" % m)[0]
+    coef = {r["term"]: r for r in rd(d + "/fit/earlier-%s.coef.tsv" % m)}
+    assert abs(float(mod["r2"]) - r2) < 1e-5 and abs(float(mod["r2_loo"]) - loo) < 1e-5, (m, mod, r2, loo)
+    assert abs(float(coef["z(variance)"]["estimate"]) - b[1]) < 1e-5 * max(1, abs(b[1]))
+    # and the report states them
+    rep = open(d + "/report.md").read()
+    assert "| %s | %d |" % (m, len(y)) in rep and "%.3g |" % float(mod["r2_loo"]) in rep, m
+rep = open(d + "/report.md").read()
+assert "What the table says: under the proper method" in rep
+assert "Holm over the table" in rep and "fit/methods.tsv" in rep
+' "$BATS_FILE_TMPDIR/sweep"
+}
+
 @test "the plots are SVG documents with drawings in them" {
 	py '
 import sys
@@ -192,8 +242,10 @@ for p in sys.argv[1:]:
 		plots/disparity.svg plots/morph.svg plots/criticality.svg plots/methods.svg"
 	mkdir -p "$BATS_TEST_TMPDIR/before"
 	for f in $files; do cp "$out/$f" "$BATS_TEST_TMPDIR/before/${f//\//_}"; done
+	"$REPORT" --tables "${OPTS[@]}" "$out"
 	"$REPORT" "${OPTS[@]}" "$out"
 	copy_inputs "$out" "$BATS_TEST_TMPDIR/copy"
+	"$REPORT" --tables "${OPTS[@]}" "$BATS_TEST_TMPDIR/copy"
 	"$REPORT" "${OPTS[@]}" "$BATS_TEST_TMPDIR/copy"
 	for f in $files; do
 		cmp "$BATS_TEST_TMPDIR/before/${f//\//_}" "$out/$f"
@@ -213,7 +265,7 @@ for p in sys.argv[1:]:
 	[ "$stderr" = "protect-report: $b/proper/disparity.tsv: line 3: $((n - 1)) columns, the header has $n" ]
 	[ -z "$output" ]
 	[ ! -e "$b/report.md" ] && [ ! -e "$b/summary.tsv" ] && [ ! -e "$b/plots" ]
-	[ -z "$(ls -A "$b" | grep -v -x -e proper -e compat -e configs.tsv -e greedy.tsv)" ]
+	[ -z "$(ls -A "$b" | grep -v -x -e proper -e compat -e fit -e configs.tsv -e greedy.tsv)" ]
 	cp "$BATS_FILE_TMPDIR/sweep/proper/disparity.tsv" "$b/proper/"
 	# a figure that is not a number
 	awk -F'\t' -v OFS='\t' 'NR == 3 { $5 = "x1" } 1' "$BATS_FILE_TMPDIR/sweep/compat/disparity.tsv" \
@@ -243,6 +295,17 @@ for p in sys.argv[1:]:
 	run --separate-stderr "$REPORT" --earlier 1,2,3,9 "$b"
 	[ "$status" -eq 1 ]
 	[ "$stderr" = "protect-report: $b/configs.tsv: no configuration p1-2-3-9 (--earlier 1,2,3,9)" ]
+	[ ! -e "$b/report.md" ]
+	# qf-fit's tables: one missing, one without its column
+	mv "$b/fit/weights.tsv" "$b/weights.tsv"
+	run --separate-stderr "$REPORT" "$b"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "protect-report: $b/fit/weights.tsv: no such file or directory" ]
+	cut -f 1-6,8- "$b/weights.tsv" > "$b/fit/weights.tsv"
+	run --separate-stderr "$REPORT" "$b"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "protect-report: $b/fit/weights.tsv: no column 'r'" ]
+	mv "$b/weights.tsv" "$b/fit/weights.tsv"
 	[ ! -e "$b/report.md" ]
 	# and whole again, it works
 	run "$REPORT" "$b"
