@@ -241,35 +241,50 @@ static int whiten(const struct design *d, const char *keep, double **Xw,
 	return 0;
 }
 
-/* The coefficients fitted on the rows with keep[i]. */
-static int fit_subset(const struct design *d, const char *keep,
-		      double *beta, qf_err *err)
+/* A least-squares fit of whitened rows: their QR, sqrt(w) y and
+ * Q' sqrt(w) y. */
+struct wls {
+	struct qr q;
+	double *yw, *qty;
+};
+
+static void wls_free(struct wls *l)
 {
-	double *Xw = NULL, *yw = NULL, *qty = NULL;
-	struct qr q = { 0 };
-	size_t m;
+	qr_free(&l->q);
+	free(l->yw);
+	free(l->qty);
+	memset(l, 0, sizeof *l);
+}
+
+/* Fit the rows with keep[i] (NULL: all): the coefficients into beta[k],
+ * the factorization and the whitened response kept in l (wls_free). */
+static int wls_fit(const struct design *d, const char *keep, struct wls *l,
+		   double *beta, qf_err *err)
+{
+	double *Xw = NULL;
+	size_t m = 0;
 	int rc = -1;
 
-	if (whiten(d, keep, &Xw, &yw, &m, err) < 0)
+	memset(l, 0, sizeof *l);
+	if (whiten(d, keep, &Xw, &l->yw, &m, err) < 0)
 		goto out;
 	if (m <= d->k) {
 		qf_err_set(err, "%zu rows for %zu coefficients", m, d->k);
 		goto out;
 	}
-	if (qr_factor(Xw, m, d->k, d->name, &q, err) < 0)
+	if (qr_factor(Xw, m, d->k, d->name, &l->q, err) < 0)
 		goto out;
-	if (!(qty = malloc(d->k * sizeof *qty + 1))) {
+	if (!(l->qty = malloc(d->k * sizeof *l->qty + 1))) {
 		qf_err_set(err, "out of memory");
 		goto out;
 	}
-	qt_mul(&q, yw, qty);
-	coefs(&q, qty, beta);
+	qt_mul(&l->q, l->yw, l->qty);
+	coefs(&l->q, l->qty, beta);
 	rc = 0;
 out:
-	qr_free(&q);
 	free(Xw);
-	free(yw);
-	free(qty);
+	if (rc < 0)
+		wls_free(l);
 	return rc;
 }
 
@@ -307,6 +322,7 @@ static int cv_r2(const struct design *d, const size_t *g, size_t ng,
 {
 	char *keep = malloc(d->n + 1);
 	double *beta = malloc(d->k * sizeof *beta + 1), sse = 0;
+	struct wls l;
 	qf_err e;
 	int rc = -1;
 
@@ -317,11 +333,12 @@ static int cv_r2(const struct design *d, const size_t *g, size_t ng,
 	for (size_t h = 0; h < ng; h++) {
 		for (size_t i = 0; i < d->n; i++)
 			keep[i] = g[i] != h;
-		if (fit_subset(d, keep, beta, &e) < 0) {
+		if (wls_fit(d, keep, &l, beta, &e) < 0) {
 			qf_err_set(err, "%s, leaving out %s: %s", what, label[h],
 				   e.msg);
 			goto out;
 		}
+		wls_free(&l);
 		for (size_t i = 0; i < d->n; i++)
 			if (!keep[i])
 				sse += sq_err(d, i, beta);
@@ -467,35 +484,34 @@ static int implicit_const(const struct qr *q, const struct design *d,
 static int full_fit(const struct design *d, qf_fit_lm *r, struct sums *s,
 		    qf_err *err)
 {
-	size_t n = d->n, k = d->k, m;
-	double *Xw = NULL, *yw = NULL, *qty = NULL, *beta = NULL, *e = NULL;
-	double *h = NULL, *M = NULL, *v = NULL, *v3 = NULL, scale, tq;
-	struct qr q = { 0 };
+	size_t n = d->n, k = d->k;
+	double *beta = NULL, *e = NULL, *h = NULL, *M = NULL, *v = NULL;
+	double *v3 = NULL, *yw, *qty, scale, tq;
+	struct wls l = { 0 };
+	const struct qr *q = &l.q;
 	int rc = -1;
 
-	if (whiten(d, NULL, &Xw, &yw, &m, err) < 0 ||
-	    qr_factor(Xw, n, k, d->name, &q, err) < 0)
-		goto out;
-	qty = malloc(k * sizeof *qty);
 	beta = malloc(k * sizeof *beta);
 	e = malloc(n * sizeof *e);
 	h = calloc(n, sizeof *h);
 	M = calloc(k * k, sizeof *M);
 	v = malloc(k * sizeof *v);
 	v3 = malloc(k * sizeof *v3);
-	if (!qty || !beta || !e || !h || !M || !v || !v3) {
+	if (!beta || !e || !h || !M || !v || !v3) {
 		qf_err_set(err, "out of memory");
 		goto out;
 	}
-	qt_mul(&q, yw, qty);
-	coefs(&q, qty, beta);
+	if (wls_fit(d, NULL, &l, beta, err) < 0)
+		goto out;
+	yw = l.yw;
+	qty = l.qty;
 	memset(s, 0, sizeof *s);
 	for (size_t i = 0; i < n; i++) {
 		double f = 0;
 
 		for (size_t j = 0; j < k; j++) {
-			f += q.Q[j * n + i] * qty[j];
-			h[i] += q.Q[j * n + i] * q.Q[j * n + i];
+			f += q->Q[j * n + i] * qty[j];
+			h[i] += q->Q[j * n + i] * q->Q[j * n + i];
 		}
 		e[i] = yw[i] - f;
 		s->ssr += e[i] * e[i];
@@ -508,11 +524,11 @@ static int full_fit(const struct design *d, qf_fit_lm *r, struct sums *s,
 	for (size_t a = 0; a < k; a++)
 		for (size_t b = 0; b < k; b++)
 			for (size_t i = 0; i < n; i++)
-				M[b * k + a] += q.Q[a * n + i] * q.Q[b * n + i] *
-						e[i] * e[i] /
+				M[b * k + a] += q->Q[a * n + i] *
+						q->Q[b * n + i] * e[i] * e[i] /
 						((1 - h[i]) * (1 - h[i]));
-	sandwich_diag(&q, NULL, v);
-	sandwich_diag(&q, M, v3);
+	sandwich_diag(q, NULL, v);
+	sandwich_diag(q, M, v3);
 	/* a row of leverage 1 (a level seen once) is fitted exactly
 	 * whatever its value: its leave-one-out residual, so HC3 and
 	 * PRESS, are undefined */
@@ -536,13 +552,10 @@ static int full_fit(const struct design *d, qf_fit_lm *r, struct sums *s,
 		c->lo = c->est - tq * c->se;
 		c->hi = c->est + tq * c->se;
 	}
-	r->k_const = d->intercept || implicit_const(&q, d, e, qty);
+	r->k_const = d->intercept || implicit_const(q, d, e, qty);
 	rc = 0;
 out:
-	qr_free(&q);
-	free(Xw);
-	free(yw);
-	free(qty);
+	wls_free(&l);
 	free(beta);
 	free(e);
 	free(h);

@@ -38,6 +38,10 @@ import numpy as np
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "data", "fit"))
+from cor_oracle import COEF, QfDraws, qf_draws  # noqa: E402
+
 warnings.simplefilter("ignore")
 rng = np.random.default_rng(20261207)
 out = []
@@ -234,32 +238,6 @@ for na, nb, ties in ((2, 3, False), (3, 4, False), (5, 5, True),
     line("permdiff", na, nb, a, b, "|", res.statistic, res.pvalue)
 
 # ---------------------------------------------------------- bootstrap
-
-
-def qf_draws(seed, nboot, n):
-    """qf's bootstrap indices, replicate b a row: the generator of
-    lib/eval/bootstrap.c, as qf-eval's oracle reimplements it."""
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                    "..", "data", "eval"))
-    import oracle
-    return oracle.draws(seed, nboot, [n])[0]
-
-
-class QfDraws(np.random.RandomState):
-    """scipy's bootstrap asks randint(0, n, (B, n)) once: qf's draws."""
-
-    def __init__(self, draws):
-        super().__init__(0)
-        self.draws = draws
-
-    def randint(self, low, high=None, size=None, dtype=int):
-        assert low == 0 and tuple(size) == self.draws.shape
-        return self.draws.copy()
-
-
-COEF = {"pearson": lambda x, y: stats.pearsonr(x, y).statistic,
-        "spearman": lambda x, y: stats.spearmanr(x, y).statistic,
-        "kendall": lambda x, y: stats.kendalltau(x, y).statistic}
 
 for method in ("pearson", "spearman", "kendall"):
     for kind in ("percentile", "bca"):

@@ -17,6 +17,7 @@ bootstrap is fed qf's own draws (docs/fit.md, "Draws"), so its intervals
 are compared to 1e-8 too.
 """
 import math
+import os
 import re
 import sys
 import warnings
@@ -25,9 +26,11 @@ import numpy as np
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "eval"))
+import oracle  # noqa: E402
+
 RTOL, ATOL = 1e-8, 1e-12
-M64 = (1 << 64) - 1
-GOLDEN = 0x9E3779B97F4A7C15
 bad = []
 
 
@@ -125,38 +128,11 @@ def same(what, got, want):
 
 # ------------------------------------------------------------- draws
 
-def splitmix64(x):
-    x = (x + GOLDEN) & M64
-    z = x
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
-    return x, z ^ (z >> 31)
-
-
-def rotl(x, k):
-    return ((x << k) | (x >> (64 - k))) & M64
-
-
 def qf_draws(seed, nboot, n):
-    """qf's bootstrap indices (lib/fit/perm.c), replicate b a row."""
-    d = np.empty((nboot, n), dtype=np.int64)
-    for b in range(nboot):
-        x = (seed + 4 * b * GOLDEN) & M64
-        s = []
-        for _ in range(4):
-            x, v = splitmix64(x)
-            s.append(v)
-        for i in range(n):
-            r = (rotl((s[1] * 5) & M64, 7) * 9) & M64
-            t = (s[1] << 17) & M64
-            s[2] ^= s[0]
-            s[3] ^= s[1]
-            s[1] ^= s[2]
-            s[0] ^= s[3]
-            s[2] ^= t
-            s[3] = rotl(s[3], 45)
-            d[b, i] = (r * n) >> 64
-    return d
+    """qf's bootstrap indices (lib/fit/perm.c), replicate b a row: the
+    generator of lib/eval/bootstrap.c, as qf-eval's oracle reimplements
+    it."""
+    return oracle.draws(seed, nboot, [n])[0]
 
 
 class QfDraws(np.random.RandomState):
