@@ -33,3 +33,7 @@ kernels-file = $(strip $(shell k=$$($(QF_CAT) --version 2>/dev/null | sed -n '2s
 	mkdir -p '$(dir $(1))'; \
 	[ "$$(cat '$(1)' 2>/dev/null)" = "$$k" ] || printf '%s\n' "$$k" > '$(1)'; \
 	echo '$(1)'))
+
+# $(call remote,OUTPUTS,INPUTS,COMMAND): a stage on other machines when
+# HOSTS is given (dist.mk)
+include $(TOP)/pipelines/dist.mk

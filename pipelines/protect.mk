@@ -41,11 +41,6 @@ SEED ?= 1
 # configurations a qf-eval pass scores (with the reference and 'none')
 GROUP_SIZE ?= 12
 JOBS ?=
-HOSTS ?=
-# an exported HOSTS (a common name) does not switch a run to other machines
-ifeq ($(origin HOSTS),environment)
-HOSTS :=
-endif
 
 QF_EXTRACT := $(BIN)/qf-extract
 QF_QUANTIZE := $(BIN)/qf-quantize
@@ -134,8 +129,8 @@ endef
 $(foreach m,$(METHODS),$(foreach g,$(GROUP_IDS),$(eval $(call group-rule,$(m),$(g)))))
 else
 # across machines: every group of a method in one GNU parallel run over
-# HOSTS (dist-groups-rule), a greedy round as one remote job (score)
-include $(TOP)/pipelines/dist.mk
+# HOSTS (dist-groups-rule, dist.mk), a greedy round as one remote job
+# (score)
 $(foreach m,$(METHODS),$(eval $(call dist-groups-rule,$(m))))
 endif
 

@@ -6,7 +6,7 @@
 # the reliability table (--reliability; docs/eval.md, "Realizations and
 # reliability").  See docs/pipelines.md.
 #
-#   make -f pipelines/reliability.mk [-j2] [OUT=out/reliability] [MODEL=...]
+#   make -f pipelines/reliability.mk [-j2] [OUT=out/reliability] [MODEL=...] [HOSTS=...]
 #
 # Outputs under OUT: SCHEME/lang.tsv and SCHEME/reliability.tsv for each
 # scheme, and reliability.tsv, every scheme's rows in one table (the
@@ -86,15 +86,16 @@ $(foreach s,$(SCHEMES),$(foreach n,$(SEEDS),$(eval $(call sr-rule,$(s),$(n)))))
 sr_models = $(foreach n,$(SEEDS),-m $(1)-s$(n)=$(OUT)/models/$(1)-s$(n).qft)
 sr_names = $(subst $(space),$(comma),$(foreach n,$(SEEDS),$(1)-s$(n)))
 
-# $(call eval-rule,SCHEME)
+# $(call eval-rule,SCHEME): on one of HOSTS when there are any (the
+# tokens and models sent there, the two tables back; dist.mk)
+eval_in = $(OUT)/tokens.qft $(MODEL) $(OUT)/models/$(1)-rtn.qft $(foreach n,$(SEEDS),$(OUT)/models/$(1)-s$(n).qft)
 define eval-rule
-$(OUT)/$(1)/lang.tsv $(OUT)/$(1)/reliability.tsv &: $(OUT)/tokens.qft $(MODEL) \
-		$(OUT)/models/$(1)-rtn.qft $(foreach n,$(SEEDS),$(OUT)/models/$(1)-s$(n).qft) \
-		$(QF_EVAL) $(KERNELS)
+$(OUT)/$(1)/lang.tsv $(OUT)/$(1)/reliability.tsv &: $(call eval_in,$(1)) $(QF_EVAL) $(KERNELS)
 	@mkdir -p $$(@D)
-	$(QF_EVAL) -r $(MODEL) -m $(1)-rtn=$(OUT)/models/$(1)-rtn.qft $(call sr_models,$(1)) \
+	$(call remote,$(OUT)/$(1)/lang.tsv $(OUT)/$(1)/reliability.tsv,$(call eval_in,$(1)),\
+	  $(QF_EVAL) -r $(MODEL) -m $(1)-rtn=$(OUT)/models/$(1)-rtn.qft $(call sr_models,$(1)) \
 	  --realizations $(1)-sr=$(call sr_names,$(1)) --bootstrap 0 $(if $(JOBS),-j $(JOBS)) \
-	  --reliability $(OUT)/$(1)/reliability.tsv -o $(OUT)/$(1)/lang.tsv $(OUT)/tokens.qft
+	  --reliability $(OUT)/$(1)/reliability.tsv -o $(OUT)/$(1)/lang.tsv $(OUT)/tokens.qft)
 endef
 $(foreach s,$(SCHEMES),$(eval $(call eval-rule,$(s))))
 

@@ -38,3 +38,13 @@ need_plain_build() {
 py() {
 	"$PY" -c "$@"
 }
+
+# tiny_model DIR: a 4-layer byte-level model, 3 steps of qf-train on the
+# English and Finnish training text (DIR/t.qft), in DIR/m4.qft: enough
+# for every protection configuration to differ (the pipelines' suites).
+tiny_model() {
+	local u=$TESTS_DIR/../pipelines/data/udhr/train
+	qf-extract text -k bytes --unit paragraph -o "$1/t.qft" "$u/eng.txt" "$u/fin.txt"
+	qf-train --layers 4 --d-model 64 --heads 4 --ctx 128 --vocab 257 --sep 256 \
+		--steps 3 -j 1 -o "$1/m4.qft" "$1/t.qft" 2> /dev/null
+}

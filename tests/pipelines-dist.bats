@@ -13,33 +13,17 @@ load sshd
 TOP=$TESTS_DIR/..
 
 setup_file() {
-	DIST_SKIP=$(sshd_skip_reason)
-	export DIST_SKIP
-	[ -z "$DIST_SKIP" ] || return 0
+	sshd_can || return 0
 	# a tiny model, and its sweep run on this machine
 	cd "$BATS_FILE_TMPDIR" || return
-	qf-extract text -k bytes --unit paragraph -o t.qft \
-		"$TOP/pipelines/data/udhr/train/eng.txt" "$TOP/pipelines/data/udhr/train/fin.txt"
-	qf-train --layers 4 --d-model 64 --heads 4 --ctx 128 --vocab 257 --sep 256 \
-		--steps 3 -j 1 -o m4.qft t.qft 2> /dev/null
+	tiny_model .
 	protect "$BATS_FILE_TMPDIR/local" HOSTS= tables
 	[ ! -e "$BATS_FILE_TMPDIR/local/dist" ]
 	# and with OPENBLAS_CORETYPE set, and unset
 	PROTECT_ENV="OPENBLAS_CORETYPE=Haswell" protect "$BATS_FILE_TMPDIR/local-set" HOSTS= tables
 	PROTECT_ENV="-u OPENBLAS_CORETYPE" protect "$BATS_FILE_TMPDIR/local-unset" HOSTS= tables
-	# the "hosts": two ssh logins to one sshd, one job at a time each (not
-	# in HOSTS: make would take it from the environment)
-	sshd_start "$BATS_FILE_TMPDIR/sshd"
-	LOGINS="1/127.0.0.1 1/$(id -un)@127.0.0.1"
-	export SSH LOGINS
-}
-
-teardown_file() {
-	[ -n "$DIST_SKIP" ] || sshd_stop "$BATS_FILE_TMPDIR/sshd"
-}
-
-setup() {
-	[ -z "$DIST_SKIP" ] || skip "$DIST_SKIP"
+	# the "hosts": two ssh logins to one sshd
+	sshd_logins "$BATS_FILE_TMPDIR/sshd"
 }
 
 # protect OUT MAKE-ARG...: the sweep of the tiny model (4 layers: 11

@@ -7,13 +7,9 @@ load common
 
 TOP=$TESTS_DIR/..
 
-# A 4-layer byte-level model, 3 steps of qf-train (as tests/pipelines.bats).
+# A 4-layer byte-level model, 3 steps of qf-train (common.bash).
 setup_file() {
-	local d=$BATS_FILE_TMPDIR
-	qf-extract text -k bytes --unit paragraph -o "$d/t.qft" \
-		"$TOP/pipelines/data/udhr/train/eng.txt" "$TOP/pipelines/data/udhr/train/fin.txt"
-	qf-train --layers 4 --d-model 64 --heads 4 --ctx 128 --vocab 257 --sep 256 \
-		--steps 3 -j 1 -o "$d/m4.qft" "$d/t.qft"
+	tiny_model "$BATS_FILE_TMPDIR"
 }
 
 reliab_make() {

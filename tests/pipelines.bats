@@ -43,10 +43,7 @@ assert sorted(r[0] for r in rows) == ["eng", "fin", "tur"]
 protect_model() {
 	local d=$BATS_FILE_TMPDIR
 	[ -e "$d/m4.qft" ] && return
-	qf-extract text -k bytes --unit paragraph -o "$d/t.qft" \
-		"$TOP/pipelines/data/udhr/train/eng.txt" "$TOP/pipelines/data/udhr/train/fin.txt"
-	qf-train --layers 4 --d-model 64 --heads 4 --ctx 128 --vocab 257 --sep 256 \
-		--steps 3 -j 1 -o "$d/m4.qft" "$d/t.qft"
+	tiny_model "$d"
 }
 
 # make -f protect.mk with the small study's variables (protect_make),

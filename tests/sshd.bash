@@ -7,6 +7,7 @@
 #                    and SSH (the client command, without a host: no
 #                    user config, no agent's keys, no host key checks)
 #   sshd_stop DIR    stop it
+#   sshd_logins DIR  sshd_start, and LOGINS: two logins to it (below)
 #
 # Needs root (sshd logs a user in only when it runs as root) and Debian's
 # openssh-server; sshd_skip_reason says why a test cannot have one.  The
@@ -22,7 +23,35 @@ sshd_skip_reason() {
 		echo "no $SSHD (Debian's openssh-server)"
 	elif ! command -v ssh-keygen > /dev/null || ! command -v ssh > /dev/null; then
 		echo "no ssh or ssh-keygen (Debian's openssh-client)"
+	elif ! command -v rsync > /dev/null || ! command -v flock > /dev/null; then
+		echo "no rsync or flock (Debian's rsync, util-linux)"
 	fi
+}
+
+# For a suite of distributed runs, in setup_file: `sshd_can || return 0`
+# (DIST_SKIP, why not, exported for setup), then sshd_logins DIR: the
+# sshd started in DIR and LOGINS, two ssh logins to it as two hosts, one
+# job at a time each (not in HOSTS: make would take it from the
+# environment); SSH and LOGINS exported.  The suite's teardown_file and
+# setup are below.
+sshd_can() {
+	DIST_SKIP=$(sshd_skip_reason)
+	export DIST_SKIP
+	[ -z "$DIST_SKIP" ]
+}
+
+sshd_logins() {
+	sshd_start "$1" || return
+	LOGINS="1/127.0.0.1 1/$(id -un)@127.0.0.1"
+	export SSH LOGINS
+}
+
+teardown_file() {
+	[ -n "$DIST_SKIP" ] || sshd_stop "$BATS_FILE_TMPDIR/sshd"
+}
+
+setup() {
+	[ -z "$DIST_SKIP" ] || skip "$DIST_SKIP"
 }
 
 sshd_start() {
