@@ -41,8 +41,10 @@ GREEDY_BY ?= mean
 # the proper method's degradation measure (qf-eval --measure)
 MEASURE ?= kl_unit
 # the configurations besides none, the earlier layers and the greedy
-# rounds: single (pL), only (qL), pairs (pA-B)
+# rounds: single (pL), only (qL), pairs (pA-B); and EXTRA, more of them
+# by name (e.g. the pairs of the earlier layers: p0-9 p0-11 p9-11)
 SETS ?= single only pairs
+EXTRA ?=
 BOOTSTRAP ?= 1000
 SEED ?= 1
 # configurations a qf-eval pass scores (with the reference and 'none')
@@ -84,7 +86,9 @@ PAIRS := $(shell for i in $(LAYERS); do for j in $(LAYERS); do [ $$i -lt $$j ] &
 EARLIER_CONFIG := p$(shell echo '$(EARLIER)' | tr ',' '\n' | sort -n | paste -sd-)
 SET_CONFIGS := $(if $(filter single,$(SETS)),$(SINGLES)) $(if $(filter only,$(SETS)),$(ONLY)) \
 	$(if $(filter pairs,$(SETS)),$(PAIRS))
-SWEEP := $(strip $(SET_CONFIGS) $(filter-out $(SET_CONFIGS),$(EARLIER_CONFIG)))
+$(foreach c,$(EXTRA),$(if $(shell echo '$(c)' | grep -xE '[pq][0-9]+(-[0-9]+)*'),,$(error EXTRA: '$(c)' is not a configuration pL-L... or qL-L...)))
+SWEEP := $(strip $(SET_CONFIGS) $(filter-out $(SET_CONFIGS),$(EXTRA)) \
+	$(filter-out $(SET_CONFIGS) $(EXTRA),$(EARLIER_CONFIG)))
 N_GROUPS := $(shell echo $$(( ($(words $(SWEEP)) + $(GROUP_SIZE) - 1) / $(GROUP_SIZE) )))
 GROUP_IDS := $(shell seq -w 1 $(N_GROUPS))
 group_configs = $(wordlist $(shell echo $$(( (10#$(1) - 1) * $(GROUP_SIZE) + 1 ))),$(shell echo $$(( 10#$(1) * $(GROUP_SIZE) ))),$(SWEEP))
@@ -200,7 +204,7 @@ REPORT := $(LIB)/protect-report
 REPORT_OPTS = --languages $(LANGUAGES) --model $(MODEL) --corpus $(CORPUS) \
 	  --tokenize='$(TOKENIZE)' --quant='$(QUANT_OPTS)' --paras='$(PARAS)' \
 	  --bootstrap $(BOOTSTRAP) --seed $(SEED) --greedy-by $(GREEDY_BY) \
-	  --budget $(BUDGET) --earlier $(EARLIER)
+	  --budget $(BUDGET) --earlier $(EARLIER) --sets '$(SETS)'
 REPORT_IN := $(foreach m,$(METHODS),$(OUT)/$(m)/lang.tsv $(OUT)/$(m)/disparity.tsv $(OUT)/$(m)/stats.tsv) \
 	$(OUT)/configs.tsv $(OUT)/greedy.tsv $(LANGUAGES) $(REPORT) $(QFTSV)
 

@@ -316,10 +316,14 @@ for p in sys.argv[1:]:
 	[ "$stderr" = "protect-report: $b/fit/weights.tsv: no column 'r'" ]
 	mv "$b/weights.tsv" "$b/fit/weights.tsv"
 	[ ! -e "$b/report.md" ]
-	# and whole again, it works
+	# and whole again, it works; a reduced run says so
 	run "$REPORT" "$b"
 	assert_success
 	[ -s "$b/report.md" ]
+	! grep -q 'Reduced run' "$b/report.md"
+	run "$REPORT" --sets 'single only' "$b"
+	assert_success
+	grep -q "^\*\*Reduced run.\*\* The sets of configurations scored are \`single only\`" "$b/report.md"
 }
 
 @test "protect-report --help, and misuse" {
