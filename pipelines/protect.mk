@@ -4,13 +4,15 @@
 #
 #   make -f pipelines/protect.mk [-j2] [OUT=out/protect] [MODEL=...] [HOSTS=...]
 #
-# Configurations: none (every layer quantized), each single layer kept in
-# full precision, every pair, the earlier study's layers (EARLIER), and a
-# greedy search for the best k layers under a budget (BUDGET, a fraction
-# of the blocks' linear weights kept in full precision).  Each is scored
-# by two methods side by side:
+# Configurations (SETS): none (every layer quantized), each single layer
+# kept in full precision (pL, set single), each single layer quantized
+# alone (qL, set only), every pair kept (pA-B, set pairs), the earlier
+# study's layers (EARLIER), and a greedy search for the best k layers
+# under a budget (BUDGET, a fraction of the blocks' linear weights kept
+# in full precision).  Each is scored by two methods side by side:
 #   proper  QUANT_OPTS (group-wise INT4 on the linear weights by default),
-#           held-out text, bits per byte, 95% bootstrap intervals;
+#           held-out text, MEASURE (KL per parallel unit by default),
+#           95% intervals from the bootstrap over parallel units;
 #   compat  the earlier study's method: its quantizer (qf-quantize
 #           --compat: per tensor, every weight), one paragraph per
 #           language, per-token perplexity, deg_L / deg_eng, no intervals.
@@ -36,6 +38,13 @@ QUANT_OPTS ?= -s $(SCHEME) $(if $(filter int,$(SCHEME)),-b $(BITS)) -g $(GROUP)
 EARLIER ?= 0,9,11
 BUDGET ?= 0.25
 GREEDY_BY ?= mean
+# the proper method's degradation measure (qf-eval --measure)
+MEASURE ?= kl_unit
+# the configurations besides none, the earlier layers and the greedy
+# rounds: single (pL), only (qL), pairs (pA-B); and EXTRA, more of them
+# by name (e.g. the pairs of the earlier layers: p0-9 p0-11 p9-11)
+SETS ?= single only pairs
+EXTRA ?=
 BOOTSTRAP ?= 1000
 SEED ?= 1
 # configurations a qf-eval pass scores (with the reference and 'none')
@@ -54,7 +63,7 @@ KERNELS := $(call kernels-file,$(OUT)/kernels)
 ifeq ($(KERNELS),)
 $(error cannot tell the kernels qf runs (is qf built in $(BIN)?))
 endif
-TOOLS := $(QF_EXTRACT) $(QF_QUANTIZE) $(QF_EVAL) $(LIB)/protect-group $(KERNELS)
+TOOLS := $(QF_EXTRACT) $(QF_QUANTIZE) $(QF_EVAL) $(QF_CAT) $(LIB)/protect-group $(KERNELS)
 
 # --- the configurations ---------------------------------------------------------
 
@@ -63,17 +72,27 @@ ifeq ($(N_LAYER),)
 $(error $(MODEL): cannot read the model's n_layer (is it a weight stream, and qf-cat built?))
 endif
 LAYERS := $(shell seq 0 $$(($(N_LAYER) - 1)))
+ifneq ($(filter-out single only pairs,$(SETS)),)
+$(error SETS: '$(filter-out single only pairs,$(SETS))' is not single, only or pairs)
+endif
 SINGLES := $(addprefix p,$(LAYERS))
+ONLY := $(addprefix q,$(LAYERS))
 PAIRS := $(shell for i in $(LAYERS); do for j in $(LAYERS); do [ $$i -lt $$j ] && echo p$$i-$$j; done; done)
 EARLIER_CONFIG := p$(shell echo '$(EARLIER)' | tr ',' '\n' | sort -n | paste -sd-)
-SWEEP := $(SINGLES) $(PAIRS) $(filter-out $(SINGLES) $(PAIRS),$(EARLIER_CONFIG))
+SET_CONFIGS := $(if $(filter single,$(SETS)),$(SINGLES)) $(if $(filter only,$(SETS)),$(ONLY)) \
+	$(if $(filter pairs,$(SETS)),$(PAIRS))
+$(foreach c,$(EXTRA),$(if $(shell echo '$(c)' | grep -xE '[pq][0-9]+(-[0-9]+)*'),,$(error EXTRA: '$(c)' is not a configuration pL-L... or qL-L...)))
+SWEEP := $(strip $(SET_CONFIGS) $(filter-out $(SET_CONFIGS),$(EXTRA)) \
+	$(filter-out $(SET_CONFIGS) $(EXTRA),$(EARLIER_CONFIG)))
 N_GROUPS := $(shell echo $$(( ($(words $(SWEEP)) + $(GROUP_SIZE) - 1) / $(GROUP_SIZE) )))
 GROUP_IDS := $(shell seq -w 1 $(N_GROUPS))
 group_configs = $(wordlist $(shell echo $$(( (10#$(1) - 1) * $(GROUP_SIZE) + 1 ))),$(shell echo $$(( 10#$(1) * $(GROUP_SIZE) ))),$(SWEEP))
 # greedy rounds: as many layers as the budget holds (each layer has the
-# same number of linear weights); rounds 1 and 2 come from the sweep
+# same number of linear weights); rounds 1 and 2 come from the sweep when
+# it has the singles and the pairs, the others are scored on their own
 K := $(shell awk 'BEGIN { k = int($(BUDGET) * $(N_LAYER) + 1e-9); print (k < 0 ? 0 : k) }')
-ROUNDS := $(shell seq 3 $(K))
+FIRST_ROUND := $(if $(filter single,$(SETS)),$(if $(filter pairs,$(SETS)),3,2),1)
+ROUNDS := $(shell seq $(FIRST_ROUND) $(K))
 comma := ,
 space := $(subst ,, )
 ORDER := ref,none,$(subst $(space),$(comma),$(strip $(SWEEP)))
@@ -114,7 +133,7 @@ $(OUT)/compat/tokens.qft: $(LANGS:%=$(OUT)/compat-text/%.tsv) $(QF_EXTRACT)
 # --- scoring, a group of configurations a pass -------------------------------------
 
 group_env = QF_BIN=$(BIN) MODEL=$(MODEL) TOKENS=$(OUT)/$(1)/tokens.qft \
-	LANGUAGES=$(LANGUAGES) QUANT_OPTS='$(QUANT_OPTS)' BOOTSTRAP=$(BOOTSTRAP) \
+	LANGUAGES=$(LANGUAGES) QUANT_OPTS='$(QUANT_OPTS)' MEASURE=$(MEASURE) BOOTSTRAP=$(BOOTSTRAP) \
 	SEED=$(SEED) JOBS=$(JOBS)
 
 # $(call score,METHOD,PREFIX,CONFIGS): the command that scores one group
@@ -138,7 +157,7 @@ endif
 
 # round R: the best configuration of round R - 1 plus each other layer;
 # those the sweep or an earlier round did not score are scored here
-prev_rounds = $(foreach r,$(shell seq 3 $$(( $(1) - 1 ))),$(OUT)/greedy/r$(r).disp.tsv)
+prev_rounds = $(foreach r,$(shell seq $(FIRST_ROUND) $$(( $(1) - 1 ))),$(OUT)/greedy/r$(r).disp.tsv)
 SWEEP_DISP := $(foreach g,$(GROUP_IDS),$(OUT)/proper/g$(g).disp.tsv)
 define round-rule
 $(OUT)/greedy/r$(1).cands: $(SWEEP_DISP) $(call prev_rounds,$(1)) $(PROTECT_SRC)
@@ -169,7 +188,7 @@ $(OUT)/compat/stats.tsv: $(foreach g,$(GROUP_IDS),$(OUT)/compat/g$(g).stats.tsv)
 	$(PROTECT_PY) merge --key config --order $(ORDER) $@ $(filter %.tsv,$^)
 
 $(OUT)/configs.tsv: $(OUT)/proper/stats.tsv $(PROTECT_SRC)
-	$(PROTECT_PY) configs $< $@
+	$(PROTECT_PY) configs --layers $(N_LAYER) $< $@
 
 $(OUT)/greedy.tsv: $(OUT)/configs.tsv $(OUT)/proper/disparity.tsv $(PROTECT_SRC)
 	$(PROTECT_PY) greedy-table --by $(GREEDY_BY) --layers $(N_LAYER) --k $(K) $< $@ $(OUT)/proper/disparity.tsv
@@ -180,7 +199,7 @@ REPORT := $(LIB)/protect-report
 REPORT_OPTS = --languages $(LANGUAGES) --model $(MODEL) --corpus $(CORPUS) \
 	  --tokenize='$(TOKENIZE)' --quant='$(QUANT_OPTS)' --paras='$(PARAS)' \
 	  --bootstrap $(BOOTSTRAP) --seed $(SEED) --greedy-by $(GREEDY_BY) \
-	  --budget $(BUDGET) --earlier $(EARLIER)
+	  --budget $(BUDGET) --earlier $(EARLIER) --sets '$(SETS)'
 REPORT_IN := $(foreach m,$(METHODS),$(OUT)/$(m)/lang.tsv $(OUT)/$(m)/disparity.tsv $(OUT)/$(m)/stats.tsv) \
 	$(OUT)/configs.tsv $(OUT)/greedy.tsv $(LANGUAGES) $(REPORT) $(QFTSV)
 
@@ -202,7 +221,7 @@ FIT_TABLES := $(FIT)/methods.tsv $(FIT)/weights.tsv \
 # do the two methods order the configurations alike?
 $(FIT)/methods.tsv: $(OUT)/summary.tsv $(QF_FIT) $(KERNELS)
 	@mkdir -p $(@D)
-	$(COR) --pairs proper_mean:compat_mean,proper_rel_ref_mean:compat_rel_ref_mean -o $@ $<
+	$(COR) --where kind=protect --pairs proper_mean:compat_mean,proper_rel_ref_mean:compat_rel_ref_mean -o $@ $<
 
 # the single-layer benefit against the layer's weight statistics
 $(FIT)/weights.tsv: $(OUT)/criticality.tsv $(QF_FIT) $(KERNELS)

@@ -72,18 +72,25 @@ TABLES="proper/lang.tsv proper/disparity.tsv proper/stats.tsv compat/lang.tsv
 	for f in $TABLES; do
 		cmp "$out/$f" "$BATS_TEST_TMPDIR/sweep2/$f"
 	done
-	# 4 singles, 6 pairs, 0+2+3, and round 3 of the greedy search: the
-	# best pair plus each of the 2 other layers (one may be 0+2+3)
+	# 4 singles, 4 quantized alone, 6 pairs, 0+2+3, and round 3 of the
+	# greedy search: the best pair plus each of the 2 other layers (one
+	# may be 0+2+3)
 	py '
 import sys, csv
 out = sys.argv[1]
 rd = lambda p: list(csv.DictReader((l for l in open(out + "/" + p) if not l.startswith("#")), delimiter="\t"))
 cfg = [r["config"] for r in rd("configs.tsv")]
-sweep = ["none", "p0", "p1", "p2", "p3", "p0-1", "p0-2", "p0-3", "p1-2", "p1-3", "p2-3", "p0-2-3"]
-assert cfg[:12] == sweep, cfg
+sweep = ["none", "p0", "p1", "p2", "p3", "q0", "q1", "q2", "q3",
+         "p0-1", "p0-2", "p0-3", "p1-2", "p1-3", "p2-3", "p0-2-3"]
+assert cfg[:16] == sweep, cfg
 for r in rd("configs.tsv"):
-    k = 0 if r["config"] == "none" else len(r["config"].split("-"))
+    c = r["config"]
+    k = 0 if c == "none" else len(c.split("-"))
+    kept = [str(l) for l in range(4) if str(l) not in c[1:].split("-")] if c[0] == "q" else c[1:].split("-")
+    if c[0] == "q":
+        k = 4 - k
     assert r["n_protected"] == str(k) and abs(float(r["kept_linear_frac"]) - k / 4) < 1e-6, r
+    assert c == "none" or r["protected"] == ",".join(kept), r
 # the greedy path, recomputed from the disparity table
 disp = {r["model"]: float(r["mean"]) for r in rd("proper/disparity.tsv") if r["scope"] == "all"}
 chosen, path = [], []
@@ -94,7 +101,7 @@ for k in range(3):
     path.append(best)
 g = rd("greedy.tsv")
 assert [r["config"] for r in g] == path, (path, g)
-assert set(cfg[12:]) <= {c for c in disp} and len(cfg) == len(disp), (cfg, disp)
+assert set(cfg[16:]) <= {c for c in disp} and len(cfg) == len(disp), (cfg, disp)
 # every language x configuration once, and the reference
 lang = rd("proper/lang.tsv")
 assert len(lang) == 3 * (len(cfg) + 1)
@@ -109,7 +116,10 @@ assert len({(r["lang"], r["model"]) for r in lang}) == len(lang)
 	cd "$BATS_TEST_TMPDIR"
 	qf-quantize -s int -b 4 -g 64 -o none.qft "$BATS_FILE_TMPDIR/m4.qft"
 	qf-quantize -s int -b 4 -g 64 --protect-layers 1,3 -o p13.qft "$BATS_FILE_TMPDIR/m4.qft"
-	qf-eval -r ref="$BATS_FILE_TMPDIR/m4.qft" -m none=none.qft -m p1-3=p13.qft --baseline none --measure deg_byte \
+	# q2: layer 2 quantized alone
+	qf-quantize -s int -b 4 -g 64 --protect-layers 0,1,3 -o q2.qft "$BATS_FILE_TMPDIR/m4.qft"
+	qf-eval -r ref="$BATS_FILE_TMPDIR/m4.qft" -m none=none.qft -m p1-3=p13.qft -m q2=q2.qft \
+		--baseline none --measure kl_unit \
 		--languages "$TOP/pipelines/data/udhr/languages.tsv" --group-by morph_type --group-by script \
 		--bootstrap 50 --seed 1 -o lang.tsv -d disp.tsv "$out/proper/tokens.qft"
 	# the same rows, whichever group scored them
@@ -118,6 +128,9 @@ assert len({(r["lang"], r["model"]) for r in lang}) == len(lang)
 	cmp want got
 	grep -P '^p1-3\t' disp.tsv > want
 	grep -P '^p1-3\t' "$out/proper/disparity.tsv" > got
+	cmp want got
+	grep -P '^[^\t]+\tq2\t' lang.tsv > want
+	grep -P '^[^\t]+\tq2\t' "$out/proper/lang.tsv" > got
 	cmp want got
 }
 
@@ -159,4 +172,23 @@ assert len({(r["lang"], r["model"]) for r in lang}) == len(lang)
 	for f in $TABLES; do
 		cmp "$out/$f" "$BATS_FILE_TMPDIR/sweep1/$f"
 	done
+}
+
+@test "protection sweep: SETS and EXTRA choose the configurations; a bad one stops make" {
+	protect_model
+	out=$BATS_TEST_TMPDIR/reduced
+	run protect -n OUT="$out" SETS=single EXTRA='p0-2 q1' tables
+	assert_success
+	# the configurations the groups score, in order (round 2 of the
+	# greedy search is scored by a rule of its own: no pairs here)
+	got=$(echo "$output" | grep -o 'protect-group proper [^ ]* .*' | grep -v '\$(' |
+		cut -d' ' -f4- | tr '\n' ' ')
+	[ "$got" = "p0 p1 p2 p3 p0-2 q1 p0-2-3 " ] || { echo "got: $got"; false; }
+	echo "$output" | grep -q 'greedy/r2.cands'
+	run protect -n OUT="$out" SETS='single bogus' tables
+	assert_failure
+	assert_output --partial "SETS: 'bogus' is not single, only or pairs"
+	run protect -n OUT="$out" EXTRA='p0-x' tables
+	assert_failure
+	assert_output --partial "EXTRA: 'p0-x' is not a configuration"
 }

@@ -105,6 +105,11 @@ for r in crit:
     for c in ("variance", "kurtosis", "absmax", "outlier_frac", "rel_fro"):
         assert r[c] == stats[r["layer"]][c], (r["layer"], c)
     assert r["compat_rel_fro"] == cstats[r["layer"]]["rel_fro"]
+    # quantized alone: qL, every other layer kept
+    q = prop["q" + r["layer"]]
+    for x in ("", "_lo", "_hi"):
+        assert r["proper_alone" + x] == q["mean_vs_base" + x], (r["layer"], x)
+    assert r["compat_alone"] == comp["q" + r["layer"]]["mean_vs_base"]
     n += r["proper_benefit"] != "NA"
 assert n == 4, "the sweep should damage enough for ratios"
 ' "$BATS_FILE_TMPDIR/sweep"
@@ -123,12 +128,14 @@ greedy = rd(d + "/greedy.tsv")[-1]["config"]
 want = {"none": "none", "earlier": "p0-2-3", "greedy": greedy}
 assert len(m) == 6 * 3
 assert [(r["morph_type"], r["lang"]) for r in m] == sorted((r["morph_type"], r["lang"]) for r in m)
+meas = [c[len("proper_"):] for c in m[0] if c.startswith("proper_") and not c.endswith(("_lo", "_hi"))]
+assert meas == ["kl_unit"], meas    # the default measure
 for r in m:
     assert r["config"] == want[r["role"]]
     assert r["morph_type"] == info[r["lang"]]["morph_type"] and r["script"] == info[r["lang"]]["script"]
     p = pl[(r["lang"], r["config"])]
     for s in ("", "_lo", "_hi"):
-        assert r["proper_deg_byte" + s] == p["deg_byte" + s]
+        assert r["proper_kl_unit" + s] == p["kl_unit" + s]
     c = cl.get((r["lang"], r["config"]))
     assert r["compat_deg"] == (c["deg"] if c else "NA")
 ' "$BATS_FILE_TMPDIR/sweep" "$TOP/pipelines/data/udhr/languages.tsv"
@@ -173,7 +180,7 @@ for name in re.findall(r"\]\((plots/[^)]*)\)", "\n".join(lines)):
 assert len(re.findall(r"\]\((plots/[^)]*\.svg)\)", "\n".join(lines))) == 4
 ' "$BATS_FILE_TMPDIR/sweep"
 	# the measures and the study's parameters are stated
-	run grep -c -e '2^Δbpb − 1' -e '50 replicates, seed 1' -e 'BUDGET = 0.75' -e 'Spearman' \
+	run grep -c -e 'Measure: `kl_unit`' -e '50 replicates, seed 1' -e 'BUDGET = 0.75' -e 'Spearman' \
 		"$BATS_FILE_TMPDIR/sweep/report.md"
 	assert_success
 	[ "$output" -ge 4 ]
@@ -192,7 +199,9 @@ def col(rows, a, b):
     xy = [(num(r[a]), num(r[b])) for r in rows]
     xy = [p for p in xy if None not in p]
     return np.array([p[0] for p in xy]), np.array([p[1] for p in xy])
-for name, rows in (("weights", crit), ("methods", summ)):
+# methods.tsv: the protection configurations only (--where kind=protect)
+assert {r["kind"] for r in summ} == {"protect", "only"}
+for name, rows in (("weights", crit), ("methods", [r for r in summ if r["kind"] == "protect"])):
     fit = rd(d + "/fit/%s.tsv" % name)
     assert len(fit) == {"weights": 8, "methods": 2}[name]
     for r in fit:
@@ -307,10 +316,14 @@ for p in sys.argv[1:]:
 	[ "$stderr" = "protect-report: $b/fit/weights.tsv: no column 'r'" ]
 	mv "$b/weights.tsv" "$b/fit/weights.tsv"
 	[ ! -e "$b/report.md" ]
-	# and whole again, it works
+	# and whole again, it works; a reduced run says so
 	run "$REPORT" "$b"
 	assert_success
 	[ -s "$b/report.md" ]
+	! grep -q 'Reduced run' "$b/report.md"
+	run "$REPORT" --sets 'single only' "$b"
+	assert_success
+	grep -q "^\*\*Reduced run.\*\* The sets of configurations scored are \`single only\`" "$b/report.md"
 }
 
 @test "protect-report --help, and misuse" {

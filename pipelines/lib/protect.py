@@ -7,9 +7,10 @@
       group, identical), rows ordered by COLUMN (kept in first-seen
       order) and then by the configuration in KEY, in --order's order
       (others after those, as first seen).
-  protect.py configs STATS OUT
-      per configuration: the layers kept in full precision and the
-      fraction of the quantizable weights (and of all parameters) kept.
+  protect.py configs --layers N STATS OUT
+      per configuration: the layers kept in full precision (for qL...,
+      every layer of the N but those quantized), and the fraction of the
+      quantizable weights (and of all parameters) kept.
   protect.py greedy --by COLUMN --layers N --k K OUT DISP...
       the greedy search after K - 1 rounds: OUT lists the candidates of
       round K (one per line), each the best configuration of round K - 1
@@ -63,8 +64,16 @@ def same_kernels(paths):
 
 
 def layers_of(config):
-    """'none' -> [], 'p0-9-11' -> [0, 9, 11]"""
+    """'none' -> [], 'p0-9-11' -> [0, 9, 11] (the layers named)"""
     return [] if config == "none" else [int(x) for x in config[1:].split("-")]
+
+
+def kept_of(config, n_layers):
+    """the layers a configuration keeps in full precision: pL... those
+    named, qL... (only those quantized) every other"""
+    if config.startswith("q"):
+        return [l for l in range(n_layers) if l not in layers_of(config)]
+    return layers_of(config)
 
 
 def config_of(layers):
@@ -121,7 +130,7 @@ def cmd_configs(a):
     for c, d in per.items():
         if not d["lin"]:
             die("%s: configuration %s quantizes no linear weight" % (a.stats, c))
-        ls = layers_of(c)
+        ls = kept_of(c, a.layers)
         out.append([c, ",".join(map(str, ls)) or "-", str(len(ls)),
                     "%.6f" % (d["lin_kept"] / d["lin"]), d["all_frac"] or qftsv.NA])
     qftsv.write(a.out, ["config", "protected", "n_protected",
@@ -210,6 +219,7 @@ def main():
     m.add_argument("out")
     m.add_argument("inputs", nargs="+")
     c = sub.add_parser("configs")
+    c.add_argument("--layers", type=int, required=True)
     c.add_argument("stats")
     c.add_argument("out")
     for name in ("greedy", "greedy-table"):
