@@ -12,6 +12,7 @@
 # rounded copies made here: q9, q13 and q17 (9, 13 and 17 levels).
 
 load common
+load eval_common
 
 ORACLE="$PY $TESTS_DIR/data/eval/oracle.py"
 CMP="$PY $TESTS_DIR/data/eval/compare_oracle.py"
@@ -41,11 +42,7 @@ setup() {
 # then the oracle with the same ones.
 compare_check() {
 	rm -f c.tsv l.tsv
-	run --separate-stderr qf-eval "$@"
-	[ "$status" -eq 0 ] || { echo "qf-eval exited $status: $stderr"; return 1; }
-	run $CMP check "$@"
-	echo "$output"
-	[ "$status" -eq 0 ]
+	oracle_check "$CMP" "$@"
 }
 
 # Column COL of c.tsv in the row of SCOPE, FIGURE and MODEL.

@@ -13,6 +13,7 @@
 # ids, headings, one record without an id).
 
 load common
+load eval_common
 
 RORACLE="$PY $TESTS_DIR/data/eval/reliab_oracle.py"
 GEN="$PY $TESTS_DIR/data/eval/gen_eval.py"
@@ -46,11 +47,7 @@ setup() {
 # Run qf-eval with the arguments, then the oracle with the same ones.
 reliab_check() {
 	rm -f r.tsv l.tsv
-	run --separate-stderr qf-eval "$@"
-	[ "$status" -eq 0 ] || { echo "qf-eval exited $status: $stderr"; return 1; }
-	run $RORACLE check "$@"
-	echo "$output"
-	[ "$status" -eq 0 ]
+	oracle_check "$RORACLE" "$@"
 }
 
 # Column COL of the reliability table FILE in the row CONFIG, MEASURE.

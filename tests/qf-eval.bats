@@ -14,6 +14,7 @@
 # NA, status strings exactly where docs/eval.md fixes them.
 
 load common
+load eval_common
 
 ORACLE="$PY $TESTS_DIR/data/eval/oracle.py"
 GEN="$PY $TESTS_DIR/data/eval/gen_eval.py"
@@ -43,12 +44,7 @@ setup() {
 # differences.  qf-eval's stderr is left in $eval_stderr.
 eval_check() {
 	rm -f l.tsv d.tsv n.qft u.tsv
-	run --separate-stderr qf-eval "$@"
-	[ "$status" -eq 0 ] || { echo "qf-eval exited $status: $stderr"; return 1; }
-	eval_stderr=$stderr
-	run $ORACLE check "$@"
-	echo "$output"
-	[ "$status" -eq 0 ]
+	oracle_check "$ORACLE" "$@"
 }
 
 # Misuse: exit 2, the message and the pointer to --help, nothing written.
