@@ -293,13 +293,7 @@ def cmd_check(argv):
                 i += len(g)
     for n in notes[:10]:
         print("note: " + n)
-    for e in errs[:60]:
-        print(e)
-    if errs:
-        print("%d differences" % len(errs))
-        return 1
-    print("ok")
-    return 0
+    return oracle.report(errs)
 
 
 # ------------------------------------------------------------ coverage

@@ -1185,6 +1185,20 @@ def compare_nll(path, units, names, sc, errs):
                             % (path, name, err))
 
 
+def report(errs):
+    """The end of a check: the first 60 differences and their count
+    (returns 1), or "ok" (returns 0)."""
+    for e in errs[:60]:
+        print(e)
+    if len(errs) > 60:
+        print("... and %d more differences" % (len(errs) - 60))
+    if errs:
+        print("%d differences" % len(errs))
+        return 1
+    print("ok")
+    return 0
+
+
 # ------------------------------------------------------------ command line
 
 def parse(argv):
@@ -1319,15 +1333,7 @@ def cmd_check(argv):
         compare_nll(o["nll"], kept, names, sc, errs)
     if o["units"]:
         compare_units(o["units"], unit_rows(data, units, names, sc), errs)
-    for e in errs[:60]:
-        print(e)
-    if len(errs) > 60:
-        print("... and %d more differences" % (len(errs) - 60))
-    if errs:
-        print("%d differences" % len(errs))
-        return 1
-    print("ok")
-    return 0
+    return report(errs)
 
 
 def cmd_write(argv):
