@@ -152,6 +152,16 @@ struct qf_eval {
 #define GFIG(fs, ev, t, s, k) ((fs)->g[(((size_t)(t) * (ev)->nsc + (s)) * NG) + (k)])
 #define GREA(fs, ev, t, s, k) ((fs)->gr[(((size_t)(t) * (ev)->nsc + (s)) * NG) + (k)])
 
+/* The figures of the comparison and the contrasts (compare.c), in their
+ * tables' order: the disparity table's for which lower means less
+ * disparity. */
+struct cfig {
+	int k;			/* G_* */
+	const char *name;
+};
+#define NCFIG 7
+extern const struct cfig qf_ev_cfig[NCFIG];
+
 /* Per language and model, the sums over a multiset of units. */
 struct acc {
 	double units, tokens, scored, bytes, chars, words, s[NS];
@@ -236,6 +246,31 @@ void qf_ev_resample_free(qf_eval *ev);
  * an interval's end at nominal level alpha. */
 double qf_ev_bca_z0(const double *vals, int n, double est);
 double qf_ev_bca_level(double z0, double a, double alpha);
+
+/* ------------------------------------------------------------ compare.c */
+
+/* The sample standard deviation (n - 1) of x[0..n). */
+double qf_ev_sd(const double *x, int n);
+/* One block of ncol columns of n doubles, *col[i] the i-th (the block is
+ * *col[0]); NULL: out of memory. */
+double *qf_ev_columns(double **const *col, int ncol, size_t n);
+/* Simultaneous 95% intervals (max-T) of est[t] over the T rows but skip
+ * (-1: none), from replicates rep[T][B] that scatter about ctr[t] (est,
+ * but for tau): se[t] the replicates' standard deviation, c the 95th
+ * percentile over b of max_t |rep - ctr| / se, the interval est -+ c se;
+ * a row of se 0 has [est, est] and no part in the maximum.  scr[B]. */
+void qf_ev_maxt(const double *rep, const double *ctr, const double *est,
+		int T, int B, int skip, double *se, double *lo, double *hi,
+		double *scr);
+/* The two-sided bootstrap p of H0 est = 0 from replicates rep[B] about
+ * ctr: (1 + #{b: |rep_b - ctr| >= |est|}) / (B + 1). */
+double qf_ev_boot_p(const double *rep, int B, double ctr, double est);
+/* Holm's step-down adjustment of p[0..n) but skip (-1: none) into ph
+ * (NAN at skip): the i-th smallest (ties in index order) times K - i,
+ * made monotone, capped at 1; ord[n] scratch. */
+void qf_ev_holm(const double *p, int n, int skip, int *ord, double *ph);
+/* "MODEL:why" of test model t's figure k in scope s without a value. */
+void qf_ev_put_est_why(FILE *f, const qf_eval *ev, int t, int s, int k);
 
 /* ------------------------------------------------------------ bootstrap.c */
 

@@ -50,7 +50,7 @@ sys.path.insert(0, HERE)
 import oracle  # noqa: E402
 
 # docs/eval.md: the figures compared, in the table's order
-FIGS = ["mean", "range", "max_min", "cv", "tau", "tau_mean"]
+FIGS = ["mean", "range", "max_min", "cv", "tau", "tau_mean", "max"]
 COLS = ["scope", "figure", "model", "est", "se", "lo", "hi", "rank", "best",
         "diff", "diff_lo", "diff_hi", "p", "p_holm", "in_best_set", "status"]
 WHY = {oracle.NA.LE0: "den<=0", oracle.NA.MIN: "den<=min",
