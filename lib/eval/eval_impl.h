@@ -88,6 +88,8 @@ struct figs {
 	double *tc;		/* [ntest][nscope]: tau's own correction (a
 				 * replicate with clusters), else NULL: the
 				 * estimate's (ev->tauc) */
+	double *cse;		/* [ncontrast][nscope][NCFIG][2]: the
+				 * jackknife SE of every contrast (CIDX) */
 };
 
 /* The jackknife's sums of one figure (resample.c). */
@@ -145,6 +147,11 @@ struct qf_eval {
 				 * the D_L (the reliability's var_unit) */
 	struct figs acc;	/* the jackknife's acceleration of every
 				 * figure (f, g; NAN: none), for BCa */
+	/* contrasts (contrast.c) */
+	qf_contrast *con;
+	int ncon;
+	double *cacc;		/* [ncontrast][nscope][NCFIG][2] (CIDX): the
+				 * acceleration of every contrast (NAN: none) */
 };
 
 #define FIG(fs, ev, l, m, k) ((fs)->f[(((size_t)(l) * (ev)->nm + (m)) * NF) + (k)])
@@ -161,6 +168,12 @@ struct cfig {
 };
 #define NCFIG 7
 extern const struct cfig qf_ev_cfig[NCFIG];
+/* The scales of a contrast: of the figures, of their logarithms. */
+enum { SC_DIFF, SC_LOG, NSCALE };
+/* Contrast c, scope s, figure j (of qf_ev_cfig), scale x. */
+#define CIDX(ev, c, s, j, x) \
+	((((size_t)(c) * (ev)->nsc + (s)) * NCFIG + (j)) * NSCALE + (x))
+#define NCON(ev) ((size_t)(ev)->ncon * (ev)->nsc * NCFIG * NSCALE)
 
 /* Per language and model, the sums over a multiset of units. */
 struct acc {
@@ -179,6 +192,8 @@ struct work {
 	struct mom *mom;
 	int *cd;
 	int jready;
+	double *cval;		/* [2 NCON]: contrasts of a leave-out set,
+				 * of the replicate */
 	int no_quantiles;	/* leave kl_median and kl_p99 NA (a
 				 * replicate's jackknife: the bootstrap-t
 				 * does not use their SEs) */
@@ -271,6 +286,14 @@ double qf_ev_boot_p(const double *rep, int B, double ctr, double est);
 void qf_ev_holm(const double *p, int n, int skip, int *ord, double *ph);
 /* "MODEL:why" of test model t's figure k in scope s without a value. */
 void qf_ev_put_est_why(FILE *f, const qf_eval *ev, int t, int s, int k);
+
+/* ------------------------------------------------------------ contrast.c */
+
+/* Every contrast of fs into v[NCON(ev)] (CIDX): NAN when a model's
+ * figure has no value, or on the log scale is not positive. */
+void qf_ev_contrast_values(const qf_eval *ev, const struct figs *fs,
+			   double *v);
+void qf_ev_contrasts_free(qf_eval *ev);
 
 /* ------------------------------------------------------------ bootstrap.c */
 
