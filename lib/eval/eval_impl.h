@@ -5,7 +5,8 @@
  * scopes.c keeps the languages and the scopes; figures.c computes the
  * figures of one set of units; bootstrap.c draws the replicates and
  * their intervals; tables.c writes the tables (docs/eval.md);
- * compare.c the comparison of the test models (--compare). */
+ * compare.c the comparison of the test models (--compare); contrast.c
+ * their contrasts (--contrasts). */
 #ifndef QF_EVAL_IMPL_H
 #define QF_EVAL_IMPL_H
 
