@@ -227,3 +227,11 @@ misuse() {
 	[ "$(tail -n +3 contrasts.tsv | wc -l)" -eq $((7 * 2 * 2)) ]
 	[ "$(awk -F'\t' '$2 == "p0" && $3 == "mean" && $4 == "diff" { print ($5 < 0) }' contrasts.tsv)" = 1 ]
 }
+
+@test "the method: paired replicates give contrasts' intervals and max-T intervals their coverage; unpaired ones are too wide" {
+	# the oracle's implementation (the code the tests above compare
+	# qf-eval with) on simulated paired data with known interactions
+	run $KON coverage 400 500
+	echo "$output"
+	assert_success
+}

@@ -20,6 +20,12 @@ Run with Debian's python3 (numpy, scipy, torch):
       recompute the table `qf-eval [QF-EVAL OPTIONS] ...` must write and
       compare it with FILE, cell by cell; prints every difference and
       exits 1 if there is one, else "ok"
+  contrast_oracle.py coverage [NSIM [B]]
+      the method on simulated paired data with known truth (coverage()):
+      each contrast's interval must cover the truth in 90-98% of NSIM
+      datasets and the max-T intervals all 3 contrasts at once in
+      90-99%, on both scales, where replicates drawn for each
+      configuration on its own cover in more than 99% (too wide)
 
 Tolerances: those of oracle.py (ORACLE_RTOL, ORACLE_ATOL); a p-value
 whose count turns on a replicate within rounding of the boundary accepts
@@ -251,9 +257,81 @@ def cmd_check(argv):
                            expected(rest, specs), check_family)
 
 
+# ------------------------------------------------------------ coverage
+
+def coverage(nsim, B, seed=22, N=80):
+    """Simulated paired data with known truth: the 8 configurations of
+    keeping any of 3 layers (a, b, c), measured on the same N units;
+    unit u's value for configuration m is mu_m + a_u + e_mu, a shared
+    unit effect a_u ~ N(0, 0.5^2), e_mu ~ N(0, 0.3^2); the figure is
+    the mean over units, mu_m = 2 - 0.3 [a] - 0.2 [b] - 0.1 [c] + the
+    interactions -0.15 [ab], 0 [ac], +0.1 [bc].  The contrasts: the 3
+    pairwise interactions, on the diff and the log scale.  Returns the
+    share of datasets in which each contrast's own 95% percentile
+    interval from joint (paired) replicates covers the truth (the mean
+    over contrasts), in which the max-T intervals cover all 3 at once
+    (diff, log), and in which the percentile interval from replicates
+    drawn for each configuration on its own covers it (mean over
+    contrasts): too often, since the shared unit effect, which cancels
+    from a contrast, widens them."""
+    rng = np.random.default_rng(seed)
+    conf = [(i & 1, i >> 1 & 1, i >> 2 & 1) for i in range(8)]
+    mu = np.array([2 - 0.3 * a - 0.2 * b - 0.1 * c - 0.15 * a * b + 0.1 * b * c
+                   for a, b, c in conf])
+    pairs = [(0, 1), (0, 2), (1, 2)]
+
+    def coef(i, j):
+        w = np.zeros(8)
+        for m, f in enumerate(conf):
+            w[m] = (1 if f[i] else -1) * (1 if f[j] else -1) * \
+                (1 if all(f[k] == 0 for k in range(3) if k not in (i, j)) else 0)
+        return w
+    C = np.array([coef(i, j) for i, j in pairs])       # [3, 8]
+    truth = {"diff": C @ mu, "log": C @ np.log(mu)}
+    own = {"diff": 0, "log": 0}
+    joint = {"diff": 0, "log": 0}
+    unpaired = 0
+    for _ in range(nsim):
+        x = mu[:, None] + rng.normal(0, 0.5, N)[None, :] + \
+            rng.normal(0, 0.3, (8, N))
+        idx = rng.integers(0, N, (B, N))
+        R = x[:, idx].mean(axis=2)                      # [8, B]
+        U = np.stack([x[m, rng.integers(0, N, (B, N))].mean(axis=1)
+                      for m in range(8)])               # [8, B]
+        for sc, f in (("diff", lambda v: v), ("log", np.log)):
+            est = C @ f(x.mean(axis=1))
+            reps = C @ f(R)                             # [3, B]
+            lo, hi = np.percentile(reps, [2.5, 97.5], axis=1)
+            t = truth[sc]
+            own[sc] += float(np.mean((lo <= t) & (t <= hi)))
+            _, slo, shi = cmp.maxt(reps.T, est)
+            joint[sc] += bool(np.all((slo <= t) & (t <= shi)))
+            if sc == "diff":
+                lo, hi = np.percentile(C @ U, [2.5, 97.5], axis=1)
+                unpaired += float(np.mean((lo <= t) & (t <= hi)))
+    return ({k: v / nsim for k, v in own.items()},
+            {k: v / nsim for k, v in joint.items()}, unpaired / nsim)
+
+
+def cmd_coverage(argv):
+    nsim = int(argv[0]) if argv else 400
+    B = int(argv[1]) if len(argv) > 1 else 500
+    own, joint, unpaired = coverage(nsim, B)
+    for sc in ("diff", "log"):
+        print("%s: each contrast's own 95%% interval covers %.3f, the max-T "
+              "intervals all 3 at once %.3f" % (sc, own[sc], joint[sc]))
+    print("diff, replicates drawn for each configuration on its own: %.3f"
+          % unpaired)
+    ok = all(0.90 <= own[sc] <= 0.98 and 0.90 <= joint[sc] <= 0.99
+             for sc in own) and unpaired > 0.99
+    return 0 if ok else 1
+
+
 def main(argv):
     if argv and argv[0] == "check":
         return cmd_check(argv[1:])
+    if argv and argv[0] == "coverage":
+        return cmd_coverage(argv[1:])
     print(__doc__, file=sys.stderr)
     return 2
 
