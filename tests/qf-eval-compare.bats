@@ -19,23 +19,13 @@ CMP="$PY $TESTS_DIR/data/eval/compare_oracle.py"
 GEN="$PY $TESTS_DIR/data/eval/gen_eval.py"
 
 setup_file() {
-	cd "$BATS_FILE_TMPDIR"
-	cp "$TESTS_DIR"/data/eval/{tokens.qft,q11.qft,q7.qft,languages.tsv} \
-		"$TESTS_DIR/data/model/a.qft" .
-	for q in 4 6 8; do
-		$CMP rounded $q q$((2 * q + 1)).qft
-	done
+	compare_fixtures
 	$GEN variant units units.qft
-	$GEN variant bad-id bad-id.qft
-	mkdir -p cache
 }
 
 setup() {
-	cd "$BATS_FILE_TMPDIR"
-	export ORACLE_CACHE="$BATS_FILE_TMPDIR/cache"
+	compare_setup
 	MODELS=(-r a.qft -m q11=q11.qft -m q7.qft -m q9.qft -m q13.qft -m q17.qft)
-	GROUPS_=(--languages languages.tsv --group-by morph_type
-		--group big=eng,rus,cmn_hans)
 }
 
 # Run qf-eval with the arguments (which write c.tsv with --compare),
@@ -210,23 +200,7 @@ ccell() {
 }
 
 @test "bad input: one line, exit 1, no table left behind, an old one untouched" {
-	rm -f c.tsv l.tsv
-	run --separate-stderr qf-eval "${MODELS[@]}" -o l.tsv --compare c.tsv bad-id.qft
-	assert_failure 1
-	[ "${#stderr_lines[@]}" -eq 1 ]
-	[[ $stderr == "qf-eval: bad-id.qft: record doc.5: token id 97 at position 3 out of range"* ]]
-	[ ! -e c.tsv ] && [ ! -e l.tsv ]
-	echo old > c.keep
-	run --separate-stderr qf-eval "${MODELS[@]}" -o l.tsv --compare c.keep bad-id.qft
-	assert_failure 1
-	[ "$(cat c.keep)" = old ]
-	# a comparison that cannot be created: the other tables are not left either
-	run --separate-stderr qf-eval "${MODELS[@]}" --bootstrap 0 -o l.tsv \
-		--compare nodir/c.tsv tokens.qft
-	assert_failure 1
-	[ "$stderr" = "qf-eval: nodir/c.tsv: cannot create: No such file or directory" ]
-	[ ! -e l.tsv ]
-	[ -z "$(ls -A | grep -F .tmp.)" ]
+	table_bad_input --compare "${MODELS[@]}"
 }
 
 @test "the method: max-T intervals cover 10 models at once where per-model intervals do not; the best set holds the best" {

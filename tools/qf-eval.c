@@ -38,6 +38,13 @@ static const char usage[] =
 	"                         realization-to-realization reliability, the\n"
 	"                         correlation with bytes per character, variance\n"
 	"                         components\n"
+	"      --contrast 'NAME=+M1 -M2 ...'  a contrast of test models: per\n"
+	"                         term a sign, an optional coefficient (2*) and\n"
+	"                         a test model; coefficients sum to 0\n"
+	"                         (repeatable)\n"
+	"      --contrasts FILE   each contrast of each figure of --compare and\n"
+	"                         of their logs: estimate, SE, interval, p,\n"
+	"                         Holm-adjusted p, simultaneous intervals\n"
 	"      --realizations NAME=M1,M2,...  test models M1, M2, ... are\n"
 	"                         realizations of configuration NAME (repeatable)\n"
 	"      --languages FILE   languages table (TSV, codes in column 1)\n"
@@ -76,6 +83,7 @@ static const char usage[] =
 	"  qf-eval -r ref.qft -m q4.qft --bootstrap 0 --nll nll.qft tokens.qft | cut -f1,2,18\n"
 	"  qf-eval -r ref.qft -m q4.qft --measure kl_unit --units-out units.tsv -d disparity.tsv -o lang.tsv tokens.qft\n"
 	"  qf-eval -r ref.qft -m q4.qft -m q3.qft -m q4p=q4-protected.qft --measure kl_unit --compare compare.tsv -o lang.tsv tokens.qft\n"
+	"  qf-eval -r ref.qft -m none=q4.qft -m p0=q4p0.qft -m p11=q4p11.qft -m p0-11=q4p0-11.qft --contrast 'syn=+p0-11 -p0 -p11 +none' --contrast 'p0=+p0 -none' --contrasts contrasts.tsv -o lang.tsv tokens.qft\n"
 	"  qf-eval -r ref.qft -m q4.qft -m s1=q4s1.qft -m s2=q4s2.qft -m s3=q4s3.qft --realizations q4s=s1,s2,s3 --reliability reliab.tsv --bootstrap 0 -o lang.tsv tokens.qft\n";
 
 #define MAXM 256
@@ -83,7 +91,8 @@ static const char usage[] =
 /* The long options without a short one. */
 enum { O_NLL = 0x2000, O_LANGS, O_GROUPBY, O_GROUP, O_REFLANG, O_MEASURE,
        O_BASELINE, O_MINDEN, O_BOOT, O_SEED, O_WINDOW, O_STRIDE, O_UNITS,
-       O_HEADINGS, O_CLUSTER, O_INTERVAL, O_COMPARE, O_REALIZ, O_RELIAB };
+       O_HEADINGS, O_CLUSTER, O_INTERVAL, O_COMPARE, O_REALIZ, O_RELIAB,
+       O_CONTRAST, O_CONTRASTS };
 
 struct opts {
 	const char *ref, *model[MAXM], *output, *disparity, *nll, *languages;
@@ -103,6 +112,10 @@ struct opts {
 	int nrealiz;
 	char *cname[64];	/* the configurations' names */
 	const char *conf[MAXM];	/* of test model t: conf[t] */
+	/* --contrast and --contrasts */
+	const char **cspec, *contrasts;
+	qf_contrast *con;
+	int ncon;
 };
 
 /* NAME=FILE or FILE: the name, and the file in *file. */
@@ -251,6 +264,37 @@ static void configs(struct opts *o)
 						    o->conf[t]);
 }
 
+/* ------------------------------------------------------------ contrasts */
+
+/* Each --contrast parsed against the test models' names; a contrast name
+ * as a model's (letters, digits and . _ + -), each once. */
+static void contrasts(struct opts *o)
+{
+	qf_err e;
+
+	if (!o->ncon)
+		return;
+	if (!(o->con = calloc((size_t)o->ncon, sizeof *o->con)))
+		qf_tool_die(1, "out of memory");
+	for (int c = 0; c < o->ncon; c++) {
+		const char *arg = o->cspec[c];
+		size_t n = strcspn(arg, "=");
+
+		if (qf_contrast_parse(&o->con[c], arg,
+				      (const char *const *)o->name + 1, o->nm - 1,
+				      &e) < 0)
+			qf_tool_usage_error("--%s", e.msg);
+		if (strspn(arg, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			   "0123456789._+-") != n)
+			qf_tool_usage_error("contrast name '%.*s': only letters, "
+					    "digits and . _ + -", (int)n, arg);
+		for (int d = 0; d < c; d++)
+			if (strcmp(o->con[d].name, o->con[c].name) == 0)
+				qf_tool_usage_error("two contrasts named '%s'",
+						    o->con[c].name);
+	}
+}
+
 /* One option of the command line (c as getopt_long returns it). */
 static void option(struct opts *o, int c, char **argv)
 {
@@ -324,6 +368,13 @@ static void option(struct opts *o, int c, char **argv)
 		o->realiz[o->nrealiz++] = optarg;
 		break;
 	case O_RELIAB: o->reliability = optarg; break;
+	case O_CONTRAST:
+		o->cspec = realloc(o->cspec, ((size_t)o->ncon + 1) * sizeof *o->cspec);
+		if (!o->cspec)
+			qf_tool_die(1, "out of memory");
+		o->cspec[o->ncon++] = optarg;
+		break;
+	case O_CONTRASTS: o->contrasts = optarg; break;
 	case 'j': o->jobs = optarg; break;
 	case 'v': o->verbose = 1; break;
 	default: qf_tool_common_option(c, usage, argv);
@@ -344,6 +395,8 @@ static void parse_args(int argc, char **argv, void *arg)
 		{ "headings", no_argument, NULL, O_HEADINGS },
 		{ "realizations", required_argument, NULL, O_REALIZ },
 		{ "reliability", required_argument, NULL, O_RELIAB },
+		{ "contrast", required_argument, NULL, O_CONTRAST },
+		{ "contrasts", required_argument, NULL, O_CONTRASTS },
 		{ "languages", required_argument, NULL, O_LANGS },
 		{ "group-by", required_argument, NULL, O_GROUPBY },
 		{ "group", required_argument, NULL, O_GROUP },
@@ -390,20 +443,26 @@ static void parse_args(int argc, char **argv, void *arg)
 				    "model (-m)");
 	if (o->nrealiz && !o->reliability)
 		qf_tool_usage_error("--realizations needs --reliability FILE");
+	if (o->ncon && !o->contrasts)
+		qf_tool_usage_error("--contrast needs --contrasts FILE");
+	if (o->contrasts && !o->ncon)
+		qf_tool_usage_error("--contrasts needs a --contrast");
 	if ((o->e.threads = qf_tool_threads(o->jobs, &e)) < 0)
 		qf_tool_usage_error("%s", e.msg);
 	name_models(o);
 	configs(o);
+	contrasts(o);
 	o->e.ref_lang = o->ref_lang;
 	o->tokens = argv + optind;
 	o->ntokens = argc - optind;
 	qf_tool_distinct_outputs((const char *[]){ "-o", "-d", "--nll",
 						   "--units-out", "--compare",
-						   "--reliability" },
+						   "--reliability", "--contrasts" },
 				 (const char *[]){ o->output ? o->output : "-",
 						   o->disparity, o->nll, o->units,
-						   o->compare, o->reliability },
-				 6);
+						   o->compare, o->reliability,
+						   o->contrasts },
+				 7);
 }
 
 static void opts_free(void *arg)
@@ -414,6 +473,10 @@ static void opts_free(void *arg)
 		free(o->name[i]);
 	for (int g = 0; g < o->nrealiz; g++)
 		free(o->cname[g]);
+	for (int c = 0; o->con && c < o->ncon; c++)
+		qf_contrast_free(&o->con[c]);
+	free(o->con);
+	free(o->cspec);
 }
 
 /* Every model, of one vocabulary, on the threads asked for. */
@@ -677,7 +740,7 @@ static int run(void *arg, qf_err *e)
 	qf_model *models[MAXM] = { NULL };
 	struct scoring sc = { .verbose = o->verbose };
 	qf_out *out = NULL, *dout = NULL, *uout = NULL, *cout = NULL;
-	qf_out *rout = NULL;
+	qf_out *rout = NULL, *kout = NULL;
 	int rc = -1;
 
 	if (load_models(o, models, e) < 0)
@@ -685,7 +748,8 @@ static int run(void *arg, qf_err *e)
 	check_window(o, models);
 	if (!(sc.ev = qf_eval_new(models, (const char *const *)o->name, o->nm,
 				  &o->e, e)) ||
-	    add_scopes(sc.ev, o, e) < 0)
+	    add_scopes(sc.ev, o, e) < 0 ||
+	    qf_eval_contrasts(sc.ev, o->con, o->ncon, e) < 0)
 		goto out;
 	if (o->nll && !(sc.wn = qf_writer_open(o->nll, NULL, e)))
 		goto out;
@@ -709,7 +773,12 @@ static int run(void *arg, qf_err *e)
 	    (!(rout = qf_out_open(o->reliability, e)) ||
 	     qf_eval_write_reliability(sc.ev, o->conf, qf_out_file(rout), e) < 0))
 		goto out;
-	if (close_nll(&sc.wn, e) < 0 || commit_out(&rout, e) < 0 ||
+	if (o->contrasts &&
+	    (!(kout = qf_out_open(o->contrasts, e)) ||
+	     qf_eval_write_contrasts(sc.ev, qf_out_file(kout), e) < 0))
+		goto out;
+	if (close_nll(&sc.wn, e) < 0 || commit_out(&kout, e) < 0 ||
+	    commit_out(&rout, e) < 0 ||
 	    commit_out(&cout, e) < 0 || commit_out(&uout, e) < 0 ||
 	    commit_out(&dout, e) < 0 || commit_out(&out, e) < 0)
 		goto out;
@@ -730,6 +799,8 @@ out:
 		qf_out_abort(cout);
 	if (rout)
 		qf_out_abort(rout);
+	if (kout)
+		qf_out_abort(kout);
 	qf_eval_free(sc.ev);
 	for (int i = 0; i < o->nm; i++) {
 		qf_model_free(models[i]);

@@ -20,19 +20,17 @@
 #include "eval/eval_impl.h"
 
 /* The figures compared, in the table's order: those of the disparity
- * table for which lower means less disparity.  A new one is one line. */
-static const struct {
-	int k;
-	const char *name;
-} cfig[] = {
+ * table for which lower means less disparity.  A new one is one line
+ * (and NCFIG). */
+const struct cfig qf_ev_cfig[NCFIG] = {
 	{ G_MEAN, "mean" },
 	{ G_RANGE, "range" },
 	{ G_MAXMIN, "max_min" },
 	{ G_CV, "cv" },
 	{ G_TAU, "tau" },
 	{ G_TAUR, "tau_mean" },
+	{ G_MAX, "max" },
 };
-#define NCFIG ((int)(sizeof cfig / sizeof cfig[0]))
 
 /* Why a scope and figure has no inference. */
 enum { ST_OK, ST_EST, ST_NOBOOT, ST_ONE, ST_CI };
@@ -49,8 +47,7 @@ struct cmp {
 	int best, bad, st;
 };
 
-/* The sample standard deviation (n - 1) of x[0..n). */
-static double sd_of(const double *x, int n)
+double qf_ev_sd(const double *x, int n)
 {
 	double m = 0, s = 0;
 
@@ -71,28 +68,34 @@ static void cmp_free(struct cmp *c)
 	free(c->rank);
 }
 
+double *qf_ev_columns(double **const *col, int ncol, size_t n)
+{
+	double *p = malloc((size_t)ncol * (n ? n : 1) * sizeof *p);
+
+	for (int i = 0; p && i < ncol; i++)
+		*col[i] = p + (size_t)i * n;
+	return p;
+}
+
 /* Room for T models and B replicates; -1: out of memory. */
 static int cmp_alloc(struct cmp *c, int T, int B)
 {
 	size_t nb = (size_t)(B > 0 ? B : 1), t = (size_t)T;
-	double **col[] = { &c->est, &c->se, &c->lo, &c->hi, &c->diff,
-			   &c->dse, &c->dlo, &c->dhi, &c->p, &c->ph };
-	int ncol = (int)(sizeof col / sizeof col[0]);
+	double **const col[] = { &c->est, &c->se, &c->lo, &c->hi, &c->diff,
+				 &c->dse, &c->dlo, &c->dhi, &c->p, &c->ph };
 
 	memset(c, 0, sizeof *c);
 	c->T = T;
 	c->B = B;
 	c->rep = malloc((2 * t + 1) * nb * sizeof *c->rep);
-	c->est = malloc((size_t)ncol * t * sizeof *c->est);
 	c->rank = malloc(2 * t * sizeof *c->rank);
-	if (!c->rep || !c->est || !c->rank) {
+	if (!c->rep || !c->rank ||
+	    !qf_ev_columns(col, (int)(sizeof col / sizeof col[0]), t)) {
 		cmp_free(c);
 		return -1;
 	}
 	c->drep = c->rep + t * nb;
 	c->scr = c->drep + t * nb;
-	for (int i = 1; i < ncol; i++)
-		*col[i] = c->est + (size_t)i * t;
 	c->ord = c->rank + t;
 	return 0;
 }
@@ -141,21 +144,17 @@ static void rank_models(struct cmp *c)
 	}
 }
 
-/* Simultaneous 95% intervals of est[t] over the models but skip (-1:
- * none) from replicates rep[T][B]: se[t] the replicates' standard
- * deviation, c the 95th percentile over b of max_t |rep - est| / se, the
- * interval est -+ c se.  A model whose replicates do not vary (se 0) has
- * the interval [est, est] and no part in the maximum. */
-static void simultaneous(struct cmp *c, const double *rep, const double *est,
-			 int skip, double *se, double *lo, double *hi)
+void qf_ev_maxt(const double *rep, const double *ctr, const double *est,
+		int T, int B, int skip, double *se, double *lo, double *hi,
+		double *scr)
 {
-	int T = c->T, B = c->B, any = 0;
+	int any = 0;
 	double crit;
 
 	for (int t = 0; t < T; t++) {
 		se[t] = lo[t] = hi[t] = NAN;
 		if (t != skip)
-			se[t] = sd_of(rep + (size_t)t * B, B);
+			se[t] = qf_ev_sd(rep + (size_t)t * B, B);
 		any |= se[t] > 0;
 	}
 	for (int b = 0; b < B; b++) {
@@ -163,13 +162,13 @@ static void simultaneous(struct cmp *c, const double *rep, const double *est,
 
 		for (int t = 0; t < T; t++)
 			if (se[t] > 0) {
-				double v = fabs(rep[(size_t)t * B + b] - est[t]) / se[t];
+				double v = fabs(rep[(size_t)t * B + b] - ctr[t]) / se[t];
 
 				mx = v > mx ? v : mx;
 			}
-		c->scr[b] = mx;
+		scr[b] = mx;
 	}
-	crit = any ? qf_ev_quantile(c->scr, B, 0.95) : NAN;
+	crit = any ? qf_ev_quantile(scr, B, 0.95) : NAN;
 	for (int t = 0; t < T; t++) {
 		if (t == skip)
 			continue;
@@ -178,49 +177,47 @@ static void simultaneous(struct cmp *c, const double *rep, const double *est,
 	}
 }
 
-/* The two-sided bootstrap p of H0 diff = 0 for each model but the best:
- * (1 + #{b: |d*_b - d| >= |d|}) / (B + 1). */
-static void p_values(struct cmp *c)
+double qf_ev_boot_p(const double *rep, int B, double ctr, double est)
 {
-	for (int t = 0; t < c->T; t++) {
-		const double *d = c->drep + (size_t)t * c->B;
-		int n = 0;
+	int n = 0;
 
-		c->p[t] = NAN;
-		if (t == c->best)
-			continue;
-		for (int b = 0; b < c->B; b++)
-			n += fabs(d[b] - c->diff[t]) >= fabs(c->diff[t]);
-		c->p[t] = (1.0 + n) / (c->B + 1.0);
-	}
+	for (int b = 0; b < B; b++)
+		n += fabs(rep[b] - ctr) >= fabs(est);
+	return (1.0 + n) / (B + 1.0);
 }
 
-/* Holm's step-down adjustment of the p-values of the models but the
- * best: the i-th smallest (0-based; ties in command-line order) times
- * K - i, K = T - 1, made monotone and capped at 1. */
-static void holm(struct cmp *c)
+/* The two-sided bootstrap p of H0 diff = 0 for each model but the best. */
+static void p_values(struct cmp *c)
+{
+	for (int t = 0; t < c->T; t++)
+		c->p[t] = t == c->best ? NAN :
+			qf_ev_boot_p(c->drep + (size_t)t * c->B, c->B,
+				     c->diff[t], c->diff[t]);
+}
+
+void qf_ev_holm(const double *p, int n, int skip, int *ord, double *ph)
 {
 	int K = 0;
 	double run = 0;
 
-	for (int t = 0; t < c->T; t++) {
+	for (int t = 0; t < n; t++) {
 		int i = K;
 
-		c->ph[t] = NAN;
-		if (t == c->best)
+		ph[t] = NAN;
+		if (t == skip)
 			continue;
-		while (i > 0 && c->p[c->ord[i - 1]] > c->p[t]) {
-			c->ord[i] = c->ord[i - 1];
+		while (i > 0 && p[ord[i - 1]] > p[t]) {
+			ord[i] = ord[i - 1];
 			i--;
 		}
-		c->ord[i] = t;
+		ord[i] = t;
 		K++;
 	}
 	for (int i = 0; i < K; i++) {
-		double v = (K - i) * c->p[c->ord[i]];
+		double v = (K - i) * p[ord[i]];
 
 		run = v > run ? v : run;
-		c->ph[c->ord[i]] = run < 1 ? run : 1;
+		ph[ord[i]] = run < 1 ? run : 1;
 	}
 }
 
@@ -229,14 +226,16 @@ static void infer(struct cmp *c)
 {
 	int T = c->T, B = c->B;
 
-	simultaneous(c, c->rep, c->est, -1, c->se, c->lo, c->hi);
+	qf_ev_maxt(c->rep, c->est, c->est, T, B, -1, c->se, c->lo, c->hi,
+		   c->scr);
 	for (int t = 0; t < T; t++)
 		for (int b = 0; b < B; b++)
 			c->drep[(size_t)t * B + b] = c->rep[(size_t)t * B + b] -
 						     c->rep[(size_t)c->best * B + b];
-	simultaneous(c, c->drep, c->diff, c->best, c->dse, c->dlo, c->dhi);
+	qf_ev_maxt(c->drep, c->diff, c->diff, T, B, c->best, c->dse, c->dlo,
+		   c->dhi, c->scr);
 	p_values(c);
-	holm(c);
+	qf_ev_holm(c->p, T, c->best, c->ord, c->ph);
 }
 
 /* Scope s, figure k: the status and what can be computed. */
@@ -257,8 +256,7 @@ static void one_figure(const qf_eval *ev, int s, int k, struct cmp *c)
 
 /* ------------------------------------------------------------ rows */
 
-/* Why test model t's estimate of figure k in scope s is NA. */
-static void put_est_why(FILE *f, const qf_eval *ev, int t, int s, int k)
+void qf_ev_put_est_why(FILE *f, const qf_eval *ev, int t, int s, int k)
 {
 	int r = GREA(&ev->est, ev, t, s, k);
 	int nov = ev->est.gnov[(size_t)t * ev->nsc + s];
@@ -293,7 +291,7 @@ static void put_status(FILE *f, const qf_eval *ev, int s, int k,
 			    isnan(c->est[t])) {
 				if (!first)
 					fputc(';', f);
-				put_est_why(f, ev, t, s, k);
+				qf_ev_put_est_why(f, ev, t, s, k);
 				first = 0;
 			}
 		break;
@@ -308,7 +306,7 @@ static void cmp_row(FILE *f, const qf_eval *ev, int s, int j,
 	int ranked = c->st != ST_EST, ok = c->st == ST_OK;
 	int isbest = ranked && t == c->best;
 
-	fprintf(f, "%s\t%s\t%s", ev->sc[s].name, cfig[j].name, ev->name[t + 1]);
+	fprintf(f, "%s\t%s\t%s", ev->sc[s].name, qf_ev_cfig[j].name, ev->name[t + 1]);
 	qf_ev_put_num(f, c->est[t]);
 	qf_ev_put_num(f, ok ? c->se[t] : NAN);
 	qf_ev_put_num(f, ok ? c->lo[t] : NAN);
@@ -326,7 +324,7 @@ static void cmp_row(FILE *f, const qf_eval *ev, int s, int j,
 		fprintf(f, "\t%d", isbest || c->dlo[t] <= 0);
 	else
 		fputs("\tNA", f);
-	put_status(f, ev, s, cfig[j].k, c);
+	put_status(f, ev, s, qf_ev_cfig[j].k, c);
 }
 
 int qf_eval_write_compare(const qf_eval *ev, FILE *f, qf_err *err)
@@ -342,7 +340,7 @@ int qf_eval_write_compare(const qf_eval *ev, FILE *f, qf_err *err)
 	      "diff_lo\tdiff_hi\tp\tp_holm\tin_best_set\tstatus\n", f);
 	for (int s = 0; s < ev->nsc; s++)
 		for (int j = 0; j < NCFIG; j++) {
-			one_figure(ev, s, cfig[j].k, &c);
+			one_figure(ev, s, qf_ev_cfig[j].k, &c);
 			for (int t = 0; t < c.T; t++)
 				cmp_row(f, ev, s, j, &c, t);
 		}

@@ -156,6 +156,7 @@ void qf_eval_free(qf_eval *ev)
 	free(ev->u);
 	free(ev->usum);
 	qf_ev_scopes_free(ev);
+	qf_ev_contrasts_free(ev);
 	qf_ev_figs_free(&ev->est);
 	qf_ev_resample_free(ev);
 	if (ev->rep)

@@ -92,6 +92,30 @@ int qf_eval_write_units(const qf_eval *ev, FILE *f, qf_err *err);
  * interval and Holm-adjusted p, and the set that cannot be told apart
  * from the best (docs/eval.md, "Comparing configurations"). */
 int qf_eval_write_compare(const qf_eval *ev, FILE *f, qf_err *err);
+/* A contrast of the test models (--contrast, contrast.c): a name and a
+ * coefficient per test model, 0 for those not in it; the coefficients
+ * sum to 0 (docs/eval.md, "Contrasts of configurations"). */
+typedef struct qf_contrast {
+	char *name;
+	double *coef;		/* [n]: test model t's (names[t]) */
+	int n;
+} qf_contrast;
+/* Parse "NAME=TERM TERM ...", each TERM a sign, an optional coefficient
+ * "2*" and the name of a test model of names[0..n) ("+p0-11 -p0 -p11
+ * +none"), into c (qf_contrast_free it); -1 with err set:
+ *     contrast 'x=+p0 -q3': no test model q3
+ *     contrast 'x=+p0 -p11 +none': the coefficients sum to 1, not 0 */
+int qf_contrast_parse(qf_contrast *c, const char *spec,
+		      const char *const *names, int n, qf_err *err);
+void qf_contrast_free(qf_contrast *c);
+/* The contrasts of the contrasts table (copied), before qf_eval_finish:
+ * the jackknife gives each its SEs and acceleration. */
+int qf_eval_contrasts(qf_eval *ev, const qf_contrast *c, int n, qf_err *err);
+/* The contrasts table (--contrasts), after qf_eval_finish: per scope,
+ * figure of the comparison, scale (diff, log) and contrast, the estimate,
+ * its SE and interval, p and Holm's over the contrasts, simultaneous
+ * (max-T) intervals over them. */
+int qf_eval_write_contrasts(const qf_eval *ev, FILE *f, qf_err *err);
 /* The reliability table (--reliability), after qf_eval_finish: conf[t]
  * names the configuration test model t (models[t + 1]) is a realization
  * of (conf NULL, or conf[t] NULL: a configuration of its own, named

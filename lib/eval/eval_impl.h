@@ -5,7 +5,8 @@
  * scopes.c keeps the languages and the scopes; figures.c computes the
  * figures of one set of units; bootstrap.c draws the replicates and
  * their intervals; tables.c writes the tables (docs/eval.md);
- * compare.c the comparison of the test models (--compare). */
+ * compare.c the comparison of the test models (--compare); contrast.c
+ * their contrasts (--contrasts). */
 #ifndef QF_EVAL_IMPL_H
 #define QF_EVAL_IMPL_H
 
@@ -88,6 +89,8 @@ struct figs {
 	double *tc;		/* [ntest][nscope]: tau's own correction (a
 				 * replicate with clusters), else NULL: the
 				 * estimate's (ev->tauc) */
+	double *cse;		/* [ncontrast][nscope][NCFIG][2]: the
+				 * jackknife SE of every contrast (CIDX) */
 };
 
 /* The jackknife's sums of one figure (resample.c). */
@@ -145,12 +148,33 @@ struct qf_eval {
 				 * the D_L (the reliability's var_unit) */
 	struct figs acc;	/* the jackknife's acceleration of every
 				 * figure (f, g; NAN: none), for BCa */
+	/* contrasts (contrast.c) */
+	qf_contrast *con;
+	int ncon;
+	double *cacc;		/* [ncontrast][nscope][NCFIG][2] (CIDX): the
+				 * acceleration of every contrast (NAN: none) */
 };
 
 #define FIG(fs, ev, l, m, k) ((fs)->f[(((size_t)(l) * (ev)->nm + (m)) * NF) + (k)])
 #define REA(fs, ev, l, m, k) ((fs)->r[(((size_t)(l) * (ev)->nm + (m)) * NF) + (k)])
 #define GFIG(fs, ev, t, s, k) ((fs)->g[(((size_t)(t) * (ev)->nsc + (s)) * NG) + (k)])
 #define GREA(fs, ev, t, s, k) ((fs)->gr[(((size_t)(t) * (ev)->nsc + (s)) * NG) + (k)])
+
+/* The figures of the comparison and the contrasts (compare.c), in their
+ * tables' order: the disparity table's for which lower means less
+ * disparity. */
+struct cfig {
+	int k;			/* G_* */
+	const char *name;
+};
+#define NCFIG 7
+extern const struct cfig qf_ev_cfig[NCFIG];
+/* The scales of a contrast: of the figures, of their logarithms. */
+enum { SC_DIFF, SC_LOG, NSCALE };
+/* Contrast c, scope s, figure j (of qf_ev_cfig), scale x. */
+#define CIDX(ev, c, s, j, x) \
+	((((size_t)(c) * (ev)->nsc + (s)) * NCFIG + (j)) * NSCALE + (x))
+#define NCON(ev) ((size_t)(ev)->ncon * (ev)->nsc * NCFIG * NSCALE)
 
 /* Per language and model, the sums over a multiset of units. */
 struct acc {
@@ -169,6 +193,8 @@ struct work {
 	struct mom *mom;
 	int *cd;
 	int jready;
+	double *cval;		/* [2 NCON]: contrasts of a leave-out set,
+				 * of the replicate */
 	int no_quantiles;	/* leave kl_median and kl_p99 NA (a
 				 * replicate's jackknife: the bootstrap-t
 				 * does not use their SEs) */
@@ -236,6 +262,39 @@ void qf_ev_resample_free(qf_eval *ev);
  * an interval's end at nominal level alpha. */
 double qf_ev_bca_z0(const double *vals, int n, double est);
 double qf_ev_bca_level(double z0, double a, double alpha);
+
+/* ------------------------------------------------------------ compare.c */
+
+/* The sample standard deviation (n - 1) of x[0..n). */
+double qf_ev_sd(const double *x, int n);
+/* One block of ncol columns of n doubles, *col[i] the i-th (the block is
+ * *col[0]); NULL: out of memory. */
+double *qf_ev_columns(double **const *col, int ncol, size_t n);
+/* Simultaneous 95% intervals (max-T) of est[t] over the T rows but skip
+ * (-1: none), from replicates rep[T][B] that scatter about ctr[t] (est,
+ * but for tau): se[t] the replicates' standard deviation, c the 95th
+ * percentile over b of max_t |rep - ctr| / se, the interval est -+ c se;
+ * a row of se 0 has [est, est] and no part in the maximum.  scr[B]. */
+void qf_ev_maxt(const double *rep, const double *ctr, const double *est,
+		int T, int B, int skip, double *se, double *lo, double *hi,
+		double *scr);
+/* The two-sided bootstrap p of H0 est = 0 from replicates rep[B] about
+ * ctr: (1 + #{b: |rep_b - ctr| >= |est|}) / (B + 1). */
+double qf_ev_boot_p(const double *rep, int B, double ctr, double est);
+/* Holm's step-down adjustment of p[0..n) but skip (-1: none) into ph
+ * (NAN at skip): the i-th smallest (ties in index order) times K - i,
+ * made monotone, capped at 1; ord[n] scratch. */
+void qf_ev_holm(const double *p, int n, int skip, int *ord, double *ph);
+/* "MODEL:why" of test model t's figure k in scope s without a value. */
+void qf_ev_put_est_why(FILE *f, const qf_eval *ev, int t, int s, int k);
+
+/* ------------------------------------------------------------ contrast.c */
+
+/* Every contrast of fs into v[NCON(ev)] (CIDX): NAN when a model's
+ * figure has no value, or on the log scale is not positive. */
+void qf_ev_contrast_values(const qf_eval *ev, const struct figs *fs,
+			   double *v);
+void qf_ev_contrasts_free(qf_eval *ev);
 
 /* ------------------------------------------------------------ bootstrap.c */
 

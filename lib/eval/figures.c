@@ -116,6 +116,9 @@ int qf_ev_figs_alloc(const qf_eval *ev, struct figs *fs, int est)
 	fs->fse = malloc((nf ? nf : 1) * sizeof *fs->fse);
 	fs->gse = malloc(ng * sizeof *fs->gse);
 	fs->gsd = malloc((size_t)ev->nm * ev->nsc * sizeof *fs->gsd);
+	/* the contrasts' SEs: the estimate's, a replicate's (the t) */
+	fs->cse = malloc(((est || ev->cluster ? NCON(ev) : 0) + 1) *
+			 sizeof *fs->cse);
 	if (est) {
 		fs->gmax = malloc((size_t)ev->nm * ev->nsc * sizeof *fs->gmax);
 		fs->gmin = malloc((size_t)ev->nm * ev->nsc * sizeof *fs->gmin);
@@ -124,7 +127,7 @@ int qf_ev_figs_alloc(const qf_eval *ev, struct figs *fs, int est)
 			return -1;
 	}
 	return fs->f && fs->r && fs->g && fs->gr && fs->fse && fs->gse &&
-		fs->gsd ? 0 : -1;
+		fs->gsd && fs->cse ? 0 : -1;
 }
 
 void qf_ev_figs_free(struct figs *fs)
@@ -139,6 +142,7 @@ void qf_ev_figs_free(struct figs *fs)
 	free(fs->gsd);
 	free(fs->fse);
 	free(fs->gse);
+	free(fs->cse);
 	free(fs->tc);
 }
 

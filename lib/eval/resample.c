@@ -200,6 +200,8 @@ struct jack {
 	double *unitc;		/* [ntest][QF_MEASURES]: the same over all
 				 * languages, every measure (ev->unitc) */
 	int *keep;		/* [nlang or ncl]: 0 = left out */
+	struct mom *mc;		/* [NCON]: every contrast */
+	double *cx, *c0;	/* [NCON]: of a leave-out set, the estimate */
 };
 
 static void mom_add(struct mom *m, double x, double est)
@@ -260,6 +262,9 @@ static void jack_add(struct jack *j, double *e, double *e0)
 		mom_add(&j->mf[i], j->fs.f[i], ev->est.f[i]);
 	for (size_t i = 0; i < j->ng; i++)
 		mom_add(&j->mg[i], j->fs.g[i], ev->est.g[i]);
+	qf_ev_contrast_values(ev, &j->fs, j->cx);
+	for (size_t i = 0; i < NCON(ev); i++)
+		mom_add(&j->mc[i], j->cx[i], j->c0[i]);
 	for (int t = 0; t < nt; t++)
 		for (int s = 0; s < ev->nsc; s++) {
 			struct mom *me = j->me + ((size_t)t * ev->nsc + s) * ev->nlang;
@@ -293,6 +298,8 @@ static void jack_close(struct jack *j, int G)
 		mom_close(&j->mf[i], G);
 	for (size_t i = 0; i < j->ng; i++)
 		mom_close(&j->mg[i], G);
+	for (size_t i = 0; i < NCON(ev); i++)
+		mom_close(&j->mc[i], G);
 	for (size_t i = 0; i < j->ne; i++) {
 		double v = mom_close(&j->me[i], G);
 		size_t ts = i / ev->nlang;
@@ -418,8 +425,15 @@ static int jack_alloc(struct jack *j)
 	j->tauc = calloc(nts, sizeof *j->tauc);
 	ev->acc.f = malloc((j->nf + 1) * sizeof *ev->acc.f);
 	ev->acc.g = malloc((j->ng + 1) * sizeof *ev->acc.g);
+	j->mc = calloc(NCON(ev) + 1, sizeof *j->mc);
+	j->cx = malloc(2 * (NCON(ev) + 1) * sizeof *j->cx);
+	ev->cacc = malloc((NCON(ev) + 1) * sizeof *ev->cacc);
 	if (qf_ev_figs_alloc(ev, &j->fs, 0) < 0)
 		return -1;
+	if (!j->mc || !j->cx || !ev->cacc)
+		return -1;
+	j->c0 = j->cx + NCON(ev) + 1;
+	qf_ev_contrast_values(ev, &ev->est, j->c0);
 	return j->mf && j->mg && j->me && j->mu && j->unitc && j->keep &&
 		j->tauc && ev->acc.f &&
 		ev->acc.g ? 0 : -1;
@@ -462,8 +476,10 @@ int qf_ev_jackknife(qf_eval *ev, struct work *wk)
 	j.unitc = NULL;
 	accelerations(j.mf, j.nf, ev->acc.f);
 	accelerations(j.mg, j.ng, ev->acc.g);
+	accelerations(j.mc, NCON(ev), ev->cacc);
 	std_errors(j.mf, j.nf, ev->est.fse);
 	std_errors(j.mg, j.ng, ev->est.gse);
+	std_errors(j.mc, NCON(ev), ev->est.cse);
 	rc = 0;
 out:
 	free(e);
@@ -475,6 +491,8 @@ out:
 	free(j.unitc);
 	free(j.keep);
 	free(j.tauc);
+	free(j.mc);
+	free(j.cx);
 	qf_ev_figs_free(&j.fs);
 	return rc;
 }
@@ -568,7 +586,8 @@ static int rep_ready(const qf_eval *ev, struct work *wk, size_t nmom)
 		return 0;
 	if (qf_ev_figs_alloc(ev, &wk->jfs, 0) < 0 ||
 	    !(wk->mom = malloc((nmom + 1) * sizeof *wk->mom)) ||
-	    !(wk->cd = malloc(((size_t)ev->ncl + 1) * sizeof *wk->cd)))
+	    !(wk->cd = malloc(((size_t)ev->ncl + 1) * sizeof *wk->cd)) ||
+	    !(wk->cval = malloc(2 * (NCON(ev) + 1) * sizeof *wk->cval)))
 		return -1;
 	wk->jready = 1;
 	return 0;
@@ -581,6 +600,7 @@ void qf_ev_work_free(struct work *wk)
 	free(wk->draw);
 	free(wk->mom);
 	free(wk->cd);
+	free(wk->cval);
 	qf_ev_figs_free(&wk->jfs);
 }
 
@@ -611,14 +631,18 @@ int qf_ev_rep_jackknife(const qf_eval *ev, const int *cdraw, struct work *wk,
 	int nt = ev->nm - 1, K = ev->ncl, G = K < JACK_GROUPS ? K : JACK_GROUPS;
 	int mf = qf_ev_measure_fig(ev->o.measure);
 	size_t nf = (size_t)ev->nlang * ev->nm * NF, ng = (size_t)nt * ev->nsc * NG;
-	size_t ne = (size_t)nt * ev->nsc * ev->nlang;
-	double e[ev->nlang + 1], e0[ev->nlang + 1];
-	struct mom *m;
+	size_t ne = (size_t)nt * ev->nsc * ev->nlang, nc = NCON(ev);
+	double e[ev->nlang + 1], e0[ev->nlang + 1], *cx, *c0;
+	struct mom *m, *mc;
 
-	if (rep_ready(ev, wk, nf + ng + ne) < 0)
+	if (rep_ready(ev, wk, nf + ng + ne + nc) < 0)
 		return -1;
 	m = wk->mom;
-	memset(m, 0, (nf + ng + ne) * sizeof *m);
+	mc = m + nf + ng + ne;
+	memset(m, 0, (nf + ng + ne + nc) * sizeof *m);
+	cx = wk->cval;
+	c0 = cx + nc + 1;
+	qf_ev_contrast_values(ev, fs, c0);
 	for (int g = 0; g < G; g++) {
 		int rc;
 
@@ -632,6 +656,9 @@ int qf_ev_rep_jackknife(const qf_eval *ev, const int *cdraw, struct work *wk,
 			mom_add(&m[i], wk->jfs.f[i], fs->f[i]);
 		for (size_t i = 0; i < ng; i++)
 			mom_add(&m[nf + i], wk->jfs.g[i], fs->g[i]);
+		qf_ev_contrast_values(ev, &wk->jfs, cx);
+		for (size_t i = 0; i < nc; i++)
+			mom_add(&mc[i], cx[i], c0[i]);
 		for (int t = 0; t < nt; t++)
 			for (int s = 0; s < ev->nsc; s++) {
 				struct mom *me = m + nf + ng +
@@ -644,10 +671,11 @@ int qf_ev_rep_jackknife(const qf_eval *ev, const int *cdraw, struct work *wk,
 						mom_add(&me[l], e[l], e0[l]);
 			}
 	}
-	for (size_t i = 0; i < nf + ng + ne; i++)
+	for (size_t i = 0; i < nf + ng + ne + nc; i++)
 		mom_close(&m[i], G);
 	std_errors(m, nf, fs->fse);
 	std_errors(m + nf, ng, fs->gse);
+	std_errors(mc, nc, fs->cse);
 	for (int t = 0; t < nt; t++)
 		for (int s = 0; s < ev->nsc; s++) {
 			const struct mom *me = m + nf + ng +

@@ -50,7 +50,7 @@ sys.path.insert(0, HERE)
 import oracle  # noqa: E402
 
 # docs/eval.md: the figures compared, in the table's order
-FIGS = ["mean", "range", "max_min", "cv", "tau", "tau_mean"]
+FIGS = ["mean", "range", "max_min", "cv", "tau", "tau_mean", "max"]
 COLS = ["scope", "figure", "model", "est", "se", "lo", "hi", "rank", "best",
         "diff", "diff_lo", "diff_hi", "p", "p_holm", "in_best_set", "status"]
 WHY = {oracle.NA.LE0: "den<=0", oracle.NA.MIN: "den<=min",
@@ -264,6 +264,31 @@ def check_group(rows, got, errs, notes):
             oracle.compare_cell(where, "p_holm", got, float(want), errs)
 
 
+def check_table(path, cols, keys, groups, check):
+    """Table path against groups (lists of expected rows, in order):
+    the header cols, the rows' keys, then each group with check(rows,
+    got, errs, notes); prints the notes and the differences, returns 0
+    when there are none."""
+    head, got, errs = oracle.read_tsv(path)
+    notes = []
+    if head is not None and head != cols:
+        errs.append("%s: header %s, expected %s" % (path, head, cols))
+    elif head is not None:
+        want = [r for g in groups for r in g]
+        gk = [tuple(r[k] for k in keys) for r in got]
+        wk = [tuple(r[k] for k in keys) for r in want]
+        if gk != wk:
+            errs.append("%s: rows %s, expected %s" % (path, gk, wk))
+        else:
+            i = 0
+            for g in groups:
+                check(g, got[i:i + len(g)], errs, notes)
+                i += len(g)
+    for n in notes[:10]:
+        print("note: " + n)
+    return oracle.report(errs)
+
+
 def cmd_check(argv):
     path = None
     rest = []
@@ -274,26 +299,8 @@ def cmd_check(argv):
         else:
             rest.append(a)
     assert path, "check wants --compare FILE"
-    groups = expected(rest)
-    head, got, errs = oracle.read_tsv(path)
-    notes = []
-    if head is not None and head != COLS:
-        errs.append("%s: header %s, expected %s" % (path, head, COLS))
-    elif head is not None:
-        keys = ("scope", "figure", "model")
-        want = [r for g in groups for r in g]
-        gk = [tuple(r[k] for k in keys) for r in got]
-        wk = [tuple(r[k] for k in keys) for r in want]
-        if gk != wk:
-            errs.append("%s: rows %s, expected %s" % (path, gk, wk))
-        else:
-            i = 0
-            for g in groups:
-                check_group(g, got[i:i + len(g)], errs, notes)
-                i += len(g)
-    for n in notes[:10]:
-        print("note: " + n)
-    return oracle.report(errs)
+    return check_table(path, COLS, ("scope", "figure", "model"),
+                       expected(rest), check_group)
 
 
 # ------------------------------------------------------------ coverage

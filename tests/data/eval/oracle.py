@@ -648,24 +648,30 @@ def tau_corrections(strata, est_disp, scopes, nmodels):
     return out
 
 
+def jack_stat(vals_per_stratum):
+    """A value's BCa acceleration and jackknife SE from its values on the
+    leave-out sets of each stratum: with U = (G_h - 1)(mean_h - x_(g)),
+    a = sum U^3 / (6 (sum U^2)^1.5), var = sum_h (G_h - 1)/G_h sum_g
+    (x_(g) - mean_h)^2 (a leave-out set without a value: a = 0, SE
+    None)."""
+    u2 = u3 = var = 0.0
+    for vals in vals_per_stratum:
+        if any(v is None for v in vals):
+            return 0.0, None
+        v = np.array(vals, dtype=np.float64)
+        G = len(v)
+        U = (G - 1) * (v.mean() - v)
+        u2 += float((U ** 2).sum())
+        u3 += float((U ** 3).sum())
+        var += (G - 1) / G * float(((v - v.mean()) ** 2).sum())
+    return (u3 / (6 * u2 ** 1.5) if u2 > 0 else 0.0), math.sqrt(var)
+
+
 def jack_stats(strata, langs, scopes, nmodels):
-    """Every figure's BCa acceleration and jackknife SE from the
-    leave-out sets of the strata ([[(lf, disp) per group] per stratum]):
-    with U = (G_h - 1)(mean_h - x_(g)), a = sum U^3 / (6 (sum U^2)^1.5),
-    var = sum_h (G_h - 1)/G_h sum_g (x_(g) - mean_h)^2 (a leave-out set
-    without a value: a = 0, SE None)."""
-    def stat(vals_per_stratum):
-        u2 = u3 = var = 0.0
-        for vals in vals_per_stratum:
-            if any(v is None for v in vals):
-                return 0.0, None
-            v = np.array(vals, dtype=np.float64)
-            G = len(v)
-            U = (G - 1) * (v.mean() - v)
-            u2 += float((U ** 2).sum())
-            u3 += float((U ** 3).sum())
-            var += (G - 1) / G * float(((v - v.mean()) ** 2).sum())
-        return (u3 / (6 * u2 ** 1.5) if u2 > 0 else 0.0), math.sqrt(var)
+    """Every figure's BCa acceleration and jackknife SE (jack_stat) from
+    the leave-out sets of the strata ([[(lf, disp) per group] per
+    stratum])."""
+    stat = jack_stat
     acc, se = {}, {}
     for L in langs:
         for m in range(nmodels):
