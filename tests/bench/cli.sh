@@ -8,9 +8,10 @@
 # in pairs, ROUNDS rounds (default 5; the order within a pair alternates
 # from round to round), and prints the median of each: wall time, CPU
 # time (user + system) and peak resident memory (/usr/bin/time), and the
-# ratio of the wall times.  Then loading a GPT-2-small-shaped weight
-# stream, f32 and f16 (qf-act: the model, then one layer over 43 tokens),
-# against zstd -d of the same weights as .npz (the model's bytes).
+# ratio of the wall times (tests/bench/pairs.sh).  Then loading a
+# GPT-2-small-shaped weight stream, f32 and f16 (qf-act: the model, then
+# one layer over 43 tokens), against zstd -d of the same weights as .npz
+# (the model's bytes).
 # Files go to $TMPDIR, else /dev/shm (no disk writeback in the figures),
 # else /tmp.  Not a test: nothing passes or fails on speed.
 set -euo pipefail
@@ -18,56 +19,10 @@ build=${1:?usage: cli.sh BUILD [ROUNDS]}
 rounds=${2:-5}
 bin=$(cd "$build/bin" && pwd)
 bench=$(cd "$build/bench" && pwd)
-tmp=${TMPDIR:-/dev/shm}
-[ -d "$tmp" ] && [ -w "$tmp" ] || tmp=/tmp
-dir=$(mktemp -d "$tmp/qf_bench_cli.XXXXXX")
-trap 'rm -rf "$dir"' EXIT
-cd "$dir"
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/pairs.sh"
+scratch cli
 export PATH=$bin:$PATH
-
-# One timed run of a shell line: "WALL CPU KIB".
-timed() {
-	/usr/bin/time -f '%e %U %S %M' -o t.out bash -c "$1" >/dev/null
-	awk '{ print $1, $2 + $3, $4 }' t.out
-}
-
-median() {
-	sort -g | awk '{ v[NR] = $1 }
-		END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-
-# "WALL s (CPU s), RSS MiB" of the runs in file $1.
-figures() {
-	printf '%.2f s (%.2f), %.0f MiB' "$(cut -d' ' -f1 "$1" | median)" \
-		"$(cut -d' ' -f2 "$1" | median)" \
-		"$(cut -d' ' -f3 "$1" | median | awk '{ print $1 / 1024 }')"
-}
-
-# pair QF-COMMAND ZSTD-COMMAND: one table row.
-pair() {
-	local r
-	: > q.t
-	: > z.t
-	for ((r = 0; r < rounds; r++)); do
-		if ((r % 2)); then
-			timed "$2" >> z.t
-			timed "$1" >> q.t
-		else
-			timed "$1" >> q.t
-			timed "$2" >> z.t
-		fi
-	done
-	printf '| `%s` | %s | `%s` | %s | %.2f |\n' "$1" "$(figures q.t)" \
-		"${2//|/\\|}" "$(figures z.t)" \
-		"$(awk -v a="$(cut -d' ' -f1 q.t | median)" \
-			-v b="$(cut -d' ' -f1 z.t | median)" 'BEGIN { print a / b }')"
-}
-
-header() {
-	echo
-	echo "| qf command | wall (CPU), peak RSS | zstd CLI, same bytes | wall (CPU), peak RSS | ratio |"
-	echo "|---|---|---|---|---|"
-}
 
 echo "# $(zstd --version)"
 echo "# $rounds rounds, median of each; files in $tmp"
@@ -76,7 +31,7 @@ import numpy as np
 np.save("w.npy", np.random.default_rng(18).standard_normal((16384, 4096), dtype=np.float32))'
 qf-cat --from npy --set kind=mlp_in -o w.qft w.npy
 zstd -q -1 -f -o w.zst w.npy
-header
+header "qf command" "zstd CLI, same bytes"
 pair "qf-cat --from npy -o w1.qft w.npy" "zstd -q -f -1 -o w1.zst w.npy"
 pair "qf-cat --to npy -o w2.npy w.qft" "zstd -q -f -d -o w2.npy w.zst"
 pair "qf-cat --to npz -o w3.npz w.qft" "zstd -q -f -d -o w3.npy w.zst"
@@ -91,7 +46,7 @@ echo "The quick brown fox jumps over the lazy dog" > t.txt
 qf-extract text --lang eng -o tok.qft t.txt
 echo
 echo "# GPT-2-small-shaped weight streams: f32 $(stat -c %s g32.qft) bytes, f16 $(stat -c %s g16.qft) bytes"
-header
+header "qf command" "zstd CLI, same bytes"
 for dt in 32 16; do
 	qf-cat -t "f$dt" --to npz -o g.npz g$dt.qft
 	zstd -q -1 -f -o g$dt.zst g.npz
