@@ -569,6 +569,7 @@ ALL_SITES=resid_pre,ln1_out,attn_z,attn_out,resid_mid,ln2_out,mlp_act,mlp_out,re
 }
 
 @test "--channel-stats: the linears' input channels over every token equal torch's" {
+	$PY -c 'import torch' 2>/dev/null || skip "no torch"
 	# default windows (32, stride 16: the 150-token document runs in
 	# several) and others; each token once, from the first window that
 	# holds it, as torch computes it there (data/act/chan_ref.py)

@@ -607,6 +607,7 @@ assert l1["numel"] == "0" and float(l1["fp_frac_params"]) == 1.0
 vs_chan() {
 	local how=$1 f=$2 opt=--protect-channels
 	shift 2
+	$PY -c 'import scipy' 2>/dev/null || skip "no scipy"	# the statistics' kurtosis
 	[ "$how" = --budget ] && opt=--protect-channels-budget
 	qf-quantize "$opt" "$f" --channel-stats achan.qft --emit-codes --stats cs.tsv "$@" -o co.qft fa.qft
 	qf-cat --to npz -o co.npz co.qft
@@ -636,6 +637,7 @@ vs_chan() {
 }
 
 @test "--protect-channels-budget: the kept weights of all the linears are the budget" {
+	$PY -c 'import scipy' 2>/dev/null || skip "no scipy"
 	for b in 0.25 0.1 0.07; do
 		run vs_chan --budget $b -b 3 -g 16
 		assert_success
