@@ -567,3 +567,46 @@ ALL_SITES=resid_pre,ln1_out,attn_z,attn_out,resid_mid,ln2_out,mlp_act,mlp_out,re
 	assert_success
 	[ "$(qf-cat -l x.qft | wc -l)" -eq 19 ]
 }
+
+@test "--channel-stats: the linears' input channels over every token equal torch's" {
+	$PY -c 'import torch' 2>/dev/null || skip "no torch"
+	# default windows (32, stride 16: the 150-token document runs in
+	# several) and others; each token once, from the first window that
+	# holds it, as torch computes it there (data/act/chan_ref.py)
+	qf-act -m model.qft --channel-stats c.qft --reduce mean -o /dev/null tokens.qft
+	$PY "$TESTS_DIR/data/act/chan_ref.py" model.qft tokens.qft c.qft
+	qf-act -m model.qft --window 20 --stride 7 --channel-stats c2.qft -L 0 -S ln1_out -o /dev/null tokens.qft
+	$PY "$TESTS_DIR/data/act/chan_ref.py" model.qft tokens.qft c2.qft 20 7
+	run qf-cat -l c.qft
+	assert_success
+	[ "${#lines[@]}" -eq 8 ]
+	assert_line --index 0 --regexp $'^chan\\.0\\.ln1_out\tf64\t\\[48, 3\\]\t.*kind=chan_stats layer=0 site=ln1_out feeds=attn_qkv tokens=182 docs=2 n_layer=2 columns=mean_abs,mean_sq,max_abs provenance="?qf='
+	assert_line --index 3 --partial $'chan.0.mlp_act\tf64\t[192, 3]'
+	assert_line --index 7 --partial ' layer=1 site=mlp_act feeds=mlp_out '
+}
+
+@test "--channel-stats: the same bytes twice and with any -j; the states as without it" {
+	qf-act -m model.qft -j 1 --channel-stats c1.qft --nll n1.qft -o s1.qft tokens.qft
+	qf-act -m model.qft -j 2 --channel-stats c2.qft --nll n2.qft -o s2.qft tokens.qft
+	qf-act -m model.qft -j 2 --channel-stats c3.qft -o /dev/null tokens.qft
+	qf-act -m model.qft -j 1 --nll n0.qft -o s0.qft tokens.qft
+	cmp c1.qft c2.qft
+	cmp c1.qft c3.qft
+	cmp s1.qft s2.qft
+	cmp s0.qft s1.qft
+	cmp n0.qft n1.qft
+}
+
+@test "--channel-stats: no tokens, a bad document, and misuse: nothing written" {
+	qf-cat -n nothing -o none.qft tokens.qft
+	rm -f c.qft x.qft
+	run --separate-stderr qf-act -m model.qft --channel-stats c.qft -o x.qft none.qft
+	assert_failure 1
+	[ "$stderr" = "qf-act: no tokens to measure the channels over" ]
+	[ ! -e c.qft ] && [ ! -e x.qft ]
+	run --separate-stderr qf-act -m model.qft --channel-stats c.qft -o x.qft bad.qft
+	assert_failure 1
+	[ ! -e c.qft ] && [ ! -e x.qft ]
+	misuse "-o and --channel-stats name the same file" --channel-stats ./x.qft
+	misuse "--nll and --channel-stats name the same file" --nll c.qft --channel-stats c.qft
+}

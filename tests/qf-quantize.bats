@@ -13,6 +13,20 @@ setup_file() {
 	$PY "$TESTS_DIR/data/quant/oracle.py" gen t.npz
 	$REF write t.npz t.qft
 	qf-extract weights -t f32 -o weights.qft "$TESTS_DIR/data/extract/hf"
+	# channel protection: the model fixture a and its input channels'
+	# statistics over its tokens; those of weights.qft for the examples
+	cp "$TESTS_DIR/data/model/a.qft" fa.qft
+	$PY "$TESTS_DIR/data/act/gen_tokens.py" "$TESTS_DIR/data/model/a.npz" tokens.qft
+	qf-act -m fa.qft --channel-stats achan.qft --reduce mean -o /dev/null tokens.qft
+	$PY -c "
+import sys, numpy as np
+sys.path.insert(0, '$TESTS_DIR/ref'); import qftref
+t = (np.arange(100) * 7 % 61).astype('<i4')
+with open('tok61.qft', 'wb') as f:
+    qftref.write_stream(f, [('doc.0', 8, [100], [], t.tobytes())])"
+	qf-act -m weights.qft --channel-stats chan.qft --reduce mean -o /dev/null tok61.qft
+	qf-cat --to npz -o fa.npz fa.qft
+	qf-cat --to npz -o achan.npz achan.qft
 }
 
 setup() {
@@ -585,4 +599,177 @@ assert l1["numel"] == "0" and float(l1["fp_frac_params"]) == 1.0
 	done
 	[ ! -e same.out ]
 	[ ! -s link.target ]
+}
+
+# Quantize fa.qft keeping the input columns the oracle's options say
+# (--frac F or --budget F, then --salience S), with the rest of the
+# options, codes and statistics included; compare with the oracle.
+vs_chan() {
+	local how=$1 f=$2 opt=--protect-channels
+	shift 2
+	$PY -c 'import scipy' 2>/dev/null || skip "no scipy"	# the statistics' kurtosis
+	[ "$how" = --budget ] && opt=--protect-channels-budget
+	qf-quantize "$opt" "$f" --channel-stats achan.qft --emit-codes --stats cs.tsv "$@" -o co.qft fa.qft
+	qf-cat --to npz -o co.npz co.qft
+	$ORACLE check-chan fa.npz achan.npz co.npz "$how" "$f" --stats cs.tsv "$@"
+}
+
+@test "--protect-channels: the most salient input columns kept, the rest quantized as the oracle does" {
+	for g in tensor channel 16 64; do
+		vs_chan --frac 0.3 -b 3 -g $g
+		vs_chan --frac 0.1 -b 4 -g $g --asym
+	done
+	vs_chan --frac 0.25 -b 4 -g 16 --salience absmax
+	vs_chan --frac 0.25 -b 4 -g channel --salience rms
+	vs_chan --frac 0.2 -b 2 -g 32 -c mse
+	vs_chan --frac 0.2 -b 5 -g 16 -c percentile:99
+	vs_chan --frac 0.2 -b 4 -g 16 --asym -c aciq_laplace
+	vs_chan --frac 0.2 -b 4 -g 32 --round stochastic --seed 3
+	vs_chan --frac 0.15 -s nf4
+	vs_chan --frac 0.15 -s fp4 -g channel
+	vs_chan --frac 0.15 --compat
+	# nothing and everything kept
+	vs_chan --frac 0 -b 3 -g 16
+	vs_chan --frac 1 -b 3 -g 16
+	qf-quantize -b 3 -g 16 -o plain.qft fa.qft
+	qf-quantize -b 3 -g 16 --protect-channels 0 --channel-stats achan.qft -o zero.qft fa.qft
+	cmp <(qf-cat --to npz -o - plain.qft | md5sum) <(qf-cat --to npz -o - zero.qft | md5sum)
+}
+
+@test "--protect-channels-budget: the kept weights of all the linears are the budget" {
+	$PY -c 'import scipy' 2>/dev/null || skip "no scipy"
+	for b in 0.25 0.1 0.07; do
+		run vs_chan --budget $b -b 3 -g 16
+		assert_success
+		# within half a column of a tensor of F, and the statistics' total
+		kept=$(awk -F'\t' '$1 == "total" { print $NF }' cs.tsv)
+		py "assert abs($kept - $b) <= 24 / 55296, $kept"
+		assert_output --partial "$(py "
+import math
+print('kept %d of 55296' % round(float('$kept') * 55296))")"
+	done
+	# a budget of 0.25 is 12 of every 48 columns, as --protect-channels 0.25
+	qf-quantize -b 3 -g 16 --protect-channels 0.25 --channel-stats achan.qft -o f.qft fa.qft
+	qf-quantize -b 3 -g 16 --protect-channels-budget 0.25 --channel-stats achan.qft -o b.qft fa.qft
+	cmp f.qft b.qft
+}
+
+@test "--protect-channels: kept columns in --stats, -v and the records' attributes" {
+	run --separate-stderr qf-quantize -b 4 -g 16 --protect-channels 0.25 --channel-stats achan.qft --stats cs.tsv -v -o c.qft fa.qft
+	assert_success
+	[ "${stderr_lines[2]}" = "qf-quantize: kept the most salient input channels' 13824 weights in full precision: 25.0000% of the 55296 weights of the 8 linears quantized" ]
+	head -2 cs.tsv | tail -1 | grep -q $'\tfp_frac_bytes\tchan_kept\tchan_kept_frac$'
+	[ "$(awk -F'\t' '$2 == "layers.0.mlp.out.weight" { print $(NF-1), $NF }' cs.tsv)" = "2304 0.25" ]
+	[ "$(awk -F'\t' '$2 == "tok_emb.weight" { print $(NF-1), $NF }' cs.tsv)" = "0 NA" ]
+	[ "$(awk -F'\t' '$1 == "total" { print $(NF-1), $NF }' cs.tsv)" = "13824 0.25" ]
+	run qf-cat -l -n layers.1.mlp.out.weight c.qft
+	assert_output --partial ' quant_round=nearest quant_src_dtype=f16 quant_salience=absmean quant_kept_cols=48 provenance='
+	# without the options: no such column, attribute or line
+	qf-quantize -b 4 -g 16 --stats ps.tsv -o p.qft fa.qft
+	! grep -q chan_kept ps.tsv
+	! qf-cat -l p.qft | grep -q quant_kept_cols
+}
+
+@test "--protect-channels: the same bytes twice, with any -j, from a pipe" {
+	o="-b 3 -g 16 --protect-channels-budget 0.1 --channel-stats achan.qft --emit-codes"
+	qf-quantize $o -j 1 --stats s1.tsv -o c1.qft fa.qft
+	qf-quantize $o -j 1 --stats s2.tsv -o c2.qft fa.qft
+	qf-quantize $o -j 2 --stats s3.tsv -o c3.qft fa.qft
+	cat fa.qft | qf-quantize $o -j 2 --stats s4.tsv -o c4.qft
+	cmp c1.qft c2.qft
+	cmp c1.qft c3.qft
+	cmp c1.qft c4.qft
+	cmp s1.tsv s2.tsv
+	cmp s1.tsv s3.tsv
+	cmp s1.tsv s4.tsv
+}
+
+@test "--protect-channels: statistics of another model or layer, or none: one line, nothing written" {
+	bad() {
+		rm -f x.qft
+		run --separate-stderr qf-quantize -b 3 --protect-channels 0.1 --channel-stats "$1" -o x.qft fa.qft
+		assert_failure 1
+		[ "$stderr" = "qf-quantize: $want" ] || { echo "$1: $stderr"; false; }
+		[ ! -e x.qft ]
+	}
+	# another model's: the tiny GPT-2 of weights.qft has 2 layers of
+	# width 32, model b 3 layers
+	want="chan.qft: record chan.0.ln1_out: 32 channels, but fa.qft: record layers.0.attn.qkv.weight has 48 input columns: statistics of another model?"
+	bad chan.qft
+	qf-act -m "$TESTS_DIR/data/model/b.qft" --channel-stats bchan.qft -o /dev/null tokens.qft
+	want="bchan.qft: statistics of a model of 3 layers, but fa.qft has 2"
+	bad bchan.qft
+	# of the same depth, but other widths, cut by hand
+	py "
+import sys, numpy as np
+sys.path.insert(0, '$TESTS_DIR/ref'); import qftref
+recs = []
+for n, dt, dims, attrs, p in qftref.read_records(open('achan.qft', 'rb')):
+    a = np.frombuffer(p, '<f8').reshape(dims)[:40]
+    recs.append((n, 2, list(a.shape), attrs, a.tobytes()))
+with open('narrow.qft', 'wb') as f:
+    qftref.write_stream(f, recs)"
+	want="narrow.qft: record chan.0.ln1_out: 40 channels, but fa.qft: record layers.0.attn.qkv.weight has 48 input columns: statistics of another model?"
+	bad narrow.qft
+	# a layer missing
+	qf-cat -x 'chan.1.*' -o nolayer.qft achan.qft
+	want="nolayer.qft: no channel statistics of layer 1 for attn_qkv (fa.qft: record layers.1.attn.qkv.weight)"
+	bad nolayer.qft
+	# not statistics at all; an empty stream
+	want="fa.qft: record config: not channel statistics (kind chan_stats, as qf-act --channel-stats writes)"
+	bad fa.qft
+	qf-cat -n nothing -o empty.qft achan.qft
+	want="empty.qft: no channel statistics"
+	bad empty.qft
+	# a negative statistic; a record twice
+	py "
+import sys, numpy as np
+sys.path.insert(0, '$TESTS_DIR/ref'); import qftref
+recs = list(qftref.read_records(open('achan.qft', 'rb')))
+n, dt, dims, attrs, p = recs[0]
+a = np.frombuffer(p, '<f8').reshape(dims).copy()
+a[3, 1] = -1
+with open('neg.qft', 'wb') as f:
+    qftref.write_stream(f, [(n, dt, dims, attrs, a.tobytes())] + recs[1:])
+with open('twice.qft', 'wb') as f:
+    qftref.write_stream(f, recs + recs[:1])"
+	want="neg.qft: record chan.0.ln1_out: channel 3: a statistic is negative or not finite"
+	bad neg.qft
+	want="twice.qft: record chan.0.ln1_out: a second record of layer 0 for attn_qkv (the first: chan.0.ln1_out)"
+	bad twice.qft
+	want="nope.qft: No such file or directory"
+	bad nope.qft
+}
+
+@test "--protect-channels: misuse" {
+	check() {
+		rm -f x.qft
+		run --separate-stderr qf-quantize "$@" -o x.qft fa.qft
+		assert_failure 2
+		[ "${stderr_lines[0]}" = "qf-quantize: $want" ] ||
+			{ echo "$*: ${stderr_lines[0]}"; false; }
+		[ "${stderr_lines[1]}" = "Try 'qf-quantize --help' for more information." ]
+		[ ! -e x.qft ]
+	}
+	for f in 1.5 -0.1 x 0.5x nan ''; do
+		want="--protect-channels: '$f' is not a fraction in [0, 1]"
+		check --protect-channels "$f" --channel-stats achan.qft
+	done
+	want="--protect-channels-budget: '2' is not a fraction in [0, 1]"
+	check --protect-channels-budget 2 --channel-stats achan.qft
+	want="--protect-channels needs --channel-stats FILE (qf-act --channel-stats)"
+	check --protect-channels 0.1
+	check --protect-channels-budget 0.1
+	want="--channel-stats is for --protect-channels or --protect-channels-budget"
+	check --channel-stats achan.qft
+	want="--salience is for --protect-channels or --protect-channels-budget"
+	check --salience rms
+	want="unknown --salience 'mean' (absmean, rms, absmax)"
+	check --protect-channels 0.1 --channel-stats achan.qft --salience mean
+	want="--protect-channels and --protect-channels-budget exclude each other"
+	check --protect-channels 0.1 --protect-channels-budget 0.1 --channel-stats achan.qft
+	want="--protect-channels: q8_0's blocks of 32 cannot keep columns (int, fp4, nf4, --compat)"
+	check -s q8_0 --protect-channels 0.1 --channel-stats achan.qft
+	want="--protect-channels: no linear weight of a layer (attn_qkv, attn_out, mlp_in, mlp_out) is quantized"
+	check -k tok_emb --protect-channels 0.1 --channel-stats achan.qft
 }

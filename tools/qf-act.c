@@ -10,7 +10,8 @@
  * (reduce none: tokens x width per layer and site, the rows of every
  * window with --per-window; mean: one row each; sample:K: K rows each;
  * at most the machine's memory, else an error
- * naming the document and the size).  The work is lib/model/act.c's (qf_act); this is
+ * naming the document and the size); with --channel-stats, 3 sums per
+ * input channel of every block's linears.  The work is lib/model/act.c's (qf_act); this is
  * options, files and messages.  See docs/man/qf-act.1.
  */
 #include <getopt.h>
@@ -45,6 +46,10 @@ static const char usage[] =
 	"      --sink-eps E       threshold of the sink rate (default 0.3; with\n"
 	"                         --attn-stats)\n"
 	"      --nll FILE         also write per-token NLL records to FILE\n"
+	"      --channel-stats FILE  also write to FILE, per block layer and\n"
+	"                         linear, its input channels' mean |x|, mean x^2\n"
+	"                         and max |x| over all tokens (chan.L.SITE\n"
+	"                         [width, 3] f64; qf-quantize --protect-channels)\n"
 	"      --patch FROM       replace the chosen layers' and sites' states with\n"
 	"                         those of FROM (qf-act --reduce none output over\n"
 	"                         the same tokens, in the same document order;\n"
@@ -66,14 +71,15 @@ static const char usage[] =
 	"  qf-act -m model.qft --attn-stats --sites resid_pre --layers 0 --nll nll.qft -o act.qft tokens.qft\n"
 	"  qf-act -m model.qft --per-window --layers 1 -o clean.qft tokens.qft\n"
 	"  qf-act -m model.qft --corrupt 3 --seed 1 --patch clean.qft --layers 1 --nll traced.qft -o /dev/null tokens.qft\n"
-	"  qf-act -m model.qft --layers 1,final --sites resid_post,final_norm -o last.qft tokens.qft more.qft\n";
+	"  qf-act -m model.qft --layers 1,final --sites resid_post,final_norm -o last.qft tokens.qft more.qft\n"
+	"  qf-act -m model.qft --channel-stats chan.qft --reduce mean -o /dev/null tokens.qft\n";
 
 /* --layers final: the final norm's layer, n_layer once the model is
  * known. */
 #define LAYER_FINAL UINT64_MAX
 
 struct opts {
-	const char *model, *output, *nll, *patch;
+	const char *model, *output, *nll, *patch, *chan;
 	char **inputs;		/* the token streams (none: standard input) */
 	int ninputs;
 	const char *layers, *positions, *jobs;	/* as given */
@@ -192,7 +198,7 @@ static uint64_t *parse_list(const char *opt, const char *s, uint64_t max,
 }
 
 enum { O_SEED = 0x2000, O_WINDOW, O_STRIDE, O_ATTN, O_EPS, O_NLL, O_PATCH,
-       O_POSITIONS, O_CORRUPT, O_PER_WINDOW };
+       O_POSITIONS, O_CORRUPT, O_PER_WINDOW, O_CHAN };
 
 static void option(struct opts *o, int c, const char *arg, char **argv)
 {
@@ -220,6 +226,7 @@ static void option(struct opts *o, int c, const char *arg, char **argv)
 		o->eps_set = 1;
 		break;
 	case O_NLL: o->nll = arg; o->a.nll = 1; break;
+	case O_CHAN: o->chan = arg; o->a.chan = 1; break;
 	case O_PATCH: o->patch = arg; break;
 	case O_POSITIONS: o->positions = arg; break;
 	case O_CORRUPT:
@@ -318,6 +325,7 @@ static void parse_args(int argc, char **argv, void *arg)
 		{ "attn-stats", no_argument, NULL, O_ATTN },
 		{ "sink-eps", required_argument, NULL, O_EPS },
 		{ "nll", required_argument, NULL, O_NLL },
+		{ "channel-stats", required_argument, NULL, O_CHAN },
 		{ "patch", required_argument, NULL, O_PATCH },
 		{ "positions", required_argument, NULL, O_POSITIONS },
 		{ "corrupt", required_argument, NULL, O_CORRUPT },
@@ -337,9 +345,10 @@ static void parse_args(int argc, char **argv, void *arg)
 	parse_values(o);
 	o->inputs = argv + optind;
 	o->ninputs = argc - optind;
-	qf_tool_distinct_outputs((const char *[]){ "-o", "--nll" },
+	qf_tool_distinct_outputs((const char *[]){ "-o", "--nll",
+						   "--channel-stats" },
 				 (const char *[]){ o->output ? o->output : "-",
-						   o->nll }, 2);
+						   o->nll, o->chan }, 3);
 }
 
 static void opts_free(void *arg)
@@ -375,9 +384,9 @@ static void check_model(const struct opts *o, const qf_model_config *cfg,
 
 /* ------------------------------------------------------------ running */
 
-/* Records to the states' stream or the NLL's. */
+/* Records to the states' stream, the NLL's or the channels'. */
 struct sinks {
-	qf_writer *w, *wn;
+	qf_writer *w, *wn, *wc;
 };
 
 static int put(void *ctx, int kind, const qf_rec *rec, const void *data,
@@ -385,7 +394,8 @@ static int put(void *ctx, int kind, const qf_rec *rec, const void *data,
 {
 	struct sinks *k = ctx;
 
-	return qf_writer_put(kind == QF_ACT_OUT_NLL ? k->wn : k->w, rec, data, e);
+	return qf_writer_put(kind == QF_ACT_OUT_NLL ? k->wn :
+			     kind == QF_ACT_OUT_CHAN ? k->wc : k->w, rec, data, e);
 }
 
 static int one_doc(qf_act *a, qf_reader *in, const qf_rec *rec,
@@ -407,12 +417,16 @@ static int one_doc(qf_act *a, qf_reader *in, const qf_rec *rec,
 	return rc;
 }
 
-/* Commit the NLL's stream, then the states'.  A writer is gone once
- * closed, committed or not; what is left is aborted. */
+/* Commit the channels' stream, the NLL's, then the states'.  A writer
+ * is gone once closed, committed or not; what is left is aborted. */
 static int sinks_close(struct sinks *k, qf_err *e)
 {
-	int rc = qf_writer_close(k->wn, e);
+	int rc = qf_writer_close(k->wc, e);
 
+	k->wc = NULL;
+	if (rc < 0)
+		return -1;
+	rc = qf_writer_close(k->wn, e);
 	k->wn = NULL;
 	if (rc < 0)
 		return -1;
@@ -459,7 +473,7 @@ static int run(void *arg, qf_err *e)
 	qf_model *m = NULL;
 	qf_reader *fr = NULL;
 	qf_act *a = NULL;
-	struct sinks k = { NULL, NULL };
+	struct sinks k = { NULL, NULL, NULL };
 	qf_act_opts ao = o->a;
 	uint64_t *layers = NULL;
 	int status = -1;
@@ -481,14 +495,17 @@ static int run(void *arg, qf_err *e)
 		goto out;
 	if (!(a = qf_act_new(m, &ao, e)) ||
 	    !(k.w = qf_writer_open(o->output ? o->output : "-", NULL, e)) ||
-	    (o->nll && !(k.wn = qf_writer_open(o->nll, NULL, e))))
+	    (o->nll && !(k.wn = qf_writer_open(o->nll, NULL, e))) ||
+	    (o->chan && !(k.wc = qf_writer_open(o->chan, NULL, e))))
 		goto out;
-	if (all_inputs(a, o, &k, e) < 0 || sinks_close(&k, e) < 0)
+	if (all_inputs(a, o, &k, e) < 0 || qf_act_chan(a, put, &k, e) < 0 ||
+	    sinks_close(&k, e) < 0)
 		goto out;
 	if (o->verbose)
 		fprintf(stderr, "qf-act: %" PRIu64 " documents\n", qf_act_docs(a));
 	status = QF_EXIT_OK;
 out:
+	qf_writer_abort(k.wc);
 	qf_writer_abort(k.wn);
 	qf_writer_abort(k.w);
 	qf_act_free(a);

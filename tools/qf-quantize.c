@@ -50,6 +50,14 @@ static const char usage[] =
 	"      --protect-kind KINDS   keep these kinds in full precision\n"
 	"      --protect-name GLOB    keep matching tensors in full precision\n"
 	"                         (repeatable)\n"
+	"      --protect-channels FRAC  of each linear weight [out, in] quantized,\n"
+	"                         keep the fraction FRAC (0..1) of its input columns\n"
+	"                         with the largest salience in full precision\n"
+	"      --protect-channels-budget F  the same, the columns per tensor chosen\n"
+	"                         so that F of all those linears' weights are kept\n"
+	"      --channel-stats FILE  the input channels' statistics (qf-act\n"
+	"                         --channel-stats) that --protect-channels ranks by\n"
+	"      --salience S       absmean (mean |x|, default), rms or absmax\n"
 	"      --bits-map MAP     int bits per layer: 'default=4,0=8,11=8', or @FILE\n"
 	"      --nonfinite POLICY error (default), zero (NaN and Inf become 0) or\n"
 	"                         keep (such a tensor stays in full precision)\n"
@@ -73,7 +81,8 @@ static const char usage[] =
 	"  qf-quantize -b 3 -c aciq_laplace --protect-layers 0 -o w3.qft weights.qft\n"
 	"  qf-quantize --compat -o old.qft weights.qft\n"
 	"  qf-quantize --all-weights -b 4 -g 64 -c mse -o new.qft weights.qft\n"
-	"  qf-quantize -s q8_0 --emit-codes weights.qft | qf-cat -l\n";
+	"  qf-quantize -s q8_0 --emit-codes weights.qft | qf-cat -l\n"
+	"  qf-quantize -b 3 -g 64 --protect-channels-budget 0.25 --channel-stats chan.qft -o w3c.qft weights.qft\n";
 
 struct opts {
 	qf_qplan p;
@@ -81,6 +90,8 @@ struct opts {
 	    seed_set, include_set;
 	int verbose;
 	const char *input, *output, *stats;
+	const char *chan_stats;	/* --channel-stats */
+	int chan_frac_set, chan_budget_set, salience_set;
 	qf_wopts w;
 };
 
@@ -277,6 +288,45 @@ static int parse_round(const char *s)
 	qf_tool_usage_error("unknown rounding '%s' (nearest, stochastic)", s);
 }
 
+/* --protect-channels FRAC, --protect-channels-budget F: in [0, 1]. */
+static void protect_channels(struct opts *o, const char *opt, const char *s,
+			     int budget)
+{
+	double v;
+	qf_err e;
+
+	if (qf_parse_double(s, &v, &e) < 0 || !(v >= 0 && v <= 1))
+		qf_tool_usage_error("%s: '%s' is not a fraction in [0, 1]", opt, s);
+	if ((budget ? o->chan_frac_set : o->chan_budget_set))
+		qf_tool_usage_error("--protect-channels and --protect-channels-budget "
+				    "exclude each other");
+	o->p.chan_frac = v;
+	o->p.chan_budget = budget;
+	*(budget ? &o->chan_budget_set : &o->chan_frac_set) = 1;
+}
+
+/* What channel protection needs: statistics, a scheme with scalar
+ * units. */
+static void check_channels(const struct opts *o)
+{
+	const qf_qplan *p = &o->p;
+	int on = o->chan_frac_set || o->chan_budget_set;
+
+	if (on && !o->chan_stats)
+		qf_tool_usage_error("--protect-channels needs --channel-stats FILE "
+				    "(qf-act --channel-stats)");
+	if (!on && o->chan_stats)
+		qf_tool_usage_error("--channel-stats is for --protect-channels or "
+				    "--protect-channels-budget");
+	if (!on && o->salience_set)
+		qf_tool_usage_error("--salience is for --protect-channels or "
+				    "--protect-channels-budget");
+	if (on && (p->q.scheme == QF_QS_Q8_0 || p->q.scheme == QF_QS_Q4_0))
+		qf_tool_usage_error("--protect-channels: %s's blocks of 32 cannot "
+				    "keep columns (int, fp4, nf4, --compat)",
+				    qf_qscheme_name(p->q.scheme));
+}
+
 /* The scheme and its defaults, then what was given. */
 static void resolve_spec(struct opts *o, const char *scheme, int bits, int sym)
 {
@@ -344,7 +394,8 @@ static void parse_args(int argc, char **argv, void *arg)
 	struct opts *o = arg;
 	enum { O_SYM = 256, O_ASYM, O_ROUND, O_SEED, O_COMPAT, O_ALLW,
 	       O_PLAYERS, O_PKIND, O_PNAME, O_BITSMAP, O_NONFINITE, O_EMIT,
-	       O_STATS, O_LEVEL, O_SHUFFLE, O_NO_SHUFFLE };
+	       O_STATS, O_LEVEL, O_SHUFFLE, O_NO_SHUFFLE, O_PCHAN, O_PCHANB,
+	       O_CHANSTATS, O_SALIENCE };
 	static const struct option longs[] = {
 		{ "scheme", required_argument, NULL, 's' },
 		{ "bits", required_argument, NULL, 'b' },
@@ -361,6 +412,10 @@ static void parse_args(int argc, char **argv, void *arg)
 		{ "protect-layers", required_argument, NULL, O_PLAYERS },
 		{ "protect-kind", required_argument, NULL, O_PKIND },
 		{ "protect-name", required_argument, NULL, O_PNAME },
+		{ "protect-channels", required_argument, NULL, O_PCHAN },
+		{ "protect-channels-budget", required_argument, NULL, O_PCHANB },
+		{ "channel-stats", required_argument, NULL, O_CHANSTATS },
+		{ "salience", required_argument, NULL, O_SALIENCE },
 		{ "bits-map", required_argument, NULL, O_BITSMAP },
 		{ "nonfinite", required_argument, NULL, O_NONFINITE },
 		{ "output", required_argument, NULL, 'o' },
@@ -404,6 +459,19 @@ static void parse_args(int argc, char **argv, void *arg)
 		case O_PLAYERS: protect_layers(p, optarg); break;
 		case O_PKIND: p->prot_kind |= parse_kinds("--protect-kind", optarg); break;
 		case O_PNAME: add_name(o, 1, optarg); break;
+		case O_PCHAN:
+			protect_channels(o, "--protect-channels", optarg, 0);
+			break;
+		case O_PCHANB:
+			protect_channels(o, "--protect-channels-budget", optarg, 1);
+			break;
+		case O_CHANSTATS: o->chan_stats = optarg; break;
+		case O_SALIENCE:
+			if (!(p->salience = qf_qsalience_parse(optarg)))
+				qf_tool_usage_error("unknown --salience '%s' (absmean, "
+						    "rms, absmax)", optarg);
+			o->salience_set = 1;
+			break;
 		case O_BITSMAP: bits_map(p, optarg); break;
 		case O_NONFINITE: p->nonfinite = parse_nonfinite(optarg); break;
 		case 'o': o->output = optarg; break;
@@ -422,6 +490,9 @@ static void parse_args(int argc, char **argv, void *arg)
 	o->input = optind < argc ? argv[optind] : "-";
 	resolve_spec(o, scheme, bits, sym);
 	finish_args(o, round, jopt);
+	check_channels(o);
+	if (!p->salience)
+		p->salience = QF_QSAL_ABSMEAN;
 	qf_tool_distinct_outputs((const char *[]){ "-o", "--stats" },
 				 (const char *[]){ o->output ? o->output : "-",
 						   o->stats }, 2);
@@ -466,7 +537,9 @@ static int process(struct ctx *c, const qf_rec *rec, qf_err *e)
 
 	if (n_layer >= 0) {
 		c->n_layer = n_layer;
-		if (check_layers(c, n_layer, "the model", e) < 0)
+		if (check_layers(c, n_layer, "the model", e) < 0 ||
+		    qf_qchan_check_layers(&c->o->p, n_layer,
+					  qf_reader_name(c->r), e) < 0)
 			return -1;
 	}
 	if (c->again && (rc = qf_reader_next(c->again, &c->arec, e)) != 1)
@@ -517,7 +590,7 @@ static int check_plan(struct ctx *c, qf_err *e)
 
 /* ------------------------------------------------------------ run */
 
-static void summary(const qf_qstats *s)
+static void summary(const qf_qstats *s, int chan)
 {
 	qf_qtotals t;
 	uint64_t all;
@@ -534,6 +607,13 @@ static void summary(const qf_qstats *s)
 		qf_tool_name(), t.bytes_out, t.bytes_in,
 		t.bytes_in ? 100.0 * (double)t.bytes_out / (double)t.bytes_in : 0.0,
 		t.bytes_out ? 100.0 * (double)t.bytes_fp / (double)t.bytes_out : 0.0);
+	if (chan)
+		fprintf(stderr, "%s: kept the most salient input channels' %" PRIu64
+			" weights in full precision: %.4f%% of the %" PRIu64
+			" weights of the %" PRIu64 " linears quantized\n",
+			qf_tool_name(), t.chan_kept, t.chan_numel ?
+			100.0 * (double)t.chan_kept / (double)t.chan_numel : 0.0,
+			t.chan_numel, t.nchan);
 }
 
 /* The input opened a second time when it is a regular file (standard
@@ -567,13 +647,17 @@ static int open_all(struct ctx *c, qf_err *e)
 {
 	struct opts *o = c->o;
 
+	if (o->chan_stats && !(o->p.chan = qf_qchan_load(o->chan_stats, e)))
+		return -1;
 	c->r = qf_reader_open(o->input, e);
 	if (!c->r)
 		return -1;
 	open_again(c);
 	if (o->stats && !(c->so = qf_out_open(o->stats, e)))
 		return -1;
-	c->stats = qf_qstats_new(c->so ? qf_out_file(c->so) : NULL, e);
+	c->stats = o->chan_stats ?
+		qf_qstats_new_chan(c->so ? qf_out_file(c->so) : NULL, e) :
+		qf_qstats_new(c->so ? qf_out_file(c->so) : NULL, e);
 	if (!c->stats)
 		return -1;
 	/* a record passed through keeps its provenance, the quantized ones
@@ -610,7 +694,7 @@ static int run(void *arg, qf_err *e)
 	if (so && qf_out_commit(so, e) < 0)
 		goto out;
 	if (o->verbose)
-		summary(c.stats);
+		summary(c.stats, o->chan_stats != NULL);
 	rc = 0;
 out:
 	if (c.wt)

@@ -45,7 +45,20 @@ struct qf_act {
 	qf_reader *fr;			/* patch: FROM */
 	qf_rec frec;			/* FROM's record header not yet used */
 	int fpending;			/* frec holds one */
+	double *chan;			/* chan: [n_layer][4 sites] blocks of
+					 * [width][3] sums of |x|, x^2, max |x| */
+	uint64_t chan_tokens;		/* rows summed (the same for every site) */
 };
+
+/* The linears' input sites, in chan's order, and the kind each feeds. */
+static const int chan_sites[4] = {
+	QF_SITE_LN1_OUT, QF_SITE_ATTN_Z, QF_SITE_LN2_OUT, QF_SITE_MLP_ACT,
+};
+static const char *const chan_feeds[4] = {
+	"attn_qkv", "attn_out", "mlp_in", "mlp_out",
+};
+#define CHAN_SITES ((1u << QF_SITE_LN1_OUT) | (1u << QF_SITE_ATTN_Z) | \
+		    (1u << QF_SITE_LN2_OUT) | (1u << QF_SITE_MLP_ACT))
 
 /* ------------------------------------------------------------ noise */
 
@@ -135,6 +148,50 @@ static int width(const qf_act *r, int site)
 	return site == QF_SITE_MLP_ACT ? r->cfg->n_inner : r->cfg->n_embd;
 }
 
+/* chan: the index of site s among chan_sites, or -1. */
+static int chan_index(int s)
+{
+	for (int i = 0; i < 4; i++)
+		if (chan_sites[i] == s)
+			return i;
+	return -1;
+}
+
+/* chan: the sums of layer l's site i (chan_sites[i]). */
+static double *chan_of(const qf_act *r, int l, int i)
+{
+	uint64_t d = (uint64_t)r->cfg->n_embd, f = (uint64_t)r->cfg->n_inner;
+	uint64_t per = 3 * (3 * d + f), off = 3 * d * (uint64_t)(i < 3 ? i : 3);
+
+	return r->chan + (uint64_t)l * per + off;
+}
+
+/* chan: the new rows of pass s (each token once) into the sums, in
+ * token order. */
+static void chan_add(qf_act *r, const qf_site_info *s, const float *x)
+{
+	int i = chan_index(s->site);
+	double *a;
+
+	if (i < 0 || s->layer >= r->cfg->n_layer)
+		return;
+	a = chan_of(r, s->layer, i);
+	for (int t = s->first_new; t < s->T; t++) {
+		const float *row = x + (size_t)t * (size_t)s->d;
+
+		for (int j = 0; j < s->d; j++) {
+			double v = fabs((double)row[j]);
+
+			a[3 * j] += v;
+			a[3 * j + 1] += v * v;
+			if (v > a[3 * j + 2])
+				a[3 * j + 2] = v;
+		}
+	}
+	if (i == 0 && s->layer == 0)
+		r->chan_tokens += (uint64_t)(s->T - s->first_new);
+}
+
 /* A chosen (layer, site): final_norm is layer n_layer and only it. */
 static int chosen(const qf_act *r, int l, int s)
 {
@@ -191,6 +248,8 @@ static int site_hook(void *ctx, const qf_site_info *s, float *x)
 				  x + (size_t)i * d, s->d);
 	if (src && r->layer_on[s->layer])
 		patch_rows(r, s, src, x);
+	if (r->chan)
+		chan_add(r, s, x);
 	if (!r->layer_on[s->layer] || !dst)
 		return 0;
 	if (r->o.per_window) {
@@ -792,6 +851,8 @@ static int doc_run(qf_act *r, const char *src, const qf_rec *rec,
 	qf_err e2;
 
 	h.sites = o->sites;
+	if (o->chan)
+		h.sites |= CHAN_SITES;
 	if (o->corrupt > 0)
 		h.sites |= 1u << QF_SITE_RESID_PRE;
 	if (o->attn) {
@@ -865,8 +926,12 @@ qf_act *qf_act_new(qf_model *m, const qf_act_opts *o, qf_err *e)
 	r->first = malloc((size_t)cfg->n_ctx * sizeof *r->first);
 	if (o->patch)
 		r->from = calloc((size_t)(L + 1) * QF_SITE_COUNT, sizeof *r->from);
+	if (o->chan)
+		r->chan = calloc((size_t)L * 3 * (3 * (size_t)cfg->n_embd +
+						  (size_t)cfg->n_inner),
+				 sizeof *r->chan);
 	if (!r->layer_on || !r->buf || !r->attn || !r->attn_n || !r->ent ||
-	    !r->first || (o->patch && !r->from)) {
+	    !r->first || (o->patch && !r->from) || (o->chan && !r->chan)) {
 		qf_act_free(r);
 		qf_err_set(e, "out of memory");
 		return NULL;
@@ -944,6 +1009,66 @@ void qf_act_free(qf_act *r)
 	free(r->ent);
 	free(r->first);
 	free(r->from);
+	free(r->chan);
 	qf_rec_free(&r->frec);
 	free(r);
+}
+
+/* The record chan.L.SITE of layer l's site i: its header and the
+ * means. */
+static int chan_rec(const qf_act *r, int l, int i, qf_rec *out, double *v,
+		    qf_err *e)
+{
+	int s = chan_sites[i], d = width(r, s);
+	const double *a = chan_of(r, l, i);
+	double n = (double)r->chan_tokens;
+	uint64_t dims[2] = { (uint64_t)d, 3 };
+	char name[64];
+
+	for (int j = 0; j < d; j++) {
+		v[3 * j] = a[3 * j] / n;
+		v[3 * j + 1] = a[3 * j + 1] / n;
+		v[3 * j + 2] = a[3 * j + 2];
+	}
+	snprintf(name, sizeof name, "chan.%d.%s", l, qf_site_name(s));
+	if (qf_rec_set_name(out, name, e) < 0 ||
+	    qf_rec_set_shape(out, QF_F64, 2, dims, e) < 0 ||
+	    qf_rec_set(out, QF_ATTR_KIND, "chan_stats", e) < 0 ||
+	    qf_rec_setf(out, e, "layer", "%d", l) < 0 ||
+	    qf_rec_set(out, "site", qf_site_name(s), e) < 0 ||
+	    qf_rec_set(out, "feeds", chan_feeds[i], e) < 0 ||
+	    qf_rec_setf(out, e, QF_ATTR_TOKENS, "%" PRIu64, r->chan_tokens) < 0 ||
+	    qf_rec_setf(out, e, "docs", "%" PRIu64, r->ordinal) < 0 ||
+	    qf_rec_setf(out, e, "n_layer", "%d", r->cfg->n_layer) < 0 ||
+	    qf_rec_set(out, "columns", "mean_abs,mean_sq,max_abs", e) < 0)
+		return -1;
+	return 0;
+}
+
+int qf_act_chan(qf_act *r, qf_act_put_fn put, void *ctx, qf_err *e)
+{
+	int w = r->cfg->n_embd > r->cfg->n_inner ? r->cfg->n_embd :
+		r->cfg->n_inner;
+	double *v;
+	qf_rec out;
+	int rc = 0;
+
+	if (!r->chan)
+		return 0;
+	if (!r->chan_tokens)
+		return qf_err_set(e, "no tokens to measure the channels over");
+	if (!(v = malloc((size_t)w * 3 * sizeof *v)))
+		return qf_err_set(e, "out of memory");
+	qf_rec_init(&out);
+	for (int l = 0; l < r->cfg->n_layer && rc == 0; l++)
+		for (int i = 0; i < 4 && rc == 0; i++) {
+			qf_rec_free(&out);
+			qf_rec_init(&out);
+			rc = chan_rec(r, l, i, &out, v, e);
+			if (rc == 0)
+				rc = put(ctx, QF_ACT_OUT_CHAN, &out, v, e);
+		}
+	qf_rec_free(&out);
+	free(v);
+	return rc;
 }

@@ -107,11 +107,13 @@ typedef struct qf_act_opts {
 				 * position: the same for any window or
 				 * threads */
 	double sigma;		/* e.g. qf_weights_std(.., "tok_emb.weight") */
+	int chan;		/* measure the linears' input channels
+				 * (qf_act_chan) */
 } qf_act_opts;
 
 typedef struct qf_act qf_act;
 
-enum { QF_ACT_OUT_STATE, QF_ACT_OUT_ATTN, QF_ACT_OUT_NLL };
+enum { QF_ACT_OUT_STATE, QF_ACT_OUT_ATTN, QF_ACT_OUT_NLL, QF_ACT_OUT_CHAN };
 /* Receives each record of a document, kind QF_ACT_OUT_*, with its data
  * (f32, as rec's shape says); returns 0 or -1 with err set. */
 typedef int (*qf_act_put_fn)(void *ctx, int kind, const qf_rec *rec,
@@ -137,6 +139,19 @@ int qf_act_doc(qf_act *a, const char *src, const qf_rec *rec,
 	       qf_err *err);
 /* Documents run so far. */
 uint64_t qf_act_docs(const qf_act *a);
+/* With chan: the input channels of every block's four linears over every
+ * token of the documents run so far (each token once, as its state: from
+ * the first window that holds it; after --corrupt and --patch, as the
+ * linear sees it), summed in double in token order, per layer and site
+ * a record (kind QF_ACT_OUT_CHAN)
+ *     chan.L.SITE  f64 [width, 3]: per channel mean |x|, mean x^2 and
+ *                  max |x|
+ * for SITE ln1_out (feeds attn_qkv), attn_z (attn_out), ln2_out (mlp_in)
+ * and mlp_act (mlp_out), layer by layer; attributes kind=chan_stats,
+ * layer, site, feeds (the linear's kind), tokens, docs, n_layer,
+ * columns=mean_abs,mean_sq,max_abs.  No token: "no tokens to measure the
+ * channels over". */
+int qf_act_chan(qf_act *a, qf_act_put_fn put, void *ctx, qf_err *err);
 void qf_act_free(qf_act *a);
 
 /* FNV-1a 64 of token ids as little-endian 32-bit integers. */

@@ -126,7 +126,7 @@ static int read_payload(qf_reader *r, const qf_rec *rec, void **raw,
 
 /* One tensor being quantized. */
 struct job {
-	const qf_qplan *p;
+	qf_qplan *p;
 	const qf_rec *rec;
 	const char *src;	/* the input's name */
 	void *raw;
@@ -134,6 +134,8 @@ struct job {
 	uint64_t n;
 	struct qrow *row;
 	qf_wbatch *out;
+	unsigned char *keep;	/* channel protection: [cols] or NULL */
+	uint64_t nkept;		/* columns kept */
 };
 
 /* NaN and infinity as the plan says: 1 when the tensor is to be kept. */
@@ -177,7 +179,8 @@ static int qbuf_alloc(struct job *j, const qf_qspec *q, uint64_t units,
 {
 	int zeros = q->scheme == QF_QS_INT && !q->sym;
 
-	b->y = want || j->x != j->raw ? malloc((size_t)j->n * sizeof(float)) : j->x;
+	b->y = want || j->x != j->raw || j->keep ?
+		malloc((size_t)j->n * sizeof(float)) : j->x;
 	if (j->p->emit_codes) {
 		b->codes = malloc((size_t)j->n);
 		b->scales = malloc((size_t)units * 4);
@@ -195,7 +198,7 @@ static int qbuf_alloc(struct job *j, const qf_qspec *q, uint64_t units,
 
 int qf_qa_emit(qf_wbatch *out, int codes, const qf_rec *rec,
 	       const qf_qspec *q, uint64_t rows, uint64_t units, qf_qbuf *b,
-	       qf_err *e)
+	       const struct qf_qkept *kept, qf_err *e)
 {
 	int tensor = q->gran == QF_QG_TENSOR;
 	uint64_t sd[2] = { tensor ? 1 : rows, tensor ? 1 : units / rows };
@@ -205,6 +208,12 @@ int qf_qa_emit(qf_wbatch *out, int codes, const qf_rec *rec,
 		rc = qf_rec_set_shape(&out->rec[0], QF_F32, rec->ndim, rec->dims, e);
 	if (rc == 0)
 		rc = qf_qa_quant_attrs(&out->rec[0], q, rec->dtype, e);
+	if (rc == 0 && kept)
+		rc = qf_rec_set(&out->rec[0], "quant_salience",
+				qf_qsalience_name(kept->salience), e);
+	if (rc == 0 && kept)
+		rc = qf_rec_setf(&out->rec[0], e, "quant_kept_cols", "%" PRIu64,
+				 kept->cols);
 	if (rc == 0)
 		rc = qf_rec_stamp(&out->rec[0], e);	/* computed here */
 	out->data[0] = b->y;
@@ -260,7 +269,7 @@ static int run_quantizer(struct job *j, const qf_qspec *q, uint64_t rows,
 	qf_err e2;
 
 	if (qf_quantize_pool(q, j->x, rows, cols, qf_qkey(q->seed, name), b,
-			     want, &j->row->r, j->p->pool, &e2) < 0) {
+			     want, &j->row->r, j->p->pool, j->keep, &e2) < 0) {
 		qbuf_free(b, j->x);
 		return qf_err_set(e, "%s: record %s: %s", j->src, name, e2.msg);
 	}
@@ -274,6 +283,7 @@ static int quantize(struct job *j, int want, qf_err *e)
 	uint64_t cols = rec->ndim ? rec->dims[rec->ndim - 1] : 1;
 	uint64_t rows = j->n / cols, units;
 	qf_qbuf b = { NULL, NULL, NULL, NULL };
+	struct qf_qkept kept;
 	qf_qspec q;
 	int rc = nonfinite(j, e);
 
@@ -285,6 +295,12 @@ static int quantize(struct job *j, int want, qf_err *e)
 		return qf_err_set(e, "%s: record %s: %s needs rows whose length "
 				  "is a multiple of 32, not %" PRIu64, j->src,
 				  rec->name, qf_qscheme_name(q.scheme), cols);
+	if (qf_qchan_applies(j->p, rec) &&
+	    qf_qchan_mask(j->p, rec, j->src, rows, cols, &j->keep, &j->nkept,
+			  e) < 0)
+		return -1;
+	kept.salience = j->p->salience;
+	kept.cols = j->nkept;
 	if ((want && weight_stats(j, e) < 0) ||
 	    qbuf_alloc(j, &q, units, want, &b, e) < 0 ||
 	    run_quantizer(j, &q, rows, cols, want, &b, e) < 0)
@@ -292,22 +308,30 @@ static int quantize(struct job *j, int want, qf_err *e)
 	j->row->st = QF_QST_QUANT;
 	j->row->q = q;
 	j->row->bytes_out = qf_qstored_bytes(&q, rows, cols);
+	if (j->keep) {
+		/* the kept columns' values are stored as they were */
+		j->row->chan = 1;
+		j->row->chan_kept = j->nkept * rows;
+		j->row->bytes_out += j->row->chan_kept * sizeof(float);
+		j->row->bytes_fp += j->row->chan_kept * sizeof(float);
+	}
 	return qf_qa_emit(j->out, j->p->emit_codes, rec, &q, rows, units, &b,
-			  e);
+			  j->keep ? &kept : NULL, e);
 }
 
 /* ------------------------------------------------------------ a record */
 
 /* A record to quantize; -1, 0, or 1 for one to keep (--nonfinite keep). */
-static int quantize_rec(const qf_qplan *p, qf_reader *r, const qf_rec *rec,
+static int quantize_rec(qf_qplan *p, qf_reader *r, const qf_rec *rec,
 			qf_wbatch *out, struct qrow *row, int want, qf_err *e)
 {
 	struct job j = { p, rec, qf_reader_name(r), NULL, NULL,
-			 qf_rec_numel(rec), row, out };
+			 qf_rec_numel(rec), row, out, NULL, 0 };
 	int rc = read_payload(r, rec, &j.raw, &j.x, e);
 
 	if (rc == 0)
 		rc = quantize(&j, want, e);
+	free(j.keep);
 	if (j.x != j.raw)
 		free(j.x);
 	if (rc == 1) {

@@ -31,6 +31,8 @@ void qf_qplan_free(qf_qplan *p)
 	free(p->pname_hits);
 	free(p->name_hits);
 	qf_pool_free(p->pool);
+	qf_qchan_free(p->chan);
+	p->chan = NULL;
 	p->names = p->pnames = NULL;
 	p->pname_hits = p->name_hits = NULL;
 	p->nnames = p->npnames = 0;
@@ -245,6 +247,10 @@ int qf_qplan_check_matches(const qf_qplan *p, qf_err *err)
 			return qf_err_set(err, "--protect-name: '%s' matches no "
 					  "tensor that would be quantized",
 					  p->pnames[i]);
+	if (p->chan && !p->chan_numel)
+		return qf_err_set(err, "--protect-channels: no linear weight of a "
+				  "layer (attn_qkv, attn_out, mlp_in, mlp_out) is "
+				  "quantized");
 	return 0;
 }
 

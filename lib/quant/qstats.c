@@ -14,6 +14,7 @@ struct agg {
 	int any;
 	uint64_t numel_fp, bytes_in, bytes_out, bytes_fp, ntensors, nquant;
 	uint64_t nprot;		/* tensors protected */
+	uint64_t chan_numel, chan_kept, nchan;	/* channel protection */
 };
 
 struct qf_qstats {
@@ -21,6 +22,7 @@ struct qf_qstats {
 	struct agg layer[QF_QMAX_LAYERS];
 	struct agg total;
 	int max_layer;
+	int chan;		/* the columns of channel protection */
 };
 
 static const char *const status_names[] = {
@@ -33,7 +35,7 @@ static const char tsv_header[] =
 	"clipped_frac\tmse\tsqnr_db\trel_fro\taciq_mse_gauss\taciq_mse_laplace\t"
 	"nonfinite\tnumel_fp\tbytes_in\tbytes_out\tfp_frac_params\tfp_frac_bytes\n";
 
-qf_qstats *qf_qstats_new(FILE *tsv, qf_err *err)
+static qf_qstats *stats_new(FILE *tsv, int chan, qf_err *err)
 {
 	qf_qstats *s = calloc(1, sizeof *s);
 
@@ -41,11 +43,23 @@ qf_qstats *qf_qstats_new(FILE *tsv, qf_err *err)
 		return qf_err_set(err, "out of memory"), NULL;
 	s->tsv = tsv;
 	s->max_layer = -1;
+	s->chan = chan;
 	if (tsv) {
 		qf_provenance_comment(tsv);
-		fputs(tsv_header, tsv);
+		fwrite(tsv_header, 1, sizeof tsv_header - 2, tsv);
+		fputs(chan ? "\tchan_kept\tchan_kept_frac\n" : "\n", tsv);
 	}
 	return s;
+}
+
+qf_qstats *qf_qstats_new(FILE *tsv, qf_err *err)
+{
+	return stats_new(tsv, 0, err);
+}
+
+qf_qstats *qf_qstats_new_chan(FILE *tsv, qf_err *err)
+{
+	return stats_new(tsv, 1, err);
 }
 
 void qf_qstats_free(qf_qstats *s)
@@ -69,6 +83,9 @@ void qf_qstats_totals(const qf_qstats *s, qf_qtotals *t)
 	t->bytes_in = a->bytes_in;
 	t->bytes_out = a->bytes_out;
 	t->bytes_fp = a->bytes_fp;
+	t->chan_numel = a->chan_numel;
+	t->chan_kept = a->chan_kept;
+	t->nchan = a->nchan;
 }
 
 static void agg_add(struct agg *a, const struct qrow *r)
@@ -80,6 +97,11 @@ static void agg_add(struct agg *a, const struct qrow *r)
 	a->ntensors++;
 	a->any = 1;
 	a->nprot += r->st == QF_QST_PROTECTED;
+	if (r->chan) {
+		a->chan_numel += r->numel;
+		a->chan_kept += r->chan_kept;
+		a->nchan++;
+	}
 	if (r->st != QF_QST_QUANT)
 		return;
 	qf_wstats_merge(&a->sum.ws, &r->ws);
@@ -174,7 +196,14 @@ static void tensor_row(FILE *f, const qf_rec *rec, const struct qrow *r)
 	put_figures(f, r, quant, quant && r->r.units ?
 		    r->r.alpha_sum / (double)r->r.units : NAN,
 		    r->numel_fp, r->bytes_in, r->bytes_out, r->bytes_fp);
-	putc('\n', f);
+}
+
+/* The columns of channel protection: weights kept, and their fraction
+ * of the tensors it applied to (NA: none). */
+static void put_chan(FILE *f, uint64_t kept, uint64_t numel)
+{
+	fprintf(f, "\t%" PRIu64, kept);
+	put_frac(f, kept, numel);
 }
 
 /* An aggregate's status: quantized when a tensor of it was, else
@@ -186,12 +215,14 @@ static const char *agg_status(const struct agg *a)
 }
 
 static void agg_row(FILE *f, const char *row, const char *name,
-		    const char *layer, const struct agg *a)
+		    const char *layer, const struct agg *a, int chan)
 {
 	fprintf(f, "%s\t%s\t%s\tNA\t%s\tNA\tNA\tNA\tNA\tNA\tNA\tNA", row,
 		name, layer, agg_status(a));
 	put_figures(f, &a->sum, 1, NAN, a->numel_fp, a->bytes_in, a->bytes_out,
 		    a->bytes_fp);
+	if (chan)
+		put_chan(f, a->chan_kept, a->chan_numel);
 	putc('\n', f);
 }
 
@@ -210,8 +241,12 @@ void qf_qstats_add(qf_qstats *s, const qf_rec *rec, const struct qrow *row)
 			s->max_layer = l;
 	}
 	agg_add(&s->total, row);
-	if (s->tsv)
-		tensor_row(s->tsv, rec, row);
+	if (!s->tsv)
+		return;
+	tensor_row(s->tsv, rec, row);
+	if (s->chan)
+		put_chan(s->tsv, row->chan_kept, row->chan ? row->numel : 0);
+	putc('\n', s->tsv);
 }
 
 void qf_qstats_finish(qf_qstats *s)
@@ -224,8 +259,8 @@ void qf_qstats_finish(qf_qstats *s)
 			continue;
 		snprintf(name, sizeof name, "layers.%d", l);
 		snprintf(num, sizeof num, "%d", l);
-		agg_row(s->tsv, "layer", name, num, &s->layer[l]);
+		agg_row(s->tsv, "layer", name, num, &s->layer[l], s->chan);
 	}
-	agg_row(s->tsv, "total", "all", "NA", &s->total);
+	agg_row(s->tsv, "total", "all", "NA", &s->total, s->chan);
 }
 

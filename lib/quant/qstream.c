@@ -469,7 +469,7 @@ static int quant_write(struct sjob *j, int alone, qf_err *e)
 		return -1;
 	memset(&j->b, 0, sizeof j->b);	/* the batch has them now */
 	rc = qf_qa_emit(bt, j->p->emit_codes, j->rec, &j->q, j->rows,
-			j->units, &b, e);
+			j->units, &b, NULL, e);
 	if (rc == 0)
 		rc = qf_wthread_begin(j->out, &bt->rec[0], e);
 	if (rc == 0)
@@ -592,6 +592,8 @@ int qf_qplan_stream(qf_qplan *p, qf_reader *r, qf_reader *again,
 		return copy_rec(st, r, rec, out, s, err);
 	if (again && st != QF_QST_QUANT)
 		return keep_stats(st, r, again, rec, out, s, err);
+	if (st == QF_QST_QUANT && qf_qchan_applies(p, rec))
+		return hold(p, st, r, rec, out, s, err);	/* whole */
 	if (sjob_init(&j, p, r, again, rec, out, want) &&
 	    (again || one_pass(&j)))
 		return quant_rec(&j, s, err);

@@ -26,14 +26,21 @@ qf_pool *qf_qpool_new(int threads)
 
 static void job_init(struct qjob *J, const qf_qspec *q, const float *x,
 		     uint64_t rows, uint64_t cols, uint64_t key,
-		     const qf_qbuf *out, int want_err, qf_pool *pool)
+		     const qf_qbuf *out, int want_err, qf_pool *pool,
+		     const unsigned char *keep)
 {
+	uint64_t nk = 0;
+
 	memset(J, 0, sizeof *J);
+	J->keep = keep;
+	for (uint64_t c = 0; keep && c < cols; c++)
+		nk += keep[c] != 0;
 	J->q = q;
 	J->x = x;
 	J->rows = rows;
 	J->cols = cols;
 	J->numel = rows * cols;
+	J->nquant = rows * (cols - nk);
 	J->key = key;
 	J->out = out;
 	J->want_err = want_err;
@@ -151,25 +158,126 @@ static int block_begin(struct run *R, int b, uint64_t *u0, uint64_t *u1,
 	return 0;
 }
 
+/* The elements of x[0, n) (global index start) whose columns are not
+ * kept, gathered into g; returns how many.  kss: the sum of squares of
+ * the kept ones. */
+static uint64_t gather_free(const struct qjob *J, const float *x, uint64_t n,
+			    uint64_t start, float *g, double *kss)
+{
+	uint64_t c = start % J->cols, m = 0;
+
+	*kss = 0;
+	for (uint64_t i = 0; i < n; i++) {
+		if (J->keep[c])
+			*kss += (double)x[i] * x[i];
+		else
+			g[m++] = x[i];
+		if (++c == J->cols)
+			c = 0;
+	}
+	return m;
+}
+
+/* The elements of y[0, n) (global index start) whose columns are not
+ * kept, appended to g. */
+static void gather_out(const struct qjob *J, const float *y, uint64_t n,
+		       uint64_t start, float *g)
+{
+	uint64_t c = start % J->cols, m = 0;
+
+	for (uint64_t i = 0; i < n; i++) {
+		if (!J->keep[c])
+			g[m++] = y[i];
+		if (++c == J->cols)
+			c = 0;
+	}
+}
+
+/* The kept elements of x[0, n) (global index start) back into y as they
+ * were, their codes 0. */
+static void restore_kept(const struct qjob *J, const float *x, float *y,
+			 uint64_t n, uint64_t start)
+{
+	uint64_t c = start % J->cols;
+
+	for (uint64_t i = 0; i < n; i++) {
+		if (J->keep[c]) {
+			y[i] = x[i];
+			if (J->out->codes)
+				((uint8_t *)J->out->codes)[start + i] = 0;
+		}
+		if (++c == J->cols)
+			c = 0;
+	}
+}
+
+/* A unit with kept columns (--protect-channels): its parameters from
+ * the other elements (gathered into g), applied to the whole unit, the
+ * kept elements restored; the figures of the others, and the kept ones'
+ * squares in sumsq.  A unit of kept elements only has scale 0.  g holds
+ * 2 n floats.  -1: the run failed. */
+static int masked_unit(struct run *R, uint64_t u, uint64_t start,
+		       uint64_t len, float *tmp, float *g, struct part *pt)
+{
+	const struct qjob *J = R->J;
+	const float *x = J->x + (start - J->base);
+	float *y = J->out->y + (start - J->base);
+	struct uparam p;
+	struct ufit f;
+	double kss;
+	uint64_t m;
+
+	m = gather_free(J, x, len, start, g, &kss);
+	memset(&p, 0, sizeof p);
+	memset(&f, 0, sizeof f);
+	if (m && qf_qunit_params(J, g, m, NULL, tmp, &p, &f) < 0) {
+		run_fail(R, FAIL_MEMORY);
+		return -1;
+	}
+	qf_qs_apply(J, &p, x, y, len, start);
+	restore_kept(J, x, y, len, start);
+	if (range_fail(R, u, y, len) < 0)
+		return -1;
+	store_unit(J, u, &p);
+	pt->alpha += p.alpha;
+	if (!J->want_err)
+		return 0;
+	gather_out(J, y, len, start, g + m);
+	if (m)
+		qf_qunit_err(J, &p, &f, g, g + m, m, pt);
+	pt->sumsq += kss;
+	return 0;
+}
+
 /* Channel and group granularity: a run of whole units. */
 static void units_block(void *arg, int b, int tid)
 {
 	struct run *R = arg;
 	const struct qjob *J = R->J;
 	struct part *pt = &R->part[b];
-	float *tmp, *y;
+	float *tmp, *y, *g = NULL;
 	const float *x;
 	uint64_t u0, u1;
 
 	(void)tid;
 	if (block_begin(R, b, &u0, &u1, &tmp) < 0)
 		return;
+	if (J->keep && !(g = malloc(2 * J->unit_len * sizeof *g))) {
+		run_fail(R, FAIL_MEMORY);
+		free(tmp);
+		return;
+	}
 	for (uint64_t u = u0; u < u1; u++) {
 		uint64_t start, len;
 		struct uparam p;
 		struct ufit f;
 
 		unit_span(J, u, &start, &len);
+		if (g) {
+			if (masked_unit(R, u, start, len, tmp, g, pt) < 0)
+				break;
+			continue;
+		}
 		x = J->x + (start - J->base);
 		y = J->out->y + (start - J->base);
 		if (qf_qunit_params(J, x, len, NULL, tmp, &p, &f) < 0) {
@@ -184,7 +292,31 @@ static void units_block(void *arg, int b, int tid)
 		if (J->want_err)
 			qf_qunit_err(J, &p, &f, x, y, len, pt);
 	}
+	free(g);
 	free(tmp);
+}
+
+/* Per tensor with kept columns: the figures of block b's other
+ * elements, the kept ones' squares in sumsq. */
+static void masked_err(struct run *R, int b, uint64_t start, uint64_t len)
+{
+	const struct qjob *J = R->J;
+	struct part *pt = &R->part[b];
+	float *g = malloc(2 * len * sizeof *g);
+	double kss;
+	uint64_t m;
+
+	if (!g) {
+		run_fail(R, FAIL_MEMORY);
+		return;
+	}
+	m = gather_free(J, J->x + start, len, start, g, &kss);
+	gather_out(J, J->out->y + start, len, start, g + m);
+	if (m)
+		qf_qunit_err(J, &R->tp, &R->tf, g, g + m, m, pt);
+	pt->sumsq += kss;
+	pt->pg = pt->pl = 0;	/* per unit: counted once, below */
+	free(g);
 }
 
 /* Per tensor: element blocks with the one unit's parameters. */
@@ -197,8 +329,15 @@ static void tensor_block(void *arg, int b, int tid)
 	(void)tid;
 	memset(&R->part[b], 0, sizeof R->part[b]);
 	qf_qs_apply(J, &R->tp, J->x + start, J->out->y + start, len, start);
+	if (J->keep)
+		restore_kept(J, J->x + start, J->out->y + start, len, start);
 	if (range_fail(R, 0, J->out->y + start, len) < 0)
 		return;
+	if (J->keep) {
+		if (J->want_err)
+			masked_err(R, b, start, len);
+		return;
+	}
 	if (J->want_err) {
 		struct part *pt = &R->part[b];
 		qf_qunit_err(J, &R->tp, &R->tf, J->x + start, J->out->y + start,
@@ -271,6 +410,27 @@ static int is_ggml(const qf_qspec *q)
 	return q->scheme == QF_QS_Q8_0 || q->scheme == QF_QS_Q4_0;
 }
 
+/* Per tensor with kept columns: the one unit's parameters from the
+ * elements not kept (none: scale 0). */
+static int tensor_masked_params(struct run *R, float *tmp)
+{
+	const struct qjob *J = R->J;
+	float *g = malloc((J->nquant ? J->nquant : 1) * sizeof *g);
+	double kss;
+	uint64_t m;
+	int rc = 0;
+
+	if (!g)
+		return -1;
+	m = gather_free(J, J->x, J->numel, 0, g, &kss);
+	memset(&R->tp, 0, sizeof R->tp);
+	memset(&R->tf, 0, sizeof R->tf);
+	if (m)
+		rc = qf_qunit_params(J, g, m, J->pool, tmp, &R->tp, &R->tf);
+	free(g);
+	return rc;
+}
+
 /* How R's blocks cut the tensor, and for a per-tensor spec the one
  * unit's parameters (on the pool).  Returns the blocks, or 0 when out
  * of memory. */
@@ -292,7 +452,11 @@ static size_t plan_blocks(struct run *R)
 	if (J->q->clip == QF_QC_PERCENTILE &&
 	    !(tmp = malloc(J->numel * sizeof *tmp)))
 		return 0;
-	rc = qf_qunit_params(J, J->x, J->numel, J->pool, tmp, &R->tp, &R->tf);
+	if (J->keep)
+		rc = tensor_masked_params(R, tmp);
+	else
+		rc = qf_qunit_params(J, J->x, J->numel, J->pool, tmp, &R->tp,
+				     &R->tf);
 	free(tmp);
 	return rc < 0 ? 0 : qblocks(J->numel);
 }
@@ -317,9 +481,9 @@ static void add_parts(const struct run *R, size_t nb, qf_qres *res)
 		store_unit(J, 0, &R->tp);
 		res->alpha_sum = R->tp.alpha;
 		if (J->want_err) {
-			res->pred_gauss = (double)J->numel *
+			res->pred_gauss = (double)J->nquant *
 				qf_aciq_pred(0, a_lo, a_hi, R->tf.sig, bits);
-			res->pred_laplace = (double)J->numel *
+			res->pred_laplace = (double)J->nquant *
 				qf_aciq_pred(1, a_lo, a_hi, R->tf.b, bits);
 		}
 	}
@@ -349,7 +513,8 @@ static int run_error(const struct run *R, qf_err *err)
 
 int qf_quantize_pool(const qf_qspec *q, const float *x, uint64_t rows,
 		     uint64_t cols, uint64_t key, const qf_qbuf *out,
-		     int want_err, qf_qres *res, qf_pool *pool, qf_err *err)
+		     int want_err, qf_qres *res, qf_pool *pool,
+		     const unsigned char *keep, qf_err *err)
 {
 	struct qjob J;
 	struct run R;
@@ -359,7 +524,13 @@ int qf_quantize_pool(const qf_qspec *q, const float *x, uint64_t rows,
 	if (qf_qspec_check(q, err) < 0)
 		return -1;
 	qf_qs_init();
-	job_init(&J, q, x, rows, cols, key, out, want_err, pool);
+	if (keep && is_ggml(q))
+		return qf_err_set(err, "%s cannot keep columns in full precision",
+				  qf_qscheme_name(q->scheme));
+	if (keep && out->y == x)
+		return qf_err_set(err, "kept columns need an output apart from "
+				  "the input");
+	job_init(&J, q, x, rows, cols, key, out, want_err, pool, keep);
 	res->numel = J.numel;
 	res->units = J.units;
 	res->alpha_k = J.alpha_k;
@@ -383,16 +554,25 @@ int qf_quantize_pool(const qf_qspec *q, const float *x, uint64_t rows,
 	return run_error(&R, err);
 }
 
+int qf_quantize_keep(const qf_qspec *q, const float *x, uint64_t rows,
+		     uint64_t cols, const unsigned char *keep, uint64_t key,
+		     const qf_qbuf *out, int want_err, qf_qres *res,
+		     int threads, qf_err *err)
+{
+	qf_pool *pool = qf_qpool_new(threads);
+	int rc = qf_quantize_pool(q, x, rows, cols, key, out, want_err, res,
+				  pool, keep, err);
+
+	qf_pool_free(pool);
+	return rc;
+}
+
 int qf_quantize(const qf_qspec *q, const float *x, uint64_t rows,
 		uint64_t cols, uint64_t key, const qf_qbuf *out, int want_err,
 		qf_qres *res, int threads, qf_err *err)
 {
-	qf_pool *pool = qf_qpool_new(threads);
-	int rc = qf_quantize_pool(q, x, rows, cols, key, out, want_err, res,
-				  pool, err);
-
-	qf_pool_free(pool);
-	return rc;
+	return qf_quantize_keep(q, x, rows, cols, NULL, key, out, want_err,
+				res, threads, err);
 }
 
 /* ------------------------------------------------------------ a run of blocks at a time */
@@ -419,7 +599,8 @@ struct qtens *qf_qtens_new(const qf_qspec *q, uint64_t rows, uint64_t cols,
 	qf_qs_init();
 	T->q = *q;
 	T->out = *out;
-	job_init(&T->J, &T->q, NULL, rows, cols, key, &T->out, want_err, pool);
+	job_init(&T->J, &T->q, NULL, rows, cols, key, &T->out, want_err, pool,
+		 NULL);
 	T->R.J = &T->J;
 	T->nb = plan_blocks(&T->R);
 	T->res.numel = T->J.numel;

@@ -111,6 +111,18 @@ int qf_quantize(const qf_qspec *q, const float *x, uint64_t rows,
 		uint64_t cols, uint64_t key, const qf_qbuf *out, int want_err,
 		qf_qres *res, int threads, qf_err *err);
 
+/* The same keeping the columns c with keep[c] != 0 (keep: [cols], or
+ * NULL for none) in full precision (qf-quantize --protect-channels,
+ * docs/quantize.md): every unit's clip range and scale come from its
+ * other elements, the kept ones are copied to out->y unchanged with code
+ * 0 (a unit of kept elements only has scale 0); the error figures are
+ * the other elements' (sumsq: of all).  out->y must not be x.  Not for
+ * Q8_0 and Q4_0 ("q8_0 cannot keep columns in full precision"). */
+int qf_quantize_keep(const qf_qspec *q, const float *x, uint64_t rows,
+		     uint64_t cols, const unsigned char *keep, uint64_t key,
+		     const qf_qbuf *out, int want_err, qf_qres *res,
+		     int threads, qf_err *err);
+
 /* The stochastic-rounding key of a tensor: seed XOR the FNV-1a 64-bit
  * hash of its name. */
 uint64_t qf_qkey(uint64_t seed, const char *name);
@@ -170,6 +182,15 @@ typedef struct qf_qplan {
 	int bits_map_max;	/* highest mapped layer + 1 */
 	int map_default;	/* "default=" of the map; 0 if none */
 	int nonfinite;		/* enum qf_qnonfinite */
+	/* channel protection (--protect-channels): of each linear weight
+	 * quantized, the input columns of largest salience kept */
+	struct qf_qchan *chan;	/* the input channels' statistics, or NULL;
+				 * owned (qf_qplan_free) */
+	double chan_frac;	/* the fraction of columns kept, or with
+				 * chan_budget of all their weights */
+	int chan_budget;
+	int salience;		/* enum qf_qsalience */
+	uint64_t chan_numel, chan_kept;	/* weights so far, in stream order */
 	int emit_codes;		/* also NAME.codes, .scales, .zeros records */
 	int threads;
 	struct qf_pool *pool;	/* the threads, made at the first record */
@@ -207,6 +228,37 @@ int qf_qplan_check_matches(const qf_qplan *p, qf_err *err);
 /* What becomes of rec (enum qf_qstatus); counts protection matches. */
 int qf_qplan_status(qf_qplan *p, const qf_rec *rec);
 
+/* Channel protection (docs/quantize.md, "Keeping salient input
+ * channels"): qf-act --channel-stats measures, per block layer and
+ * linear, its input channels (records chan.L.SITE, kind chan_stats,
+ * [d, 3] mean |x|, mean x^2, max |x|, attributes layer, feeds: the
+ * linear's kind, n_layer); a plan with chan keeps in full precision,
+ * of each linear weight [out, in] it quantizes, the input columns whose
+ * salience is largest (ties: the lower column), round(chan_frac · in)
+ * of them, or under chan_budget as many as bring the weights kept so far
+ * (in stream order) nearest to chan_frac of the linear weights so far.
+ * Every unit's scale comes from its elements not kept. */
+enum qf_qsalience {
+	QF_QSAL_ABSMEAN = 1,	/* mean |x| (AWQ) */
+	QF_QSAL_RMS,		/* sqrt(mean x^2) */
+	QF_QSAL_ABSMAX,		/* max |x| (LLM.int8()'s outlier columns) */
+};
+typedef struct qf_qchan qf_qchan;
+/* "absmean", "rms", "absmax" and back (0 when unknown). */
+const char *qf_qsalience_name(int s);
+int qf_qsalience_parse(const char *s);
+/* Read the statistics stream at path; errors name it and the record:
+ *     c.qft: record x: not channel statistics (kind chan_stats, as qf-act --channel-stats writes)
+ *     c.qft: record chan.0.ln1_out: channel 3: a statistic is negative or not finite
+ *     c.qft: no channel statistics */
+qf_qchan *qf_qchan_load(const char *path, qf_err *err);
+void qf_qchan_free(qf_qchan *c);
+/* The statistics' model has n_layer layers, as src (the weight stream's
+ * config) says: "c.qft: statistics of a model of 3 layers, but w.qft
+ * has 2". */
+int qf_qchan_check_layers(const qf_qplan *p, int n_layer, const char *src,
+			  qf_err *err);
+
 /* Statistics of a quantization run: per-tensor rows written as they come,
  * per-layer and total rows at the end, as TSV (docs/quantize.md). */
 typedef struct qf_qstats qf_qstats;
@@ -215,10 +267,16 @@ typedef struct qf_qtotals {
 	uint64_t numel_quant, numel_fp;	/* parameters quantized; kept */
 	uint64_t bytes_in, bytes_out;	/* as read; as stored quantized */
 	uint64_t bytes_fp;		/* of bytes_out, in full precision */
+	uint64_t chan_numel, chan_kept;	/* channel protection: weights of
+					 * the tensors it applied to; kept */
+	uint64_t nchan;			/* those tensors */
 } qf_qtotals;
 /* tsv NULL: totals only (no weight statistics are computed).  Writes the
  * TSV header. */
 qf_qstats *qf_qstats_new(FILE *tsv, qf_err *err);
+/* The same with the columns of channel protection, chan_kept and
+ * chan_kept_frac, after the others. */
+qf_qstats *qf_qstats_new_chan(FILE *tsv, qf_err *err);
 /* Highest layer seen + 1. */
 int qf_qstats_layers(const qf_qstats *s);
 void qf_qstats_totals(const qf_qstats *s, qf_qtotals *t);

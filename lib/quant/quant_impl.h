@@ -57,6 +57,9 @@ struct qjob {
 	const qf_qbuf *out;
 	int want_err, need_fit;
 	qf_pool *pool;		/* for work inside one unit (per tensor) */
+	const unsigned char *keep;	/* [cols]: columns kept in full
+					 * precision, or NULL (qf_quantize_pool) */
+	uint64_t nquant;	/* elements quantized: numel less the kept */
 	float qlo, qhi;		/* code range of INT and compat */
 	double alpha_k;
 };
@@ -125,10 +128,16 @@ double qf_aciq_pred(int laplace, double a_lo, double a_hi, double scale,
 		    int bits);
 
 /* qtensor.c and wstats.c: qf_quantize, qf_find_nonfinite and
- * qf_wstats_compute on a pool. */
+ * qf_wstats_compute on a pool.  keep (NULL: none) marks the columns kept
+ * in full precision (--protect-channels, docs/quantize.md): every unit's
+ * parameters come from its other elements, the kept ones are copied to
+ * out->y unchanged with code 0, and the error figures are those of the
+ * others (sumsq: of all); out->y must not be x then.  Not for Q8_0 and
+ * Q4_0. */
 int qf_quantize_pool(const qf_qspec *q, const float *x, uint64_t rows,
 		     uint64_t cols, uint64_t key, const qf_qbuf *out,
-		     int want_err, qf_qres *res, qf_pool *pool, qf_err *err);
+		     int want_err, qf_qres *res, qf_pool *pool,
+		     const unsigned char *keep, qf_err *err);
 int64_t qf_find_nonfinite_pool(const float *x, uint64_t n, qf_pool *pool);
 
 /* qtensor.c: a tensor of channel or group granularity (not per tensor)
@@ -172,6 +181,8 @@ struct qrow {
 	qf_wstats ws;
 	qf_qres r;
 	uint64_t numel, nonfinite, numel_fp, bytes_in, bytes_out, bytes_fp;
+	int chan;		/* channel protection applied */
+	uint64_t chan_kept;	/* its weights kept */
 };
 
 /* qapply.c, shared with qstream.c: the quant_* attributes of a
@@ -189,15 +200,32 @@ int qf_qa_part_rec(qf_rec *out, const qf_rec *in, const qf_qspec *q,
 		   qf_err *e);
 void qf_qa_index_str(const qf_rec *rec, uint64_t i, char *buf, size_t len);
 /* The records of a quantized tensor into out: the tensor, then with
- * codes its codes, scales, zero points; takes the buffers of b over. */
+ * codes its codes, scales, zero points; takes the buffers of b over.
+ * kept (NULL: none): channel protection's attributes quant_salience and
+ * quant_kept_cols. */
+struct qf_qkept {
+	int salience;		/* enum qf_qsalience */
+	uint64_t cols;		/* columns kept */
+};
 int qf_qa_emit(qf_wbatch *out, int codes, const qf_rec *rec,
 	       const qf_qspec *q, uint64_t rows, uint64_t units, qf_qbuf *b,
-	       qf_err *e);
+	       const struct qf_qkept *kept, qf_err *e);
 void qf_qa_spec_of(const qf_qplan *p, const qf_rec *rec, qf_qspec *q);
 void qf_qa_row_init(struct qrow *row, const qf_rec *rec);
 void qf_qa_row_fp(struct qrow *row, int st);
 int qf_qa_apply(qf_qplan *p, int st, qf_reader *r, const qf_rec *rec,
 		qf_wbatch *out, qf_qstats *s, qf_err *err);
+
+/* qchan.c: whether channel protection applies to rec (a linear's
+ * weight of a layer, the plan has statistics); the columns it keeps of
+ * rec [rows, cols] of the input src (keep [cols], malloc'd, *nkept of
+ * them), counted under a budget:
+ *     c.qft: no channel statistics of layer 3 for attn_qkv (w.qft: record layers.3.attn.qkv.weight)
+ *     c.qft: record chan.0.ln1_out: 32 channels, but w.qft: record layers.0.attn.qkv.weight has 48 input columns: statistics of another model? */
+int qf_qchan_applies(const qf_qplan *p, const qf_rec *rec);
+int qf_qchan_mask(qf_qplan *p, const qf_rec *rec, const char *src,
+		  uint64_t rows, uint64_t cols, unsigned char **keep,
+		  uint64_t *nkept, qf_err *err);
 
 /* qstats.c: whether rows get weight statistics (a TSV is written), and
  * a record's row added. */

@@ -2,8 +2,8 @@
  * test_quant.c - lib/quant/: codebooks against the published tables,
  * ACIQ optima against a closed form and scipy (data/quant/aciq.tsv),
  * idempotence, thread invariance, stochastic rounding, Q8_0/Q4_0 through
- * qf_quantize against the reference blocks, weight statistics against a
- * direct two-pass computation.  The bit-exact comparison of every scheme
+ * qf_quantize against the reference blocks, kept columns on any threads,
+ * weight statistics against a direct two-pass computation.  The bit-exact comparison of every scheme
  * with an independent implementation is in qf-quantize.bats
  * (data/quant/oracle.py).  Run with cwd = tests/.
  */
@@ -180,6 +180,62 @@ static void test_threads(void)
 	free(c5);
 }
 
+/* Kept columns (--protect-channels): the same values, codes, scales and
+ * sums on 1 and 5 threads over a tensor of several blocks; kept elements
+ * as they were with code 0; a mask of nothing kept is the plain
+ * quantizer. */
+static void test_keep_threads(void)
+{
+	size_t rows = 300, cols = 520, n = rows * cols;
+	float *x = randn(n, 0.05f), *y1 = malloc(n * 4), *y5 = malloc(n * 4);
+	int8_t *c1 = malloc(n), *c5 = malloc(n);
+	float *s1 = malloc(rows * 20 * 4), *s5 = malloc(rows * 20 * 4);
+	unsigned char keep[520] = { 0 }, none[520] = { 0 };
+	static const int clips[] = { QF_QC_NONE, QF_QC_PERCENTILE, QF_QC_ACIQ_GAUSS };
+	qf_err e;
+
+	for (size_t c = 0; c < cols; c++)
+		keep[c] = c % 7 == 3 || (c >= 64 && c < 96);	/* a group all kept */
+	for (int g = QF_QG_TENSOR; g <= QF_QG_GROUP; g++)
+		for (size_t k = 0; k < sizeof clips / sizeof *clips; k++) {
+			qf_qspec q;
+			qf_qres r1, r5;
+			qf_qbuf o1 = { y1, c1, s1, NULL }, o5 = { y5, c5, s5, NULL };
+			int ok = 1;
+
+			qf_qspec_default(&q, QF_QS_INT);
+			q.gran = g;
+			q.group = 32;
+			q.clip = clips[k];
+			q.pct = 99.9;
+			CHECK(qf_quantize_keep(&q, x, rows, cols, keep, 0, &o1, 1,
+					       &r1, 1, &e) == 0);
+			CHECK(qf_quantize_keep(&q, x, rows, cols, keep, 0, &o5, 1,
+					       &r5, 5, &e) == 0);
+			CHECKF(memcmp(y1, y5, n * 4) == 0 && memcmp(c1, c5, n) == 0 &&
+			       memcmp(s1, s5, qf_qunits(&q, rows, cols) * 4) == 0,
+			       "gran %d clip %d", g, clips[k]);
+			CHECKF(memcmp(&r1, &r5, sizeof r1) == 0, "sums: gran %d clip %d",
+			       g, clips[k]);
+			for (size_t i = 0; i < n; i++)
+				if (keep[i % cols] && (y1[i] != x[i] || c1[i] != 0))
+					ok = 0;
+			CHECKF(ok, "kept elements: gran %d clip %d", g, clips[k]);
+			CHECK(qf_quantize_keep(&q, x, rows, cols, none, 0, &o5, 1,
+					       &r5, 5, &e) == 0);
+			CHECK(qf_quantize(&q, x, rows, cols, 0, &o1, 1, &r1, 1, &e) == 0);
+			CHECKF(memcmp(y1, y5, n * 4) == 0 && memcmp(&r1, &r5, sizeof r1) == 0,
+			       "nothing kept: gran %d clip %d", g, clips[k]);
+		}
+	free(x);
+	free(y1);
+	free(y5);
+	free(c1);
+	free(c5);
+	free(s1);
+	free(s5);
+}
+
 static void test_stochastic(void)
 {
 	size_t n = 1 << 16;
@@ -325,6 +381,7 @@ int main(void)
 	RUN(test_aciq_optima);
 	RUN(test_idempotent);
 	RUN(test_threads);
+	RUN(test_keep_threads);
 	RUN(test_stochastic);
 	RUN(test_ggml);
 	RUN(test_wstats);

@@ -12,6 +12,16 @@ Run with Debian's python3 (numpy, scipy; torch for the compat preset).
         NAME (values), NAME.codes, NAME.scales, NAME.zeros.  SPEC:
         --scheme int|fp4|nf4|compat  --bits B  --asym  --gran G
         --clip C  --round stochastic --seed N
+  oracle.py check-chan IN.npz CHAN.npz OUT.npz (--frac F | --budget F)
+        [--salience absmean|rms|absmax] [--stats FILE.tsv] SPEC...
+        the same for channel protection (qf-quantize --protect-channels F
+        or --protect-channels-budget F): IN.npz a GPT-2 weight stream,
+        CHAN.npz the statistics qf-act --channel-stats wrote (both through
+        qf-cat --to npz); of each linear weight layers.L.KIND.weight the
+        input columns of largest salience of its input site (ln1_out,
+        attn_z, ln2_out, mlp_act) are kept as they are, with code 0, and
+        every unit's parameters come from its other elements
+        (docs/quantize.md, "Keeping salient input channels")
   oracle.py aciq
         the ACIQ optima alpha/sigma and alpha/b for 2..8 bits, found by
         scipy.optimize.minimize_scalar on the expected-MSE formulas, as
@@ -268,8 +278,9 @@ def clip_range(S, x, k):
     return F32(lo), F32(hi), (c, sig, b)
 
 
-def quantize(S, name, arr):
-    """Reference for one tensor: y, codes, scales, zeros, unit list."""
+def quantize(S, name, arr, keep=None):
+    """Reference for one tensor: y, codes, scales, zeros, unit list.
+    keep: a bool mask of the columns kept in full precision, or None."""
     x = np.asarray(arr, dtype=F32)
     cols = x.shape[-1] if x.ndim else 1
     X = x.reshape(-1, cols)
@@ -296,13 +307,23 @@ def quantize(S, name, arr):
                  for j in range(gpr)]
         gshape = (rows, gpr)
     scales, zeros, units = [], [], []
+    free = np.ones(X.shape, dtype=bool)
+    if keep is not None:
+        free[:, keep] = False
     for sp in spans:
-        u = X[sp].ravel()
-        lo, hi, fit = clip_range(S, u, k)
-        s, z = scale_for(S, lo, hi)
-        y, c = quant(S, u, s, z, flat[sp].ravel(), key)
-        Y[sp] = y.reshape(X[sp].shape)
-        C[sp] = c.reshape(X[sp].shape)
+        m = free[sp]
+        u = X[sp][m]
+        if len(u):
+            lo, hi, fit = clip_range(S, u, k)
+            s, z = scale_for(S, lo, hi)
+            y, c = quant(S, u, s, z, flat[sp][m], key)
+        else:      # every element kept: no scale
+            lo, hi, fit, s, z = F32(0), F32(0), (0.0, 0.0, 0.0), F32(0), 0
+            y, c = u, np.zeros(0, dtype=np.int64)
+        yy, cc = X[sp].copy(), np.zeros(X[sp].shape, dtype=np.int64)
+        yy[m], cc[m] = y, c
+        Y[sp] = yy
+        C[sp] = cc
         scales.append(s)
         zeros.append(z)
         units.append((u, y, lo, hi, fit))
@@ -372,13 +393,10 @@ def close(a, b, rtol):
     return abs(a - b) <= rtol * max(abs(a), abs(b)) + 1e-300
 
 
-def check(a):
-    S = Spec(a)
-    src = np.load(a.input)
-    out = np.load(a.output)
+def stats_rows(path):
     rows = {}
-    if a.stats:
-        with open(a.stats) as f:
+    if path:
+        with open(path) as f:
             head = f.readline()
             if head.startswith("# qf="):   # the provenance line
                 head = f.readline()
@@ -387,47 +405,132 @@ def check(a):
                 r = dict(zip(head, line.rstrip("\n").split("\t")))
                 if r["row"] == "tensor":
                     rows[r["name"]] = r
+    return rows
+
+
+def check(a):
+    S = Spec(a)
+    src = np.load(a.input)
+    out = np.load(a.output)
+    rows = stats_rows(a.stats)
     bad = 0
     for name in src.files:
         x = src[name]
         if name.endswith(".attrs") or x.dtype.kind != "f":
             continue
-        y, c, s, z, units = quantize(S, name, x)
-        got = out[name]
-        ulp = a.ulp
-        diff = np.abs(got.astype(np.float64) - y)
-        tol = ulp * np.spacing(np.abs(y).astype(F32)).astype(np.float64)
-        nb = int(np.sum(diff > tol))
-        if nb:
-            i = int(np.argmax(diff > tol))
-            print("%s: %d values differ, first [%d] %r want %r" %
-                  (name, nb, i, got.ravel()[i], y.ravel()[i]))
+        bad += compare(S, a, name, x, out, rows)
+    if bad:
+        print("oracle: %d mismatches" % bad)
+        return 1
+    return 0
+
+
+def compare(S, a, name, x, out, rows, keep=None):
+    """qf-quantize's tensor name (in out, its statistics row in rows)
+    against the reference; the number of mismatches."""
+    bad = 0
+    y, c, s, z, units = quantize(S, name, x, keep)
+    got = out[name]
+    ulp = a.ulp
+    diff = np.abs(got.astype(np.float64) - y)
+    tol = ulp * np.spacing(np.abs(y).astype(F32)).astype(np.float64)
+    nb = int(np.sum(diff > tol))
+    if nb:
+        i = int(np.argmax(diff > tol))
+        print("%s: %d values differ, first [%d] %r want %r" %
+              (name, nb, i, got.ravel()[i], y.ravel()[i]))
+        bad += 1
+    if name + ".codes" in out.files:
+        gc = out[name + ".codes"].astype(np.int64)
+        if not np.array_equal(gc, c):
+            i = int(np.argmax(gc.ravel() != c.ravel()))
+            print("%s: codes differ at %d: %d want %d" %
+                  (name, i, gc.ravel()[i], c.ravel()[i]))
             bad += 1
-        if name + ".codes" in out.files:
-            gc = out[name + ".codes"].astype(np.int64)
-            if not np.array_equal(gc, c):
-                i = int(np.argmax(gc.ravel() != c.ravel()))
-                print("%s: codes differ at %d: %d want %d" %
-                      (name, i, gc.ravel()[i], c.ravel()[i]))
+        gs = out[name + ".scales"]
+        if gs.shape != s.shape or not np.array_equal(gs.view(np.uint32),
+                                                     s.view(np.uint32)):
+            print("%s: scales differ: %r want %r" % (name, gs.ravel()[:4],
+                                                      s.ravel()[:4]))
+            bad += 1
+        if S.scheme == "int" and S.asym and \
+                not np.array_equal(out[name + ".zeros"], z):
+            print("%s: zero points differ" % name)
+            bad += 1
+    if a.stats:
+        want = stats(S, x, units)
+        r = rows[name]
+        for k, v in want.items():
+            g = float(r[k])
+            if not close(float(v), g, 1e-6):
+                print("%s: %s = %r, want %r" % (name, k, g, v))
                 bad += 1
-            gs = out[name + ".scales"]
-            if gs.shape != s.shape or not np.array_equal(gs.view(np.uint32),
-                                                         s.view(np.uint32)):
-                print("%s: scales differ: %r want %r" % (name, gs.ravel()[:4],
-                                                          s.ravel()[:4]))
-                bad += 1
-            if S.scheme == "int" and S.asym and \
-                    not np.array_equal(out[name + ".zeros"], z):
-                print("%s: zero points differ" % name)
-                bad += 1
-        if a.stats:
-            want = stats(S, x, units)
-            r = rows[name]
-            for k, v in want.items():
-                g = float(r[k])
-                if not close(float(v), g, 1e-6):
-                    print("%s: %s = %r, want %r" % (name, k, g, v))
-                    bad += 1
+    return bad
+
+
+# ------------------------------------------------------------ channel protection
+
+# a linear's input site: the model's code (lib/model/gpt2.c, and
+# tests/data/model/gen_model.py's forward)
+INPUT_SITE = {"attn.qkv": "ln1_out", "attn.out": "attn_z",
+              "mlp.in": "ln2_out", "mlp.out": "mlp_act"}
+
+
+def kept_columns(chan, name, x, a, done):
+    """The kept columns of linear weight name [out, in]; done: [weights
+    so far, kept so far] in stream order (the budget's)."""
+    parts = name.split(".")
+    site = INPUT_SITE[".".join(parts[2:4])]
+    st = np.asarray(chan["chan.%s.%s" % (parts[1], site)], dtype=np.float64)
+    sal = {"absmean": st[:, 0], "rms": np.sqrt(st[:, 1]),
+           "absmax": st[:, 2]}[a.salience]
+    rows, cols = x.shape
+    assert st.shape == (cols, 3), (name, st.shape)
+    if a.budget is None:
+        k = math.floor(a.frac * cols + 0.5)
+    else:
+        want = math.floor(a.budget * (done[0] + rows * cols) + 0.5) - done[1]
+        k = math.floor(want / rows + 0.5)
+    k = min(max(k, 0), cols)
+    done[0] += rows * cols
+    done[1] += k * rows
+    order = sorted(range(cols), key=lambda i: (-sal[i], i))
+    keep = np.zeros(cols, dtype=bool)
+    keep[order[:k]] = True
+    return keep
+
+
+def check_chan(a):
+    S = Spec(a)
+    src = np.load(a.input)
+    chan = np.load(a.chan)
+    out = np.load(a.output)
+    rows = stats_rows(a.stats)
+    bad, done = 0, [0, 0]
+    lin = [n for n in src.files if n.startswith("layers.") and
+           ".".join(n.split(".")[2:4]) in INPUT_SITE and n.endswith(".weight")]
+    lin.sort(key=lambda n: (int(n.split(".")[1]),
+                            ["attn.qkv", "attn.out", "mlp.in", "mlp.out"].index(
+                                ".".join(n.split(".")[2:4]))))
+    for name in lin:
+        x = src[name]
+        keep = kept_columns(chan, name, x, a, done)
+        bad += compare(S, a, name, x, out, rows, keep)
+        if a.stats and int(rows[name]["chan_kept"]) != int(keep.sum()) * x.shape[0]:
+            print("%s: chan_kept %s, want %d" % (name, rows[name]["chan_kept"],
+                                                 int(keep.sum()) * x.shape[0]))
+            bad += 1
+    for name in src.files:     # the others as usual: --compat's, or as they were
+        if name in lin:
+            continue
+        if S.scheme == "compat" and name.endswith("weight"):
+            bad += compare(S, a, name, src[name], out, rows)
+        elif not np.array_equal(src[name], out[name]):
+            print("%s: changed" % name)
+            bad += 1
+    if a.budget is not None:
+        print("kept %d of %d weights (%.6f)" % (done[1], done[0],
+                                                 done[1] / done[0]))
     if bad:
         print("oracle: %d mismatches" % bad)
         return 1
@@ -439,20 +542,28 @@ def main():
     sub = ap.add_subparsers(dest="cmd", required=True)
     g = sub.add_parser("gen")
     g.add_argument("out")
+    cc = sub.add_parser("check-chan")
+    cc.add_argument("input")
+    cc.add_argument("chan")
+    cc.add_argument("output")
+    cc.add_argument("--frac", type=float)
+    cc.add_argument("--budget", type=float)
+    cc.add_argument("--salience", default="absmean")
     c = sub.add_parser("check")
     c.add_argument("input")
     c.add_argument("output")
-    c.add_argument("--stats")
-    c.add_argument("--ulp", type=float, default=0)
-    # qf-quantize's options, with its defaults
-    c.add_argument("-s", "--scheme", default="int")
-    c.add_argument("-b", "--bits", type=int, default=4)
-    c.add_argument("--asym", action="store_true")
-    c.add_argument("-g", "--granularity", dest="gran")
-    c.add_argument("-c", "--clip", default="none")
-    c.add_argument("--round", default="nearest")
-    c.add_argument("--seed", type=int)
-    c.add_argument("--compat", action="store_true")
+    for p in (c, cc):
+        p.add_argument("--stats")
+        p.add_argument("--ulp", type=float, default=0)
+        # qf-quantize's options, with its defaults
+        p.add_argument("-s", "--scheme", default="int")
+        p.add_argument("-b", "--bits", type=int, default=4)
+        p.add_argument("--asym", action="store_true")
+        p.add_argument("-g", "--granularity", dest="gran")
+        p.add_argument("-c", "--clip", default="none")
+        p.add_argument("--round", default="nearest")
+        p.add_argument("--seed", type=int)
+        p.add_argument("--compat", action="store_true")
     sub.add_parser("aciq")
     a, rest = ap.parse_known_args()
     # qf-quantize options that do not change the numbers
@@ -478,7 +589,7 @@ def main():
         a.scheme, a.gran = "compat", "tensor"
     if a.gran is None:
         a.gran = {"int": "channel", "fp4": "32", "nf4": "64"}[a.scheme]
-    return check(a)
+    return check_chan(a) if a.cmd == "check-chan" else check(a)
 
 
 if __name__ == "__main__":
