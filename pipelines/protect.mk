@@ -50,6 +50,9 @@ SEED ?= 1
 # configurations a qf-eval pass scores (with the reference and 'none')
 GROUP_SIZE ?= 12
 JOBS ?=
+# qf-eval's threads in a greedy round, which runs alone after the sweep's
+# groups (empty: qf-eval's default, every CPU)
+ROUND_JOBS ?=
 
 QF_EXTRACT := $(BIN)/qf-extract
 QF_QUANTIZE := $(BIN)/qf-quantize
@@ -132,18 +135,19 @@ $(OUT)/compat/tokens.qft: $(LANGS:%=$(OUT)/compat-text/%.tsv) $(QF_EXTRACT)
 
 # --- scoring, a group of configurations a pass -------------------------------------
 
+# $(call group_env,METHOD,JOBS): protect-group's environment
 group_env = QF_BIN=$(BIN) MODEL=$(MODEL) TOKENS=$(OUT)/$(1)/tokens.qft \
 	LANGUAGES=$(LANGUAGES) QUANT_OPTS='$(QUANT_OPTS)' MEASURE=$(MEASURE) BOOTSTRAP=$(BOOTSTRAP) \
-	SEED=$(SEED) JOBS=$(JOBS)
+	SEED=$(SEED) JOBS=$(2)
 
-# $(call score,METHOD,PREFIX,CONFIGS): the command that scores one group
+# $(call score,METHOD,PREFIX,CONFIGS,JOBS): the command that scores one group
 ifeq ($(HOSTS),)
-score = $(call group_env,$(1)) $(LIB)/protect-group $(1) $(2) $(3)
+score = $(call group_env,$(1),$(4)) $(LIB)/protect-group $(1) $(2) $(3)
 
 # $(call group-rule,METHOD,ID)
 define group-rule
 $(OUT)/$(1)/g$(2).lang.tsv $(OUT)/$(1)/g$(2).disp.tsv $(OUT)/$(1)/g$(2).stats.tsv &: $(OUT)/$(1)/tokens.qft $(MODEL) $(LANGUAGES) $(TOOLS)
-	$(call score,$(1),$(OUT)/$(1)/g$(2),$(call group_configs,$(2)))
+	$(call score,$(1),$(OUT)/$(1)/g$(2),$(call group_configs,$(2)),$(JOBS))
 endef
 $(foreach m,$(METHODS),$(foreach g,$(GROUP_IDS),$(eval $(call group-rule,$(m),$(g)))))
 else
@@ -165,7 +169,7 @@ $(OUT)/greedy/r$(1).cands: $(SWEEP_DISP) $(call prev_rounds,$(1)) $(PROTECT_SRC)
 	$(PROTECT_PY) greedy --by $(GREEDY_BY) --layers $(N_LAYER) --k $(1) $$@ $$(filter %.tsv,$$^)
 
 $(OUT)/greedy/r$(1).lang.tsv $(OUT)/greedy/r$(1).disp.tsv $(OUT)/greedy/r$(1).stats.tsv &: $(OUT)/greedy/r$(1).cands $(SWEEP_DISP) $(call prev_rounds,$(1)) $(OUT)/proper/tokens.qft $(MODEL) $(TOOLS)
-	$(call score,proper,$(OUT)/greedy/r$(1),$$$$($(PROTECT_PY) missing $$< $(SWEEP_DISP) $(call prev_rounds,$(1))))
+	$(call score,proper,$(OUT)/greedy/r$(1),$$$$($(PROTECT_PY) missing $$< $(SWEEP_DISP) $(call prev_rounds,$(1))),$(ROUND_JOBS))
 endef
 $(foreach r,$(ROUNDS),$(eval $(call round-rule,$(r))))
 
