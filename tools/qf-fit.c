@@ -796,28 +796,24 @@ static int pair_err(const struct opts *o, const qf_fit_table *t, int i,
 			  o->cor.py.s[i], who ? who : "", msg);
 }
 
-/* Pair i: its complete rows, the coefficient and test, and what was
- * asked besides (bootstrap interval, permutation p). */
-static int cor_pair(const struct opts *o, const qf_fit_table *t, int i,
+/* Pair i: its complete rows (from the run's columns s, ex the room for
+ * its expressions), the coefficient and test, and what was asked besides
+ * (bootstrap interval, permutation p). */
+static int cor_pair(const struct opts *o, const qf_fit_table *t,
+		    qf_fit_colset *s, const char **ex, int i,
 		    struct cor_row *r, qf_err *e)
 {
 	const struct cor_opts *k = &o->cor;
-	const char **ex = malloc((size_t)(2 + k->z.n) * sizeof *ex);
 	qf_fit_cols c;
 	double *z = NULL;
 	int rc = -1, nb;
 
-	if (!ex)
-		return qf_err_set(e, "out of memory");
 	ex[0] = k->px.s[i];
 	ex[1] = k->py.s[i];
 	for (int j = 0; j < k->z.n; j++)
 		ex[2 + j] = k->z.s[j];
-	rc = qf_fit_columns(t, ex, 2 + k->z.n, NULL, 0, &c, e);
-	free(ex);
-	if (rc < 0)
+	if (qf_fit_colset_columns(s, ex, 2 + k->z.n, &c, e) < 0)
 		return -1;
-	rc = -1;
 	r->dropped = c.dropped;
 	if (c.n > INT32_MAX) {
 		qf_err_set(e, "%zu rows", c.n);
@@ -836,8 +832,8 @@ static int cor_pair(const struct opts *o, const qf_fit_table *t, int i,
 		if (qf_cor_partial(c.x, c.x + c.n, z, (int)c.n, k->z.n, 0.95,
 				   &r->c, e) < 0)
 			goto err;
-	} else if (qf_cor_test(k->method, c.x, c.x + c.n, (int)c.n, 0.95,
-			       &r->c, e) < 0) {
+	} else if (qf_cor_test_ranked(k->method, c.x, c.x + c.n, c.rank[0],
+				      c.rank[1], (int)c.n, 0.95, &r->c, e) < 0) {
 		goto err;
 	}
 	if (k->nboot) {
@@ -860,7 +856,6 @@ err:
 	pair_err(o, t, i, e);
 out:
 	free(z);
-	qf_fit_cols_free(&c);
 	return rc;
 }
 
@@ -925,14 +920,18 @@ static int run_cor(struct opts *o, const qf_fit_table *t, qf_err *e)
 {
 	struct cor_opts *k = &o->cor;
 	struct cor_row *r = calloc((size_t)k->px.n + 1, sizeof *r);
+	const char **ex = malloc((size_t)(2 + k->z.n) * sizeof *ex);
+	qf_fit_colset *s = qf_fit_colset_new(t, k->method == QF_COR_SPEARMAN);
 	qf_out *out = NULL;
 	int rc = -1;
 
-	if (!r)
-		return qf_err_set(e, "out of memory");
+	if (!r || !ex || !s) {
+		qf_err_set(e, "out of memory");
+		goto out;
+	}
 	for (int i = 0; i < k->px.n; i++) {
 		r[i].p_adj = r[i].p_perm = r[i].p_perm_adj = NAN;
-		if (cor_pair(o, t, i, &r[i], e) < 0)
+		if (cor_pair(o, t, s, ex, i, &r[i], e) < 0)
 			goto out;
 		if (r[i].dropped)
 			qf_tool_warn("pair %s:%s: %zu row%s with an NA dropped, "
@@ -948,6 +947,8 @@ static int run_cor(struct opts *o, const qf_fit_table *t, qf_err *e)
 	cor_write(qf_out_file(out), o, r);
 	rc = qf_out_commit(out, e);
 out:
+	qf_fit_colset_free(s);
+	free(ex);
 	free(r);
 	return rc;
 }

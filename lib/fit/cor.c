@@ -366,11 +366,41 @@ static int too_few(int m, int n, int need, qf_err *err)
 			  "correlation needs %d", m, n - m, need);
 }
 
+/* The test of m complete pairs xs, ys (of n given) into out, by their
+ * ranks rx, ry for Spearman when not NULL; method and level checked. */
+static int cor_test_complete(int method, const double *xs, const double *ys,
+			     const double *rx, const double *ry, int m, int n,
+			     double level, qf_cor *out, qf_err *err)
+{
+	cor_init(out, m, n - m);
+	if (m < 3)
+		return too_few(m, n, 3, err);
+	if (all_equal(xs, m) || all_equal(ys, m))
+		return qf_err_set(err, "%s is constant",
+				  all_equal(xs, m) ? "x" : "y");
+	if (method == QF_COR_KENDALL) {
+		if (kendall_test(xs, ys, m, out) < 0)
+			return qf_err_set(err, "out of memory");
+		return 0;
+	}
+	if (method == QF_COR_SPEARMAN && rx && ry)
+		out->r = pearson(rx, ry, m);
+	else
+		out->r = qf_cor_coef(method, xs, ys, m);
+	if (isnan(out->r))
+		return qf_err_set(err, "out of memory");
+	t_test(out, m - 2);
+	/* scipy's pearsonr interval: only for n > 3 */
+	if (method == QF_COR_PEARSON && m > 3)
+		fisher_ci(out, 1 / sqrt(m - 3.0), level);
+	return 0;
+}
+
 int qf_cor_test(int method, const double *x, const double *y, int n,
 		double level, qf_cor *out, qf_err *err)
 {
-	double *xs = NULL, *ys;
-	int m, rc = -1;
+	double *xs;
+	int m, rc;
 
 	if (method < 0 || method >= QF_COR_METHODS)
 		return qf_err_set(err, "unknown correlation method %d", method);
@@ -378,37 +408,25 @@ int qf_cor_test(int method, const double *x, const double *y, int n,
 		return -1;
 	if (n < 0 || !(xs = malloc(2 * (size_t)(n > 0 ? n : 1) * sizeof *xs)))
 		return qf_err_set(err, "out of memory");
-	ys = xs + n;
-	m = qf_cor_complete(x, y, n, xs, ys);
-	cor_init(out, m, n - m);
-	if (m < 3) {
-		too_few(m, n, 3, err);
-		goto out;
-	}
-	if (all_equal(xs, m) || all_equal(ys, m)) {
-		qf_err_set(err, "%s is constant", all_equal(xs, m) ? "x" : "y");
-		goto out;
-	}
-	if (method == QF_COR_KENDALL) {
-		if (kendall_test(xs, ys, m, out) < 0) {
-			qf_err_set(err, "out of memory");
-			goto out;
-		}
-	} else {
-		out->r = qf_cor_coef(method, xs, ys, m);
-		if (isnan(out->r)) {
-			qf_err_set(err, "out of memory");
-			goto out;
-		}
-		t_test(out, m - 2);
-		/* scipy's pearsonr interval: only for n > 3 */
-		if (method == QF_COR_PEARSON && m > 3)
-			fisher_ci(out, 1 / sqrt(m - 3.0), level);
-	}
-	rc = 0;
-out:
+	m = qf_cor_complete(x, y, n, xs, xs + n);
+	rc = cor_test_complete(method, xs, xs + n, NULL, NULL, m, n, level,
+			       out, err);
 	free(xs);
 	return rc;
+}
+
+int qf_cor_test_ranked(int method, const double *x, const double *y,
+		       const double *rx, const double *ry, int n, double level,
+		       qf_cor *out, qf_err *err)
+{
+	for (int i = 0; i < n; i++)
+		if (isnan(x[i]) || isnan(y[i]))
+			return qf_cor_test(method, x, y, n, level, out, err);
+	if (method < 0 || method >= QF_COR_METHODS)
+		return qf_err_set(err, "unknown correlation method %d", method);
+	if (check_level(level, err) < 0)
+		return -1;
+	return cor_test_complete(method, x, y, rx, ry, n, n, level, out, err);
 }
 
 /* ---------------------------------------------------------------- partial */

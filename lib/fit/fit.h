@@ -137,6 +137,12 @@ typedef struct qf_cor {
  *     x is constant */
 int qf_cor_test(int method, const double *x, const double *y, int n,
 		double level, qf_cor *out, qf_err *err);
+/* qf_cor_test on x and y's own arrays, and for Spearman on their average
+ * ranks rx and ry (qf_rank_average) when not NULL: the same numbers
+ * without copying or ranking again (a NaN in x or y: qf_cor_test). */
+int qf_cor_test_ranked(int method, const double *x, const double *y,
+		       const double *rx, const double *ry, int n, double level,
+		       qf_cor *out, qf_err *err);
 
 /* The partial (Pearson) correlation of x and y given the k covariates
  * z[i * k + j] (row i, covariate j, row-major): the correlation of the
@@ -220,6 +226,9 @@ typedef struct qf_fit_cols {
 	size_t n, dropped;	/* rows used; rows dropped for an NA */
 	size_t *row;		/* [n] */
 	double *x;		/* [m * n] */
+	const double *rank[2];	/* qf_fit_colset_columns asked for ranks, and
+				 * no row dropped: columns 0 and 1's average
+				 * ranks (qf_rank_average), [n] each; else NULL */
 } qf_fit_cols;
 
 /* The m expressions expr[] (each a column or a transform of one, as a
@@ -232,6 +241,20 @@ typedef struct qf_fit_cols {
 int qf_fit_columns(const qf_fit_table *t, const char *const *expr, int m,
 		   const size_t *in, size_t nin, qf_fit_cols *c, qf_err *err);
 void qf_fit_cols_free(qf_fit_cols *c);
+
+/* The columns of one table for many calls (qf-fit cor's pairs): each
+ * distinct expression's column is parsed from the table's text once, and
+ * when it has no NA its values over all rows (and, with ranks, their
+ * average ranks) are computed once too.  qf_fit_colset_columns(s, expr,
+ * m, c, err) gives what qf_fit_columns(t, expr, m, NULL, 0, c, err) gives
+ * (the same rows, numbers and errors), but c's arrays belong to s and
+ * hold until the next call or qf_fit_colset_free (no qf_fit_cols_free).
+ * NULL: out of memory. */
+typedef struct qf_fit_colset qf_fit_colset;
+qf_fit_colset *qf_fit_colset_new(const qf_fit_table *t, int ranks);
+int qf_fit_colset_columns(qf_fit_colset *s, const char *const *expr, int m,
+			  qf_fit_cols *c, qf_err *err);
+void qf_fit_colset_free(qf_fit_colset *s);
 
 /* ---------------------------------------------------------------- mixed models */
 

@@ -45,6 +45,14 @@ void design_free(struct design *d);
 int fit_rows(const qf_fit_table *t, const qf_fit_formula *f,
 	     const qf_fit_formula *vs, const char *weights, int drop_na,
 	     size_t **rows, size_t *n, size_t *dropped, qf_err *err);
+/* The values of numeric expression e (a column under its transforms)
+ * over rows[0..n) of t into x[n]: the column read from the table's text,
+ * or, when base is not NULL, from base[row] (the column already parsed,
+ * those rows holding numbers); the transforms are computed over the rows
+ * given. */
+int fit_expr_values(const qf_fit_table *t, const struct fexpr *e,
+		    const double *base, const size_t *rows, size_t n,
+		    double *x, qf_err *err);
 /* The design of f over rows[0..n) of t. */
 int fit_design(const qf_fit_table *t, const qf_fit_formula *f,
 	       const char *weights, const size_t *rows, size_t n,

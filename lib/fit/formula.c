@@ -431,12 +431,17 @@ static int zscore(double *x, size_t n, const char *name, qf_err *err)
 	return 0;
 }
 
-/* The values of numeric expression e over the rows, into x[n]. */
-static int eval_expr(const qf_fit_table *t, const struct fexpr *e,
-		     const size_t *rows, size_t n, double *x, qf_err *err)
+int fit_expr_values(const qf_fit_table *t, const struct fexpr *e,
+		    const double *base, const size_t *rows, size_t n,
+		    double *x, qf_err *err)
 {
 	char name[512];
 
+	if (e->op == F_COL && base) {
+		for (size_t i = 0; i < n; i++)
+			x[i] = base[rows[i]];
+		return 0;
+	}
 	if (e->op == F_COL) {
 		long c = need_col(t, e->col, err);
 
@@ -447,7 +452,7 @@ static int eval_expr(const qf_fit_table *t, const struct fexpr *e,
 				return -1;	/* NA rows are gone */
 		return 0;
 	}
-	if (eval_expr(t, e->arg, rows, n, x, err) < 0)
+	if (fit_expr_values(t, e->arg, base, rows, n, x, err) < 0)
 		return -1;
 	expr_name(e->arg, name, sizeof name);
 	switch (e->op) {
@@ -591,7 +596,7 @@ static int factor_cols(const qf_fit_table *t, const struct fexpr *e,
 		c->name = calloc(1, sizeof *c->name);
 		if (!c->v || !c->name || !(c->name[0] = strdup(name)))
 			return qf_err_set(err, "out of memory");
-		return eval_expr(t, e, rows, n, c->v, err);
+		return fit_expr_values(t, e, NULL, rows, n, c->v, err);
 	}
 	if (fit_levels(t, e->col, rows, n, &lv, err) < 0)
 		goto fail;
@@ -719,12 +724,12 @@ int fit_design(const qf_fit_table *t, const qf_fit_formula *f,
 	if (!d->y || !d->w || !d->row)
 		goto oom;
 	memcpy(d->row, rows, n * sizeof *rows);
-	if (eval_expr(t, f->lhs, rows, n, d->y, err) < 0)
+	if (fit_expr_values(t, f->lhs, NULL, rows, n, d->y, err) < 0)
 		goto fail;
 	if (weights) {
 		struct fexpr w = { F_COL, (char *)weights, NULL };
 
-		if (eval_expr(t, &w, rows, n, d->w, err) < 0)
+		if (fit_expr_values(t, &w, NULL, rows, n, d->w, err) < 0)
 			goto fail;
 		for (size_t i = 0; i < n; i++)
 			if (!(d->w[i] > 0)) {
