@@ -84,13 +84,13 @@ remote = $(if $(strip $(1)),,$(error remote: no output))$(if $(strip $(3)),,$(er
 # others' (each is whole, moved into place once its job succeeded), so
 # that make again runs only the failed ones
 define dist-groups-rule
-$(foreach g,$(GROUP_IDS),$(OUT)/$(1)/g$(g).lang.tsv $(OUT)/$(1)/g$(g).disp.tsv $(OUT)/$(1)/g$(g).stats.tsv) &: $(OUT)/$(1)/tokens.qft $(MODEL) $(LANGUAGES) $(TOOLS)
-	$(call group_env,$(1),$(JOBS)) $(DIST) $(dist_opts) -p '$$^' -s $(DIST_DIR)/$(1) $(1) $(foreach g,$(GROUP_IDS),'$(OUT)/$(1)/g$(g) $(strip $(call group_configs,$(g)))')
-.PRECIOUS: $(foreach g,$(GROUP_IDS),$(OUT)/$(1)/g$(g).lang.tsv $(OUT)/$(1)/g$(g).disp.tsv $(OUT)/$(1)/g$(g).stats.tsv)
+$(foreach g,$(GROUP_IDS),$(call group_out,$(1),$(g))) &: $(OUT)/$(1)/tokens.qft $(MODEL) $(LANGUAGES) $(TOOLS) $(CHANNEL_STATS)
+	$(call group_env,$(1),$(JOBS),,$(CONTRASTS)) $(DIST) $(dist_opts) -p '$$^' -s $(DIST_DIR)/$(1) $(1) $(foreach g,$(GROUP_IDS),'$(OUT)/$(1)/g$(g) $(strip $(call method_configs,$(1),$(call group_configs,$(g))))')
+.PRECIOUS: $(foreach g,$(GROUP_IDS),$(call group_out,$(1),$(g)))
 endef
 
 # $(call score,METHOD,PREFIX,CONFIGS,JOBS): one group as one remote job (its
 # state in DIST_DIR/DIR-NAME for PREFIX DIR/NAME).  For a recipe made
 # by $(eval), as protect.mk's rounds are: $$^ becomes $^ there
 dist_state = $(DIST_DIR)/$(notdir $(patsubst %/,%,$(dir $(1))))-$(notdir $(1))
-score = $(call group_env,$(1),$(4)) $(DIST) $(dist_opts) -p '$$^' -s $(call dist_state,$(2)) $(1) "$(2) $(3)"
+score = $(call group_env,$(1),$(4),$(5),$(6)) $(DIST) $(dist_opts) -p '$$^' -s $(call dist_state,$(2)) $(1) "$(2) $(3)"

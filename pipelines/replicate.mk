@@ -15,7 +15,9 @@
 # each sweep that of make demo.  An interrupted run resumes.
 #
 # Outputs under OUT: models/NAME/ (trained models), sweep/NAME/ (each
-# model's sweep, its study tables and qf-fit's fit/), layers.tsv and
+# model's sweep, its study tables, qf-fit's fit/ and the earlier claims'
+# verdicts.tsv), verdicts.tsv (each claim's verdict on every model and
+# across them: it holds only if it holds on every model), layers.tsv and
 # languages.tsv (every model's profiles in one table), earlier-models.tsv
 # (the earlier study's fit on each model: qf-fit's rows, a model a row),
 # fit/ (the ICCs, qf-fit's tables).
@@ -64,7 +66,7 @@ endif
 REPLICATE_PY := $(PY) $(LIB)/replicate.py
 FIT_TABLES := $(OUT)/fit/icc-benefit.tsv $(OUT)/fit/icc-alone.tsv $(OUT)/fit/icc-language.tsv
 
-all: $(FIT_TABLES) $(OUT)/earlier-models.tsv
+all: $(FIT_TABLES) $(OUT)/earlier-models.tsv $(OUT)/verdicts.tsv
 	@for f in $^; do echo "== $$f"; column -t -s $$'\t' $$f; done
 
 # --- training: pipelines/model.mk's rules, one folder a model --------------------
@@ -82,12 +84,13 @@ $(OUT)/models/default-s%/model.qft:
 # earlier fit on it (not the sweep's report: its other statistics need
 # what a reduced sweep may lack, such as the compat method's rel_ref_mean)
 define sweep-rule
-$(OUT)/sweep/$(1)/criticality.tsv $(OUT)/sweep/$(1)/morph.tsv $(OUT)/sweep/$(1)/fit/earlier-proper.model.tsv &: $(call model_file,$(1)) $(KERNELS)
+$(OUT)/sweep/$(1)/criticality.tsv $(OUT)/sweep/$(1)/morph.tsv $(OUT)/sweep/$(1)/fit/earlier-proper.model.tsv $(OUT)/sweep/$(1)/verdicts.tsv &: $(call model_file,$(1)) $(KERNELS)
 	$$(MAKE) --no-print-directory -f $(TOP)/pipelines/protect.mk BIN=$(BIN) \
 	  MODEL=$(call model_file,$(1)) OUT=$(OUT)/sweep/$(1) PARAS='$(PARAS)' \
 	  BOOTSTRAP=$(BOOTSTRAP) SEED=$(SEED) JOBS=$(JOBS) LANGUAGES=$(LANGUAGES) \
 	  $(SWEEP_VARS) $(SWEEP_EXTRA) $(OUT)/sweep/$(1)/criticality.tsv $(OUT)/sweep/$(1)/morph.tsv \
-	  $(OUT)/sweep/$(1)/fit/earlier-proper.model.tsv $(OUT)/sweep/$(1)/fit/earlier-proper.coef.tsv
+	  $(OUT)/sweep/$(1)/fit/earlier-proper.model.tsv $(OUT)/sweep/$(1)/fit/earlier-proper.coef.tsv \
+	  $(OUT)/sweep/$(1)/verdicts.tsv
 endef
 $(foreach n,$(NAMES),$(eval $(call sweep-rule,$(n))))
 
@@ -97,6 +100,11 @@ SWEEP_TABLES := $(foreach n,$(NAMES),$(OUT)/sweep/$(n)/criticality.tsv $(OUT)/sw
 	$(OUT)/sweep/$(n)/fit/earlier-proper.model.tsv)
 $(OUT)/layers.tsv $(OUT)/languages.tsv $(OUT)/earlier-models.tsv &: $(SWEEP_TABLES) $(LIB)/replicate.py $(QFTSV)
 	$(REPLICATE_PY) $(OUT) $(foreach n,$(NAMES),$(n)=$(OUT)/sweep/$(n))
+
+# --- the earlier claims on every model, and across them (verdicts.py) ----------------
+
+$(OUT)/verdicts.tsv: $(foreach n,$(NAMES),$(OUT)/sweep/$(n)/verdicts.tsv) $(LIB)/verdicts.py $(QFTSV)
+	$(PY) $(LIB)/verdicts.py across $@ $(foreach n,$(NAMES),$(n)=$(OUT)/sweep/$(n)/verdicts.tsv)
 
 # --- qf-fit: how alike the models' profiles are ----------------------------------------
 

@@ -11,15 +11,37 @@
       per configuration: the layers kept in full precision (for qL...,
       every layer of the N but those quantized), and the fraction of the
       quantizable weights (and of all parameters) kept.
-  protect.py greedy --by COLUMN --layers N --k K OUT DISP...
-      the greedy search after K - 1 rounds: OUT lists the candidates of
-      round K (one per line), each the best configuration of round K - 1
-      (by COLUMN of scope 'all', lower is better) plus one more layer.
-  protect.py missing CANDS DISP...
-      the candidates of CANDS that no disparity table DISP scores.
-  protect.py greedy-table --by COLUMN --layers N --k K CONFIGS OUT DISP...
-      the greedy path, rounds 1..K: the configuration chosen, its figure
-      and interval, the fraction of weights kept.
+  protect.py halves OUT TEXT...
+      the two halves of the parallel units for cross-fitting: the units of
+      the text tables TEXT (TSV, a column 'unit'), grouped by what comes
+      before the first '.' of their id (an article's paragraphs and
+      heading stay together), the groups dealt in order of size
+      (largest first, then first seen) to the half with fewer units
+      (A on a tie).  OUT: unit, group, half.
+  protect.py greedy --layers N --k K --halves H --col C [--beam B] OUT UNITS...
+      the cross-fitted greedy search after K - 1 rounds.  For each half F
+      (A, B) of H, a configuration's criterion is its mean damage on F's
+      units: the mean over languages of the mean of column C of the
+      units tables UNITS (qf-eval --units-out) over the language's units
+      in F.  Round 1's candidates are the single layers, round r's the
+      best of round r - 1 (lowest criterion; ties to the lower layers)
+      plus one more layer, of the B best single layers of F when B > 0.
+      OUT lists the candidates of round K of both halves, one per line.
+  protect.py missing CANDS UNITS...
+      the candidates of CANDS that no units table UNITS scores.
+  protect.py greedy-table --layers N --k K --halves H --col C [--beam B] CONFIGS DISP OUT UNITS...
+      the greedy paths of both halves, rounds 1..K: the configuration
+      chosen, its criterion on the half that chose it, the mean figure
+      and interval of the disparity tables DISP on all of the text, and
+      the fraction of weights kept.
+  protect.py confirm GREEDY OUT DISP_A DISP_B
+      the greedy choices scored on each half (DISP_X: the disparity table
+      of the pass over half X): per half that chose, configuration,
+      half scored (selection or held-out) and figure (mean, tau,
+      tau_mean), the estimate and its interval, copied.
+  protect.py random --layers N --k K --n R --seed S
+      R distinct sets of K layers drawn at random (seeded), as
+      configurations pL-L-..., one a line.
 
 Tables are TSV with a header line, after the provenance line '# qf=...'
 of the qf tool that made them (formats/provenance.md), read and written
@@ -64,8 +86,9 @@ def same_kernels(paths):
 
 
 def layers_of(config):
-    """'none' -> [], 'p0-9-11' -> [0, 9, 11] (the layers named)"""
-    return [] if config == "none" else [int(x) for x in config[1:].split("-")]
+    """'none' -> [], 'p0-9-11' -> [0, 9, 11] (the layers named); 'chK'
+    (salient channels) -> []"""
+    return [] if config == "none" or config.startswith("ch") else [int(x) for x in config[1:].split("-")]
 
 
 def kept_of(config, n_layers):
@@ -116,6 +139,7 @@ def cmd_configs(a):
     t = read_tsv(a.stats)
     ci, ri, ki, si, ni, fi = (t.col(c) for c in ("config", "row", "kind", "status",
                                                  "numel", "fp_frac_params"))
+    chan = t.index.get("chan_kept")
     per = {}
     for r in t.rows:
         c = r[ci]
@@ -124,6 +148,8 @@ def cmd_configs(a):
             d["lin"] += int(r[ni])
             if r[si] in ("kept", "protected"):
                 d["lin_kept"] += int(r[ni])
+            elif chan is not None and r[chan] != qftsv.NA:
+                d["lin_kept"] += int(r[chan])    # its salient input channels
         elif r[ri] == "total":
             d["all_frac"] = r[fi]
     out = []
@@ -153,60 +179,192 @@ def disparity(paths, by):
     return res
 
 
-def value(x):
-    try:
-        return float(x)
-    except ValueError:
-        return float("inf")
+def group_of(unit):
+    return unit.split(".", 1)[0]
 
 
-def greedy_path(d, n_layers, k):
-    """the configurations chosen in rounds 1..k (each needs its candidates)"""
-    path = []
-    chosen = []
-    for r in range(1, k + 1):
-        cands = [config_of(chosen + [l]) for l in range(n_layers) if l not in chosen]
-        missing = [c for c in cands if c not in d]
+def cmd_halves(a):
+    count, first = {}, {}
+    units = []
+    for path in a.text:
+        t = read_tsv(path)
+        u = t.col("unit")
+        for r in t.rows:
+            if r[u] not in first:
+                first[r[u]] = len(first)
+                units.append(r[u])
+                g = group_of(r[u])
+                count[g] = count.get(g, 0) + 1
+                first.setdefault("\0" + g, len(first))
+    if len(count) < 2:
+        die("%s: %d group%s of parallel units: two halves need two"
+            % (a.text[0], len(count), "" if len(count) == 1 else "s"))
+    half, size = {}, {"A": 0, "B": 0}
+    for g in sorted(count, key=lambda g: (-count[g], first["\0" + g])):
+        h = "A" if size["A"] <= size["B"] else "B"
+        half[g] = h
+        size[h] += count[g]
+    rows = [[u, group_of(u), half[group_of(u)]] for u in units]
+    qftsv.write(a.out, ["unit", "group", "half"], rows)
+
+
+def read_halves(path):
+    t = read_tsv(path)
+    u, h = t.col("unit"), t.col("half")
+    return {r[u]: r[h] for r in t.rows}
+
+
+def criteria(a):
+    """{half: {config: criterion}} from the units tables"""
+    halves = read_halves(a.halves)
+    sums = {}    # (config, lang, half) -> [sum, n]
+    seen = set()
+    for path in a.units:
+        t = read_tsv(path)
+        li, ui, mi, ci = t.col("lang"), t.col("unit"), t.col("model"), t.col(a.col)
+        for r, line in zip(t.rows, t.lines):
+            if r[ui] not in halves:
+                die("%s: line %d: unit %s is in no half of %s" % (path, line, r[ui], a.halves))
+            key = (r[mi], r[li], r[ui])
+            if key in seen:    # the reference's and none's rows recur
+                continue
+            seen.add(key)
+            try:
+                v = float(r[ci])
+            except ValueError:
+                die("%s: line %d: %s is %s" % (path, line, a.col, r[ci]))
+            s = sums.setdefault((r[mi], r[li], halves[r[ui]]), [0.0, 0])
+            s[0] += v
+            s[1] += 1
+    same_kernels(a.units)
+    langs = sorted({l for (_, l, _) in sums})
+    crit = {"A": {}, "B": {}}
+    for c in sorted({c for (c, _, _) in sums}):
+        for h in crit:
+            per = [sums.get((c, l, h)) for l in langs]
+            if any(p is None for p in per):
+                die("configuration %s: a language has no unit in half %s" % (c, h))
+            crit[h][c] = sum(p[0] / p[1] for p in per) / len(per)
+    return crit
+
+
+def greedy_path(crit, n_layers, k, beam):
+    """the configurations chosen in rounds 1..k and the candidates of
+    round k + 1"""
+    allowed = list(range(n_layers))
+    path, chosen = [], []
+    if beam and beam < n_layers:
+        singles = [config_of([l]) for l in allowed]
+        missing = [c for c in singles if c not in crit]
+        if missing:
+            die("the beam needs every single layer scored: no result for %s"
+                % ", ".join(missing))
+        allowed = sorted(sorted(allowed, key=lambda l: crit[config_of([l])])[:beam])
+    for r in range(1, k + 2):
+        cands = [config_of(chosen + [l]) for l in allowed if l not in chosen]
+        if r == k + 1:
+            return path, cands
+        missing = [c for c in cands if c not in crit]
         if missing:
             die("round %d: no result for %s" % (r, ", ".join(missing)))
-        # lowest figure; ties go to the lower layer numbers (the order above)
-        best = min(cands, key=lambda c: value(d[c][0]))
+        # lowest criterion; ties go to the lower layer numbers (the order above)
+        best = min(cands, key=lambda c: crit[c])
         chosen = layers_of(best)
         path.append(best)
-    return path
 
 
 def cmd_greedy(a):
-    d = disparity(a.disp, a.by)
-    chosen = layers_of(greedy_path(d, a.layers, a.k - 1)[-1]) if a.k > 1 else []
-    cands = [config_of(chosen + [l]) for l in range(a.layers) if l not in chosen]
+    crit = criteria(a)
+    out = []
+    for h in ("A", "B"):
+        for c in greedy_path(crit[h], a.layers, a.k - 1, a.beam)[1]:
+            if c not in out:
+                out.append(c)
     tmp = a.out + ".tmp"
     with open(tmp, "w") as f:
-        f.write("".join(c + "\n" for c in cands))
+        f.write("".join(c + "\n" for c in out))
     os.replace(tmp, a.out)
 
 
 def cmd_missing(a):
-    d = disparity(a.disp, "mean")
+    have = set()
+    for path in a.units:
+        t = read_tsv(path)
+        m = t.col("model")
+        have.update(r[m] for r in t.rows)
     with open(a.cands) as f:
         for c in f.read().split():
-            if c not in d:
+            if c not in have:
                 print(c)
 
 
 def cmd_greedy_table(a):
-    d = disparity(a.disp, a.by)
+    crit = criteria(a)
+    d = disparity([a.disp], "mean")
     t = read_tsv(a.configs)
-    same_kernels(a.disp + [a.configs])
+    same_kernels([a.disp, a.configs] + a.units)
     kf = t.col("kept_linear_frac")
     frac = {r[0]: r[kf] for r in t.rows}
     out = []
-    for r, c in enumerate(greedy_path(d, a.layers, a.k), 1):
-        v, lo, hi = d[c]
-        out.append([str(r), c, ",".join(map(str, layers_of(c))), v, lo, hi,
-                    frac.get(c, qftsv.NA)])
-    qftsv.write(a.out, ["k", "config", "protected", a.by, a.by + "_lo",
-                        a.by + "_hi", "kept_linear_frac"], out, READ[a.disp[0]].prov)
+    for h in ("A", "B"):
+        for r, c in enumerate(greedy_path(crit[h], a.layers, a.k, a.beam)[0], 1):
+            if c not in d:
+                die("%s: no row for %s" % (a.disp, c))
+            v, lo, hi = d[c]
+            out.append([h, str(r), c, ",".join(map(str, layers_of(c))), "%.6g" % crit[h][c],
+                        v, lo, hi, frac.get(c, qftsv.NA)])
+    qftsv.write(a.out, ["half", "k", "config", "protected", "sel_mean", "mean", "mean_lo",
+                        "mean_hi", "kept_linear_frac"], out, READ[a.disp].prov)
+
+
+CONFIRM_FIGS = ("mean", "tau", "tau_mean")
+
+
+def cmd_confirm(a):
+    g = read_tsv(a.greedy)
+    hi_, ki, ci = g.col("half"), g.col("k"), g.col("config")
+    final = {}
+    for r in g.rows:
+        if r[hi_] not in final or int(r[ki]) > int(final[r[hi_]][0]):
+            final[r[hi_]] = (r[ki], r[ci])
+    disp = {"A": a.disp_a, "B": a.disp_b}
+    out = []
+    for h in ("A", "B"):
+        if h not in final:
+            continue
+        k, c = final[h]
+        for scored in ("A", "B"):
+            t = read_tsv(disp[scored])
+            m, sc = t.col("model"), t.col("scope")
+            row = [r for r in t.rows if r[m] == c and r[sc] == "all"]
+            if not row:
+                die("%s: no row for %s" % (disp[scored], c))
+            cells = []
+            for f in CONFIRM_FIGS:
+                cells += [row[0][t.col(f)], row[0][t.col(f + "_lo")], row[0][t.col(f + "_hi")]]
+            out.append([h, k, c, scored, "selection" if scored == h else "held-out"] + cells)
+    same_kernels([a.greedy, a.disp_a, a.disp_b])
+    head = ["half", "k", "config", "scored_on", "role"]
+    for f in CONFIRM_FIGS:
+        head += [f, f + "_lo", f + "_hi"]
+    qftsv.write(a.out, head, out, READ[a.disp_a].prov)
+
+
+def cmd_random(a):
+    import random
+    rng = random.Random(a.seed)
+    seen, out = set(), []
+    total = 1
+    for i in range(a.k):
+        total = total * (a.layers - i) // (i + 1)
+    if a.n > total:
+        die("%d sets of %d of %d layers asked for; there are %d" % (a.n, a.k, a.layers, total))
+    while len(out) < a.n:
+        c = config_of(rng.sample(range(a.layers), a.k))
+        if c not in seen:
+            seen.add(c)
+            out.append(c)
+    print("\n".join(out))
 
 
 def main():
@@ -222,22 +380,39 @@ def main():
     c.add_argument("--layers", type=int, required=True)
     c.add_argument("stats")
     c.add_argument("out")
+    h = sub.add_parser("halves")
+    h.add_argument("out")
+    h.add_argument("text", nargs="+")
     for name in ("greedy", "greedy-table"):
         g = sub.add_parser(name)
-        g.add_argument("--by", default="mean")
         g.add_argument("--layers", type=int, required=True)
         g.add_argument("--k", type=int, required=True)
+        g.add_argument("--halves", required=True)
+        g.add_argument("--col", required=True)
+        g.add_argument("--beam", type=int, default=0)
         if name == "greedy-table":
             g.add_argument("configs")
+            g.add_argument("disp")
         g.add_argument("out")
-        g.add_argument("disp", nargs="+")
+        g.add_argument("units", nargs="+")
     x = sub.add_parser("missing")
     x.add_argument("cands")
-    x.add_argument("disp", nargs="+")
+    x.add_argument("units", nargs="+")
+    f = sub.add_parser("confirm")
+    f.add_argument("greedy")
+    f.add_argument("out")
+    f.add_argument("disp_a")
+    f.add_argument("disp_b")
+    r = sub.add_parser("random")
+    r.add_argument("--layers", type=int, required=True)
+    r.add_argument("--k", type=int, required=True)
+    r.add_argument("--n", type=int, required=True)
+    r.add_argument("--seed", type=int, required=True)
     a = p.parse_args()
     try:
-        {"merge": cmd_merge, "configs": cmd_configs, "greedy": cmd_greedy,
-         "greedy-table": cmd_greedy_table, "missing": cmd_missing}[a.cmd](a)
+        {"merge": cmd_merge, "configs": cmd_configs, "halves": cmd_halves,
+         "greedy": cmd_greedy, "greedy-table": cmd_greedy_table, "missing": cmd_missing,
+         "confirm": cmd_confirm, "random": cmd_random}[a.cmd](a)
     except qftsv.Error as e:
         die(str(e))
 
