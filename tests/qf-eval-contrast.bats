@@ -8,6 +8,8 @@
 # intervals, p, Holm and max-T again in numpy; cell by cell, with
 # oracle.py's tolerances.  The estimates are also checked against the
 # disparity table with awk, and the misuse and bad input one by one.
+# Cross-scope contrasts (terms MODEL@SCOPE) the same way: the oracle
+# evaluates their terms in the scopes they name.
 #
 # Fixtures: those of tests/qf-eval-compare.bats (tokens.qft, 5
 # languages; a.qft the reference; q11, q7, q9, q13, q17, rounded copies
@@ -36,6 +38,11 @@ setup() {
 		-m q17.qft)
 	CONS=(--contrast 'syn=+p0-11 -p0 -p11 +none' --contrast 'p0=+p0 -none'
 		--contrast 'w=+2*q17 -p0-11 -0.5*p0 -0.5*p11')
+	# the brief's two: agglutinative languages benefit more from
+	# protection than big's, and 9.7 times as much
+	AGG=morph_type=agglutinative
+	XCONS=(--contrast "more=+none@$AGG -p0-11@$AGG -none@big +p0-11@big"
+		--contrast "r9.7=+none@$AGG -p0-11@$AGG -9.7*none@big +9.7*p0-11@big")
 }
 
 # Run qf-eval with the arguments (which write k.tsv with --contrasts),
@@ -188,6 +195,13 @@ misuse() {
 		x=|--contrast 'x=': no terms
 		+p0 -none|--contrast '+p0 -none' is not NAME=TERMS
 		a b=+p0 -none|contrast name 'a b': only letters, digits and . _ + -
+		x=+none@big -p0|--contrast 'x=+none@big -p0': some terms name a scope, some do not
+		x=+p0 -none@big|--contrast 'x=+p0 -none@big': some terms name a scope, some do not
+		x=+none@big -p0@big +none@rich|--contrast 'x=+none@big -p0@big +none@rich': the coefficients of scope rich sum to 1, not 0
+		x=+none@big -0.5*p0@big|--contrast 'x=+none@big -0.5*p0@big': the coefficients of scope big sum to 0.5, not 0
+		x=+none@big -none@big|--contrast 'x=+none@big -none@big': test model 'none' twice in scope big
+		x=+none@ -p0@|--contrast 'x=+none@ -p0@': term '+none@': no scope after @
+		x=+q3@big -p0@big|--contrast 'x=+q3@big -p0@big': no test model 'q3'
 	EOF
 	misuse "${MODELS[@]}" --contrasts k.tsv --contrast 'x=+p0 -none' --contrast 'x=+p11 -none'
 	[ "${stderr_lines[0]}" = "qf-eval: two contrasts named 'x'" ]
@@ -204,6 +218,117 @@ misuse() {
 	[[ ${stderr_lines[0]} == *'x\ty=+p0 -none'* ]]
 }
 
+@test "cross-scope contrasts, BCa over each language's records: every cell equals the oracle's, after the rows within each scope" {
+	contrast_check "${MODELS[@]}" --contrast 'p0=+p0 -none' "${XCONS[@]}" \
+		--contrast 'syn=+p0-11 -p0 -p11 +none' --bootstrap 200 --seed 7 \
+		"${GROUPS_[@]}" -o l.tsv --contrasts k.tsv tokens.qft
+	# 5 scopes x 7 figures x 2 scales x the 2 contrasts within each
+	# scope (in their order), then 7 x 2 x the 2 cross-scope ones
+	[ "$(tail -n +3 k.tsv | wc -l)" -eq $((5 * 7 * 2 * 2 + 7 * 2 * 2)) ]
+	[ "$(awk -F'\t' 'FNR > 2 && FNR <= 142 { print $2 }' k.tsv | sort -u | paste -sd' ')" = "p0 syn" ]
+	run awk -F'\t' 'FNR > 142 && FNR <= 148 { printf "%s/%s/%s/%s ", $1, $3, $4, $2 }' k.tsv
+	# the scopes in order of first appearance
+	assert_output "$AGG+big/mean/diff/more $AGG+big/mean/diff/r9.7 $AGG+big/mean/log/more $AGG+big/mean/log/r9.7 $AGG+big/range/diff/more $AGG+big/range/diff/r9.7 "
+	# the claim's contrasts have inference
+	[ "$(awk -F'\t' 'FNR > 142 && $13 == "ok"' k.tsv | wc -l)" -ge 16 ]
+	# per-scope rows as without the cross-scope contrasts
+	run qf-eval "${MODELS[@]}" --contrast 'p0=+p0 -none' --contrast 'syn=+p0-11 -p0 -p11 +none' \
+		--bootstrap 200 --seed 7 "${GROUPS_[@]}" -o l.tsv --contrasts k0.tsv tokens.qft
+	assert_success
+	cmp <(head -n 142 k.tsv) k0.tsv
+}
+
+@test "cross-scope estimates are the disparity table's figures of their scopes combined (awk, not the oracle)" {
+	qf-eval "${MODELS[@]}" "${XCONS[@]}" --bootstrap 0 "${GROUPS_[@]}" -o l.tsv \
+		-d d.tsv --contrasts k.tsv tokens.qft
+	[ "$(tail -n +3 k.tsv | wc -l)" -eq $((7 * 2 * 2)) ]
+	for fig in mean max cv; do
+		run awk -F'\t' -v a=$AGG -v f=$fig '
+			FNR == 2 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+			FNR > 2 { D[$col["model"] "@" $col["scope"]] = $col[f] }
+			END { ba = D["none@" a] - D["p0-11@" a]; bb = D["none@big"] - D["p0-11@big"]
+			      la = log(D["none@" a]) - log(D["p0-11@" a])
+			      lb = log(D["none@big"]) - log(D["p0-11@big"])
+			      e = 1e-5 * (D["none@" a] + D["p0-11@" a] + 9.7 * (D["none@big"] + D["p0-11@big"]))
+			      printf "%.9g %.9g %.9g %.3g %.3g\n", ba - bb, ba - 9.7 * bb, la - 9.7 * lb, e, 1e-4 }' d.tsv
+		read -r m r rl ed el <<< "$output"
+		for trip in "more diff $m $ed" "r9.7 diff $r $ed" "r9.7 log $rl $el"; do
+			read -r k x want tol <<< "$trip"
+			got=$(kcell est "$AGG+big" $k $fig $x)
+			$PY -c 'import sys; g, w, t = map(float, sys.argv[1:]); sys.exit(abs(g - w) > t)' "$got" "$want" "$tol" ||
+				{ echo "$k $fig $x: $got, expected $want"; false; }
+		done
+	done
+	[ "$(kcell status "$AGG+big" more mean diff)" = "no bootstrap" ]
+}
+
+@test "cross-scope contrasts on parallel units: the bootstrap-t with their own jackknife SEs, --group scopes, equal the oracle's" {
+	contrast_check "${MODELS[@]}" --group rich=fin,tur --group other=eng,rus,cmn_hans \
+		--contrast 'more=+none@rich -p0@rich -none@other +p0@other' \
+		--contrast 'r9.7=+none@rich -p0@rich -9.7*none@other +9.7*p0@other' \
+		--contrast 'syn=+p0-11@all -p0@all -p11@all +none@all' \
+		--interval t --bootstrap 200 --seed 4 -o l.tsv --contrasts k.tsv bal.qft
+	[ "$(tail -n +3 k.tsv | wc -l)" -eq $((7 * 2 * 3)) ]
+	[ "$(kcell scope rich+other more mean diff)" = rich+other ]
+	[ "$(kcell scope all syn mean diff)" = all ]
+	[ "$(awk -F'\t' '$13 == "ok"' k.tsv | wc -l)" -ge 20 ]
+}
+
+@test "a family of two cross-scope contrasts: Holm and max-T over the two, as the oracle's" {
+	contrast_check "${MODELS[@]}" --group rich=fin,tur --group other=eng,rus,cmn_hans \
+		--contrast 'a=+none@rich -p0@rich -none@other +p0@other' \
+		--contrast 'b=+none@rich -p11@rich -none@other +p11@other' \
+		--bootstrap 300 --seed 2 -o l.tsv --contrasts k.tsv tokens.qft
+	[ "$(tail -n +3 k.tsv | wc -l)" -eq $((7 * 2 * 2)) ]
+	for f in mean max; do
+		for x in diff log; do
+			[ "$(kcell status rich+other a $f $x)" = ok ]
+			[ "$(kcell status rich+other b $f $x)" = ok ]
+		done
+	done
+	# a family of two, not of one: Holm moves some p
+	[ "$(awk -F'\t' 'FNR > 2 && $13 == "ok" && $9 != $10' k.tsv | wc -l)" -ge 1 ]
+	# the simultaneous intervals hold the estimates
+	run awk -F'\t' 'FNR > 2 && $13 == "ok" && !($11 <= $5 && $5 <= $12) { print }' k.tsv
+	assert_output ""
+}
+
+@test "a cross-scope contrast naming no scope: one line after the data are read, exit 1, no table, an old one untouched" {
+	rm -f l.tsv k.tsv n.qft d.tsv
+	echo old > k.keep
+	for out in k.tsv k.keep; do
+		run --separate-stderr qf-eval "${MODELS[@]}" "${GROUPS_[@]}" --bootstrap 20 \
+			--contrast 'p0=+p0 -none' --contrast 'x=+none@big -p0@big -none@foo +p0@foo' \
+			-o l.tsv --nll n.qft -d d.tsv --contrasts $out tokens.qft
+		assert_failure 1
+		[ "${#stderr_lines[@]}" -eq 1 ]
+		[ "$stderr" = "qf-eval: contrast 'x': no scope 'foo' (scopes: all, $AGG, morph_type=fusional, morph_type=isolating, big)" ]
+		[ ! -e l.tsv ] && [ ! -e k.tsv ] && [ ! -e n.qft ] && [ ! -e d.tsv ]
+	done
+	[ "$(cat k.keep)" = old ]
+	[ -z "$(ls -A | grep '\.tmp\.')" ]
+	# a name as the scope column writes it, not a column's value alone
+	run --separate-stderr qf-eval "${MODELS[@]}" "${GROUPS_[@]}" --bootstrap 0 \
+		--contrast 'x=+none@big -p0@big -none@agglutinative +p0@agglutinative' \
+		-o l.tsv --contrasts k.tsv tokens.qft
+	assert_failure 1
+	[[ $stderr == "qf-eval: contrast 'x': no scope 'agglutinative' (scopes: all, "* ]]
+}
+
+@test "the man page's cross-scope example runs" {
+	line=$(sed -n '/^\.SH EXAMPLES/,/^\.SH /p' "$TESTS_DIR/../docs/man/qf-eval.1" |
+		sed 's/\\-/-/g; s/\\(aq/'"'"'/g' | grep -E '^qf-eval .*--contrasts' | grep @)
+	[ -n "$line" ] && [ "$(wc -l <<< "$line")" -eq 1 ]
+	cp a.qft ref.qft
+	cp q7.qft q4.qft
+	cp q9.qft q4p0.qft
+	rm -f contrasts.tsv lang.tsv
+	run --separate-stderr bash -c "$line --bootstrap 50"
+	assert_success
+	[ "$(tail -n +3 contrasts.tsv | wc -l)" -eq $((7 * 2)) ]
+	[ "$(awk -F'\t' 'FNR > 2 { print $1 }' contrasts.tsv | sort -u)" = rich+other ]
+}
+
 @test "bad input: one line, exit 1, no table left behind, an old one untouched" {
 	table_bad_input --contrasts "${MODELS[@]}" "${CONS[@]}"
 }
@@ -214,8 +339,8 @@ misuse() {
 	assert_line --regexp "^      --contrast 'NAME=\+M1 -M2 \.\.\.' "
 	assert_line --regexp '^      --contrasts FILE '
 	line=$(sed -n '/^\.SH EXAMPLES/,/^\.SH /p' "$TESTS_DIR/../docs/man/qf-eval.1" |
-		sed 's/\\-/-/g; s/\\(aq/'"'"'/g' | grep -E '^qf-eval .*--contrasts')
-	[ -n "$line" ]
+		sed 's/\\-/-/g; s/\\(aq/'"'"'/g' | grep -E '^qf-eval .*--contrasts' | grep -v @)
+	[ -n "$line" ] && [ "$(wc -l <<< "$line")" -eq 1 ]
 	cp a.qft ref.qft
 	cp q7.qft q4.qft
 	cp q9.qft q4p0.qft

@@ -41,7 +41,8 @@ static const char usage[] =
 	"      --contrast 'NAME=+M1 -M2 ...'  a contrast of test models: per\n"
 	"                         term a sign, an optional coefficient (2*) and\n"
 	"                         a test model; coefficients sum to 0\n"
-	"                         (repeatable)\n"
+	"                         (repeatable); with every model as M@SCOPE, a\n"
+	"                         contrast across scopes, summing to 0 in each\n"
 	"      --contrasts FILE   each contrast of each figure of --compare and\n"
 	"                         of their logs: estimate, SE, interval, p,\n"
 	"                         Holm-adjusted p, simultaneous intervals\n"
@@ -84,6 +85,7 @@ static const char usage[] =
 	"  qf-eval -r ref.qft -m q4.qft --measure kl_unit --units-out units.tsv -d disparity.tsv -o lang.tsv tokens.qft\n"
 	"  qf-eval -r ref.qft -m q4.qft -m q3.qft -m q4p=q4-protected.qft --measure kl_unit --compare compare.tsv -o lang.tsv tokens.qft\n"
 	"  qf-eval -r ref.qft -m none=q4.qft -m p0=q4p0.qft -m p11=q4p11.qft -m p0-11=q4p0-11.qft --contrast 'syn=+p0-11 -p0 -p11 +none' --contrast 'p0=+p0 -none' --contrasts contrasts.tsv -o lang.tsv tokens.qft\n"
+	"  qf-eval -r ref.qft -m none=q4.qft -m p0=q4p0.qft --group rich=fin,tur --group other=eng,rus --contrast 'more=+none@rich -p0@rich -none@other +p0@other' --contrasts contrasts.tsv -o lang.tsv tokens.qft\n"
 	"  qf-eval -r ref.qft -m q4.qft -m s1=q4s1.qft -m s2=q4s2.qft -m s3=q4s3.qft --realizations q4s=s1,s2,s3 --reliability reliab.tsv --bootstrap 0 -o lang.tsv tokens.qft\n";
 
 #define MAXM 256
@@ -267,7 +269,9 @@ static void configs(struct opts *o)
 /* ------------------------------------------------------------ contrasts */
 
 /* Each --contrast parsed against the test models' names; a contrast name
- * as a model's (letters, digits and . _ + -), each once. */
+ * as a model's (letters, digits and . _ + -), each once.  The scopes of
+ * a cross-scope contrast's terms are known once the data are read:
+ * qf_eval_finish checks them. */
 static void contrasts(struct opts *o)
 {
 	qf_err e;

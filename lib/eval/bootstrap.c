@@ -119,7 +119,8 @@ static int interval_method(qf_eval *ev, qf_err *err)
 	return 0;
 }
 
-/* Languages in code order, the reference language, the scopes. */
+/* Languages in code order, the reference language, the scopes, the
+ * scopes of the cross-scope contrasts' terms. */
 static int prepare(qf_eval *ev, qf_err *err)
 {
 	const char *rl = ev->o.ref_lang ? ev->o.ref_lang : "eng";
@@ -130,7 +131,9 @@ static int prepare(qf_eval *ev, qf_err *err)
 	ev->ref_lang = qf_ev_find_lang(ev, rl);
 	if (ev->ref_lang < 0 && ev->o.ref_lang)
 		return qf_err_set(err, "reference language %s not in the data", rl);
-	return qf_ev_make_scopes(ev, err);
+	if (qf_ev_make_scopes(ev, err) < 0)
+		return -1;
+	return qf_ev_contrast_scopes(ev, err);
 }
 
 static void work_free(struct work *wk, int nt)

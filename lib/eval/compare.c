@@ -258,10 +258,15 @@ static void one_figure(const qf_eval *ev, int s, int k, struct cmp *c)
 
 void qf_ev_put_est_why(FILE *f, const qf_eval *ev, int t, int s, int k)
 {
+	fprintf(f, "%s:", ev->name[t + 1]);
+	qf_ev_put_why(f, ev, t, s, k);
+}
+
+void qf_ev_put_why(FILE *f, const qf_eval *ev, int t, int s, int k)
+{
 	int r = GREA(&ev->est, ev, t, s, k);
 	int nov = ev->est.gnov[(size_t)t * ev->nsc + s];
 
-	fprintf(f, "%s:", ev->name[t + 1]);
 	if (r == R_DEN0 || r == R_DENMIN || r == R_NOJACK)
 		fputs(r == R_DEN0 ? "den<=0" : r == R_DENMIN ? "den<=min" :
 		      "noise NA", f);

@@ -93,28 +93,51 @@ int qf_eval_write_units(const qf_eval *ev, FILE *f, qf_err *err);
  * from the best (docs/eval.md, "Comparing configurations"). */
 int qf_eval_write_compare(const qf_eval *ev, FILE *f, qf_err *err);
 /* A contrast of the test models (--contrast, contrast.c): a name and a
- * coefficient per test model, 0 for those not in it; the coefficients
- * sum to 0 (docs/eval.md, "Contrasts of configurations"). */
+ * coefficient per test model, 0 for those not in it, evaluated within
+ * each scope; the coefficients sum to 0 (docs/eval.md, "Contrasts of
+ * configurations").  Or a cross-scope contrast: its terms are pairs of a
+ * test model and a scope, the coefficients of each scope summing to 0,
+ * evaluated once over the scopes it names. */
+typedef struct qf_contrast_term {
+	int model;		/* test model (names[model]) */
+	double coef;		/* nonzero */
+	char *scope;		/* the scope's name, as the disparity table's
+				 * scope column writes it */
+} qf_contrast_term;
 typedef struct qf_contrast {
 	char *name;
-	double *coef;		/* [n]: test model t's (names[t]) */
+	double *coef;		/* [n]: test model t's (names[t]); all 0 in a
+				 * cross-scope contrast */
 	int n;
+	qf_contrast_term *term;	/* [nterm]: a cross-scope contrast's terms,
+				 * in the order given; NULL and 0 otherwise */
+	int nterm;
 } qf_contrast;
 /* Parse "NAME=TERM TERM ...", each TERM a sign, an optional coefficient
  * "2*" and the name of a test model of names[0..n) ("+p0-11 -p0 -p11
- * +none"), into c (qf_contrast_free it); -1 with err set:
- *     contrast 'x=+p0 -q3': no test model q3
- *     contrast 'x=+p0 -p11 +none': the coefficients sum to 1, not 0 */
+ * +none"), into c (qf_contrast_free it); or, every TERM followed by
+ * "@SCOPE", a cross-scope contrast ("+none@rich -p0@rich -none@other
+ * +p0@other"): the first '@' ends the model's name (a model whose name
+ * holds '@' cannot be scoped), the rest is the scope's name, checked
+ * against the scopes by qf_eval_finish.  -1 with err set:
+ *     contrast 'x=+p0 -q3': no test model 'q3'
+ *     contrast 'x=+p0 -p11 +none': the coefficients sum to 1, not 0
+ *     contrast 'x=+p0@rich -none': some terms name a scope, some do not
+ *     contrast 'x=+p0@rich -none@other': the coefficients of scope rich sum to 1, not 0 */
 int qf_contrast_parse(qf_contrast *c, const char *spec,
 		      const char *const *names, int n, qf_err *err);
 void qf_contrast_free(qf_contrast *c);
 /* The contrasts of the contrasts table (copied), before qf_eval_finish:
- * the jackknife gives each its SEs and acceleration. */
+ * the jackknife gives each its SEs and acceleration.  qf_eval_finish
+ * fails when a cross-scope contrast names no scope of the evaluation:
+ *     contrast 'x': no scope 'foo' (scopes: all, morph_type=fusional) */
 int qf_eval_contrasts(qf_eval *ev, const qf_contrast *c, int n, qf_err *err);
 /* The contrasts table (--contrasts), after qf_eval_finish: per scope,
  * figure of the comparison, scale (diff, log) and contrast, the estimate,
  * its SE and interval, p and Holm's over the contrasts, simultaneous
- * (max-T) intervals over them. */
+ * (max-T) intervals over them; then the cross-scope contrasts per figure
+ * and scale, a family of their own, scope "rich+other" (the scopes they
+ * name, in order of first appearance). */
 int qf_eval_write_contrasts(const qf_eval *ev, FILE *f, qf_err *err);
 /* The reliability table (--reliability), after qf_eval_finish: conf[t]
  * names the configuration test model t (models[t + 1]) is a realization

@@ -151,6 +151,9 @@ struct qf_eval {
 	/* contrasts (contrast.c) */
 	qf_contrast *con;
 	int ncon;
+	int **csc;		/* [ncontrast]: a cross-scope contrast's term i
+				 * is in scope csc[c][i] (qf_eval_finish);
+				 * NULL for the others */
 	double *cacc;		/* [ncontrast][nscope][NCFIG][2] (CIDX): the
 				 * acceleration of every contrast (NAN: none) */
 };
@@ -171,7 +174,8 @@ struct cfig {
 extern const struct cfig qf_ev_cfig[NCFIG];
 /* The scales of a contrast: of the figures, of their logarithms. */
 enum { SC_DIFF, SC_LOG, NSCALE };
-/* Contrast c, scope s, figure j (of qf_ev_cfig), scale x. */
+/* Contrast c, scope s, figure j (of qf_ev_cfig), scale x; a cross-scope
+ * contrast has the same value in every s. */
 #define CIDX(ev, c, s, j, x) \
 	((((size_t)(c) * (ev)->nsc + (s)) * NCFIG + (j)) * NSCALE + (x))
 #define NCON(ev) ((size_t)(ev)->ncon * (ev)->nsc * NCFIG * NSCALE)
@@ -285,8 +289,10 @@ double qf_ev_boot_p(const double *rep, int B, double ctr, double est);
  * (NAN at skip): the i-th smallest (ties in index order) times K - i,
  * made monotone, capped at 1; ord[n] scratch. */
 void qf_ev_holm(const double *p, int n, int skip, int *ord, double *ph);
-/* "MODEL:why" of test model t's figure k in scope s without a value. */
+/* "MODEL:why" of test model t's figure k in scope s without a value;
+ * qf_ev_put_why: the why alone. */
 void qf_ev_put_est_why(FILE *f, const qf_eval *ev, int t, int s, int k);
+void qf_ev_put_why(FILE *f, const qf_eval *ev, int t, int s, int k);
 
 /* ------------------------------------------------------------ contrast.c */
 
@@ -294,6 +300,9 @@ void qf_ev_put_est_why(FILE *f, const qf_eval *ev, int t, int s, int k);
  * figure has no value, or on the log scale is not positive. */
 void qf_ev_contrast_values(const qf_eval *ev, const struct figs *fs,
 			   double *v);
+/* The scope of every term of the cross-scope contrasts, once the scopes
+ * are made (qf_eval_finish); -1 with err set when one is none of them. */
+int qf_ev_contrast_scopes(qf_eval *ev, qf_err *err);
 void qf_ev_contrasts_free(qf_eval *ev);
 
 /* ------------------------------------------------------------ bootstrap.c */

@@ -7,10 +7,11 @@ The figures, their paired bootstrap replicates and the jackknife's
 leave-out sets come from oracle.py (imported, not changed: its own
 forward pass, draws and figures; its jack_stats is wrapped to keep the
 leave-out sets it is given); the contrasts over them are written here
-from docs/eval.md alone: the terms, both scales, the SE, the interval of
-the method in use (bootstrap-t with the contrast's own jackknife SEs,
-BCa with its acceleration, percentile; tau's moved percentiles), p,
-Holm's adjustment, the simultaneous (max-T) intervals and the status.
+from docs/eval.md alone: the terms (a cross-scope contrast's MODEL@SCOPE
+too), both scales, the SE, the interval of the method in use
+(bootstrap-t with the contrast's own jackknife SEs, BCa with its
+acceleration, percentile; tau's moved percentiles), p, Holm's
+adjustment, the simultaneous (max-T) intervals and the status.
 compare_oracle.py lends its max-T, Holm and tolerant p check.
 
 Run with Debian's python3 (numpy, scipy, torch):
@@ -50,23 +51,54 @@ SCALES = ["diff", "log"]
 # ------------------------------------------------------------ the terms
 
 def parse_contrast(spec, tests):
-    """NAME=TERMS -> (name, {model index (1..): coefficient})."""
+    """NAME=TERMS -> (name, {(model index (1..), scope): coefficient}),
+    scope None for a term without @SCOPE (the row's scope), else the
+    scope's name: what follows the first '@' (a cross-scope contrast,
+    docs/eval.md; model names hold no '@')."""
     name, terms = spec.split("=", 1)
     coef = {}
     for t in terms.split():
         sign = {"+": 1.0, "-": -1.0}[t[0]]
-        c, m = (t[1:].split("*", 1) if "*" in t else ("1", t[1:]))
-        coef[tests.index(m) + 1] = sign * float(c)
-    assert abs(sum(coef.values())) <= 1e-9 * sum(map(abs, coef.values()))
+        body, scope = t[1:].split("@", 1) if "@" in t else (t[1:], None)
+        c, m = (body.split("*", 1) if "*" in body else ("1", body))
+        coef[(tests.index(m) + 1, scope)] = sign * float(c)
+    scopes = set(sc for _, sc in coef)
+    assert scopes == {None} or None not in scopes
+    for sc in scopes:       # within each scope named, they sum to 0
+        cs = [c for (_, s), c in coef.items() if s == sc]
+        assert abs(sum(cs)) <= 1e-9 * sum(map(abs, cs))
     return name, coef
+
+
+def is_cross(coef):
+    return any(sc is not None for _, sc in coef)
+
+
+def scope_label(coef):
+    """A cross-scope contrast's scope column: its scopes in order of first
+    appearance, joined by '+'."""
+    seen = []
+    for _, sc in coef:
+        if sc not in seen:
+            seen.append(sc)
+    return "+".join(seen)
+
+
+def terms(coef, scope):
+    """(model, scope of its figure, coefficient) of each term in the
+    order of the status column: a cross-scope contrast's as given, the
+    others' in command-line order of the models, in the row's scope."""
+    keys = list(coef) if is_cross(coef) else sorted(coef)
+    return [(m, scope if sc is None else sc, coef[(m, sc)]) for m, sc in keys]
 
 
 def value(disp, coef, scope, fig, scale):
     """sum c_m D_m (diff) or sum c_m log D_m (log) from one set of
-    disparity figures; None when a figure has no value or no log."""
+    disparity figures, D_m of the row's scope or the term's own; None
+    when a figure has no value or no log."""
     v = 0.0
-    for m, c in coef.items():
-        x = disp[(m, scope)][fig][0]
+    for m, sc, c in terms(coef, scope):
+        x = disp[(m, sc)][fig][0]
         if x is None or (scale == "log" and not x > 0):
             return None
         v += c * (math.log(x) if scale == "log" else x)
@@ -79,8 +111,8 @@ def center(est_disp, coef, scope, fig, scale, est):
     if fig not in ("tau", "tau_mean") or est is None:
         return est
     v = 0.0
-    for m, c in coef.items():
-        f = est_disp[(m, scope)]
+    for m, sc, c in terms(coef, scope):
+        f = est_disp[(m, sc)]
         sd = f.get("sd")
         if sd is None:
             return None
@@ -116,15 +148,16 @@ def evaluate(argv):
 
 
 def why(o, names, est_disp, coef, scope, fig, scale):
-    """The status of a contrast without an estimate: each of its models'
-    reason, in command-line order."""
+    """The status of a contrast without an estimate: each of its terms'
+    reason ("MODEL:why", a cross-scope contrast's "MODEL@SCOPE:why")."""
     out = []
-    for m in sorted(coef):
-        f = est_disp[(m, scope)]
+    for m, sc, _ in terms(coef, scope):
+        f = est_disp[(m, sc)]
+        who = names[m] + ("@" + sc if is_cross(coef) else "")
         if f[fig][0] is None:
-            out.append("%s:%s" % (names[m], cmp.why_na(o, f, fig)))
+            out.append("%s:%s" % (who, cmp.why_na(o, f, fig)))
         elif scale == "log" and not f[fig][0] > 0:
-            out.append("%s:not positive" % names[m])
+            out.append("%s:not positive" % who)
     return ";".join(out) or "sd 0"
 
 
@@ -147,7 +180,8 @@ def one_interval(o, fig, est, ctr, reps, jk, rep_jk):
 
 
 def family(o, names, ev, cons, scope, fig, scale):
-    """The rows of one scope, figure and scale."""
+    """The rows of one scope (None: of the cross-scope contrasts), figure
+    and scale."""
     _, _, _, est_disp, rep_disp, est_sets, rep_sets = ev
     B = o["bootstrap"]
     rows = []
@@ -155,8 +189,8 @@ def family(o, names, ev, cons, scope, fig, scale):
         est = value(est_disp, coef, scope, fig, scale)
         ctr = center(est_disp, coef, scope, fig, scale, est)
         reps = [value(r, coef, scope, fig, scale) for r in rep_disp]
-        r = {"scope": scope, "contrast": name, "figure": fig, "scale": scale,
-             "est": est}
+        r = {"scope": scope_label(coef) if is_cross(coef) else scope,
+             "contrast": name, "figure": fig, "scale": scale, "est": est}
         r.update({c: None for c in COLS[5:12]})
         bad = sum(x is None for x in reps)
         if est is None or ctr is None:
@@ -196,8 +230,15 @@ def expected(argv, specs):
     ev = evaluate(argv)
     o, names, scopes = ev[0], ev[1], ev[2]
     cons = [parse_contrast(s, names[1:]) for s in specs]
-    return [family(o, names, ev, cons, scope, fig, scale)
-            for scope, _ in scopes for fig in cmp.FIGS for scale in SCALES]
+    within = [k for k in cons if not is_cross(k[1])]
+    cross = [k for k in cons if is_cross(k[1])]
+    # the contrasts within each scope, a family per scope, figure and
+    # scale; then the cross-scope ones, a family per figure and scale
+    return ([family(o, names, ev, within, scope, fig, scale)
+             for scope, _ in scopes for fig in cmp.FIGS for scale in SCALES]
+            if within else []) + \
+        ([family(o, names, ev, cross, None, fig, scale)
+          for fig in cmp.FIGS for scale in SCALES] if cross else [])
 
 
 # ------------------------------------------------------------ comparison
