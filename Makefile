@@ -71,7 +71,7 @@ BENCH_SRC := $(wildcard tests/bench/*.c)
 BENCHES := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 MANS := $(wildcard docs/man/*.1)
 
-.PHONY: all deps check check-normal check-san san demo bench install \
+.PHONY: all deps check check-normal check-san san demo study bench install \
 	uninstall clean units benches fuzz layers
 
 all: $(BUILD)/libqf.a $(TOOLS)
@@ -214,6 +214,16 @@ demo:
 	$(MAKE) --no-print-directory -j$(DEMO_JOBS) -f pipelines/protect.mk \
 	  BIN=$(CURDIR)/$(BUILD)/bin OUT=$(CURDIR)/out/demo PARAS=$(DEMO_PARAS) \
 	  SETS='$(DEMO_SETS)' EXTRA='$(DEMO_EXTRA)' $(DEMO_VARS)
+
+# The study that decides: the earlier study's six claims under four
+# quantization regimes and across trained models (hours: it trains seven
+# models; resumable), its verdict table in out/study/ (docs/pipelines.md).
+STUDY_VARS ?=
+study:
+	$(MAKE) --no-print-directory deps
+	$(MAKE) --no-print-directory all
+	$(MAKE) --no-print-directory -j$(DEMO_JOBS) -f pipelines/study.mk \
+	  BIN=$(CURDIR)/$(BUILD)/bin OUT=$(CURDIR)/out/study $(STUDY_VARS)
 
 bench: all benches
 	tests/bench/run $(BUILD)

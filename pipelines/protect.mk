@@ -28,6 +28,8 @@
 # report.md with plots/.
 include $(dir $(lastword $(MAKEFILE_LIST)))common.mk
 
+comma := ,
+space := $(subst ,, )
 OUT ?= $(TOP)/out/protect
 MODEL ?= $(TOP)/pipelines/data/model/udhr-gpt2-12.qft
 CORPUS ?= $(TOP)/pipelines/data/udhr/heldout
@@ -143,13 +145,16 @@ ifeq ($(shell [ $(SIZE) -ge $(words $(CLAIM_CONFIGS)) ] && echo ok),)
 $(error GROUP_SIZE=$(GROUP_SIZE): the first pass must hold the $(words $(CLAIM_CONFIGS)) configurations of the claims ($(CLAIM_CONFIGS)))
 endif
 N_GROUPS := $(shell echo $$(( ($(words $(SWEEP)) + $(SIZE) - 1) / $(SIZE) )))
+# with every pair scored in one pass: the interaction of every pair
+# (syn_A_B = +pA-B -pA -pB +none), not only the earlier layers'
+ifeq ($(N_GROUPS)$(filter pairs,$(SETS)),1pairs)
+CONTRASTS := $(CONTRASTS)$(subst $(space)|,|,$(foreach p,$(PAIRS),|syn_$(subst -,_,$(patsubst p%,%,$(p)))=+$(p) -p$(word 1,$(subst -, ,$(patsubst p%,%,$(p)))) -p$(word 2,$(subst -, ,$(patsubst p%,%,$(p)))) +none))
+endif
 GROUP_IDS := $(shell seq -w 1 $(N_GROUPS))
 FIRST_GROUP := $(firstword $(GROUP_IDS))
 group_configs = $(wordlist $(shell echo $$(( (10#$(1) - 1) * $(SIZE) + 1 ))),$(shell echo $$(( 10#$(1) * $(SIZE) ))),$(SWEEP))
 FIRST_ROUND := $(if $(filter single,$(SETS)),$(if $(filter pairs,$(SETS)),3,2),1)
 ROUNDS := $(shell seq $(FIRST_ROUND) $(K))
-comma := ,
-space := $(subst ,, )
 ORDER := ref,none,$(subst $(space),$(comma),$(strip $(SWEEP)))
 
 METHODS := proper compat
@@ -228,6 +233,12 @@ RICH := $(shell awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) if ($$i == "morp
 	'index(l, " " $$1 " ") && index(t, " " $$2 " ") { print $$1 }' | paste -sd,)
 OTHER := $(shell echo $(LANGS) | tr ' ' '\n' | grep -vxF -e '$(subst $(comma),' -e ',$(RICH))' -e '' | paste -sd,)
 SCOPES := $(if $(and $(RICH),$(OTHER)),rich=$(RICH)|other=$(OTHER))
+# claim 5, the benefit of keeping the earlier layers (none's mean damage
+# less theirs) in the rich languages against the others: more (rich -
+# other), and 9.7 times more (rich - 9.7 other); contrasts across scopes
+ifneq ($(SCOPES),)
+CONTRASTS := $(CONTRASTS)|rich_more=+none@rich -$(EARLIER_CONFIG)@rich -none@other +$(EARLIER_CONFIG)@other|rich_times=+none@rich -$(EARLIER_CONFIG)@rich -9.7*none@other +9.7*$(EARLIER_CONFIG)@other
+endif
 
 # $(call group_env,METHOD,JOBS[,TOKENS[,CONTRASTS]]): protect-group's environment
 group_env = QF_BIN=$(BIN) MODEL=$(MODEL) TOKENS=$(or $(3),$(OUT)/$(1)/tokens.qft) \
@@ -297,11 +308,12 @@ chosen = $$(awk -F'\t' 'NR > 2 && $$2 == $(K) { print $$3 }' $(OUT)/greedy.tsv |
 confirm_contrasts = $$(awk -F'\t' -v e=$(EARLIER_CONFIG) 'NR > 2 && $$2 == $(K) { \
 	printf "%s%s_vs_none=+%s -none", s, $$1, $$3; s = "|"; \
 	if ($$3 != e) printf "|%s_vs_earlier=+%s -%s", $$1, $$3, e }' $(OUT)/greedy.tsv)
-$(OUT)/greedy/confirm-%.lang.tsv $(OUT)/greedy/confirm-%.disp.tsv $(OUT)/greedy/confirm-%.units.tsv \
-$(OUT)/greedy/confirm-%.stats.tsv $(OUT)/greedy/confirm-%.compare.tsv $(OUT)/greedy/confirm-%.contrasts.tsv &: \
-		$(OUT)/greedy.tsv $(OUT)/proper/tokens-%.qft $(MODEL) $(TOOLS) $(CHANNEL_STATS)
-	@mkdir -p $(@D)
-	$(call score,proper,$(OUT)/greedy/confirm-$*,$(EARLIER_CONFIG) $(chosen),$(ROUND_JOBS),$(OUT)/proper/tokens-$*.qft,$(confirm_contrasts))
+define confirm-rule
+$(call pass_out,$(OUT)/greedy/confirm-$(1),proper,contrasts) &: $(OUT)/greedy.tsv $(OUT)/proper/tokens-$(1).qft $(MODEL) $(TOOLS) $(CHANNEL_STATS)
+	@mkdir -p $$(@D)
+	$(call score,proper,$(OUT)/greedy/confirm-$(1),$(EARLIER_CONFIG) $$(chosen),$(ROUND_JOBS),$(OUT)/proper/tokens-$(1).qft,$$(confirm_contrasts))
+endef
+$(foreach h,A B,$(eval $(call confirm-rule,$(h))))
 
 $(OUT)/greedy-confirm.tsv: $(OUT)/greedy.tsv $(OUT)/greedy/confirm-A.disp.tsv $(OUT)/greedy/confirm-B.disp.tsv $(PROTECT_SRC)
 	$(PROTECT_PY) confirm $< $@ $(OUT)/greedy/confirm-A.disp.tsv $(OUT)/greedy/confirm-B.disp.tsv
@@ -389,7 +401,8 @@ $(FIT)/earlier-%.coef.tsv $(FIT)/earlier-%.model.tsv: $(OUT)/criticality.tsv $(Q
 
 # the earlier study's claims, decided (pipelines/lib/verdicts.py: the
 # cells of the contrasts and fit tables, and the rules)
-$(OUT)/verdicts.tsv: $(foreach m,$(METHODS),$(OUT)/$(m)/contrasts.tsv) $(FIT_TABLES) $(LIB)/verdicts.py $(QFTSV)
+$(OUT)/verdicts.tsv: $(foreach m,$(METHODS),$(OUT)/$(m)/contrasts.tsv $(FIT)/earlier-$(m).coef.tsv \
+		$(FIT)/earlier-$(m).model.tsv) $(FIT)/fertility.tsv $(LIB)/verdicts.py $(QFTSV)
 	$(PY) $(LIB)/verdicts.py sweep $(OUT)
 
 $(OUT)/report.md: $(REPORT_IN) $(OUT)/summary.tsv $(OUT)/criticality.tsv $(OUT)/morph.tsv $(FIT_TABLES) $(OUT)/verdicts.tsv

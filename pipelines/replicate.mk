@@ -14,7 +14,7 @@
 # default shape about an hour on 2 cores, the small one a fraction);
 # each sweep that of make demo.  An interrupted run resumes.
 #
-# Outputs under OUT: models/NAME/ (trained models), sweep/NAME/ (each
+# Outputs under OUT: models/NAME/ (trained models: MODELS_DIR), sweep/NAME/ (each
 # model's sweep, its study tables, qf-fit's fit/ and the earlier claims'
 # verdicts.tsv), verdicts.tsv (each claim's verdict on every model and
 # across them: it holds only if it holds on every model), layers.tsv and
@@ -32,10 +32,13 @@ DEFAULT_SEEDS ?= 2
 # means the same), half its width, a shorter schedule
 SMALL_ARCH ?= --d-model 64 --heads 4 --ctx 256 --vocab 257 --sep 256
 SMALL_STEPS ?= 4000
-# the models, NAME=FILE; a FILE under OUT/models/ is trained here
+# where the trained models go (several runs, such as make study's
+# regimes, may share it)
+MODELS_DIR ?= $(OUT)/models
+# the models, NAME=FILE; a FILE under MODELS_DIR is trained here
 MODELS ?= shipped=$(SHIPPED) \
-	$(foreach s,$(SMALL_SEEDS),small-s$(s)=$(OUT)/models/small-s$(s)/model.qft) \
-	$(foreach s,$(DEFAULT_SEEDS),default-s$(s)=$(OUT)/models/default-s$(s)/model.qft)
+	$(foreach s,$(SMALL_SEEDS),small-s$(s)=$(MODELS_DIR)/small-s$(s)/model.qft) \
+	$(foreach s,$(DEFAULT_SEEDS),default-s$(s)=$(MODELS_DIR)/default-s$(s)/model.qft)
 # the sweep of each model (protect.mk's variables)
 SWEEP_VARS ?= SETS='single only' EXTRA='p0-9 p0-11 p9-11' BUDGET=0
 PARAS ?=
@@ -71,11 +74,11 @@ all: $(FIT_TABLES) $(OUT)/earlier-models.tsv $(OUT)/verdicts.tsv
 
 # --- training: pipelines/model.mk's rules, one folder a model --------------------
 
-$(OUT)/models/small-s%/model.qft:
+$(MODELS_DIR)/small-s%/model.qft:
 	$(MAKE) --no-print-directory -f $(TOP)/pipelines/model.mk BIN=$(BIN) OUT=$(@D) \
 	  SEED=$* STEPS=$(SMALL_STEPS) ARCH='$(SMALL_ARCH)' $@
 
-$(OUT)/models/default-s%/model.qft:
+$(MODELS_DIR)/default-s%/model.qft:
 	$(MAKE) --no-print-directory -f $(TOP)/pipelines/model.mk BIN=$(BIN) OUT=$(@D) SEED=$* $@
 
 # --- each model's sweep ------------------------------------------------------------

@@ -39,6 +39,32 @@ py() {
 	"$PY" -c "$@"
 }
 
+# pytsv CODE ARG...: python CODE after a prologue that imports sys, csv
+# and math and defines rd(PATH), the rows of a qf table (its comment
+# lines left out) as dicts
+pytsv() {
+	local code=$1
+	shift
+	"$PY" -c "import sys, csv, math
+rd = lambda p: list(csv.DictReader((l for l in open(p, newline='') if not l.startswith('#')), delimiter='\t', quoting=csv.QUOTE_NONE))
+$code" "$@"
+}
+
+# tiny_models DIR: two 4-layer byte-level models of two training seeds,
+# 300 steps of qf-train (seconds) on the English, Finnish and Japanese
+# training text, in DIR/m1.qft and DIR/m2.qft (the replicates of the
+# pipelines' suites): trained enough that the earlier study's quantizer
+# does measurable damage on one paragraph, so that every fit of a sweep
+# has its numbers
+tiny_models() {
+	local s u=$TESTS_DIR/../pipelines/data/udhr/train
+	qf-extract text -k bytes --unit paragraph -o "$1/t.qft" "$u/eng.txt" "$u/fin.txt" "$u/jpn.txt"
+	for s in 1 2; do
+		qf-train --layers 4 --d-model 64 --heads 4 --ctx 128 --vocab 257 --sep 256 \
+			--steps 300 --seed $s -j 1 -o "$1/m$s.qft" "$1/t.qft" 2> /dev/null
+	done
+}
+
 # tiny_model DIR: a 4-layer byte-level model, 3 steps of qf-train on the
 # English and Finnish training text (DIR/t.qft), in DIR/m4.qft: enough
 # for every protection configuration to differ (the pipelines' suites).

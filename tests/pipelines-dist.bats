@@ -26,8 +26,9 @@ setup_file() {
 	sshd_logins "$BATS_FILE_TMPDIR/sshd"
 }
 
-# protect OUT MAKE-ARG...: the sweep of the tiny model (4 layers: 11
-# configurations, 3 groups of each method, one greedy round), in the
+# protect OUT MAKE-ARG...: the sweep of the tiny model (4 layers: 15
+# configurations, 3 groups of each method, one greedy round and each
+# half's confirmation), in the
 # environment changed by PROTECT_ENV (env's arguments)
 protect() {
 	local out=$1
@@ -42,12 +43,14 @@ protect() {
 # local, local-set or local-unset)
 same_tables() {
 	local f n=0 l=$BATS_FILE_TMPDIR/${2:-local}
-	for f in "$l"/{proper,compat,greedy}/*.tsv "$l"/{configs,greedy}.tsv; do
+	for f in "$l"/{proper,compat,greedy}/*.tsv "$l"/{halves,configs,greedy,greedy-confirm}.tsv; do
 		cmp "$f" "$1/${f#"$l"/}"
 		n=$((n + 1))
 	done
-	# 3 groups x 3 tables x 2 methods, 3 of the greedy round, 6 merged, 2
-	[ $n -eq 29 ]
+	# 3 groups x 5 tables (lang, disp, units, stats, compare) x 2 methods
+	# and the first groups' contrasts, 5 of the greedy round, 6 of each
+	# half's confirmation, 5 merged of each method, 4
+	[ $n -eq $((30 + 2 + 5 + 12 + 10 + 4)) ]
 }
 
 # joblog OUT RUN: the job log's lines 'seq host exit' of run RUN (proper,

@@ -9,12 +9,7 @@ load common
 TOP=$(cd "$TESTS_DIR/.." && pwd)
 
 setup_file() {
-	local d=$BATS_FILE_TMPDIR u=$TOP/pipelines/data/udhr/train
-	qf-extract text -k bytes --unit paragraph -o "$d/t.qft" "$u/eng.txt" "$u/fin.txt" "$u/jpn.txt"
-	for s in 1 2; do
-		qf-train --layers 4 --d-model 64 --heads 4 --ctx 128 --vocab 257 --sep 256 \
-			--steps 3 --seed $s -j 1 -o "$d/m$s.qft" "$d/t.qft" 2> /dev/null
-	done
+	tiny_models "$BATS_FILE_TMPDIR"
 }
 
 replicate() {

@@ -58,8 +58,9 @@ protect() {
 	"${protect_make[@]}" "$@"
 }
 
-TABLES="proper/lang.tsv proper/disparity.tsv proper/stats.tsv compat/lang.tsv
-	compat/disparity.tsv compat/stats.tsv configs.tsv greedy.tsv"
+TABLES="proper/lang.tsv proper/disparity.tsv proper/stats.tsv proper/compare.tsv
+	proper/contrasts.tsv compat/lang.tsv compat/disparity.tsv compat/stats.tsv
+	compat/contrasts.tsv halves.tsv configs.tsv greedy.tsv greedy-confirm.tsv"
 
 @test "protection sweep: every configuration, make -j2, nothing to redo, the same bytes twice" {
 	protect_model
@@ -72,16 +73,16 @@ TABLES="proper/lang.tsv proper/disparity.tsv proper/stats.tsv compat/lang.tsv
 	for f in $TABLES; do
 		cmp "$out/$f" "$BATS_TEST_TMPDIR/sweep2/$f"
 	done
-	# 4 singles, 4 quantized alone, 6 pairs, 0+2+3, and round 3 of the
-	# greedy search: the best pair plus each of the 2 other layers (one
-	# may be 0+2+3)
+	# the claims' configurations first (0, 3, 0+3, 0+2+3), the other
+	# singles, 4 quantized alone, the other pairs, and round 3 of the
+	# greedy search: each half's best pair plus each other layer
 	py '
-import sys, csv
+import sys, csv, glob
 out = sys.argv[1]
 rd = lambda p: list(csv.DictReader((l for l in open(out + "/" + p) if not l.startswith("#")), delimiter="\t"))
 cfg = [r["config"] for r in rd("configs.tsv")]
-sweep = ["none", "p0", "p1", "p2", "p3", "q0", "q1", "q2", "q3",
-         "p0-1", "p0-2", "p0-3", "p1-2", "p1-3", "p2-3", "p0-2-3"]
+sweep = ["none", "p0", "p3", "p0-3", "p0-2-3", "p1", "p2", "q0", "q1", "q2", "q3",
+         "p0-1", "p0-2", "p1-2", "p1-3", "p2-3"]
 assert cfg[:16] == sweep, cfg
 for r in rd("configs.tsv"):
     c = r["config"]
@@ -91,21 +92,50 @@ for r in rd("configs.tsv"):
         k = 4 - k
     assert r["n_protected"] == str(k) and abs(float(r["kept_linear_frac"]) - k / 4) < 1e-6, r
     assert c == "none" or r["protected"] == ",".join(kept), r
-# the greedy path, recomputed from the disparity table
-disp = {r["model"]: float(r["mean"]) for r in rd("proper/disparity.tsv") if r["scope"] == "all"}
-chosen, path = [], []
-for k in range(3):
-    cands = ["p" + "-".join(map(str, sorted(chosen + [l]))) for l in range(4) if l not in chosen]
-    best = min(cands, key=lambda c: disp[c])
-    chosen = [int(x) for x in best[1:].split("-")]
-    path.append(best)
+# the halves: the first 4 paragraphs are the heading and text of articles 3 and 6
+assert [(r["unit"], r["half"]) for r in rd("halves.tsv")] == \
+    [("a3.h", "A"), ("a3.p1", "A"), ("a6.h", "B"), ("a6.p1", "B")], rd("halves.tsv")
+half = {r["unit"]: r["half"] for r in rd("halves.tsv")}
+# the cross-fitted greedy path, recomputed from qf-eval'"'"'s units tables:
+# a half'"'"'s criterion, the mean over languages of the mean kl_sum of its units
+kl = {}
+for p in sorted(glob.glob(out + "/proper/g*.units.tsv")) + sorted(glob.glob(out + "/greedy/r*.units.tsv")):
+    for r in csv.DictReader((l for l in open(p) if not l.startswith("#")), delimiter="\t"):
+        kl.setdefault((r["model"], half[r["unit"]], r["lang"]), {})[r["unit"]] = float(r["kl_sum"])
+def crit(c, h):
+    v = [sum(u.values()) / len(u) for (m, hh, l), u in kl.items() if m == c and hh == h]
+    assert len(v) == 3, (c, h)
+    return sum(v) / len(v)
 g = rd("greedy.tsv")
-assert [r["config"] for r in g] == path, (path, g)
-assert set(cfg[16:]) <= {c for c in disp} and len(cfg) == len(disp), (cfg, disp)
+for h in "AB":
+    chosen, path = [], []
+    for k in range(3):
+        cands = ["p" + "-".join(map(str, sorted(chosen + [l]))) for l in range(4) if l not in chosen]
+        best = min(cands, key=lambda c: crit(c, h))
+        chosen = [int(x) for x in best[1:].split("-")]
+        path.append(best)
+    rows = [r for r in g if r["half"] == h]
+    assert [r["config"] for r in rows] == path, (h, path, rows)
+    for r in rows:
+        assert abs(float(r["sel_mean"]) - crit(r["config"], h)) < 1e-5 * crit(r["config"], h), r
+# each half'"'"'s choice scored on each half: on the selecting half, qf-eval'"'"'s
+# mean over that half'"'"'s tokens is the criterion the search used
+conf = rd("greedy-confirm.tsv")
+assert sorted((r["half"], r["scored_on"]) for r in conf) == [("A", "A"), ("A", "B"), ("B", "A"), ("B", "B")]
+for r in conf:
+    assert r["role"] == ("selection" if r["half"] == r["scored_on"] else "held-out")
+    assert abs(float(r["mean"]) - crit(r["config"], r["scored_on"])) < 1e-5 * float(r["mean"]), r
+disp = {r["model"] for r in rd("proper/disparity.tsv") if r["scope"] == "all"}
+assert set(cfg[16:]) <= disp and len(cfg) == len(disp), (cfg, disp)
 # every language x configuration once, and the reference
 lang = rd("proper/lang.tsv")
 assert len(lang) == 3 * (len(cfg) + 1)
 assert len({(r["lang"], r["model"]) for r in lang}) == len(lang)
+# the contrasts of the claims, from the first pass
+k = {(r["scope"], r["contrast"]) for r in rd("proper/contrasts.tsv")}
+for c in ("keep_earlier", "keep_first", "keep_last", "keep_first_last", "synergy", "add_middle"):
+    assert ("all", c) in k, c
+assert ("rich+other", "rich_more") in k and ("rich+other", "rich_times") in k
 ' "$out"
 }
 
@@ -121,6 +151,7 @@ assert len({(r["lang"], r["model"]) for r in lang}) == len(lang)
 	qf-eval -r ref="$BATS_FILE_TMPDIR/m4.qft" -m none=none.qft -m p1-3=p13.qft -m q2=q2.qft \
 		--baseline none --measure kl_unit \
 		--languages "$TOP/pipelines/data/udhr/languages.tsv" --group-by morph_type --group-by script \
+		--group rich=fin,jpn --group other=eng \
 		--bootstrap 50 --seed 1 -o lang.tsv -d disp.tsv "$out/proper/tokens.qft"
 	# the same rows, whichever group scored them
 	grep -P '^[^\t]+\tp1-3\t' lang.tsv > want
@@ -179,11 +210,12 @@ assert len({(r["lang"], r["model"]) for r in lang}) == len(lang)
 	out=$BATS_TEST_TMPDIR/reduced
 	run protect -n OUT="$out" SETS=single EXTRA='p0-2 q1' tables
 	assert_success
-	# the configurations the groups score, in order (round 2 of the
-	# greedy search is scored by a rule of its own: no pairs here)
-	got=$(echo "$output" | grep -o 'protect-group proper [^ ]* .*' | grep -v '\$(' |
+	# the configurations the groups score, in order: the claims' first
+	# (round 2 of the greedy search is scored by a rule of its own: no
+	# pairs here)
+	got=$(echo "$output" | grep -o 'protect-group proper [^ ]*/g[0-9]* .*' | grep -v '\$(' |
 		cut -d' ' -f4- | tr '\n' ' ')
-	[ "$got" = "p0 p1 p2 p3 p0-2 q1 p0-2-3 " ] || { echo "got: $got"; false; }
+	[ "$got" = "p0 p3 p0-3 p0-2-3 p1 p2 p0-2 q1 " ] || { echo "got: $got"; false; }
 	echo "$output" | grep -q 'greedy/r2.cands'
 	run protect -n OUT="$out" SETS='single bogus' tables
 	assert_failure

@@ -11,14 +11,15 @@ REPORT=$TOP/pipelines/lib/protect-report
 
 # the options make would pass (the study's parameters, for the text)
 OPTS=(--model m4.qft --quant '-s int -b 2 -g 64' --paras 4 --bootstrap 50 --seed 1
-	--greedy-by mean --budget 0.75 --earlier 0,2,3)
+	--budget 0.75 --earlier 0,2,3)
 
 # the input tables of a sweep, and qf-fit's tables of it (fit/), copied
 # to a new folder
 copy_inputs() {
 	mkdir -p "$2/proper" "$2/compat" "$2/fit"
 	for f in proper/lang.tsv proper/disparity.tsv proper/stats.tsv \
-		compat/lang.tsv compat/disparity.tsv compat/stats.tsv configs.tsv greedy.tsv; do
+		compat/lang.tsv compat/disparity.tsv compat/stats.tsv configs.tsv greedy.tsv \
+		greedy-confirm.tsv verdicts.tsv; do
 		cp "$1/$f" "$2/$f"
 	done
 	cp "$1"/fit/*.tsv "$2/fit/"
@@ -33,7 +34,7 @@ setup_file() {
 	make -s -f "$TOP/pipelines/protect.mk" BIN="$QF_BIN" MODEL="$d/m4.qft" OUT="$d/sweep" \
 		PARAS=4 EARLIER=0,2,3 BUDGET=0.75 BOOTSTRAP=50 GROUP_SIZE=5 BITS=2 JOBS=1 \
 		LANGS="eng fin jpn tur kal cmn_hans" \
-		tables "$d/sweep/compat/disparity.tsv" "$d/sweep/compat/stats.tsv" stats \
+		tables "$d/sweep/compat/disparity.tsv" "$d/sweep/compat/stats.tsv" stats verdicts \
 		> "$d/make.log" 2>&1
 	"$REPORT" "${OPTS[@]}" "$d/sweep" > "$d/report.out" 2>&1
 }
@@ -124,7 +125,7 @@ m = rd(d + "/morph.tsv")
 info = {r["code"]: r for r in rd(langs)}
 pl = {(r["lang"], r["model"]): r for r in rd(d + "/proper/lang.tsv")}
 cl = {(r["lang"], r["model"]): r for r in rd(d + "/compat/lang.tsv")}
-greedy = rd(d + "/greedy.tsv")[-1]["config"]
+greedy = [r for r in rd(d + "/greedy.tsv") if r["half"] == "A"][-1]["config"]
 want = {"none": "none", "earlier": "p0-2-3", "greedy": greedy}
 assert len(m) == 6 * 3
 assert [(r["morph_type"], r["lang"]) for r in m] == sorted((r["morph_type"], r["lang"]) for r in m)
@@ -274,7 +275,7 @@ for p in sys.argv[1:]:
 	[ "$stderr" = "protect-report: $b/proper/disparity.tsv: line 3: $((n - 1)) columns, the header has $n" ]
 	[ -z "$output" ]
 	[ ! -e "$b/report.md" ] && [ ! -e "$b/summary.tsv" ] && [ ! -e "$b/plots" ]
-	[ -z "$(ls -A "$b" | grep -v -x -e proper -e compat -e fit -e configs.tsv -e greedy.tsv)" ]
+	[ -z "$(ls -A "$b" | grep -v -x -e proper -e compat -e fit -e configs.tsv -e greedy.tsv -e greedy-confirm.tsv -e verdicts.tsv)" ]
 	cp "$BATS_FILE_TMPDIR/sweep/proper/disparity.tsv" "$b/proper/"
 	# a figure that is not a number
 	awk -F'\t' -v OFS='\t' 'NR == 3 { $5 = "x1" } 1' "$BATS_FILE_TMPDIR/sweep/compat/disparity.tsv" \
@@ -324,6 +325,87 @@ for p in sys.argv[1:]:
 	run "$REPORT" --sets 'single only' "$b"
 	assert_success
 	grep -q "^\*\*Reduced run.\*\* The sets of configurations scored are \`single only\`" "$b/report.md"
+}
+
+@test "damage.tsv: per language, the reference's fertility and the damage under none, as the language tables have them" {
+	pytsv '
+d = sys.argv[1]
+pl = {(r["lang"], r["model"]): r for r in rd(d + "/proper/lang.tsv")}
+cl = {(r["lang"], r["model"]): r for r in rd(d + "/compat/lang.tsv")}
+rows = rd(d + "/damage.tsv")
+assert sorted(r["lang"] for r in rows) == sorted(["eng", "fin", "jpn", "tur", "kal", "cmn_hans"])
+for r in rows:
+    assert r["fertility"] == pl[(r["lang"], "ref")]["fertility"]
+    for x in ("", "_lo", "_hi"):
+        assert r["proper_none" + x] == pl[(r["lang"], "none")]["kl_unit" + x]
+    assert r["compat_none"] == cl[(r["lang"], "none")]["deg"]
+' "$BATS_FILE_TMPDIR/sweep"
+}
+
+@test "verdicts.tsv: the cells of the contrasts and qf-fit tables, the rules applied; the report opens with them" {
+	pytsv '
+d = sys.argv[1]
+v = rd(d + "/verdicts.tsv")
+assert sorted({r["claim"] for r in v}) == list("123456") and {r["method"] for r in v} == {"proper", "compat"}
+fig = {"proper": "tau_mean", "compat": "cv"}
+def k(m, name, f, scale, scope="all"):
+    rows = [r for r in rd(d + "/" + m + "/contrasts.tsv") if (r["scope"], r["contrast"], r["figure"], r["scale"]) == (scope, name, f, scale)]
+    assert len(rows) == 1, (m, name)
+    return rows[0]
+num = lambda x: None if x == "NA" else float(x)
+def same(a, b):
+    return (a is None and b == "NA") or (a is not None and b != "NA" and abs(a - float(b)) <= 1e-3 * abs(a) + 1e-12)
+def verdict(lo, hi, want_below, claimed=None):
+    if lo is None:
+        return "cannot tell"
+    if claimed is not None:
+        if not lo <= claimed <= hi:
+            return "does not hold"
+        return "holds" if hi < 1 else "cannot tell"
+    return "holds" if hi < 1 else "does not hold" if lo > 1 else "cannot tell"
+parts = {"keep F,M,L / none": "keep_earlier", "keep F / none": "keep_first", "keep L / none": "keep_last",
+         "keep F,L / none": "keep_first_last", "interaction (F,L)(none) / (F)(L)": "synergy",
+         "keep F,M,L / keep F,L": "add_middle"}
+n = 0
+for r in v:
+    m = r["method"]
+    if r["part"] in parts:
+        c = k(m, parts[r["part"]], fig[m], "log")
+        for x, y in (("est", "est"), ("lo", "lo"), ("hi", "hi")):
+            e = num(c[y])
+            assert same(None if e is None else math.exp(e), r[x]), (r, c)
+        n += 1
+        lo, hi = num(r["lo"]), num(r["hi"])
+        if r["claim"] == "1":
+            assert r["verdict"] == verdict(lo, hi, True, 0.59), r
+        if r["claim"] == "3":
+            assert r["verdict"] == verdict(lo, hi, True), r
+    if r["claim"] == "5":
+        c = k(m, "rich_more" if r["part"].startswith("benefit rich - benefit") else "rich_times", "mean", "diff", "rich+other")
+        assert same(num(c["est"]), r["est"]) and same(num(c["lo"]), r["lo"]), (r, c)
+        n += 1
+    if r["claim"] == "4" and r["part"].startswith("slope"):
+        co = {x["term"]: x for x in rd(d + "/fit/earlier-%s.coef.tsv" % m)}["z(variance)"]
+        assert same(float(co["estimate"]), r["est"]) and same(num(co["ci_low"]), r["lo"]), (r, co)
+        n += 1
+    if r["claim"] == "6":
+        f = [x for x in rd(d + "/fit/fertility.tsv") if x["x"] == "fertility" and x["y"] == m + "_none"][0]
+        assert same(float(f["r"]), r["est"]), (r, f)
+        lo, hi = num(f["ci_low"]), num(f["ci_high"])
+        want = "cannot tell" if lo is None else "holds" if (-0.3 < lo and hi < 0.3) else \
+            "does not hold" if (lo > 0 or hi < 0) else "cannot tell"
+        assert r["verdict"] == want, (r, f)
+        n += 1
+assert n == 2 * 6 + 2 * 2 + 2 + 2, n
+# the compat method has no intervals: its verdicts on ratios cannot tell
+assert all(r["verdict"] in ("", "cannot tell") for r in v if r["method"] == "compat" and r["claim"] in "1235")
+' "$BATS_FILE_TMPDIR/sweep"
+	# the report opens with the table, after its title and first paragraph
+	run --separate-stderr "$REPORT" "${OPTS[@]}" "$BATS_FILE_TMPDIR/sweep"
+	assert_success
+	[ "$(grep -m1 '^## ' "$BATS_FILE_TMPDIR/sweep/report.md")" = "## The earlier study's claims" ]
+	v=$(awk -F'\t' 'NR > 2 && $3 == "proper" && $1 == 1 { print $10 }' "$BATS_FILE_TMPDIR/sweep/verdicts.tsv")
+	grep -q "^| 1 | keep 0,2,3 / none (\`tau_mean\`, ratio) | 0.59 | .* | \*\*$v\*\* |$" "$BATS_FILE_TMPDIR/sweep/report.md"
 }
 
 @test "protect-report --help, and misuse" {
