@@ -54,6 +54,9 @@ BEAM ?= 0
 # channels, qf-act --channel-stats over the first CALIB_LINES lines of
 # each language's training text)
 RANDOM ?= 0
+# claim 3 against the other layers: ALT_MIDDLE=1 scores each other layer
+# in the earlier middle layer's place (below)
+ALT_MIDDLE ?= 0
 RANDOM_SEED ?= 1
 CHANNELS ?= 0
 CALIB ?= $(TOP)/pipelines/data/udhr/train
@@ -127,6 +130,14 @@ E_M := $(word 2,$(EARLIER_LAYERS))
 E_L := $(word 3,$(EARLIER_LAYERS))
 CLAIM_CONFIGS := p$(E_F) p$(E_L) p$(E_F)-$(E_L) $(EARLIER_CONFIG)
 CONTRASTS := keep_earlier=+$(EARLIER_CONFIG) -none|keep_first=+p$(E_F) -none|keep_last=+p$(E_L) -none|keep_first_last=+p$(E_F)-$(E_L) -none|synergy=+p$(E_F)-$(E_L) -p$(E_F) -p$(E_L) +none|add_middle=+$(EARLIER_CONFIG) -p$(E_F)-$(E_L)
+# ALT_MIDDLE=1: every other layer X in M's place (pF-X-L), against M
+# (mid_vs_X = +pF-M-L -pF-X-L): is M the layer to add?
+ifeq ($(ALT_MIDDLE),1)
+ALT_LAYERS := $(filter-out $(E_F) $(E_M) $(E_L),$(LAYERS))
+alt_config = p$(shell echo '$(E_F) $(1) $(E_L)' | tr ' ' '\n' | sort -n | paste -sd-)
+CLAIM_CONFIGS += $(foreach x,$(ALT_LAYERS),$(call alt_config,$(x)))
+CONTRASTS := $(CONTRASTS)$(subst $(space)|,|,$(foreach x,$(ALT_LAYERS),|mid_vs_$(x)=+$(EARLIER_CONFIG) -$(call alt_config,$(x))))
+endif
 else
 CLAIM_CONFIGS := $(EARLIER_CONFIG)
 CONTRASTS := keep_earlier=+$(EARLIER_CONFIG) -none

@@ -41,7 +41,7 @@ REGIME_int3g64 ?= -s int -b 3 -g 64
 REGIME_int4pt ?= -s int -b 4 -g tensor
 REGIME_earlier ?= --compat
 # the shipped model's sweep in every regime (protect.mk's variables)
-FULL_VARS ?= SETS='single only pairs' RANDOM=10 CHANNELS=1
+FULL_VARS ?= SETS='single only pairs' RANDOM=10 CHANNELS=1 ALT_MIDDLE=1
 # the regimes replicated across trained models (the first decides), and
 # replicate.mk's variables (SMALL_SEEDS, DEFAULT_SEEDS, MODELS, ...)
 REPLICATE_REGIMES ?= int4g64 int3g64

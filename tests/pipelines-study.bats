@@ -18,7 +18,7 @@ study() {
 	make -f "$TOP/pipelines/study.mk" BIN="$QF_BIN" OUT="$d/study" MODEL="$d/m1.qft" \
 		REGIMES='b2 b3' REGIME_b2='-s int -b 2 -g 64' REGIME_b3='-s int -b 3 -g 64' \
 		REPLICATE_REGIMES=b2 BOOTSTRAP=50 \
-		FULL_VARS="SETS='single only' RANDOM=2 CHANNELS=1 BEAM=2 BUDGET=0.5" \
+		FULL_VARS="SETS='single only' RANDOM=2 CHANNELS=1 BEAM=2 BUDGET=0.5 ALT_MIDDLE=1" \
 		SWEEP_EXTRA="LANGS='eng fin jpn tur kal cmn_hans' PARAS=4 EARLIER=0,2,3" \
 		REPLICATE_VARS="MODELS='a=$d/m1.qft b=$d/m2.qft' SWEEP_VARS=\"SETS='single only' BUDGET=0\"" \
 		"$@"
@@ -67,6 +67,17 @@ for x in v:
     else:
         assert x["verdict"] == "" and x["across_b2"] == ""
 assert n == 6, n
+# claim 3 against the other layer in the middle one'"'"'s place (layer 1 of
+# 0, 2, 3): the contrast mid_vs_1, by its simultaneous interval
+for r in ("b2", "b3"):
+    alt = [x for x in ship[r].values() if x["claim"] == "3" and "closest" in x["part"] and x["method"] == "proper"]
+    assert len(alt) == 1 and alt[0]["source"].endswith("(mid_vs_1)"), alt
+    k = [y for y in rd("shipped/%s/proper/contrasts.tsv" % r) if (y["scope"], y["contrast"], y["figure"], y["scale"]) == ("all", "mid_vs_1", "tau_mean", "log")]
+    assert len(k) == 1
+    for a, b in (("est", "est"), ("lo", "sim_lo"), ("hi", "sim_hi")):
+        assert (k[0][b] == "NA" and alt[0][a] == "NA") or abs(math.exp(float(k[0][b])) - float(alt[0][a])) <= 1e-3 * float(alt[0][a]), (a, k, alt)
+    if alt[0]["lo"] != "NA" and float(alt[0]["lo"]) > 1:
+        assert alt[0]["verdict"] == "does not hold"
 ' "$s"
 	# the report opens with the hypotheses, then the verdicts, a row a claim
 	[ "$(grep '^## ' "$s/report.md" | head -2 | paste -sd'|')" = "## Hypotheses|## Verdicts" ]
